@@ -1,0 +1,87 @@
+"""jupyter_mltrack — experiment tracking that lives inside Jupyter.
+
+    import jupyter_mltrack as mlt
+    with mlt.start_run(name="rf", project="House prices", params={"n_estimators": 100}) as run:
+        run.log_metric("rmse", 0.42, context={"subset": "val"})
+    mlt.search_runs(filter="metrics.rmse[subset=val] < 0.5")
+
+``%load_ext jupyter_mltrack`` adds the ``%%track_run`` cell magic. The public names are imported lazily so that
+``import jupyter_mltrack`` stays fast (no pandas, SQLAlchemy or widgets until they are needed).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+try:
+    from ._version import __version__
+except ImportError:  # pragma: no cover - running from a source tree without a build
+    __version__ = "0.0.0.dev0"
+
+_RUN_API = (
+    "Run", "start_run", "active_run", "end_run", "get_run", "search_runs", "log_param", "log_params", "log_metric",
+    "log_metrics", "set_tag", "set_tags", "log_artifact", "flush", "set_tracking_uri", "get_tracking_uri",
+    "list_projects", "list_experiments", "new_run_id",
+)
+_LAZY = {name: "jupyter_mltrack.client.run" for name in _RUN_API}
+_LAZY.update({
+    "set_notebook": "jupyter_mltrack.client.notebook",
+    "find_notebook": "jupyter_mltrack.client.notebook",
+    "Store": "jupyter_mltrack.core.store",
+    "MLTrackError": "jupyter_mltrack.core.errors",
+    "InvalidInput": "jupyter_mltrack.core.errors",
+    "NotFound": "jupyter_mltrack.core.errors",
+    "Conflict": "jupyter_mltrack.core.errors",
+    "WriterError": "jupyter_mltrack.client.writer",
+    "register_gatherer": "jupyter_mltrack.client.environment",
+})
+
+__all__ = sorted(_LAZY) + ["__version__", "load_ipython_extension"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client.environment import register_gatherer
+    from .client.notebook import find_notebook, set_notebook
+    from .client.run import (
+        Run, active_run, end_run, flush, get_run, get_tracking_uri, list_experiments, list_projects, log_artifact,
+        log_metric, log_metrics, log_param, log_params, new_run_id, search_runs, set_tag, set_tags,
+        set_tracking_uri, start_run,
+    )
+    from .client.writer import WriterError
+    from .core.errors import Conflict, InvalidInput, MLTrackError, NotFound
+    from .core.store import Store
+
+
+def __getattr__(name: str):
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'jupyter_mltrack' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext jupyter_mltrack``: registers ``%%track_run`` and ``%mltrack``."""
+    from .magics import load
+
+    load(ipython)
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "jupyter_mltrack.server", "app": _server_app()}]
+
+
+def _server_app():
+    from .server.app import MLTrackApp
+
+    return MLTrackApp
+
+
+def _jupyter_labextension_paths():
+    return [{"src": "labextension", "dest": "jupyter-mltrack"}]

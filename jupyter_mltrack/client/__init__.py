@@ -1,0 +1,1 @@
+"""The kernel-side client: the public tracking API, the writer and the notebook/environment capture."""

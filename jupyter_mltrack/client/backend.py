@@ -1,0 +1,245 @@
+"""Where the client's data goes and comes from: the local store (embedded) or a Jupyter server (remote).
+
+Both backends offer the same calls; the writer uses ``write``/``put_file`` as its sink, the read API the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from array import array
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
+
+import numpy as np
+
+from ..core.errors import Conflict, Forbidden, InvalidInput, MLTrackError, NotFound
+
+
+def _np(a, dtype) -> np.ndarray:
+    if isinstance(a, array):
+        return np.frombuffer(a, dtype=dtype) if len(a) else np.empty(0, dtype)
+    return np.asarray(a, dtype=dtype)
+
+
+class LocalBackend:
+    kind = "local"
+
+    def __init__(self, store):
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"<LocalBackend {self.store!r}>"
+
+    @property
+    def uri(self) -> str:
+        return self.store.location.path or str(self.store.location.url)
+
+    # writer sink
+    def write(self, batch: dict) -> dict:
+        b = dict(batch)
+        b["metrics"] = [
+            {**m, "steps": _np(m["steps"], np.int64), "timestamps": _np(m["timestamps"], np.float64),
+             "values": _np(m["values"], np.float64)}
+            for m in batch.get("metrics", [])
+        ]
+        return self.store.write_batch(b)
+
+    def put_file(self, path) -> tuple[str, int]:
+        return self.store.blobs.put_file(path)
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        return self.store.blobs.put_bytes(data)
+
+    # reads
+    def search_runs(self, **kw):
+        return self.store.search_runs(**kw)
+
+    def get_run(self, run_id: str) -> dict:
+        return self.store.get_run(run_id)
+
+    def get_series(self, run_id, name, context=None, max_points=None) -> dict:
+        return self.store.get_series(run_id, name, context, max_points)
+
+    def list_projects(self):
+        return self.store.list_projects()
+
+    def list_experiments(self, project=None):
+        return self.store.list_experiments(project)
+
+    def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
+        f = self.store.artifact_file(artifact_id, path)
+        return self.store.blobs.read_bytes(f["sha256"])
+
+
+_ERRORS = {"invalid": InvalidInput, "not_found": NotFound, "conflict": Conflict, "forbidden": Forbidden}
+
+
+class HttpBackend:
+    """Talks to ``{base_url}mltrack/api/`` of a Jupyter server; keeps one keep-alive session per thread."""
+
+    kind = "http"
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0):
+        parts = urlsplit(base_url)
+        q = parse_qs(parts.query)
+        self.token = token or (q.get("token") or [None])[0] or os.environ.get("MLTRACK_TOKEN") or os.environ.get(
+            "JUPYTERHUB_API_TOKEN"
+        )
+        path = parts.path if parts.path.endswith("/") else parts.path + "/"
+        self.base = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+        self.api = self.base + "mltrack/api/"
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"<HttpBackend {self.base}>"
+
+    @property
+    def uri(self) -> str:
+        return self.base
+
+    def _session(self):
+        s = getattr(self._local, "session", None)
+        if s is None:
+            import requests
+
+            s = requests.Session()
+            if self.token:
+                s.headers["Authorization"] = f"token {self.token}"
+            self._local.session = s
+        return s
+
+    def _request(self, method: str, path: str, **kw):
+        r = self._session().request(method, self.api + path, timeout=self.timeout, **kw)
+        if r.status_code >= 400:
+            try:
+                err = r.json()["error"]
+                cls = _ERRORS.get(err.get("code"), MLTrackError)
+                e = cls(err.get("message") or r.reason)
+                if "items" in err:
+                    e.items = err["items"]
+            except (ValueError, KeyError, TypeError):
+                if r.status_code >= 500:
+                    raise ConnectionError(f"server error {r.status_code} from {self.api + path}") from None
+                e = MLTrackError(f"HTTP {r.status_code} {r.reason} from {self.api + path}")
+            if r.status_code >= 500:
+                raise ConnectionError(str(e))
+            raise e
+        return r
+
+    # writer sink
+    def write(self, batch: dict) -> dict:
+        import msgpack
+
+        def b(a, dtype):
+            arr = _np(a, dtype)
+            if sys.byteorder != "little":  # pragma: no cover
+                arr = arr.byteswap()
+            return arr.tobytes()
+
+        body = {k: v for k, v in batch.items() if k != "metrics" and v}
+        if batch.get("metrics"):
+            body["metrics"] = [
+                {**m, "steps": b(m["steps"], np.int64), "timestamps": b(m["timestamps"], np.float64),
+                 "values": b(m["values"], np.float64)}
+                for m in batch["metrics"]
+            ]
+        data = msgpack.packb(body, use_bin_type=True, default=_pack_default)
+        r = self._request("POST", "batch", data=data, headers={"Content-Type": "application/msgpack"})
+        return r.json().get("written", {})
+
+    def put_file(self, path) -> tuple[str, int]:
+        from ..core.blobs import sha256_file
+
+        sha, size = sha256_file(path)
+        with open(path, "rb") as f:
+            self._request("PUT", f"blobs/{sha}", data=f, headers={"Content-Type": "application/octet-stream"})
+        return sha, size
+
+    def put_bytes(self, data: bytes) -> tuple[str, int]:
+        import hashlib
+
+        sha = hashlib.sha256(data).hexdigest()
+        self._request("PUT", f"blobs/{sha}", data=data, headers={"Content-Type": "application/octet-stream"})
+        return sha, len(data)
+
+    # reads
+    def search_runs(self, project=None, experiment=None, campaign=None, filter=None, order_by=None, limit=None,
+                    offset=0, with_details=True):
+        out, total = [], None
+        page = 1000
+        while True:
+            want = page if limit is None else min(page, limit - len(out))
+            params = {k: v for k, v in dict(project=project, experiment=experiment, campaign=campaign, filter=filter,
+                                            order_by=order_by, limit=want, offset=offset + len(out)).items()
+                      if v not in (None, "")}
+            data = self._request("GET", "runs?" + urlencode(params)).json()
+            total = data["total"]
+            out.extend(_fix_run(r) for r in data["runs"])
+            if not data["runs"] or len(out) >= total - offset or (limit is not None and len(out) >= limit):
+                return out, total
+
+    def get_run(self, run_id: str) -> dict:
+        return _fix_run(self._request("GET", f"runs/{quote(run_id, safe='')}").json())
+
+    def get_series(self, run_id, name, context=None, max_points=None) -> dict:
+        from ..core.series import Points
+        from ..core.validation import context_json
+
+        params = {"name": name, "context": context_json(context)}
+        if max_points is not None:
+            params["max_points"] = max_points
+        d = self._request("GET", f"runs/{quote(run_id, safe='')}/metrics?" + urlencode(params)).json()
+        d["points"] = Points(
+            np.asarray(d.pop("steps"), dtype=np.int64),
+            np.asarray(d.pop("timestamps"), dtype=np.float64),
+            np.asarray([_num(v) for v in d.pop("values")], dtype=np.float64),
+        )
+        return d
+
+    def list_projects(self):
+        return self._request("GET", "projects").json()["projects"]
+
+    def list_experiments(self, project=None):
+        q = "?" + urlencode({"project": project}) if project is not None else ""
+        return self._request("GET", "experiments" + q).json()["experiments"]
+
+    def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
+        return self._request("GET", f"artifacts/{artifact_id}/files/{quote(path)}").content
+
+
+def _num(v):
+    if isinstance(v, str):
+        return {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}[v]
+    return np.nan if v is None else v
+
+
+def _fix_run(r: dict) -> dict:
+    for m in r.get("metrics", []):
+        for k in ("last", "min", "max"):
+            if isinstance(m.get(k), str):
+                m[k] = _num(m[k])
+    return r
+
+
+def _pack_default(o: Any):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, array):
+        return list(o)
+    raise TypeError(f"cannot send {type(o).__name__}")
+
+
+def open_backend(uri: str | None = None):
+    """The backend for ``uri`` (or ``MLTRACK_URI``, or the default local store)."""
+    from ..core.store import Store, resolve_uri
+
+    loc = resolve_uri(uri)
+    if loc.kind == "http":
+        return HttpBackend(loc.url)
+    return LocalBackend(Store(uri))

@@ -1,0 +1,202 @@
+"""Gatherers of the environment a run ran in: python, packages, git, host, hardware.
+
+Each gatherer is a function returning a JSON-able dict; they run on the writer thread (never in the cell), each
+under a time limit. A gatherer that fails or is too slow is reported in ``errors`` of the result and never breaks
+the run. Register more with :func:`register_gatherer`. The result is stored as the run's ``environment`` artifact
+(``environment.json``, plus ``git.patch`` when the work tree has uncommitted changes); it holds no per-run data
+such as times, so identical environments are stored once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
+from typing import Callable
+
+GATHERER_TIMEOUT = 5.0
+_CACHE_SECONDS = 300.0
+
+_gatherers: dict[str, tuple[Callable[[], dict], bool]] = {}
+_cache: dict[str, tuple[float, dict]] = {}
+_cache_lock = threading.Lock()
+
+
+def register_gatherer(name: str, fn: Callable[[], dict], cacheable: bool = False) -> None:
+    """Add (or replace) a gatherer. ``cacheable`` ones are reused for a few minutes within a process."""
+    _gatherers[name] = (fn, cacheable)
+
+
+def _python() -> dict:
+    return {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+    }
+
+
+def _platform() -> dict:
+    return {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
+            "platform": platform.platform()}
+
+
+def _host() -> dict:
+    from .run import _user
+
+    return {"hostname": socket.gethostname(), "user": _user()}
+
+
+def _packages() -> dict:
+    from importlib import metadata
+
+    pkgs = {}
+    for d in metadata.distributions():
+        name = d.metadata["Name"]
+        if name:
+            pkgs[name] = d.version
+    return {"packages": dict(sorted(pkgs.items(), key=lambda kv: kv[0].lower()))}
+
+
+def _hardware() -> dict:
+    out: dict = {"cpu_count": os.cpu_count()}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    out["memory_bytes"] = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    out["cpu_model"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        out["cpu_model"] = platform.processor()
+    gpus = []
+    try:
+        r = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=3,
+        )
+        if r.returncode == 0:
+            for line in r.stdout.strip().splitlines():
+                parts = [p.strip() for p in line.split(",")]
+                gpus.append({"name": parts[0], "memory": parts[1] if len(parts) > 1 else "",
+                             "driver": parts[2] if len(parts) > 2 else ""})
+    except (OSError, subprocess.SubprocessError):
+        pass
+    out["gpus"] = gpus
+    return out
+
+
+def _git(cwd: str | None = None) -> dict:
+    cwd = cwd or os.getcwd()
+
+    def git(*args: str) -> str:
+        r = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=3)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.strip() or f"git {' '.join(args)} failed")
+        return r.stdout
+
+    try:
+        root = git("rev-parse", "--show-toplevel").strip()
+    except (RuntimeError, OSError, subprocess.SubprocessError):
+        return {}  # not in a repository (or no git): nothing to say
+    out = {"root": root}
+    try:
+        out["commit"] = git("rev-parse", "HEAD").strip()
+    except RuntimeError:
+        out["commit"] = None  # a repository without commits
+    out["branch"] = git("rev-parse", "--abbrev-ref", "HEAD").strip() if out["commit"] else None
+    status = git("status", "--porcelain")
+    out["dirty"] = bool(status.strip())
+    out["changed_files"] = [line[3:] for line in status.splitlines()][:200]
+    try:
+        out["remote"] = git("config", "--get", "remote.origin.url").strip()
+    except RuntimeError:
+        out["remote"] = None
+    if out["dirty"] and out["commit"]:
+        patch = git("diff", "HEAD")
+        out["_patch"] = patch
+    return out
+
+
+register_gatherer("python", _python, cacheable=True)
+register_gatherer("platform", _platform, cacheable=True)
+register_gatherer("host", _host, cacheable=True)
+register_gatherer("packages", _packages, cacheable=True)
+register_gatherer("hardware", _hardware, cacheable=True)
+register_gatherer("git", _git)
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def gather(timeout: float = GATHERER_TIMEOUT) -> dict:
+    """Run every gatherer (in parallel, each within ``timeout``); failures land in ``errors``."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mltrack-env")
+    result: dict = {}
+    errors: dict[str, str] = {}
+    futures = {}
+    now = time.monotonic()
+    for name, (fn, cacheable) in list(_gatherers.items()):
+        if cacheable:
+            with _cache_lock:
+                hit = _cache.get(name)
+            if hit and now - hit[0] < _CACHE_SECONDS:
+                result[name] = hit[1]
+                continue
+        futures[name] = (_pool.submit(fn), cacheable)
+    deadline = time.monotonic() + timeout
+    for name, (fut, cacheable) in futures.items():
+        try:
+            value = fut.result(timeout=max(0.0, deadline - time.monotonic()))
+            result[name] = value
+            if cacheable:
+                with _cache_lock:
+                    _cache[name] = (now, value)
+        except FutureTimeout:
+            errors[name] = f"timed out after {timeout:g} s"
+        except Exception as e:
+            errors[name] = f"{type(e).__name__}: {e}"
+    if errors:
+        result["errors"] = errors
+    return result
+
+
+def environment_files(env: dict) -> list[tuple[str, bytes]]:
+    env = json.loads(json.dumps(env, default=str))
+    files = []
+    patch = env.get("git", {}).pop("_patch", None) if isinstance(env.get("git"), dict) else None
+    files.append(("environment.json", json.dumps(env, indent=1, sort_keys=True).encode("utf-8")))
+    if patch:
+        files.append(("git.patch", patch.encode("utf-8", "replace")))
+    return files
+
+
+def environment_artifact(run_id: str, backend) -> Callable[[], dict]:
+    """A deferred job for the writer: gather, store the files, return the artifact item of a batch."""
+
+    def capture_environment() -> dict:
+        env = gather()
+        items = []
+        for rel, data in environment_files(env):
+            sha, size = backend.put_bytes(data)
+            items.append({"path": rel, "sha256": sha, "size": size,
+                          "media_type": "application/json" if rel.endswith(".json") else "text/x-diff"})
+        meta = {"errors": env.get("errors", {})} if env.get("errors") else {}
+        return {"artifacts": [{"run_id": run_id, "name": "environment", "type": "environment",
+                               "metadata": meta, "files": items}]}
+
+    return capture_environment

@@ -1,0 +1,377 @@
+"""Buffer + background flush: logging calls never wait for the store.
+
+Calls append to a bounded in-memory buffer (metric points go into per-series typed arrays, everything else into an
+ordered list of items). One background thread per process flushes at least every ``interval`` seconds, when the
+buffer passes ``flush_points``, when asked (``flush()``), at run end and at interpreter exit. Each flush is one
+batch written in one transaction by a *sink*: the local store (embedded mode) or the server's batch endpoint
+(remote mode).
+
+Failures: transient ones (database busy, network, HTTP 5xx) keep the data and retry with back-off; the buffer's
+cap then applies back-pressure (the logging call waits) instead of growing without bound. A batch the sink refuses
+for good (a param conflict, an unknown run) is reported on stderr and on the next API call, the refused items are
+saved to ``~/.mltrack/rejected/`` as JSON, and the rest of the batch is written. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from array import array
+from typing import Any, Callable
+
+from ..core.errors import Conflict, InvalidInput, MLTrackError, NotFound
+
+#: Runs that are open keep a heartbeat so that a dead kernel's runs read as "crashed".
+HEARTBEAT_EVERY = 15.0
+
+
+class WriterError(MLTrackError):
+    """The background writer could not store something; the message says what and where it was saved."""
+
+    code = "writer"
+
+
+class _SeriesBuf:
+    __slots__ = ("key", "steps", "times", "values", "next_step", "dirty")
+
+    def __init__(self, key: tuple[str, str, str], next_step: int = 0):
+        self.key = key
+        self.steps = array("q")
+        self.times = array("d")
+        self.values = array("d")
+        self.next_step = next_step
+        self.dirty = False
+
+
+class Writer:
+    def __init__(self, sink, interval: float = 1.0, max_points: int = 2_000_000, flush_points: int = 500_000):
+        self.sink = sink
+        self.interval = interval
+        self.max_points = max_points
+        self.flush_points = flush_points
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._done = threading.Condition(self._lock)
+        self._items: dict[str, list] = {k: [] for k in ("runs", "params", "tags", "updates", "artifacts", "inputs")}
+        self._deferred: list[Callable[[], dict]] = []
+        self._nitems = 0
+        self._bufs: dict[tuple[str, str, str], _SeriesBuf] = {}
+        self._dirty: list[_SeriesBuf] = []
+        self._pending_points = 0
+        self._generation = 0  # bumped on every enqueue
+        self._flushed_generation = 0
+        self._flush_requested = False
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self.open_runs: set[str] = set()
+        self._last_heartbeat = 0.0
+        self.errors: list[str] = []  # reported errors, newest last
+        self._unreported: list[str] = []
+        self._last_failure: BaseException | None = None
+        self.stats = {"batches": 0, "points": 0, "retries": 0}
+
+    # -- producer side (any thread) -------------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+            if self._pid != os.getpid():  # forked: start fresh, the parent's buffer is the parent's
+                self.__init__(self.sink, self.interval, self.max_points, self.flush_points)
+            self._thread = threading.Thread(target=self._loop, name="mltrack-writer", daemon=True)
+            self._thread.start()
+
+    def add(self, section: str, item: dict) -> None:
+        with self._lock:
+            self._items[section].append(item)
+            self._nitems += 1
+            self._generation += 1
+        if self._thread is None:
+            self._ensure_thread()
+
+    def defer(self, fn: Callable[[], dict]) -> None:
+        """Run ``fn`` on the writer thread before the next flush; it returns batch sections to add."""
+        with self._lock:
+            self._deferred.append(fn)
+            self._generation += 1
+        if self._thread is None:
+            self._ensure_thread()
+
+    def series(self, run_id: str, name: str, context: str, next_step: int = 0) -> _SeriesBuf:
+        key = (run_id, name, context)
+        with self._lock:
+            buf = self._bufs.get(key)
+            if buf is None:
+                buf = self._bufs[key] = _SeriesBuf(key, next_step)
+        return buf
+
+    def add_point(self, buf: _SeriesBuf, step: int | None, value: float, t: float) -> None:
+        with self._lock:
+            if step is None:
+                step = buf.next_step
+            if step >= buf.next_step:
+                buf.next_step = step + 1
+            buf.steps.append(step)
+            buf.times.append(t)
+            buf.values.append(value)
+            if not buf.dirty:
+                buf.dirty = True
+                self._dirty.append(buf)
+            self._pending_points += 1
+            self._generation += 1
+            n = self._pending_points
+        if n >= self.flush_points:
+            self._backpressure(n)
+
+    def add_points(self, buf: _SeriesBuf, steps, values, times) -> None:
+        """Bulk append (numpy arrays or sequences of equal length)."""
+        import numpy as np
+
+        steps = np.asarray(steps, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64)
+        times = np.asarray(times, dtype=np.float64)
+        with self._lock:
+            buf.steps.frombytes(steps.tobytes())
+            buf.times.frombytes(times.tobytes())
+            buf.values.frombytes(values.tobytes())
+            if len(steps):
+                buf.next_step = max(buf.next_step, int(steps.max()) + 1)
+            if not buf.dirty:
+                buf.dirty = True
+                self._dirty.append(buf)
+            self._pending_points += len(values)
+            self._generation += 1
+            n = self._pending_points
+        if n >= self.flush_points:
+            self._backpressure(n)
+
+    def _backpressure(self, n: int) -> None:
+        self._ensure_thread()
+        with self._lock:
+            self._flush_requested = True
+            self._wake.notify()
+            # past the cap, wait for the writer to drain (bounded memory); below it, just nudge it
+            while self._pending_points >= self.max_points and not self._closing:
+                self._done.wait(1.0)
+
+    def flush(self, timeout: float | None = 60.0, raise_errors: bool = True) -> None:
+        """Wait until everything enqueued so far is stored. Raises :class:`WriterError` if it could not be."""
+        self._ensure_thread()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            target = self._generation
+            self._flush_requested = True
+            self._wake.notify()
+            while self._flushed_generation < target:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._done.wait(min(left, 0.5) if left is not None else 0.5)
+            ok = self._flushed_generation >= target
+        if raise_errors:
+            self.raise_errors()
+            if not ok:
+                raise WriterError(
+                    "jupyter_mltrack: the writer has not stored everything yet"
+                    + (f" ({self._last_failure})" if self._last_failure else "")
+                    + "; it keeps retrying in the background"
+                )
+
+    def raise_errors(self) -> None:
+        if self._unreported:
+            msgs, self._unreported = self._unreported, []
+            raise WriterError("\n".join(msgs))
+
+    def warn_errors(self) -> None:
+        """Called by API functions: surface writer problems in the user's cell, once each."""
+        if self._unreported:
+            import warnings
+
+            msgs, self._unreported = self._unreported, []
+            for m in msgs:
+                warnings.warn(m, RuntimeWarning, stacklevel=3)
+
+    def close(self, timeout: float = 30.0) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            if self._has_data():
+                self._ensure_thread()
+            else:
+                return
+        try:
+            self.flush(timeout=timeout, raise_errors=False)
+        finally:
+            with self._lock:
+                self._closing = True
+                self._wake.notify()
+            self._thread.join(timeout=5)
+        if self._unreported:
+            for m in self._unreported:
+                print(m, file=sys.stderr)
+            self._unreported = []
+
+    # -- writer thread --------------------------------------------------------------------------------------------
+
+    def _has_data(self) -> bool:
+        return bool(self._nitems or self._pending_points or self._deferred)
+
+    def _take(self) -> tuple[dict, int, list]:
+        with self._lock:
+            gen = self._generation
+            items, self._items = self._items, {k: [] for k in self._items}
+            self._nitems = 0
+            deferred, self._deferred = self._deferred, []
+            metrics = []
+            for buf in self._dirty:
+                if len(buf.values):
+                    metrics.append({
+                        "run_id": buf.key[0], "name": buf.key[1], "context": buf.key[2],
+                        "steps": buf.steps, "timestamps": buf.times, "values": buf.values,
+                    })
+                    buf.steps, buf.times, buf.values = array("q"), array("d"), array("d")
+                buf.dirty = False
+            self._dirty = []
+            npts = self._pending_points
+            self._pending_points = 0
+            self._done.notify_all()
+        batch = dict(items)
+        batch["metrics"] = metrics
+        batch["_points"] = npts
+        return batch, gen, deferred
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._closing and not self._flush_requested:
+                    self._wake.wait(self.interval)
+                closing = self._closing
+                self._flush_requested = False
+            try:
+                self._flush_once()
+            except BaseException as e:  # never let the thread die silently
+                self._report(f"jupyter_mltrack: writer error: {e!r}\n{traceback.format_exc(limit=5)}")
+            if closing:
+                return
+
+    def _flush_once(self) -> None:
+        now = time.time()
+        heartbeat = []
+        if self.open_runs and now - self._last_heartbeat >= HEARTBEAT_EVERY:
+            heartbeat = sorted(self.open_runs)
+        with self._lock:
+            empty = not self._has_data()
+            gen = self._generation
+        if empty and not heartbeat:
+            with self._lock:
+                self._flushed_generation = max(self._flushed_generation, gen)
+                self._done.notify_all()
+            return
+        batch, gen, deferred = self._take()
+        for fn in deferred:
+            try:
+                extra = fn() or {}
+                for k, v in extra.items():
+                    batch.setdefault(k, []).extend(v)
+            except Exception as e:
+                self._report(f"jupyter_mltrack: could not capture {getattr(fn, '__name__', 'data')}: {e!r}")
+        batch["heartbeat"] = heartbeat
+        npts = batch.pop("_points")
+        self._write_with_retry(batch, gen)
+        if heartbeat:
+            self._last_heartbeat = now
+        self.stats["batches"] += 1
+        self.stats["points"] += npts
+
+    def _write_with_retry(self, batch: dict, gen: int) -> None:
+        delay = 0.2
+        while True:
+            try:
+                self.sink.write(batch)
+                self._last_failure = None
+                break
+            except Conflict as e:
+                bad = {(c["run_id"], c["key"]) for c in getattr(e, "items", [])}
+                refused = [p for p in batch["params"] if (p["run_id"], p["key"]) in bad]
+                batch["params"] = [p for p in batch["params"] if (p["run_id"], p["key"]) not in bad]
+                self._reject(refused, str(e))
+                if not refused:  # cannot tell which: keep the rest, give up on params
+                    self._reject(batch["params"], str(e))
+                    batch["params"] = []
+            except (InvalidInput, NotFound) as e:
+                self._reject(_jsonable_batch(batch), str(e))
+                break
+            except Exception as e:  # transient: keep the data, retry
+                self._last_failure = e
+                self.stats["retries"] += 1
+                if self.stats["retries"] in (1, 10, 100) or self.stats["retries"] % 1000 == 0:
+                    self._report(f"jupyter_mltrack: cannot write to the store yet ({e}); retrying, nothing is lost")
+                with self._lock:
+                    self._wake.wait(delay)
+                    closing = self._closing
+                if closing and delay >= 4:
+                    self._reject(_jsonable_batch(batch), f"gave up at exit: {e}")
+                    break
+                delay = min(delay * 2, 5.0)
+        with self._lock:
+            self._flushed_generation = max(self._flushed_generation, gen)
+            self._done.notify_all()
+
+    def _reject(self, items, reason: str) -> None:
+        if not items:
+            return
+        path = None
+        try:
+            from ..core.store import default_home
+
+            d = default_home() / "rejected"
+            d.mkdir(parents=True, exist_ok=True)
+            path = d / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{int(time.time() * 1e6) % 1_000_000}.json"
+            path.write_text(json.dumps(items, default=_json_default, indent=1))
+        except Exception:
+            path = None
+        self._report(
+            f"jupyter_mltrack: the store refused data: {reason}"
+            + (f" — the refused items were saved to {path}" if path else "")
+        )
+
+    def _report(self, msg: str) -> None:
+        self.errors.append(msg)
+        self._unreported.append(msg)
+        try:
+            print(msg, file=sys.stderr, flush=True)
+        except Exception:
+            pass
+
+
+def _json_default(o: Any):
+    if isinstance(o, array):
+        return list(o)
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    return str(o)
+
+
+def _jsonable_batch(batch: dict) -> dict:
+    return {k: v for k, v in batch.items() if v}
+
+
+# -- process-wide writer -------------------------------------------------------------------------------------------
+
+_writers: list[Writer] = []
+
+
+def register(writer: Writer) -> Writer:
+    _writers.append(writer)
+    return writer
+
+
+@atexit.register
+def _close_all() -> None:
+    for w in list(_writers):
+        try:
+            w.close()
+        except Exception as e:  # pragma: no cover
+            print(f"jupyter_mltrack: flushing at exit failed: {e!r}", file=sys.stderr)

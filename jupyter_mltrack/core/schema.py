@@ -1,0 +1,255 @@
+"""The tables of a store — the one place that names every concept.
+
+SQLAlchemy Core only (no ORM objects): reads and writes are set-based statements. The same metadata serves SQLite
+(the embedded default) and PostgreSQL. Alembic migrations in ``migrations/versions`` must produce exactly this
+schema; ``tests/core/test_migrations.py`` compares them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+RUN_STATUSES = ("running", "finished", "failed", "killed", "crashed")
+ROLES = ("owner", "contributor", "viewer")
+
+# Times are float seconds since the epoch (double precision keeps microseconds).
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False, server_default=""),
+    Column("status", String(16), nullable=False, server_default="running"),
+    Column("start_time", Float, nullable=False),
+    Column("end_time", Float),
+    Column("heartbeat_at", Float),
+    Column("updated_at", Float, nullable=False),
+    Column("user", String(250), nullable=False, server_default=""),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("source", Text, nullable=False, server_default=""),
+    Column("parent_id", String(32), ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("error", Text),
+    CheckConstraint("status IN ('running', 'finished', 'failed', 'killed', 'crashed')", name="status"),
+    Index(None, "project_id", "start_time"),
+    Index(None, "parent_id"),
+    Index(None, "updated_at"),
+)
+
+run_experiments = Table(
+    "run_experiments",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "experiment_id"),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+campaign_runs = Table(
+    "campaign_runs",
+    metadata,
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "run_id"),
+)
+
+# Params: the JSON text is authoritative; ``num`` / ``text`` are typed copies so the search language can compare
+# numbers as numbers and strings as strings on SQLite and PostgreSQL alike.
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("num", Float),
+    Column("text", Text),
+    Index(None, "key", "num"),
+    Index(None, "key", "text"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "key", "value"),
+)
+
+# One row per (run, name, context) with a summary kept current on every write, so tables and filters never read
+# points. ``context`` is the canonical JSON of a flat dict of strings ("{}" when absent). ``last`` is NULL with
+# count > 0 only when the last value is NaN (SQLite stores NaN as NULL).
+metric_series = Table(
+    "metric_series",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("context", String(500), nullable=False, server_default="{}"),
+    Column("count", BigInteger, nullable=False, server_default="0"),
+    Column("last", Float),
+    Column("last_step", BigInteger),
+    Column("last_time", Float),
+    Column("min", Float),
+    Column("max", Float),
+    Column("chunks", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("run_id", "name", "context"),
+    Index(None, "name", "context", "last"),
+)
+
+# Points live in compressed chunks (see core/series.py), never a row per point.
+metric_chunks = Table(
+    "metric_chunks",
+    metadata,
+    Column("series_id", Integer, ForeignKey("metric_series.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("count", Integer, nullable=False),
+    Column("step_min", BigInteger, nullable=False),
+    Column("step_max", BigInteger, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("type", String(100), nullable=False, server_default=""),
+    Column("version", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("meta", Text, nullable=False, server_default="{}"),
+    UniqueConstraint("run_id", "name", "version"),
+    Index(None, "type"),
+)
+
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("sha256", String(64), ForeignKey("blobs.sha256"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(200), nullable=False, server_default="application/octet-stream"),
+    Index(None, "sha256"),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(100), nullable=False, server_default="input"),
+    Index(None, "artifact_id"),
+)
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="RESTRICT"), nullable=False),
+    Column("stage", String(50), nullable=False, server_default=""),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("email", String(250), nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("key_hash", String(128), nullable=False, unique=True),
+    Column("label", String(250), nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float),
+)
+
+project_members = Table(
+    "project_members",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(20), nullable=False),
+    CheckConstraint("role IN ('owner', 'contributor', 'viewer')", name="role"),
+)

@@ -1,0 +1,967 @@
+"""Open a store from a URI; read it; write it in whole batches, one transaction each.
+
+SQLite (WAL) is the embedded default; any SQLAlchemy URL — PostgreSQL for teams — goes through the same code.
+Concurrency on SQLite: every write transaction starts with ``BEGIN IMMEDIATE`` (it takes the write lock up front,
+so two writers never deadlock upgrading a read lock), waits on a busy timeout, and is retried on ``database is
+locked`` until a generous deadline, so the error never reaches a user. Readers never block writers in WAL mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+import numpy as np
+from sqlalchemy import and_, case, create_engine, delete, event, func, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from . import schema as S
+from . import search as Q
+from . import series as SER
+from .blobs import BlobStore
+from .errors import Conflict, InvalidInput, NotFound
+from .validation import check_key, context_json, param_columns, series_key
+
+T = TypeVar("T")
+
+DEFAULT_HOME = "~/.mltrack"
+DEFAULT_PROJECT = "Default"
+#: A running run whose writer has not sent a heartbeat for this long reads as ``crashed``.
+STALE_AFTER = 180.0
+_WRITE_DEADLINE = 300.0
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# URIs
+
+
+@dataclass(frozen=True)
+class Location:
+    kind: str  # "sqlite" | "sql" | "http"
+    url: str  # SQLAlchemy URL, or the server's base URL for http
+    artifacts: str | None  # blob root
+    path: str | None = None  # the SQLite file
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("MLTRACK_HOME") or DEFAULT_HOME).expanduser()
+
+
+def resolve_uri(uri: str | os.PathLike | None = None) -> Location:
+    """Where a store lives: the argument, else ``MLTRACK_URI``, else ``~/.mltrack/mltrack.db``.
+
+    Accepted: a path to a ``.db`` file or to a folder (``<folder>/mltrack.db``), ``sqlite:///…``, any SQLAlchemy
+    URL such as ``postgresql+psycopg://…``, or ``http(s)://host/base/`` (a Jupyter server running the extension;
+    clients only). Blobs live in ``artifacts/`` beside a SQLite file, else in ``MLTRACK_ARTIFACTS`` or
+    ``~/.mltrack/artifacts``."""
+    raw = os.fspath(uri) if uri is not None else (os.environ.get("MLTRACK_URI") or "")
+    artifacts_env = os.environ.get("MLTRACK_ARTIFACTS")
+    if not raw:
+        home = default_home()
+        p = home / "mltrack.db"
+        return Location("sqlite", f"sqlite:///{p}", artifacts_env or str(home / "artifacts"), str(p))
+    if raw.startswith(("http://", "https://")):
+        return Location("http", raw, None)
+    if raw.startswith("sqlite:"):
+        path = raw.split(":///", 1)[1] if ":///" in raw else ""
+        if not path or path == ":memory:":
+            raise InvalidInput("an in-memory SQLite store cannot be shared; give a file path")
+        p = Path(path.split("?", 1)[0]).expanduser()
+        return Location("sqlite", f"sqlite:///{p}", artifacts_env or str(p.parent / "artifacts"), str(p))
+    if "://" in raw:
+        home = default_home()
+        return Location("sql", raw, artifacts_env or str(home / "artifacts"))
+    p = Path(raw).expanduser()
+    if p.is_dir() or raw.endswith(("/", os.sep)) or (not p.suffix and not p.exists()):
+        p = p / "mltrack.db"
+    p = p.absolute()
+    return Location("sqlite", f"sqlite:///{p}", artifacts_env or str(p.parent / "artifacts"), str(p))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# engine
+
+
+def _is_locked(e: BaseException) -> bool:
+    msg = str(getattr(e, "orig", e)).lower()
+    return "database is locked" in msg or "database table is locked" in msg or "busy" in msg
+
+
+def _make_engine(loc: Location) -> Engine:
+    if loc.kind == "sqlite":
+        Path(loc.path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            loc.url,
+            connect_args={"timeout": 60, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=16,
+            pool_pre_ping=False,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout = 60000")
+            try:
+                cur.execute("PRAGMA journal_mode = WAL")
+            except Exception:  # another process holds a lock while switching; it is persistent anyway
+                pass
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA cache_size = -32000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            if conn.get_execution_options().get("mltrack_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+    try:
+        return create_engine(loc.url, pool_size=8, max_overflow=16, pool_pre_ping=True)
+    except Exception as e:  # bad URL, missing driver
+        raise InvalidInput(f"cannot open store {loc.url!r}: {e}") from None
+
+
+def _insert(conn: Connection):
+    """The dialect's INSERT (with ON CONFLICT support)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def _chunks(seq: list, n: int = 500) -> Iterable[list]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _json_value(text_: str) -> Any:
+    return json.loads(text_)
+
+
+def _float_or_nan(v, count):
+    # SQLite keeps NaN as NULL; a series with points whose last is NULL ended on NaN
+    if v is None and count:
+        return float("nan")
+    return v
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the store
+
+
+class Store:
+    """One store: a database plus a blob folder. Thread-safe; share one per process."""
+
+    def __init__(self, uri: str | os.PathLike | None = None, *, migrate: bool = True):
+        loc = resolve_uri(uri)
+        if loc.kind == "http":
+            raise InvalidInput(
+                f"{loc.url} is a server; open it with the tracking client (mlt.set_tracking_uri), not as a Store"
+            )
+        self.location = loc
+        self.engine = _make_engine(loc)
+        self.backend = "sqlite" if loc.kind == "sqlite" else self.engine.dialect.name
+        self.blobs = BlobStore(loc.artifacts)
+        self._project_ids: dict[str, int] = {}
+        self._lock = threading.Lock()
+        if migrate:
+            from .migrate import ensure_schema
+
+            ensure_schema(self.engine, loc)
+
+    def __repr__(self) -> str:
+        return f"<Store {self.location.path or self.engine.url.render_as_string(hide_password=True)}>"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions -------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def read(self):
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(conn)`` in one write transaction, retrying while the database is busy."""
+        deadline = time.monotonic() + _WRITE_DEADLINE
+        delay = 0.005
+        while True:
+            try:
+                with self.engine.connect().execution_options(mltrack_write=True) as conn:
+                    with conn.begin():
+                        return fn(conn)
+            except OperationalError as e:
+                if not _is_locked(e) or time.monotonic() > deadline:
+                    raise
+            except DBAPIError as e:  # PostgreSQL serialization failures / deadlocks are retried too
+                code = getattr(getattr(e, "orig", None), "sqlstate", None) or getattr(getattr(e, "orig", None), "pgcode", None)
+                if code not in ("40001", "40P01") or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    # -- projects & experiments ---------------------------------------------------------------------------------
+
+    def _ensure_project(self, conn: Connection, name: str) -> int:
+        name = check_key("project", name or DEFAULT_PROJECT)
+        pid = self._project_ids.get(name)
+        if pid is not None:
+            return pid
+        row = conn.execute(select(S.projects.c.id).where(S.projects.c.name == name)).first()
+        if row is None:
+            ins = _insert(conn)(S.projects).values(name=name, description="", created_at=time.time())
+            conn.execute(ins.on_conflict_do_nothing(index_elements=["name"]))
+            row = conn.execute(select(S.projects.c.id).where(S.projects.c.name == name)).first()
+        return row[0]
+
+    def _ensure_experiment(self, conn: Connection, project_id: int, name: str) -> int:
+        name = check_key("experiment", name)
+        e = S.experiments
+        q = select(e.c.id).where(e.c.project_id == project_id, e.c.name == name)
+        row = conn.execute(q).first()
+        if row is None:
+            ins = _insert(conn)(e).values(project_id=project_id, name=name, description="", created_at=time.time())
+            conn.execute(ins.on_conflict_do_nothing(index_elements=["project_id", "name"]))
+            row = conn.execute(q).first()
+        return row[0]
+
+    def create_project(self, name: str, description: str = "") -> dict:
+        def fn(conn):
+            pid = self._ensure_project(conn, name)
+            if description:
+                conn.execute(update(S.projects).where(S.projects.c.id == pid).values(description=description))
+            return pid
+
+        pid = self.write(fn)
+        return self.get_project(pid)
+
+    def create_experiment(self, project: str, name: str, description: str = "") -> dict:
+        def fn(conn):
+            pid = self._ensure_project(conn, project)
+            eid = self._ensure_experiment(conn, pid, name)
+            if description:
+                conn.execute(update(S.experiments).where(S.experiments.c.id == eid).values(description=description))
+            return eid
+
+        eid = self.write(fn)
+        return next(x for x in self.list_experiments() if x["id"] == eid)
+
+    def _project_id(self, conn: Connection, project: int | str | None) -> int | None:
+        if project is None or project == "":
+            return None
+        if isinstance(project, int) or (isinstance(project, str) and project.isdigit()):
+            row = conn.execute(select(S.projects.c.id).where(S.projects.c.id == int(project))).first()
+            if row is None and isinstance(project, str):
+                row = conn.execute(select(S.projects.c.id).where(S.projects.c.name == project)).first()
+        else:
+            row = conn.execute(select(S.projects.c.id).where(S.projects.c.name == project)).first()
+        if row is None:
+            raise NotFound(f"no project {project!r}")
+        return row[0]
+
+    def get_project(self, project: int | str) -> dict:
+        with self.read() as conn:
+            pid = self._project_id(conn, project)
+            return self._projects(conn, S.projects.c.id == pid)[0]
+
+    def list_projects(self) -> list[dict]:
+        with self.read() as conn:
+            return self._projects(conn, None)
+
+    def _projects(self, conn, where) -> list[dict]:
+        p, r, e = S.projects, S.runs, S.experiments
+        run_count = select(func.count()).where(r.c.project_id == p.c.id).scalar_subquery()
+        exp_count = select(func.count()).where(e.c.project_id == p.c.id).scalar_subquery()
+        q = select(p, run_count.label("run_count"), exp_count.label("experiment_count")).order_by(p.c.name)
+        if where is not None:
+            q = q.where(where)
+        return [dict(row._mapping) for row in conn.execute(q)]
+
+    def list_experiments(self, project: int | str | None = None) -> list[dict]:
+        e, p, link = S.experiments, S.projects, S.run_experiments
+        run_count = select(func.count()).where(link.c.experiment_id == e.c.id).scalar_subquery()
+        q = (
+            select(e, p.c.name.label("project"), run_count.label("run_count"))
+            .join(p, p.c.id == e.c.project_id)
+            .order_by(p.c.name, e.c.name)
+        )
+        with self.read() as conn:
+            pid = self._project_id(conn, project)
+            if pid is not None:
+                q = q.where(e.c.project_id == pid)
+            return [dict(row._mapping) for row in conn.execute(q)]
+
+    # -- writes ---------------------------------------------------------------------------------------------------
+
+    def write_batch(self, batch: Mapping[str, Any]) -> dict:
+        """Write a batch (see docs/rest-api.md) in one transaction: all of it, or nothing.
+
+        Raises :class:`InvalidInput` for malformed items, :class:`NotFound` for unknown runs and
+        :class:`Conflict` when a param is logged again with another value (``Conflict.items`` lists them)."""
+        b = normalize_batch(batch)
+        return self.write(lambda conn: self._write_batch(conn, b))
+
+    def _write_batch(self, conn: Connection, b: dict) -> dict:
+        now = time.time()
+        counts = {"runs": 0, "params": 0, "tags": 0, "points": 0, "updates": 0, "artifacts": 0}
+        touched: set[str] = set()
+        created: set[str] = set()
+
+        # runs
+        for run in b["runs"]:
+            pid = self._ensure_project(conn, run.get("project") or DEFAULT_PROJECT)
+            values = dict(
+                id=run["id"], project_id=pid, name=run.get("name") or "", status=run.get("status") or "running",
+                start_time=float(run.get("start_time") or now), heartbeat_at=now, updated_at=now,
+                user=run.get("user") or "", description=run.get("description") or "",
+                source=run.get("source") or "", parent_id=run.get("parent_id"),
+            )
+            res = conn.execute(_insert(conn)(S.runs).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+            counts["runs"] += res.rowcount or 0
+            for exp in run.get("experiments") or []:
+                eid = self._ensure_experiment(conn, pid, exp)
+                conn.execute(
+                    _insert(conn)(S.run_experiments)
+                    .values(run_id=run["id"], experiment_id=eid)
+                    .on_conflict_do_nothing()
+                )
+            for camp in run.get("campaigns") or []:
+                cid = self._ensure_campaign(conn, camp)
+                conn.execute(
+                    _insert(conn)(S.campaign_runs).values(run_id=run["id"], campaign_id=cid).on_conflict_do_nothing()
+                )
+            created.add(run["id"])
+            touched.add(run["id"])
+
+        referenced = {x["run_id"] for k in ("params", "tags", "metrics", "updates", "artifacts", "inputs") for x in b[k]}
+        referenced |= set(b["heartbeat"])
+        referenced |= {r["parent_id"] for r in b["runs"] if r.get("parent_id")}
+        unknown = referenced - created
+        if unknown:
+            known = set()
+            for part in _chunks(sorted(unknown)):
+                known |= {r[0] for r in conn.execute(select(S.runs.c.id).where(S.runs.c.id.in_(part)))}
+            missing = unknown - known
+            if missing:
+                raise NotFound(f"unknown run{'s' if len(missing) > 1 else ''}: {', '.join(sorted(missing)[:10])}")
+
+        # params: immutable
+        if b["params"]:
+            want: dict[tuple[str, str], str] = {}
+            conflicts = []
+            for p in b["params"]:
+                k = (p["run_id"], p["key"])
+                if k in want and want[k] != p["value"]:
+                    conflicts.append({"run_id": k[0], "key": k[1], "stored": want[k], "value": p["value"]})
+                want[k] = p["value"]
+            existing: dict[tuple[str, str], str] = {}
+            by_run: dict[str, list[str]] = defaultdict(list)
+            for rid, key in want:
+                by_run[rid].append(key)
+            for rid, keys in by_run.items():
+                for part in _chunks(keys):
+                    q = select(S.params.c.key, S.params.c.value).where(
+                        S.params.c.run_id == rid, S.params.c.key.in_(part)
+                    )
+                    for key, value in conn.execute(q):
+                        existing[(rid, key)] = value
+            rows = []
+            for k, v in want.items():
+                old = existing.get(k)
+                if old is None:
+                    num, txt = param_columns(v)
+                    rows.append({"run_id": k[0], "key": k[1], "value": v, "num": num, "text": txt})
+                elif old != v and json.loads(old) != json.loads(v):
+                    conflicts.append({"run_id": k[0], "key": k[1], "stored": old, "value": v})
+            if conflicts:
+                c = conflicts[0]
+                err = Conflict(
+                    f"param {c['key']!r} of run {c['run_id']} is already {c['stored']}; params are immutable, "
+                    f"cannot set it to {c['value']}"
+                    + (f" (and {len(conflicts) - 1} more conflicts)" if len(conflicts) > 1 else "")
+                )
+                err.items = conflicts
+                raise err
+            if rows:
+                conn.execute(S.params.insert(), rows)
+            counts["params"] = len(rows)
+            touched |= {k[0] for k in want}
+
+        # tags: mutable
+        for t in b["tags"]:
+            if t["value"] is None:
+                conn.execute(delete(S.tags).where(S.tags.c.run_id == t["run_id"], S.tags.c.key == t["key"]))
+            else:
+                ins = _insert(conn)(S.tags).values(run_id=t["run_id"], key=t["key"], value=t["value"])
+                conn.execute(
+                    ins.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": ins.excluded.value})
+                )
+            counts["tags"] += 1
+            touched.add(t["run_id"])
+
+        # metrics
+        if b["metrics"]:
+            counts["points"] = self._write_points(conn, b["metrics"])
+            touched |= {m["run_id"] for m in b["metrics"]}
+
+        # artifacts
+        for a in b["artifacts"]:
+            self._write_artifact(conn, a, now)
+            counts["artifacts"] += 1
+            touched.add(a["run_id"])
+
+        for i in b["inputs"]:
+            if conn.execute(select(S.artifacts.c.id).where(S.artifacts.c.id == i["artifact_id"])).first() is None:
+                raise NotFound(f"no artifact {i['artifact_id']} (run input of {i['run_id']})")
+            conn.execute(_insert(conn)(S.run_inputs).values(**i).on_conflict_do_nothing())
+            touched.add(i["run_id"])
+
+        # run updates (after everything else of the batch: a run may be created, logged and ended in one batch)
+        for u in b["updates"]:
+            vals = {k: u[k] for k in ("status", "end_time", "error", "description", "name") if k in u}
+            if vals:
+                conn.execute(update(S.runs).where(S.runs.c.id == u["run_id"]).values(**vals))
+                counts["updates"] += 1
+            touched.add(u["run_id"])
+
+        hb = set(b["heartbeat"])
+        if hb:
+            for part in _chunks(sorted(hb)):
+                conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(heartbeat_at=now))
+        touched -= hb
+        for part in _chunks(sorted(touched)):
+            conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(updated_at=now))
+        if hb:
+            for part in _chunks(sorted(hb)):
+                conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(updated_at=now))
+        return counts
+
+    def _ensure_campaign(self, conn: Connection, name: str) -> int:
+        name = check_key("campaign", name)
+        q = select(S.campaigns.c.id).where(S.campaigns.c.name == name)
+        row = conn.execute(q).first()
+        if row is None:
+            ins = _insert(conn)(S.campaigns).values(name=name, description="", created_at=time.time())
+            conn.execute(ins.on_conflict_do_nothing(index_elements=["name"]))
+            row = conn.execute(q).first()
+        return row[0]
+
+    def _write_points(self, conn: Connection, metrics: list[dict]) -> int:
+        ms, mc = S.metric_series, S.metric_chunks
+        # merge items of the same series (arrival order kept)
+        groups: dict[tuple[str, str, str], list[SER.Points]] = defaultdict(list)
+        for m in metrics:
+            groups[(m["run_id"], m["name"], m["context"])].append(m["points"])
+        runs_ = sorted({k[0] for k in groups})
+        existing: dict[tuple[str, str, str], tuple] = {}
+        for part in _chunks(runs_):
+            q = select(ms).where(ms.c.run_id.in_(part))
+            if len(groups) < 50:
+                q = q.where(ms.c.name.in_(sorted({k[1] for k in groups})))
+            for row in conn.execute(q):
+                existing[(row.run_id, row.name, row.context)] = row
+        total = 0
+        for key, parts in groups.items():
+            pts = SER.Points.concat(parts)
+            n = len(pts)
+            if n == 0:
+                continue
+            total += n
+            row = existing.get(key)
+            if row is None:
+                ins = _insert(conn)(ms).values(run_id=key[0], name=key[1], context=key[2], count=0, chunks=0)
+                conn.execute(ins.on_conflict_do_nothing(index_elements=["run_id", "name", "context"]))
+                row = conn.execute(
+                    select(ms).where(ms.c.run_id == key[0], ms.c.name == key[1], ms.c.context == key[2])
+                ).first()
+            sid, nchunks = row.id, row.chunks
+            summ = SER.Summary(row.count, _float_or_nan(row.last, row.count), row.last_step, row.last_time, row.min, row.max)
+            summ = summ.merged(pts)
+            # top up the last chunk if it is not full, then append full ones
+            to_write = pts
+            seq = nchunks
+            if nchunks > 0:
+                last = conn.execute(select(mc.c.count, mc.c.data).where(mc.c.series_id == sid, mc.c.seq == nchunks - 1)).first()
+                if last is not None and last.count < SER.CHUNK_POINTS:
+                    to_write = SER.Points.concat([SER.decode_chunk(last.data, last.count), pts])
+                    seq = nchunks - 1
+            pieces = SER.split_chunks(to_write)
+            new_rows = []
+            for i, piece in enumerate(pieces):
+                row_vals = dict(
+                    series_id=sid, seq=seq + i, count=len(piece), step_min=int(piece.steps.min()),
+                    step_max=int(piece.steps.max()), data=SER.encode_chunk(piece),
+                )
+                if seq + i < nchunks:
+                    conn.execute(
+                        update(mc).where(mc.c.series_id == sid, mc.c.seq == seq + i).values(
+                            count=row_vals["count"], step_min=row_vals["step_min"], step_max=row_vals["step_max"],
+                            data=row_vals["data"],
+                        )
+                    )
+                else:
+                    new_rows.append(row_vals)
+            if new_rows:
+                conn.execute(mc.insert(), new_rows)
+            conn.execute(
+                update(ms).where(ms.c.id == sid).values(
+                    count=summ.count, last=summ.last, last_step=summ.last_step, last_time=summ.last_time,
+                    min=summ.min, max=summ.max, chunks=seq + len(pieces),
+                )
+            )
+        return total
+
+    def _write_artifact(self, conn: Connection, a: dict, now: float) -> int:
+        ar, af = S.artifacts, S.artifact_files
+        for f in a["files"]:
+            if not self.blobs.exists(f["sha256"]):
+                raise NotFound(
+                    f"artifact {a['name']!r}: file {f['path']!r} (sha256 {f['sha256'][:12]}…) has not been uploaded"
+                )
+            conn.execute(
+                _insert(conn)(S.blobs).values(sha256=f["sha256"], size=f["size"], created_at=now).on_conflict_do_nothing()
+            )
+        version = conn.execute(
+            select(func.coalesce(func.max(ar.c.version), 0)).where(ar.c.run_id == a["run_id"], ar.c.name == a["name"])
+        ).scalar_one() + 1
+        res = conn.execute(
+            ar.insert().values(
+                run_id=a["run_id"], name=a["name"], type=a.get("type") or "", version=version, created_at=now,
+                meta=json.dumps(a.get("metadata") or {}, default=str),
+            )
+        )
+        aid = res.inserted_primary_key[0]
+        if a["files"]:
+            conn.execute(af.insert(), [
+                {"artifact_id": aid, "path": f["path"], "sha256": f["sha256"], "size": f["size"],
+                 "media_type": f.get("media_type") or "application/octet-stream"}
+                for f in a["files"]
+            ])
+        return aid
+
+    def add_run_input(self, run_id: str, artifact_id: int, role: str = "input") -> None:
+        def fn(conn):
+            if conn.execute(select(S.runs.c.id).where(S.runs.c.id == run_id)).first() is None:
+                raise NotFound(f"no run {run_id!r}")
+            if conn.execute(select(S.artifacts.c.id).where(S.artifacts.c.id == artifact_id)).first() is None:
+                raise NotFound(f"no artifact {artifact_id}")
+            conn.execute(
+                _insert(conn)(S.run_inputs).values(run_id=run_id, artifact_id=artifact_id, role=role).on_conflict_do_nothing()
+            )
+            conn.execute(update(S.runs).where(S.runs.c.id == run_id).values(updated_at=time.time()))
+
+        self.write(fn)
+
+    # -- reads ----------------------------------------------------------------------------------------------------
+
+    def revision(self) -> str:
+        """Changes whenever anything is written; cheap enough to poll every second."""
+        r = S.runs
+        with self.read() as conn:
+            n, last = conn.execute(select(func.count(), func.max(r.c.updated_at))).one()
+            np_ = conn.execute(select(func.count()).select_from(S.projects)).scalar_one()
+            ne = conn.execute(select(func.count()).select_from(S.experiments)).scalar_one()
+        return f"{n}.{np_}.{ne}.{last or 0:.6f}"
+
+    def _run_scope(self, conn, project=None, experiment=None, campaign=None, filter=None, now=None):
+        r = S.runs
+        conds = [Q.filter_sql(filter, r)]
+        pid = self._project_id(conn, project)
+        if pid is not None:
+            conds.append(r.c.project_id == pid)
+        if experiment not in (None, ""):
+            e, link = S.experiments, S.run_experiments
+            eq = select(e.c.id)
+            if isinstance(experiment, int) or str(experiment).isdigit():
+                eq = eq.where((e.c.id == int(experiment)) | (e.c.name == str(experiment)))
+            else:
+                eq = eq.where(e.c.name == experiment)
+            if pid is not None:
+                eq = eq.where(e.c.project_id == pid)
+            eids = [x[0] for x in conn.execute(eq)]
+            if not eids:
+                raise NotFound(f"no experiment {experiment!r}" + (f" in project {project!r}" if pid else ""))
+            conds.append(r.c.id.in_(select(link.c.run_id).where(link.c.experiment_id.in_(eids))))
+        if campaign not in (None, ""):
+            c, link = S.campaigns, S.campaign_runs
+            cid = conn.execute(select(c.c.id).where(c.c.name == campaign)).first()
+            if cid is None:
+                raise NotFound(f"no campaign {campaign!r}")
+            conds.append(r.c.id.in_(select(link.c.run_id).where(link.c.campaign_id == cid[0])))
+        return and_(*conds)
+
+    def search_runs(
+        self,
+        project: int | str | None = None,
+        experiment: int | str | None = None,
+        campaign: str | None = None,
+        filter: str | None = None,
+        order_by: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        *,
+        with_details: bool = True,
+    ) -> tuple[list[dict], int]:
+        """Runs matching the scope and filter, as dicts (RunSummary of docs/rest-api.md), plus the total count."""
+        r = S.runs
+        if limit is not None and (not isinstance(limit, int) or limit < 0):
+            raise InvalidInput(f"limit must be a non-negative integer, not {limit!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise InvalidInput(f"offset must be a non-negative integer, not {offset!r}")
+        now = time.time()
+        order = Q.order_by_sql(order_by, r)
+        with self.read() as conn:
+            where = self._run_scope(conn, project, experiment, campaign, filter)
+            total = conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
+            ids_q = select(r.c.id).where(where).order_by(*order).offset(offset)
+            if limit is not None:
+                ids_q = ids_q.limit(limit)
+            page = ids_q.subquery()
+            rows = conn.execute(
+                select(r, S.projects.c.name.label("project"))
+                .join(S.projects, S.projects.c.id == r.c.project_id)
+                .where(r.c.id.in_(select(page.c.id)))
+            ).all()
+            pos = {rid: i for i, (rid,) in enumerate(conn.execute(ids_q))}
+            runs_ = [self._run_dict(row, now) for row in rows]
+            runs_.sort(key=lambda x: pos.get(x["id"], 0))
+            if with_details and runs_:
+                self._attach_details(conn, runs_, select(page.c.id))
+        return runs_, total
+
+    def _run_dict(self, row, now: float) -> dict:
+        m = row._mapping
+        status = m["status"]
+        if status == "running" and (m["heartbeat_at"] or m["start_time"]) < now - STALE_AFTER:
+            status = "crashed"
+        return {
+            "id": m["id"], "name": m["name"], "status": status, "project_id": m["project_id"],
+            "project": m["project"], "experiments": [], "parent_id": m["parent_id"], "user": m["user"],
+            "source": m["source"], "start_time": m["start_time"], "end_time": m["end_time"],
+            "description": m["description"], "heartbeat_at": m["heartbeat_at"], "error": m["error"],
+            "params": {}, "tags": {}, "metrics": [],
+        }
+
+    def _attach_details(self, conn, runs_: list[dict], ids_select) -> None:
+        by_id = {x["id"]: x for x in runs_}
+        p, t, ms, e, link = S.params, S.tags, S.metric_series, S.experiments, S.run_experiments
+        for rid, key, value in conn.execute(select(p.c.run_id, p.c.key, p.c.value).where(p.c.run_id.in_(ids_select))):
+            by_id[rid]["params"][key] = json.loads(value)
+        for rid, key, value in conn.execute(select(t.c.run_id, t.c.key, t.c.value).where(t.c.run_id.in_(ids_select))):
+            by_id[rid]["tags"][key] = value
+        q = select(
+            ms.c.run_id, ms.c.name, ms.c.context, ms.c.last, ms.c.last_step, ms.c.last_time, ms.c.min, ms.c.max,
+            ms.c.count,
+        ).where(ms.c.run_id.in_(ids_select)).order_by(ms.c.name, ms.c.context)
+        for row in conn.execute(q):
+            by_id[row.run_id]["metrics"].append({
+                "name": row.name, "context": json.loads(row.context), "key": series_key(row.name, row.context),
+                "last": _float_or_nan(row.last, row.count), "last_step": row.last_step, "last_time": row.last_time,
+                "min": row.min, "max": row.max, "count": row.count,
+            })
+        q = select(link.c.run_id, e.c.name).join(e, e.c.id == link.c.experiment_id).where(link.c.run_id.in_(ids_select))
+        for rid, name in conn.execute(q.order_by(e.c.name)):
+            by_id[rid]["experiments"].append(name)
+
+    def get_run(self, run_id: str) -> dict:
+        r = S.runs
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInput(f"run id must be a non-empty string, not {run_id!r}")
+        now = time.time()
+        with self.read() as conn:
+            row = conn.execute(
+                select(r, S.projects.c.name.label("project"))
+                .join(S.projects, S.projects.c.id == r.c.project_id)
+                .where(r.c.id == run_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no run {run_id!r}")
+            run = self._run_dict(row, now)
+            self._attach_details(conn, [run], select(r.c.id).where(r.c.id == run_id))
+            run["children"] = [
+                x[0] for x in conn.execute(select(r.c.id).where(r.c.parent_id == run_id).order_by(r.c.start_time))
+            ]
+            run["artifacts"] = self._artifacts(conn, S.artifacts.c.run_id == run_id)
+            ri, ar = S.run_inputs, S.artifacts
+            run["inputs"] = [
+                dict(m._mapping)
+                for m in conn.execute(
+                    select(ri.c.artifact_id, ar.c.run_id, ar.c.name, ar.c.type, ar.c.version, ri.c.role)
+                    .join(ar, ar.c.id == ri.c.artifact_id)
+                    .where(ri.c.run_id == run_id)
+                )
+            ]
+            c, cr = S.campaigns, S.campaign_runs
+            run["campaigns"] = [
+                x[0] for x in conn.execute(select(c.c.name).join(cr, cr.c.campaign_id == c.c.id).where(cr.c.run_id == run_id))
+            ]
+        return run
+
+    def _artifacts(self, conn, where) -> list[dict]:
+        ar, af = S.artifacts, S.artifact_files
+        arts = [dict(m._mapping) for m in conn.execute(select(ar).where(where).order_by(ar.c.name, ar.c.version))]
+        if not arts:
+            return []
+        files = defaultdict(list)
+        q = select(af).where(af.c.artifact_id.in_([a["id"] for a in arts])).order_by(af.c.path)
+        for f in conn.execute(q):
+            files[f.artifact_id].append(
+                {"path": f.path, "size": f.size, "sha256": f.sha256, "media_type": f.media_type}
+            )
+        for a in arts:
+            a["metadata"] = json.loads(a.pop("meta") or "{}")
+            a["files"] = files[a["id"]]
+        return arts
+
+    def get_artifact(self, artifact_id: int) -> dict:
+        with self.read() as conn:
+            arts = self._artifacts(conn, S.artifacts.c.id == int(artifact_id))
+        if not arts:
+            raise NotFound(f"no artifact {artifact_id}")
+        return arts[0]
+
+    def find_artifact(self, run_id: str, name: str, version: int | None = None) -> dict:
+        ar = S.artifacts
+        with self.read() as conn:
+            w = and_(ar.c.run_id == run_id, ar.c.name == name)
+            if version is not None:
+                w = and_(w, ar.c.version == int(version))
+            arts = self._artifacts(conn, w)
+        if not arts:
+            raise NotFound(f"run {run_id!r} has no artifact {name!r}" + (f" version {version}" if version else ""))
+        return arts[-1]
+
+    def artifact_file(self, artifact_id: int, path: str) -> dict:
+        """The stored file of an artifact: its row plus ``blob_path``."""
+        art = self.get_artifact(artifact_id)
+        for f in art["files"]:
+            if f["path"] == path:
+                return {**f, "artifact": art, "blob_path": str(self.blobs.path(f["sha256"]))}
+        raise NotFound(f"artifact {artifact_id} ({art['name']}) has no file {path!r}")
+
+    def list_series(self, run_id: str) -> list[dict]:
+        return self.get_run(run_id)["metrics"]
+
+    def get_series(
+        self, run_id: str, name: str, context: Mapping[str, Any] | str | None = None, max_points: int | None = None
+    ) -> dict:
+        """One metric series, sorted by step, optionally downsampled: dict with ``points`` (:class:`Points`)."""
+        ctx = context_json(context)
+        ms, mc = S.metric_series, S.metric_chunks
+        if max_points is not None and (not isinstance(max_points, int) or max_points < 3):
+            raise InvalidInput(f"max_points must be an integer ≥ 3, not {max_points!r}")
+        with self.read() as conn:
+            row = conn.execute(
+                select(ms.c.id, ms.c.count).where(ms.c.run_id == run_id, ms.c.name == name, ms.c.context == ctx)
+            ).first()
+            if row is None:
+                if conn.execute(select(S.runs.c.id).where(S.runs.c.id == run_id)).first() is None:
+                    raise NotFound(f"no run {run_id!r}")
+                raise NotFound(f"run {run_id} has no metric {series_key(name, ctx)!r}")
+            chunks = conn.execute(
+                select(mc.c.count, mc.c.data).where(mc.c.series_id == row.id).order_by(mc.c.seq)
+            ).all()
+        pts = SER.Points.concat([SER.decode_chunk(c.data, c.count) for c in chunks]).sorted_by_step()
+        total = len(pts)
+        pts, down = SER.downsample(pts, max_points)
+        return {
+            "run_id": run_id, "name": name, "context": json.loads(ctx), "key": series_key(name, ctx),
+            "total_count": total, "downsampled": down, "points": pts,
+        }
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# batch normalisation (shared by the local writer and the HTTP endpoint)
+
+_RUN_FIELDS = {"id", "name", "project", "experiments", "campaigns", "parent_id", "user", "source", "description",
+               "start_time", "status"}
+_UPDATE_FIELDS = {"run_id", "status", "end_time", "error", "description", "name"}
+
+
+def _need(item: Any, kind: str, fields: Iterable[str]) -> dict:
+    if not isinstance(item, Mapping):
+        raise InvalidInput(f"batch: each {kind} item must be an object, got {item!r:.80}")
+    for f in fields:
+        if f not in item:
+            raise InvalidInput(f"batch: {kind} item is missing {f!r}")
+    return dict(item)
+
+
+def _run_id(v: Any, where: str) -> str:
+    if not isinstance(v, str) or not v or len(v) > 32 or not all(c.isalnum() or c in "-_" for c in v):
+        raise InvalidInput(f"batch: {where}: run id {v!r} must be 1-32 letters, digits, '-' or '_'")
+    return v
+
+
+def _array(v: Any, dtype: str, where: str) -> np.ndarray:
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        if len(v) % 8:
+            raise InvalidInput(f"batch: {where}: byte array length must be a multiple of 8")
+        return np.frombuffer(v, dtype=dtype).astype(dtype[1:] if dtype.startswith("<") else dtype)
+    if isinstance(v, np.ndarray):
+        return v
+    if not isinstance(v, (list, tuple)):
+        raise InvalidInput(f"batch: {where} must be a list of numbers")
+    if dtype.endswith("f8"):
+        out = []
+        for x in v:
+            if isinstance(x, str):
+                m = {"nan": np.nan, "infinity": np.inf, "-infinity": -np.inf, "inf": np.inf, "-inf": -np.inf}
+                if x.lower() not in m:
+                    raise InvalidInput(f"batch: {where}: {x!r} is not a number")
+                out.append(m[x.lower()])
+            elif x is None:
+                out.append(np.nan)
+            else:
+                out.append(x)
+        try:
+            return np.asarray(out, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"batch: {where} must hold numbers") from None
+    try:
+        arr = np.asarray(v)
+        if arr.size and arr.dtype.kind not in "iu":
+            if arr.dtype.kind == "f" and np.all(np.mod(arr, 1) == 0):
+                return arr.astype(np.int64)
+            raise ValueError
+        return arr.astype(np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInput(f"batch: {where} must hold integers") from None
+
+
+def normalize_batch(batch: Mapping[str, Any]) -> dict:
+    """Validate a batch and bring it into the store's internal shape; raises :class:`InvalidInput`."""
+    if not isinstance(batch, Mapping):
+        raise InvalidInput("batch must be a JSON object")
+    extra = set(batch) - {"runs", "params", "tags", "metrics", "updates", "artifacts", "inputs", "heartbeat"}
+    if extra:
+        raise InvalidInput(f"batch: unknown section(s) {', '.join(sorted(extra))}")
+    out: dict[str, list] = {}
+    for k in ("runs", "params", "tags", "metrics", "updates", "artifacts", "inputs", "heartbeat"):
+        v = batch.get(k) or []
+        if not isinstance(v, (list, tuple)):
+            raise InvalidInput(f"batch: {k!r} must be a list")
+        out[k] = list(v)
+    runs_ = []
+    for item in out["runs"]:
+        r = _need(item, "runs", ["id"])
+        bad = set(r) - _RUN_FIELDS
+        if bad:
+            raise InvalidInput(f"batch: runs item has unknown field(s) {', '.join(sorted(bad))}")
+        r["id"] = _run_id(r["id"], "runs")
+        if r.get("parent_id") is not None:
+            r["parent_id"] = _run_id(r["parent_id"], "runs.parent_id")
+        st = r.get("status") or "running"
+        if st not in S.RUN_STATUSES:
+            raise InvalidInput(f"batch: status {st!r} is not one of {', '.join(S.RUN_STATUSES)}")
+        for f in ("name", "project", "user", "source", "description"):
+            if r.get(f) is not None and not isinstance(r[f], str):
+                raise InvalidInput(f"batch: runs.{f} must be a string")
+        if r.get("project") is not None:
+            check_key("project", r["project"])
+        exps = r.get("experiments") or []
+        if isinstance(exps, str) or not isinstance(exps, (list, tuple)):
+            raise InvalidInput("batch: runs.experiments must be a list of names")
+        r["experiments"] = [check_key("experiment", e) for e in exps]
+        if r.get("start_time") is not None and not isinstance(r["start_time"], (int, float)):
+            raise InvalidInput("batch: runs.start_time must be seconds since the epoch")
+        runs_.append(r)
+    out["runs"] = runs_
+    params = []
+    for item in out["params"]:
+        p = _need(item, "params", ["run_id", "key", "value"])
+        _run_id(p["run_id"], "params")
+        check_key("param", p["key"])
+        from .validation import param_json
+
+        params.append({"run_id": p["run_id"], "key": p["key"], "value": param_json(p["key"], p["value"])})
+    out["params"] = params
+    tags_ = []
+    for item in out["tags"]:
+        t = _need(item, "tags", ["run_id", "key", "value"])
+        _run_id(t["run_id"], "tags")
+        check_key("tag", t["key"])
+        from .validation import tag_value
+
+        tags_.append({"run_id": t["run_id"], "key": t["key"], "value": None if t["value"] is None else tag_value(t["key"], t["value"])})
+    out["tags"] = tags_
+    metrics = []
+    for item in out["metrics"]:
+        m = _need(item, "metrics", ["run_id", "name", "values"])
+        _run_id(m["run_id"], "metrics")
+        check_key("metric", m["name"])
+        where = f"metric {m['name']!r}"
+        vals = _array(m["values"], "<f8", where + " values")
+        n = len(vals)
+        steps = m.get("steps")
+        steps = np.arange(n, dtype=np.int64) if steps is None else _array(steps, "<i8", where + " steps")
+        ts = m.get("timestamps")
+        ts = np.full(n, time.time()) if ts is None else _array(ts, "<f8", where + " timestamps")
+        if not (len(steps) == len(ts) == n):
+            raise InvalidInput(f"batch: {where}: steps, timestamps and values must have the same length")
+        metrics.append({
+            "run_id": m["run_id"], "name": m["name"], "context": context_json(m.get("context")),
+            "points": SER.Points(steps.astype(np.int64, copy=False), ts.astype(np.float64, copy=False),
+                                 vals.astype(np.float64, copy=False)),
+        })
+    out["metrics"] = metrics
+    ups = []
+    for item in out["updates"]:
+        u = _need(item, "updates", ["run_id"])
+        bad = set(u) - _UPDATE_FIELDS
+        if bad:
+            raise InvalidInput(f"batch: updates item has unknown field(s) {', '.join(sorted(bad))}")
+        _run_id(u["run_id"], "updates")
+        if "status" in u and u["status"] not in S.RUN_STATUSES:
+            raise InvalidInput(f"batch: status {u['status']!r} is not one of {', '.join(S.RUN_STATUSES)}")
+        if "end_time" in u and u["end_time"] is not None and not isinstance(u["end_time"], (int, float)):
+            raise InvalidInput("batch: updates.end_time must be seconds since the epoch")
+        ups.append(u)
+    out["updates"] = ups
+    arts = []
+    for item in out["artifacts"]:
+        a = _need(item, "artifacts", ["run_id", "name", "files"])
+        _run_id(a["run_id"], "artifacts")
+        check_key("artifact", a["name"])
+        if not isinstance(a["files"], (list, tuple)):
+            raise InvalidInput("batch: artifacts.files must be a list")
+        files = []
+        for f in a["files"]:
+            f = _need(f, "artifacts.files", ["path", "sha256", "size"])
+            if not isinstance(f["path"], str) or not f["path"] or f["path"].startswith("/") or ".." in f["path"].split("/"):
+                raise InvalidInput(f"batch: artifact file path {f['path']!r} must be relative without '..'")
+            if not isinstance(f["sha256"], str) or len(f["sha256"]) != 64:
+                raise InvalidInput(f"batch: artifact file {f['path']!r}: sha256 must be 64 hex characters")
+            files.append(f)
+        a["files"] = files
+        arts.append(a)
+    out["artifacts"] = arts
+    inputs = []
+    for item in out["inputs"]:
+        i = _need(item, "inputs", ["run_id", "artifact_id"])
+        _run_id(i["run_id"], "inputs")
+        if not isinstance(i["artifact_id"], int) or isinstance(i["artifact_id"], bool):
+            raise InvalidInput(f"batch: inputs.artifact_id must be an integer, not {i['artifact_id']!r}")
+        role = i.get("role") or "input"
+        if not isinstance(role, str) or len(role) > 100:
+            raise InvalidInput("batch: inputs.role must be a short string")
+        inputs.append({"run_id": i["run_id"], "artifact_id": i["artifact_id"], "role": role})
+    out["inputs"] = inputs
+    out["heartbeat"] = [_run_id(x, "heartbeat") for x in out["heartbeat"]]
+    return out
