@@ -74,13 +74,9 @@ def load_ipython_extension(ipython) -> None:
 
 
 def _jupyter_server_extension_points():
-    return [{"module": "jupyter_mltrack.server", "app": _server_app()}]
-
-
-def _server_app():
     from .server.app import MLTrackApp
 
-    return MLTrackApp
+    return [{"module": "jupyter_mltrack", "app": MLTrackApp}]
 
 
 def _jupyter_labextension_paths():

@@ -1,0 +1,47 @@
+"""The extension application: configuration, the store, the executors, the routes."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Int, Unicode
+
+
+class MLTrackApp(ExtensionApp):
+    """Serves ``{base_url}mltrack/api/…`` over one store.
+
+    Configure with ``c.MLTrackApp.store_uri = "…"`` (default: ``MLTRACK_URI`` or ``~/.mltrack/mltrack.db``)."""
+
+    name = "jupyter_mltrack"
+    load_other_extensions = True
+
+    store_uri = Unicode(
+        "", config=True, help="Where the store lives: a path, a SQLAlchemy URL; empty = MLTRACK_URI or the default."
+    )
+    read_threads = Int(4, config=True, help="Threads serving database reads (writes always use one thread).")
+
+    def initialize_settings(self) -> None:
+        from ..core.store import Store
+
+        self.store = Store(self.store_uri or None)
+        self.log.info("jupyter_mltrack: store %r", self.store)
+        self.settings.update(
+            mltrack_store=self.store,
+            mltrack_read_pool=ThreadPoolExecutor(self.read_threads, thread_name_prefix="mltrack-read"),
+            mltrack_write_pool=ThreadPoolExecutor(1, thread_name_prefix="mltrack-write"),
+        )
+
+    def initialize_handlers(self) -> None:
+        from .handlers import ROUTES
+
+        self.handlers.extend(ROUTES)
+
+    async def stop_extension(self) -> None:
+        for key in ("mltrack_read_pool", "mltrack_write_pool"):
+            pool = self.settings.get(key)
+            if pool is not None:
+                pool.shutdown(wait=False)
+        store = self.settings.get("mltrack_store")
+        if store is not None:
+            store.close()

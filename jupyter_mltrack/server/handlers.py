@@ -1,0 +1,285 @@
+"""REST handlers — thin: parse the request, call the store core on a worker thread, answer JSON.
+
+Every handler requires an authenticated user (``@tornado.web.authenticated``) and authorization on the resource
+``mltrack`` (``@authorized``: GET needs "read", POST/PUT "write"). Domain errors become JSON 4xx
+(``{"error": {"code", "message"}}``); database calls never run on the event loop: reads go to a small thread pool,
+writes to a single writer thread, so the server's writes to SQLite are serialised and never wait on each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from typing import Any, Callable
+from urllib.parse import quote
+
+import tornado.web
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.base.handlers import APIHandler
+
+from .. import __version__
+from ..core.errors import InvalidInput, MLTrackError, NotFound
+
+_CODES = {400: "invalid", 401: "forbidden", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+          409: "conflict", 413: "too_large"}
+MAX_LIMIT = 10_000
+
+
+class ApiError(tornado.web.HTTPError):
+    def __init__(self, err: MLTrackError):
+        super().__init__(err.http_status, log_message=str(err).replace("%", "%%"))
+        self.code = err.code
+        self.items = getattr(err, "items", None)
+
+
+def jsonable(obj: Any) -> Any:
+    """Replace non-finite floats by the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers)."""
+    if isinstance(obj, float):
+        if math.isfinite(obj):
+            return obj
+        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    return obj
+
+
+class BaseHandler(APIHandler):
+    auth_resource = "mltrack"
+
+    @property
+    def store(self):
+        return self.settings["mltrack_store"]
+
+    async def call(self, fn: Callable, *args, write: bool = False, **kw):
+        pool = self.settings["mltrack_write_pool" if write else "mltrack_read_pool"]
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(pool, lambda: fn(*args, **kw))
+        except MLTrackError as e:
+            raise ApiError(e) from None
+
+    def send(self, obj: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(jsonable(obj), allow_nan=False, separators=(",", ":")))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        err: dict[str, Any]
+        if isinstance(exc, ApiError):
+            err = {"code": exc.code, "message": exc.log_message.replace("%%", "%")}
+            if exc.items:
+                err["items"] = exc.items
+        elif isinstance(exc, tornado.web.HTTPError):
+            msg = exc.log_message % exc.args if exc.log_message and exc.args else (exc.log_message or exc.reason)
+            err = {"code": _CODES.get(status_code, "error"), "message": msg or self._reason}
+        else:
+            err = {"code": "internal", "message": "internal server error; the server log has the details"}
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps({"error": err}))
+
+    # -- argument helpers -------------------------------------------------------------------------------------------
+
+    def int_arg(self, name: str, default: int | None, lo: int = 0, hi: int | None = None) -> int | None:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            v = int(raw)
+        except ValueError:
+            raise ApiError(InvalidInput(f"query parameter {name!r} must be an integer, not {raw!r}")) from None
+        if v < lo or (hi is not None and v > hi):
+            raise ApiError(InvalidInput(f"query parameter {name!r} must be between {lo} and {hi}, not {v}"))
+        return v
+
+    def str_arg(self, name: str) -> str | None:
+        v = self.get_query_argument(name, None)
+        return v if v not in (None, "") else None
+
+    def json_body(self) -> Any:
+        ctype = (self.request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        body = self.request.body
+        if not body:
+            raise ApiError(InvalidInput("the request body is empty"))
+        if ctype in ("application/msgpack", "application/x-msgpack"):
+            import msgpack
+
+            try:
+                return msgpack.unpackb(body, raw=False, strict_map_key=False)
+            except Exception as e:
+                raise ApiError(InvalidInput(f"the body is not valid msgpack: {e}")) from None
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ApiError(InvalidInput(f"the body is not valid JSON: {e}")) from None
+
+
+class StatusHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        rev = await self.call(self.store.revision)
+        self.send({"version": __version__, "backend": self.store.backend, "revision": rev})
+
+
+class ProjectsHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        self.send({"projects": await self.call(self.store.list_projects)})
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self):
+        body = self.json_body()
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+            raise ApiError(InvalidInput('expected {"name": "...", "description": "..."}'))
+        desc = body.get("description") or ""
+        if not isinstance(desc, str):
+            raise ApiError(InvalidInput("description must be a string"))
+        self.send(await self.call(self.store.create_project, body["name"], desc, write=True), 201)
+
+
+class ExperimentsHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        self.send({"experiments": await self.call(self.store.list_experiments, self.str_arg("project"))})
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self):
+        body = self.json_body()
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("project"), str):
+            raise ApiError(InvalidInput('expected {"project": "...", "name": "...", "description": "..."}'))
+        desc = body.get("description") or ""
+        if not isinstance(desc, str):
+            raise ApiError(InvalidInput("description must be a string"))
+        self.send(await self.call(self.store.create_experiment, body["project"], body["name"], desc, write=True), 201)
+
+
+class RunsHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        limit = self.int_arg("limit", 100, 0, MAX_LIMIT)
+        offset = self.int_arg("offset", 0, 0)
+        runs, total = await self.call(
+            self.store.search_runs,
+            project=self.str_arg("project"), experiment=self.str_arg("experiment"),
+            campaign=self.str_arg("campaign"), filter=self.str_arg("filter"), order_by=self.str_arg("order_by"),
+            limit=limit, offset=offset,
+        )
+        for r in runs:
+            r.pop("error", None)
+            r.pop("heartbeat_at", None)
+        self.send({"runs": runs, "total": total, "limit": limit, "offset": offset})
+
+
+class RunHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str):
+        self.send(await self.call(self.store.get_run, run_id))
+
+
+class SeriesHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, run_id: str):
+        name = self.str_arg("name")
+        if name is None:
+            raise ApiError(InvalidInput("query parameter 'name' (the metric name) is required"))
+        context = self.get_query_argument("context", None)
+        max_points = self.int_arg("max_points", None, 3, 1_000_000)
+        s = await self.call(self.store.get_series, run_id, name, context, max_points)
+        p = s.pop("points")
+        s.update(steps=p.steps.tolist(), timestamps=p.timestamps.tolist(), values=p.values.tolist())
+        self.send(s)
+
+
+class ArtifactFileHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, artifact_id: str, path: str):
+        f = await self.call(self.store.artifact_file, int(artifact_id), path)
+        media = f["media_type"] or "application/octet-stream"
+        if media == "application/x-ipynb+json":
+            media = "application/json"
+        self.set_header("Content-Type", media)
+        self.set_header("Content-Length", str(f["size"]))
+        self.set_header("X-Content-Type-Options", "nosniff")
+        # artifact bytes are user content: never let them run script with the Jupyter origin
+        self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
+        name = path.rsplit("/", 1)[-1]
+        disp = "attachment" if self.get_query_argument("download", "") in ("1", "true") else "inline"
+        self.set_header("Content-Disposition", f"{disp}; filename*=UTF-8''{quote(name)}")
+        loop = asyncio.get_running_loop()
+        pool = self.settings["mltrack_read_pool"]
+        fh = await loop.run_in_executor(pool, open, f["blob_path"], "rb")
+        try:
+            while True:
+                chunk = await loop.run_in_executor(pool, fh.read, 1 << 20)
+                if not chunk:
+                    break
+                self.write(chunk)
+                await self.flush()
+        finally:
+            fh.close()
+        self.finish()
+
+
+class BatchHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self):
+        body = self.json_body()
+        written = await self.call(self.store.write_batch, body, write=True)
+        self.send({"written": written})
+
+
+class BlobHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def put(self, sha256: str):
+        sha, size = await self.call(self.store.blobs.put_bytes, self.request.body, sha256, write=False)
+        self.send({"sha256": sha, "size": size}, 201)
+
+
+class OpenAPIHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        from .openapi import document
+
+        self.send(document(__version__))
+
+
+class UnknownRouteHandler(BaseHandler):
+    """Anything else under mltrack/api/: a JSON 404 (after authentication, so nothing is revealed)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, path: str):
+        raise ApiError(NotFound(f"no such endpoint: mltrack/api/{path}; see mltrack/api/openapi.json"))
+
+    post = put = delete = patch = get
+
+
+_P = r"mltrack/api/"
+ROUTES = [
+    (_P + r"status", StatusHandler),
+    (_P + r"projects", ProjectsHandler),
+    (_P + r"experiments", ExperimentsHandler),
+    (_P + r"runs", RunsHandler),
+    (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})", RunHandler),
+    (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})/metrics", SeriesHandler),
+    (_P + r"artifacts/(?P<artifact_id>[0-9]{1,18})/files/(?P<path>.+)", ArtifactFileHandler),
+    (_P + r"batch", BatchHandler),
+    (_P + r"blobs/(?P<sha256>[0-9a-f]{64})", BlobHandler),
+    (_P + r"openapi\.json", OpenAPIHandler),
+    (_P + r"(?P<path>.*)", UnknownRouteHandler),
+]

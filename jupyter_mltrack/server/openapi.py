@@ -1,0 +1,173 @@
+"""The OpenAPI 3.1 description of every route in handlers.ROUTES (a test keeps the two in step)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_num_or_special = {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]}
+_nullable_num = {"oneOf": [_num_or_special, {"type": "null"}]}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _q(name: str, desc: str, schema: dict | None = None, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": desc,
+            "schema": schema or {"type": "string"}}
+
+
+def _p(name: str, desc: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": desc, "schema": schema or {"type": "string"}}
+
+
+def _json(schema: dict, desc: str = "OK") -> dict:
+    return {"description": desc, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": _json(_ref("Error"), "Malformed request"),
+    "403": _json(_ref("Error"), "Not authenticated or not authorized"),
+    "404": _json(_ref("Error"), "Unknown run, project, experiment, artifact or series"),
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string", "enum": ["invalid", "not_found", "conflict", "forbidden",
+                                                           "method_not_allowed", "too_large", "internal", "error"]},
+                       "message": {"type": "string"}, "items": {"type": "array", "items": {"type": "object"}}}}}},
+    "Project": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "description": {"type": "string"},
+        "created_at": {"type": "number"}, "run_count": {"type": "integer"}, "experiment_count": {"type": "integer"}}},
+    "Experiment": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "project_id": {"type": "integer"}, "project": {"type": "string"},
+        "name": {"type": "string"}, "description": {"type": "string"}, "created_at": {"type": "number"},
+        "run_count": {"type": "integer"}}},
+    "MetricSummary": {"type": "object", "properties": {
+        "name": {"type": "string"}, "context": {"type": "object", "additionalProperties": {"type": "string"}},
+        "key": {"type": "string", "description": "name or name[k=v,…]"}, "last": _nullable_num,
+        "last_step": {"type": ["integer", "null"]}, "last_time": {"type": ["number", "null"]},
+        "min": _nullable_num, "max": _nullable_num, "count": {"type": "integer"}}},
+    "RunSummary": {"type": "object", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"},
+        "status": {"type": "string", "enum": ["running", "finished", "failed", "killed", "crashed"]},
+        "project_id": {"type": "integer"}, "project": {"type": "string"},
+        "experiments": {"type": "array", "items": {"type": "string"}}, "parent_id": {"type": ["string", "null"]},
+        "user": {"type": "string"}, "source": {"type": "string"}, "start_time": {"type": "number"},
+        "end_time": {"type": ["number", "null"]}, "description": {"type": "string"},
+        "params": {"type": "object"}, "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+        "metrics": {"type": "array", "items": _ref("MetricSummary")}}},
+    "Artifact": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "run_id": {"type": "string"}, "name": {"type": "string"},
+        "type": {"type": "string"}, "version": {"type": "integer"}, "created_at": {"type": "number"},
+        "metadata": {"type": "object"},
+        "files": {"type": "array", "items": {"type": "object", "properties": {
+            "path": {"type": "string"}, "size": {"type": "integer"}, "sha256": {"type": "string"},
+            "media_type": {"type": "string"}}}}}},
+    "Run": {"allOf": [_ref("RunSummary"), {"type": "object", "properties": {
+        "error": {"type": ["string", "null"]}, "heartbeat_at": {"type": ["number", "null"]},
+        "children": {"type": "array", "items": {"type": "string"}},
+        "artifacts": {"type": "array", "items": _ref("Artifact")},
+        "inputs": {"type": "array", "items": {"type": "object"}},
+        "campaigns": {"type": "array", "items": {"type": "string"}}}}]},
+    "Series": {"type": "object", "properties": {
+        "run_id": {"type": "string"}, "name": {"type": "string"}, "context": {"type": "object"},
+        "key": {"type": "string"}, "total_count": {"type": "integer"}, "downsampled": {"type": "boolean"},
+        "steps": {"type": "array", "items": {"type": "integer"}},
+        "timestamps": {"type": "array", "items": {"type": "number"}},
+        "values": {"type": "array", "items": _num_or_special}}},
+    "Batch": {"type": "object", "additionalProperties": False, "properties": {
+        "runs": {"type": "array", "items": {"type": "object", "required": ["id"]}},
+        "params": {"type": "array", "items": {"type": "object", "required": ["run_id", "key", "value"]}},
+        "tags": {"type": "array", "items": {"type": "object", "required": ["run_id", "key", "value"]}},
+        "metrics": {"type": "array", "items": {"type": "object", "required": ["run_id", "name", "values"]}},
+        "updates": {"type": "array", "items": {"type": "object", "required": ["run_id"]}},
+        "artifacts": {"type": "array", "items": {"type": "object", "required": ["run_id", "name", "files"]}},
+        "inputs": {"type": "array", "items": {"type": "object", "required": ["run_id", "artifact_id"]}},
+        "heartbeat": {"type": "array", "items": {"type": "string"}}}},
+}
+
+
+def document(version: str) -> dict:
+    run_id = _p("run_id", "run id", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"})
+    paths = {
+        "/mltrack/api/status": {"get": {
+            "summary": "Version, backend and the store's revision (changes on every write; poll it cheaply)",
+            "responses": {"200": _json({"type": "object", "properties": {
+                "version": {"type": "string"}, "backend": {"type": "string"}, "revision": {"type": "string"}}}),
+                **_ERRORS}}},
+        "/mltrack/api/projects": {
+            "get": {"summary": "All projects", "responses": {
+                "200": _json({"type": "object", "properties": {"projects": {"type": "array", "items": _ref("Project")}}}),
+                **_ERRORS}},
+            "post": {"summary": "Create a project (or return the existing one)", "requestBody": {"content": {
+                "application/json": {"schema": {"type": "object", "required": ["name"], "properties": {
+                    "name": {"type": "string"}, "description": {"type": "string"}}}}}},
+                "responses": {"201": _json(_ref("Project")), **_ERRORS}}},
+        "/mltrack/api/experiments": {
+            "get": {"summary": "Experiments, optionally of one project",
+                    "parameters": [_q("project", "project id or name")],
+                    "responses": {"200": _json({"type": "object", "properties": {
+                        "experiments": {"type": "array", "items": _ref("Experiment")}}}), **_ERRORS}},
+            "post": {"summary": "Create an experiment in a project", "requestBody": {"content": {
+                "application/json": {"schema": {"type": "object", "required": ["project", "name"], "properties": {
+                    "project": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}}}}}},
+                "responses": {"201": _json(_ref("Experiment")), **_ERRORS}}},
+        "/mltrack/api/runs": {"get": {
+            "summary": "Search runs",
+            "parameters": [
+                _q("project", "project id or name"), _q("experiment", "experiment id or name"),
+                _q("campaign", "campaign name"),
+                _q("filter", "search language, e.g. metrics.acc > 0.5 and params.optimizer = 'adam'"),
+                _q("order_by", "e.g. metrics.acc DESC, start_time (default: newest first)"),
+                _q("limit", "page size (default 100, max 10000)", {"type": "integer", "minimum": 0, "maximum": 10000}),
+                _q("offset", "rows to skip", {"type": "integer", "minimum": 0}),
+            ],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "runs": {"type": "array", "items": _ref("RunSummary")}, "total": {"type": "integer"},
+                "limit": {"type": "integer"}, "offset": {"type": "integer"}}}), **_ERRORS}}},
+        "/mltrack/api/runs/{run_id}": {"get": {
+            "summary": "One run with params, metric summaries, tags, artifacts, inputs, children",
+            "parameters": [run_id], "responses": {"200": _json(_ref("Run")), **_ERRORS}}},
+        "/mltrack/api/runs/{run_id}/metrics": {"get": {
+            "summary": "One metric series, sorted by step; optionally downsampled (min/max-preserving LTTB)",
+            "parameters": [run_id, _q("name", "metric name", required=True),
+                           _q("context", 'context as JSON, e.g. {"subset":"val"} (default {})'),
+                           _q("max_points", "downsample to at most this many points",
+                              {"type": "integer", "minimum": 3})],
+            "responses": {"200": _json(_ref("Series")), **_ERRORS}}},
+        "/mltrack/api/artifacts/{artifact_id}/files/{path}": {"get": {
+            "summary": "The bytes of one artifact file, streamed with its content type",
+            "parameters": [_p("artifact_id", "artifact id", {"type": "integer"}),
+                           _p("path", "file path inside the artifact"),
+                           _q("download", "1 to send Content-Disposition: attachment")],
+            "responses": {"200": {"description": "the file", "content": {"*/*": {}}}, **_ERRORS}}},
+        "/mltrack/api/batch": {"post": {
+            "summary": "Write runs, params, tags, metric points, updates, artifacts and inputs in one transaction",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref("Batch")},
+                "application/msgpack": {"schema": _ref("Batch"), "description":
+                                        "metric arrays may be little-endian bytes (<i8 steps, <f8 timestamps/values)"}}},
+            "responses": {"200": _json({"type": "object", "properties": {"written": {"type": "object"}}}),
+                          "409": _json(_ref("Error"), "A param was logged again with another value"), **_ERRORS}}},
+        "/mltrack/api/blobs/{sha256}": {"put": {
+            "summary": "Upload the bytes of an artifact file (content-addressed; the hash is checked)",
+            "parameters": [_p("sha256", "SHA-256 of the body", {"type": "string", "pattern": "^[0-9a-f]{64}$"})],
+            "requestBody": {"required": True, "content": {"application/octet-stream": {}}},
+            "responses": {"201": _json({"type": "object", "properties": {
+                "sha256": {"type": "string"}, "size": {"type": "integer"}}}), **_ERRORS}}},
+        "/mltrack/api/openapi.json": {"get": {
+            "summary": "This document", "responses": {"200": _json({"type": "object"}), **_ERRORS}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "jupyter_mltrack REST API", "version": version,
+                 "description": "Experiment tracking inside Jupyter. All routes are relative to the server's "
+                                "base_url and need Jupyter authentication (token or login cookie + XSRF)."},
+        "components": {"schemas": SCHEMAS, "securitySchemes": {
+            "token": {"type": "apiKey", "in": "header", "name": "Authorization",
+                      "description": "`token <jupyter token>`"}}},
+        "security": [{"token": []}],
+        "paths": paths,
+    }

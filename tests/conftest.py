@@ -1,0 +1,51 @@
+"""Shared fixtures: every test gets its own store folder; nothing touches ~/.mltrack."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("mltrack-home")
+    monkeypatch.setenv("MLTRACK_HOME", str(home))
+    monkeypatch.delenv("MLTRACK_URI", raising=False)
+    monkeypatch.delenv("MLTRACK_ARTIFACTS", raising=False)
+    monkeypatch.delenv("MLTRACK_NOTEBOOK", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    yield home
+
+
+@pytest.fixture
+def store_dir(tmp_path):
+    d = tmp_path / "store"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def store(store_dir):
+    from jupyter_mltrack.core.store import Store
+
+    s = Store(store_dir)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def tracking(store_dir, monkeypatch):
+    """The client pointed at a fresh local store; reset afterwards."""
+    import jupyter_mltrack.client.run as R
+
+    monkeypatch.setenv("MLTRACK_URI", str(store_dir))
+    R.set_tracking_uri(str(store_dir))
+    yield R
+    while R.active_run() is not None:
+        R.active_run().end("killed")
+    R._client.writer.close()
+    R._client = None
+
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)

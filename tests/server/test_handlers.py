@@ -1,0 +1,240 @@
+"""The REST handlers against a real Jupyter server (pytest-jupyter) and a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+
+import msgpack
+import numpy as np
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from jupyter_mltrack.server.handlers import ROUTES
+from jupyter_mltrack.server.openapi import document
+
+SAMPLE_ARGS = {"run_id": "abc", "artifact_id": "1", "path": "x.txt", "sha256": "0" * 64}
+
+
+def _sample_url(pattern: str) -> str:
+    url = pattern
+    for name, value in SAMPLE_ARGS.items():
+        url = re.sub(r"\(\?P<%s>[^)]*\)" % name, value, url)
+    return url.replace("\\.", ".").replace("(?P<path>.*)", "nothing-here")
+
+
+async def fetch_json(jp_fetch, *parts, **kw):
+    r = await jp_fetch(*parts, **kw)
+    return json.loads(r.body)
+
+
+async def expect_error(jp_fetch, status, *parts, **kw):
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch(*parts, **kw)
+    assert e.value.code == status, e.value.response.body
+    body = json.loads(e.value.response.body)
+    assert set(body["error"]) >= {"code", "message"}
+    return body["error"]
+
+
+def batch_body(**sections):
+    return json.dumps(sections)
+
+
+async def test_every_route_requires_authentication(jp_fetch):
+    for pattern, _handler in ROUTES:
+        url = _sample_url(pattern)
+        for method, body in (("GET", None), ("POST", b"{}"), ("PUT", b"x")):
+            with pytest.raises(HTTPClientError) as e:
+                await jp_fetch(url, method=method, body=body, headers={"Authorization": ""},
+                               allow_nonstandard_methods=True)
+            assert e.value.code == 403, (method, url, e.value.code)
+            assert b"projects" not in (e.value.response.body or b"")
+
+
+async def test_openapi_lists_every_route(jp_fetch):
+    doc = await fetch_json(jp_fetch, "mltrack", "api", "openapi.json")
+    assert doc["openapi"].startswith("3.1")
+    documented = set(doc["paths"])
+    routed = set()
+    for pattern, _ in ROUTES:
+        if pattern.endswith("(?P<path>.*)"):
+            continue  # the JSON 404 catch-all
+        p = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern).replace("\\.", ".")
+        routed.add("/" + p)
+    assert documented == routed
+    assert document("x")["paths"].keys() == doc["paths"].keys()
+
+
+async def test_write_and_read_back(jp_fetch):
+    body = batch_body(
+        runs=[{"id": "r1", "name": "first", "project": "House", "experiments": ["baseline"]}],
+        params=[{"run_id": "r1", "key": "lr", "value": 0.1}, {"run_id": "r1", "key": "opt", "value": "adam"}],
+        tags=[{"run_id": "r1", "key": "team", "value": "a"}],
+        metrics=[
+            {"run_id": "r1", "name": "loss", "context": {"subset": "train"}, "steps": [0, 1, 2],
+             "values": [1.0, "NaN", 0.5]},
+            {"run_id": "r1", "name": "acc", "values": [0.1, "Infinity"]},
+        ],
+    )
+    w = await fetch_json(jp_fetch, "mltrack", "api", "batch", method="POST", body=body)
+    assert w["written"]["points"] == 5 and w["written"]["params"] == 2
+
+    projects = (await fetch_json(jp_fetch, "mltrack", "api", "projects"))["projects"]
+    assert [p["name"] for p in projects] == ["House"] and projects[0]["run_count"] == 1
+    exps = (await fetch_json(jp_fetch, "mltrack", "api", "experiments", params={"project": "House"}))["experiments"]
+    assert [e["name"] for e in exps] == ["baseline"]
+
+    runs = await fetch_json(jp_fetch, "mltrack", "api", "runs", params={"filter": "params.opt = 'adam'"})
+    assert runs["total"] == 1
+    r = runs["runs"][0]
+    assert r["params"] == {"lr": 0.1, "opt": "adam"} and r["tags"] == {"team": "a"}
+    acc = next(m for m in r["metrics"] if m["name"] == "acc")
+    assert acc["last"] == "Infinity" and acc["count"] == 2
+
+    run = await fetch_json(jp_fetch, "mltrack", "api", "runs", "r1")
+    assert run["experiments"] == ["baseline"] and run["status"] == "running"
+
+    s = await fetch_json(jp_fetch, "mltrack", "api", "runs", "r1", "metrics",
+                         params={"name": "loss", "context": json.dumps({"subset": "train"})})
+    assert s["steps"] == [0, 1, 2] and s["values"] == [1.0, "NaN", 0.5] and s["key"] == "loss[subset=train]"
+
+    status = await fetch_json(jp_fetch, "mltrack", "api", "status")
+    await jp_fetch("mltrack", "api", "batch", method="POST",
+                   body=batch_body(updates=[{"run_id": "r1", "status": "finished", "end_time": 1e9}]))
+    status2 = await fetch_json(jp_fetch, "mltrack", "api", "status")
+    assert status["revision"] != status2["revision"]
+    run = await fetch_json(jp_fetch, "mltrack", "api", "runs", "r1")
+    assert run["status"] == "finished"
+
+
+async def test_paging_and_order(jp_fetch):
+    runs = [{"id": f"r{i:02d}", "start_time": 1000.0 + i} for i in range(25)]
+    metrics = [{"run_id": f"r{i:02d}", "name": "acc", "values": [i / 25]} for i in range(25)]
+    await jp_fetch("mltrack", "api", "batch", method="POST", body=batch_body(runs=runs, metrics=metrics))
+    page = await fetch_json(jp_fetch, "mltrack", "api", "runs",
+                            params={"limit": 10, "offset": 10, "order_by": "metrics.acc DESC"})
+    assert page["total"] == 25 and [r["id"] for r in page["runs"]] == [f"r{i:02d}" for i in range(14, 4, -1)]
+    newest = await fetch_json(jp_fetch, "mltrack", "api", "runs", params={"limit": 1})
+    assert newest["runs"][0]["id"] == "r24"
+
+
+async def test_downsampled_series(jp_fetch):
+    n = 100_000
+    vals = np.sin(np.arange(n) / 1000.0)
+    vals[5000] = 10.0  # a spike downsampling must keep
+    body = msgpack.packb({"runs": [{"id": "big"}], "metrics": [{
+        "run_id": "big", "name": "x", "steps": np.arange(n, dtype="<i8").tobytes(),
+        "timestamps": np.full(n, 1.7e9, dtype="<f8").tobytes(), "values": vals.astype("<f8").tobytes()}]})
+    await jp_fetch("mltrack", "api", "batch", method="POST", body=body,
+                   headers={"Content-Type": "application/msgpack"})
+    s = await fetch_json(jp_fetch, "mltrack", "api", "runs", "big", "metrics", params={"name": "x", "max_points": 500})
+    assert s["downsampled"] and s["total_count"] == n and len(s["values"]) <= 500
+    assert max(s["values"]) == 10.0 and s["steps"] == sorted(s["steps"])
+
+
+async def test_malformed_requests_get_json_4xx(jp_fetch, server_store):
+    api = ("mltrack", "api")
+    err = await expect_error(jp_fetch, 400, *api, "batch", method="POST", body=b"{not json")
+    assert err["code"] == "invalid" and "JSON" in err["message"]
+    err = await expect_error(jp_fetch, 400, *api, "batch", method="POST", body=b"\xc1\xc1",
+                             headers={"Content-Type": "application/msgpack"})
+    assert "msgpack" in err["message"]
+    err = await expect_error(jp_fetch, 400, *api, "batch", method="POST", body=b"[]")
+    assert err["code"] == "invalid"
+    err = await expect_error(jp_fetch, 400, *api, "batch", method="POST",
+                             body=batch_body(runs=[{"id": "x y"}]))
+    assert "run id" in err["message"]
+    err = await expect_error(jp_fetch, 400, *api, "batch", method="POST",
+                             body=batch_body(runs=[{"id": "ok"}], metrics=[{"run_id": "ok", "name": "m", "values": ["abc"]}]))
+    assert "'abc'" in err["message"]
+    # nothing of a refused batch was written
+    assert server_store.search_runs()[1] == 0
+    err = await expect_error(jp_fetch, 404, *api, "batch", method="POST",
+                             body=batch_body(params=[{"run_id": "ghost", "key": "a", "value": 1}]))
+    assert "ghost" in err["message"]
+    await jp_fetch(*api, "batch", method="POST", body=batch_body(
+        runs=[{"id": "r1"}], params=[{"run_id": "r1", "key": "lr", "value": 0.1}]))
+    err = await expect_error(jp_fetch, 409, *api, "batch", method="POST", body=batch_body(
+        params=[{"run_id": "r1", "key": "lr", "value": 0.2}], tags=[{"run_id": "r1", "key": "t", "value": "v"}]))
+    assert err["code"] == "conflict" and err["items"][0]["key"] == "lr"
+    assert server_store.get_run("r1")["tags"] == {}  # the whole batch was refused
+    await expect_error(jp_fetch, 400, *api, "runs", params={"limit": "many"})
+    await expect_error(jp_fetch, 400, *api, "runs", params={"limit": "100000"})
+    err = await expect_error(jp_fetch, 400, *api, "runs", params={"filter": "metrics.acc >"})
+    assert "search" in err["message"]
+    await expect_error(jp_fetch, 404, *api, "runs", "nope")
+    await expect_error(jp_fetch, 400, *api, "runs", "r1", "metrics")
+    await expect_error(jp_fetch, 404, *api, "runs", "r1", "metrics", params={"name": "nothing"})
+    await expect_error(jp_fetch, 400, *api, "runs", "r1", "metrics", params={"name": "x", "max_points": "2"})
+    await expect_error(jp_fetch, 404, *api, "experiments", params={"project": "nope"})
+    err = await expect_error(jp_fetch, 404, *api, "no", "such", "thing")
+    assert "openapi" in err["message"]
+    await expect_error(jp_fetch, 400, *api, "projects", method="POST", body=b'{"title": 1}')
+
+
+async def test_artifacts_upload_and_download(jp_fetch):
+    data = b"hello artifact\n" * 1000
+    sha = hashlib.sha256(data).hexdigest()
+    r = await fetch_json(jp_fetch, "mltrack", "api", "blobs", sha, method="PUT", body=data)
+    assert r == {"sha256": sha, "size": len(data)}
+    err = await expect_error(jp_fetch, 400, "mltrack", "api", "blobs", "1" * 64, method="PUT", body=data)
+    assert "does not match" in err["message"]
+    await jp_fetch("mltrack", "api", "batch", method="POST", body=batch_body(
+        runs=[{"id": "r1"}],
+        artifacts=[{"run_id": "r1", "name": "report", "type": "text",
+                    "files": [{"path": "dir/report.txt", "sha256": sha, "size": len(data), "media_type": "text/plain"}]}]))
+    run = await fetch_json(jp_fetch, "mltrack", "api", "runs", "r1")
+    art = run["artifacts"][0]
+    assert art["version"] == 1 and art["files"][0]["path"] == "dir/report.txt"
+    resp = await jp_fetch("mltrack", "api", "artifacts", str(art["id"]), "files", "dir/report.txt",
+                          params={"download": "1"})
+    assert resp.body == data
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    assert resp.headers["Content-Disposition"].startswith("attachment")
+    assert "sandbox" in resp.headers["Content-Security-Policy"]
+    await expect_error(jp_fetch, 404, "mltrack", "api", "artifacts", str(art["id"]), "files", "other.txt")
+    # an artifact naming a blob that was never uploaded is refused
+    err = await expect_error(jp_fetch, 404, "mltrack", "api", "batch", method="POST", body=batch_body(
+        artifacts=[{"run_id": "r1", "name": "x", "files": [{"path": "a", "sha256": "2" * 64, "size": 1}]}]))
+    assert "uploaded" in err["message"]
+
+
+async def test_remote_client_logs_over_http(jp_fetch, jp_serverapp, jp_http_port, jp_base_url, server_store, tmp_path):
+    """The kernel-side client in remote mode: the writer posts batches to the server's batch endpoint."""
+    import jupyter_mltrack.client.run as R
+
+    token = jp_serverapp.identity_provider.token
+    R.set_tracking_uri(f"http://127.0.0.1:{jp_http_port}{jp_base_url}?token={token}")
+    loop = asyncio.get_running_loop()
+    try:
+        f = tmp_path / "model.bin"
+        f.write_bytes(b"\x00weights" * 100)
+
+        def work():
+            with R.start_run("remote", project="Remote", params={"lr": 0.01}, capture_environment=False) as run:
+                for i in range(1000):
+                    run.log_metric("loss", 1 / (i + 1), context={"subset": "train"})
+                run.log_metric("nan", float("nan"))
+                run.set_tag("where", "http")
+                run.log_artifact(f, type="model")
+            R.flush()
+            return run.id
+
+        run_id = await loop.run_in_executor(None, work)
+        stored = server_store.get_run(run_id)
+        assert stored["status"] == "finished" and stored["params"] == {"lr": 0.01}
+        assert stored["tags"] == {"where": "http"} and stored["project"] == "Remote"
+        s = server_store.get_series(run_id, "loss", {"subset": "train"})
+        assert s["total_count"] == 1000 and s["points"].values[-1] == pytest.approx(1 / 1000)
+        assert [a["name"] for a in stored["artifacts"]] == ["model.bin"]
+        df = await loop.run_in_executor(None, lambda: R.search_runs(project="Remote"))
+        assert list(df["run_id"]) == [run_id] and df["metrics.loss[subset=train]"].iloc[0] == pytest.approx(0.001)
+        assert np.isnan(df["metrics.nan"].iloc[0])
+        hist = await loop.run_in_executor(None, lambda: R.get_run(run_id).metric_history("loss", {"subset": "train"}))
+        assert len(hist) == 1000
+    finally:
+        await loop.run_in_executor(None, lambda: R._client.writer.close())
+        R._client = None
