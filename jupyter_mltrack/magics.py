@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import ast
 import json
+import shlex
 import sys
 import traceback
 
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from .core.errors import InvalidInput
 
@@ -30,6 +31,17 @@ def _kv(items: list[str] | None, what: str) -> dict:
         except ValueError:
             out[k] = v
     return out
+
+
+def _parse(magic, line: str):
+    """Parse magic options the way a shell would: quotes group words and are removed."""
+    from IPython.core.error import UsageError
+
+    try:
+        words = shlex.split(line)
+    except ValueError as e:
+        raise UsageError(f"cannot read the options {line!r}: {e}") from None
+    return magic.parser.parse_args(words)
 
 
 @magics_class
@@ -51,7 +63,7 @@ class TrackingMagics(Magics):
         from .client import run as R
         from .client.notebook import capture, snapshot_artifact
 
-        args = parse_argstring(self.track_run, line)
+        args = _parse(self.track_run, line)
         params = _kv(args.param, "param")
         tags = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in _kv(args.tag, "tag").items()}
         run = R.start_run(

@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CELLS = [
     "%load_ext jupyter_mltrack\nimport jupyter_mltrack as mlt",
     # a tracked cell with params, tags, metrics, a nested run; its last expression is displayed
-    """%%track_run --name ok --project NB --experiment e1 --experiment e2 --param lr=0.1 --param opt=adam --tag who=me
+    """%%track_run --name ok --project NB --description "two words" --experiment e1 --experiment e2 --param lr=0.1 --param opt=adam --tag who=me
 for step in range(5):
     mlt.log_metric("loss", 1.0 / (step + 1), context={"subset": "train"})
 mlt.log_metric("acc", 0.9, context={"subset": "val"})
@@ -85,7 +85,7 @@ def test_track_run_in_a_real_kernel(executed):
 
     assert ok["status"] == "finished"
     assert ok["params"] == {"lr": 0.1, "opt": "adam"} and ok["tags"] == {"who": "me"}
-    assert ok["experiments"] == ["e1", "e2"]
+    assert ok["experiments"] == ["e1", "e2"] and ok["description"] == "two words"
     assert {m["key"]: m["last"] for m in ok["metrics"]} == {"loss[subset=train]": 0.2, "acc[subset=val]": 0.9}
     assert _outputs_text(nb.cells[1]) == repr("result-" + ok["id"])
 

@@ -108,7 +108,7 @@ def find_notebook(use_server: bool = True) -> tuple[str | None, str]:
         tried.append(f"JPY_SESSION_NAME ({jpy} not found)")
     else:
         tried.append("JPY_SESSION_NAME")
-    how = "not identified; tried " + ", ".join(tried)
+    how = "tried " + ", ".join(tried)
     if use_server:
         _cache = (now, None, how)
     return None, how

@@ -323,9 +323,9 @@ class Run:
     # -- artifacts --------------------------------------------------------------------------------------------------
 
     def log_artifact(self, path: str | os.PathLike, name: str | None = None, type: str = "",
-                     metadata: Mapping[str, Any] | None = None) -> list[dict]:
+                     metadata: Mapping[str, Any] | None = None) -> None:
         """Store a file, or every file under a folder, as a new version of the artifact ``name`` (default: the
-        file or folder name). Bytes are content-addressed: identical files are stored once. Returns the files."""
+        file or folder name). Bytes are content-addressed: identical files are stored once."""
         self._check_live()
         p = Path(path)
         if not p.exists():
@@ -343,7 +343,6 @@ class Run:
             files.append({"path": r, "sha256": sha, "size": size, "media_type": _media_type(r)})
         self._writer.add("artifacts", {"run_id": self.id, "name": name, "type": str(type or ""),
                                        "metadata": dict(metadata or {}), "files": files})
-        return files
 
     def log_text(self, text: str, name: str, type: str = "text", path: str | None = None) -> None:
         """Store a string as a one-file artifact."""
@@ -578,8 +577,8 @@ def set_tags(tags: Mapping[str, Any]) -> None:
     _require_active().set_tags(tags)
 
 
-def log_artifact(path, name: str | None = None, type: str = "", metadata=None):
-    return _require_active().log_artifact(path, name=name, type=type, metadata=metadata)
+def log_artifact(path, name: str | None = None, type: str = "", metadata=None) -> None:
+    _require_active().log_artifact(path, name=name, type=type, metadata=metadata)
 
 
 def _user() -> str:

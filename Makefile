@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh machine:
+#   make lab   — JupyterLab on the demo notebook, tracking into the embedded default store (~/.mltrack)
+#   make test  — install everything and run every test (core, client, magics, server, browser)
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed-stamp
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+PORT ?= 8888
+
+.PHONY: install lab test test-fast check-install chromium bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(STAMP): $(PY) pyproject.toml package.json yarn.lock
+	$(PIP) install -e ".[test,demo]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+check-install: install
+	@$(VENV)/bin/jupyter labextension list 2>&1 | grep -E "jupyter-mltrack .*enabled.*OK" \
+		|| { echo "the JupyterLab extension is not installed and enabled"; $(VENV)/bin/jupyter labextension list; exit 1; }
+	@$(VENV)/bin/jupyter server extension list 2>&1 | grep -E "jupyter_mltrack.*enabled" \
+		|| { echo "the server extension is not enabled"; exit 1; }
+	@$(VENV)/bin/jupyter server extension list 2>&1 | grep -E "jupyter_mltrack .*OK" \
+		|| { echo "the server extension does not load"; $(VENV)/bin/jupyter server extension list; exit 1; }
+
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+lab: install
+	cd examples && ../$(VENV)/bin/jupyter lab diabetes_regression.ipynb $(ROOT_FLAG) --port $(PORT) --LabApp.news_url=None
+
+test: check-install chromium
+	$(PY) -m pytest
+
+test-fast: install
+	$(PY) -m pytest -m "not ui"
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) node_modules lib jupyter_mltrack/labextension *.egg-info .pytest_cache
