@@ -49,3 +49,17 @@ def tracking(store_dir, monkeypatch):
 
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+
+@pytest.fixture
+def jp_server_config(store_dir):
+    """A Jupyter server with the extension enabled, unauthenticated access refused, on the test's store."""
+    from traitlets.config import Config
+
+    return Config({
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_mltrack": True},
+            "allow_unauthenticated_access": False,
+        },
+        "MLTrackApp": {"store_uri": str(store_dir)},
+    })

@@ -6,9 +6,11 @@ only append to the process's :class:`~jupyter_mltrack.client.writer.Writer`; the
 
 from __future__ import annotations
 
+import atexit
 import getpass
 import os
 import secrets
+import sys
 import threading
 import time
 import traceback
@@ -488,6 +490,7 @@ def start_run(
     host and hardware as the run's "environment" artifact, gathered in the background."""
     client = _get_client()
     client.writer.warn_errors()
+    _install_excepthook()
     with _active_lock:
         parent_run = None
         if parent is None:
@@ -532,6 +535,47 @@ def start_run(
 
         w.defer(environment_artifact(run_id, client.backend))
     return run
+
+
+_uncaught: list[BaseException] = []
+
+
+def _install_excepthook() -> None:
+    """Remember an uncaught exception so that runs still open at exit end ``failed`` rather than ``finished``."""
+    prev = sys.excepthook
+    if getattr(prev, "_mltrack", False):
+        return
+
+    def hook(exc_type, exc, tb):
+        _uncaught.append(exc)
+        prev(exc_type, exc, tb)
+
+    hook._mltrack = True
+    sys.excepthook = hook
+
+
+@atexit.register
+def _end_open_runs_at_exit() -> None:
+    """Runs must not stay "running" after the process: a script that ends normally finishes its runs, one that dies
+    of an exception fails them, a kernel that shuts down kills them. (Registered after the writer's own exit hook, so
+    it runs before it and the final flush carries these updates.)"""
+    with _active_lock:
+        open_runs = list(_active)
+    if not open_runs:
+        return
+    in_kernel = "IPython" in sys.modules and sys.modules["IPython"].get_ipython() is not None
+    if in_kernel:
+        status, error = "killed", "the kernel shut down while the run was open"
+    elif _uncaught:
+        e = _uncaught[-1]
+        status, error = "failed", "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    else:
+        status, error = "finished", None
+    for r in reversed(open_runs):
+        try:
+            r.end(status, error=error)
+        except Exception:  # pragma: no cover
+            pass
 
 
 def active_run() -> Run | None:
@@ -687,6 +731,34 @@ def runs_dataframe(rows: list[dict]):
     if extra:
         df = pd.concat([df, pd.DataFrame(extra, index=df.index)], axis=1)
     return df
+
+
+def register_model(name: str, run: "Run | str", artifact: str = "model", version: int | None = None,
+                   stage: str = "", description: str = "", project: str | None = None) -> dict:
+    """Register the artifact ``artifact`` of ``run`` (newest version by default) as a new version of the model
+    ``name`` in the run's project. Embedded stores only for now."""
+    from .backend import LocalBackend
+
+    client = _get_client()
+    client.writer.flush()
+    if not isinstance(client.backend, LocalBackend):
+        raise InvalidInput("register_model needs an embedded or database store (not a server URL) for now")
+    store = client.backend.store
+    run_id = run.id if isinstance(run, Run) else run
+    art = store.find_artifact(run_id, artifact, version)
+    info = store.get_run(run_id)
+    return store.register_model(project or info["project"], name, art["id"], stage, description)
+
+
+def list_models(project: str | None = None):
+    import pandas as pd
+
+    from .backend import LocalBackend
+
+    client = _get_client()
+    if not isinstance(client.backend, LocalBackend):
+        raise InvalidInput("list_models needs an embedded or database store (not a server URL) for now")
+    return pd.DataFrame(client.backend.store.list_models(project))
 
 
 def list_projects():

@@ -568,6 +568,51 @@ class Store:
 
         self.write(fn)
 
+    # -- model registry -------------------------------------------------------------------------------------------
+
+    def register_model(self, project: str, name: str, artifact_id: int, stage: str = "",
+                       description: str = "") -> dict:
+        """Add a new version of the model ``name`` (in ``project``) pointing at a stored artifact."""
+        check_key("model", name)
+
+        def fn(conn):
+            if conn.execute(select(S.artifacts.c.id).where(S.artifacts.c.id == int(artifact_id))).first() is None:
+                raise NotFound(f"no artifact {artifact_id}")
+            pid = self._ensure_project(conn, project)
+            m, mv = S.models, S.model_versions
+            q = select(m.c.id).where(m.c.project_id == pid, m.c.name == name)
+            row = conn.execute(q).first()
+            if row is None:
+                ins = _insert(conn)(m).values(project_id=pid, name=name, description="", created_at=time.time())
+                conn.execute(ins.on_conflict_do_nothing(index_elements=["project_id", "name"]))
+                row = conn.execute(q).first()
+            mid = row[0]
+            version = conn.execute(
+                select(func.coalesce(func.max(mv.c.version), 0)).where(mv.c.model_id == mid)
+            ).scalar_one() + 1
+            conn.execute(mv.insert().values(model_id=mid, version=version, artifact_id=int(artifact_id),
+                                            stage=stage or "", description=description or "", created_at=time.time()))
+            return mid, version
+
+        mid, version = self.write(fn)
+        return next(v for v in self.list_models(project) if v["name"] == name and v["version"] == version)
+
+    def list_models(self, project: int | str | None = None) -> list[dict]:
+        """Every registered model version with the run and artifact behind it, newest version first."""
+        m, mv, ar, p = S.models, S.model_versions, S.artifacts, S.projects
+        q = (
+            select(m.c.id.label("model_id"), m.c.name, p.c.name.label("project"), mv.c.version, mv.c.stage,
+                   mv.c.description, mv.c.created_at, mv.c.artifact_id, ar.c.run_id,
+                   ar.c.name.label("artifact_name"), ar.c.version.label("artifact_version"))
+            .join(mv, mv.c.model_id == m.c.id).join(ar, ar.c.id == mv.c.artifact_id).join(p, p.c.id == m.c.project_id)
+            .order_by(p.c.name, m.c.name, mv.c.version.desc())
+        )
+        with self.read() as conn:
+            pid = self._project_id(conn, project)
+            if pid is not None:
+                q = q.where(m.c.project_id == pid)
+            return [dict(r._mapping) for r in conn.execute(q)]
+
     # -- reads ----------------------------------------------------------------------------------------------------
 
     def revision(self) -> str:

@@ -201,6 +201,13 @@ class SeriesHandler(BaseHandler):
         self.send(s)
 
 
+class ModelsHandler(BaseHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        self.send({"models": await self.call(self.store.list_models, self.str_arg("project"))})
+
+
 class ArtifactFileHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -277,6 +284,7 @@ ROUTES = [
     (_P + r"runs", RunsHandler),
     (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})", RunHandler),
     (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})/metrics", SeriesHandler),
+    (_P + r"models", ModelsHandler),
     (_P + r"artifacts/(?P<artifact_id>[0-9]{1,18})/files/(?P<path>.+)", ArtifactFileHandler),
     (_P + r"batch", BatchHandler),
     (_P + r"blobs/(?P<sha256>[0-9a-f]{64})", BlobHandler),

@@ -71,6 +71,11 @@ SCHEMAS: dict[str, Any] = {
         "artifacts": {"type": "array", "items": _ref("Artifact")},
         "inputs": {"type": "array", "items": {"type": "object"}},
         "campaigns": {"type": "array", "items": {"type": "string"}}}}]},
+    "ModelVersion": {"type": "object", "properties": {
+        "model_id": {"type": "integer"}, "name": {"type": "string"}, "project": {"type": "string"},
+        "version": {"type": "integer"}, "stage": {"type": "string"}, "description": {"type": "string"},
+        "created_at": {"type": "number"}, "artifact_id": {"type": "integer"}, "run_id": {"type": "string"},
+        "artifact_name": {"type": "string"}, "artifact_version": {"type": "integer"}}},
     "Series": {"type": "object", "properties": {
         "run_id": {"type": "string"}, "name": {"type": "string"}, "context": {"type": "object"},
         "key": {"type": "string"}, "total_count": {"type": "integer"}, "downsampled": {"type": "boolean"},
@@ -137,6 +142,11 @@ def document(version: str) -> dict:
                            _q("max_points", "downsample to at most this many points",
                               {"type": "integer", "minimum": 3})],
             "responses": {"200": _json(_ref("Series")), **_ERRORS}}},
+        "/mltrack/api/models": {"get": {
+            "summary": "Registered model versions (newest first), optionally of one project",
+            "parameters": [_q("project", "project id or name")],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "models": {"type": "array", "items": _ref("ModelVersion")}}}), **_ERRORS}}},
         "/mltrack/api/artifacts/{artifact_id}/files/{path}": {"get": {
             "summary": "The bytes of one artifact file, streamed with its content type",
             "parameters": [_p("artifact_id", "artifact id", {"type": "integer"}),

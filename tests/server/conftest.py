@@ -1,16 +1,4 @@
 import pytest
-from traitlets.config import Config
-
-
-@pytest.fixture
-def jp_server_config(store_dir):
-    return Config({
-        "ServerApp": {
-            "jpserver_extensions": {"jupyter_mltrack": True},
-            "allow_unauthenticated_access": False,
-        },
-        "MLTrackApp": {"store_uri": str(store_dir)},
-    })
 
 
 @pytest.fixture
