@@ -1,0 +1,129 @@
+"""A real JupyterLab (subprocess) on a fresh store, and Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "tests" / "ui" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    def __init__(self, root: Path, store: Path, port: int, token: str, proc: subprocess.Popen, log: Path):
+        self.root, self.store_dir, self.port, self.token, self.proc, self.log = root, store, port, token, proc, log
+        self.url = f"http://127.0.0.1:{port}/"
+
+    def api(self, path: str, **kw):
+        r = requests.get(self.url + path, headers={"Authorization": f"token {self.token}"}, timeout=10, **kw)
+        r.raise_for_status()
+        return r.json()
+
+    def store(self):
+        from jupyter_mltrack.core.store import Store
+
+        return Store(self.store_dir)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    if shutil.which("jupyter-lab") is None and not (Path(sys.executable).parent / "jupyter-lab").exists():
+        pytest.fail("jupyter-lab is not installed")
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    root.mkdir()
+    store = base / "store"
+    home = base / "home"
+    home.mkdir()
+    port = _free_port()
+    token = "uitesttoken"
+    env = dict(os.environ)
+    env.update(MLTRACK_URI=str(store), MLTRACK_HOME=str(home), JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+               PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+    env.pop("JPY_SESSION_NAME", None)
+    log = base / "lab.log"
+    cmd = [
+        str(Path(sys.executable).parent / "jupyter-lab"), "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+        f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}", "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.allow_unauthenticated_access=False",
+    ]
+    if os.getuid() == 0:
+        cmd.append("--allow-root")
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    lab = Lab(root, store, port, token, proc, log)
+    deadline = time.time() + 60
+    while True:
+        try:
+            lab.api("mltrack/api/status")
+            break
+        except Exception:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                pytest.fail("JupyterLab did not start:\n" + log.read_text()[-4000:])
+            time.sleep(0.3)
+    yield lab
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("Debian's chromium is not installed (apt-get install chromium); make test installs it")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, lab, request):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = ctx.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        page.screenshot(path=str(SHOTS / f"{request.node.name}.png"))
+    except Exception:
+        pass
+    ctx.close()
+
+
+def open_lab(page, lab, path: str = ""):
+    page.goto(f"{lab.url}lab/tree/{path}?token={lab.token}" if path else f"{lab.url}lab?token={lab.token}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started !== undefined", timeout=60_000)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+
+
+def run_all_cells(page):
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
