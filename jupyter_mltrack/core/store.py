@@ -204,8 +204,13 @@ class Store:
         while True:
             try:
                 with self.engine.connect().execution_options(mltrack_write=True) as conn:
+                    conn.info.pop("mltrack_new_ids", None)
                     with conn.begin():
-                        return fn(conn)
+                        result = fn(conn)
+                    ids = conn.info.pop("mltrack_new_ids", None)
+                    if ids and len(self._project_ids) < 10_000:
+                        self._project_ids.update(ids)
+                    return result
             except OperationalError as e:
                 if not _is_locked(e) or time.monotonic() > deadline:
                     raise
@@ -228,6 +233,8 @@ class Store:
             ins = _insert(conn)(S.projects).values(name=name, description="", created_at=time.time())
             conn.execute(ins.on_conflict_do_nothing(index_elements=["name"]))
             row = conn.execute(select(S.projects.c.id).where(S.projects.c.name == name)).first()
+        # remembered only once this transaction commits (see write()), never an id a rollback may undo
+        conn.info.setdefault("mltrack_new_ids", {})[name] = row[0]
         return row[0]
 
     def _ensure_experiment(self, conn: Connection, project_id: int, name: str) -> int:
