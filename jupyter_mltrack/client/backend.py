@@ -57,6 +57,9 @@ class LocalBackend:
     def search_runs(self, **kw):
         return self.store.search_runs(**kw)
 
+    def run_table(self, **kw) -> dict:
+        return self.store.run_table(**kw)
+
     def get_run(self, run_id: str) -> dict:
         return self.store.get_run(run_id)
 
@@ -168,7 +171,7 @@ class HttpBackend:
 
     # reads
     def search_runs(self, project=None, experiment=None, campaign=None, filter=None, order_by=None, limit=None,
-                    offset=0, with_details=True):
+                    offset=0):
         out, total = [], None
         page = 1000
         while True:
@@ -181,6 +184,20 @@ class HttpBackend:
             out.extend(_fix_run(r) for r in data["runs"])
             if not data["runs"] or len(out) >= total - offset or (limit is not None and len(out) >= limit):
                 return out, total
+
+    def run_table(self, **kw) -> dict:
+        rows, total = self.search_runs(**kw)
+        cols = ("run_id", "name", "status", "start_time", "end_time", "heartbeat_at", "project", "user", "parent_id",
+                "source")
+        return {
+            "total": total, "columns": cols,
+            "base": [(r["id"], r["name"], r["status"], r["start_time"], r["end_time"], r.get("heartbeat_at"),
+                      r["project"], r["user"], r["parent_id"], r["source"]) for r in rows],
+            "experiments": [r["experiments"] for r in rows],
+            "params": [r["params"] for r in rows],
+            "tags": [r["tags"] for r in rows],
+            "metrics": [{m["key"]: m["last"] for m in r["metrics"]} for r in rows],
+        }
 
     def get_run(self, run_id: str) -> dict:
         return _fix_run(self._request("GET", f"runs/{quote(run_id, safe='')}").json())

@@ -678,59 +678,51 @@ def search_runs(
     client = _get_client()
     client.writer.flush(raise_errors=False)
     client.writer.warn_errors()
-    rows, _ = client.backend.search_runs(
+    table = client.backend.run_table(
         project=project, experiment=experiment, campaign=campaign, filter=filter, order_by=order_by,
         limit=max_results,
     )
-    return runs_dataframe(rows)
+    return runs_dataframe(table)
 
 
-def runs_dataframe(rows: list[dict]):
+def runs_dataframe(table: dict):
+    """Build the run DataFrame from :meth:`Store.run_table`'s columnar material."""
     import numpy as np
     import pandas as pd
 
-    base = {
-        "run_id": [r["id"] for r in rows],
-        "name": [r["name"] for r in rows],
-        "status": [r["status"] for r in rows],
-        "start_time": pd.to_datetime([r["start_time"] for r in rows], unit="s", utc=True),
-        "end_time": pd.to_datetime([r["end_time"] if r["end_time"] is not None else np.nan for r in rows],
-                                   unit="s", utc=True),
-        "duration": [((r["end_time"] or r.get("heartbeat_at") or r["start_time"]) - r["start_time"]) for r in rows],
-        "project": [r["project"] for r in rows],
-        "experiments": [list(r["experiments"]) for r in rows],
-        "user": [r["user"] for r in rows],
-        "parent_id": [r["parent_id"] for r in rows],
-        "source": [r["source"] for r in rows],
-    }
-    cols: dict[str, list] = {}
-    n = len(rows)
-
-    def put(col, i, v):
-        c = cols.get(col)
-        if c is None:
-            c = cols[col] = [None] * n
-        c[i] = v
-
-    for i, r in enumerate(rows):
-        for k, v in r["params"].items():
-            put("params." + k, i, v)
-        for m in r["metrics"]:
-            put("metrics." + m["key"], i, m["last"])
-        for k, v in r["tags"].items():
-            put("tags." + k, i, v)
-    df = pd.DataFrame(base)
-    extra = {}
-    for prefix in ("params.", "metrics.", "tags."):
-        for col in sorted(c for c in cols if c.startswith(prefix)):
-            vals = cols[col]
-            if prefix == "metrics.":
-                extra[col] = pd.array([np.nan if v is None else v for v in vals], dtype="float64")
-            else:
-                extra[col] = vals
-    if extra:
-        df = pd.concat([df, pd.DataFrame(extra, index=df.index)], axis=1)
-    return df
+    base = pd.DataFrame.from_records(table["base"], columns=list(table["columns"]))
+    start = base["start_time"].to_numpy(dtype="float64", na_value=np.nan)
+    end = base["end_time"].to_numpy(dtype="float64", na_value=np.nan)
+    beat = base["heartbeat_at"].to_numpy(dtype="float64", na_value=np.nan)
+    last_seen = np.where(np.isnan(end), np.where(np.isnan(beat), start, beat), end)
+    df = pd.DataFrame({
+        "run_id": base["run_id"],
+        "name": base["name"],
+        "status": base["status"],
+        "start_time": pd.to_datetime(start, unit="s", utc=True),
+        "end_time": pd.to_datetime(end, unit="s", utc=True),
+        "duration": last_seen - start,
+        "project": base["project"],
+        "experiments": pd.Series(table["experiments"], dtype=object),
+        "user": base["user"],
+        "parent_id": base["parent_id"],
+        "source": base["source"],
+    })
+    parts = [df]
+    for prefix, dicts, numeric in (("params.", table["params"], False), ("metrics.", table["metrics"], True),
+                                   ("tags.", table["tags"], False)):
+        if not any(dicts):
+            continue
+        frame = pd.DataFrame.from_records(dicts, index=df.index) if len(dicts) else pd.DataFrame(index=df.index)
+        frame = frame[sorted(frame.columns)]
+        if numeric:  # NaN arrives as None, ±inf as "Infinity"/"-Infinity"
+            for c in frame.columns:
+                if frame[c].dtype == object:
+                    frame[c] = pd.to_numeric(frame[c], errors="coerce")
+            frame = frame.astype("float64")
+        frame.columns = [prefix + c for c in frame.columns]
+        parts.append(frame)
+    return pd.concat(parts, axis=1) if len(parts) > 1 else df
 
 
 def register_model(name: str, run: "Run | str", artifact: str = "model", version: int | None = None,

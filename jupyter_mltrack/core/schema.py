@@ -74,8 +74,16 @@ runs = Table(
     Column("source", Text, nullable=False, server_default=""),
     Column("parent_id", String(32), ForeignKey("runs.id", ondelete="SET NULL")),
     Column("error", Text),
+    # Denormalised for the run table: the run's experiments, params, tags and metric summaries as the inside of a
+    # JSON object in the REST shape ('"experiments":[…],"params":{…},"tags":{…},"metrics":[…]'), rebuilt by every
+    # write that changes them. Listing runs reads this column only; filters use the normalised tables below.
+    Column("summary", Text, nullable=False, server_default=""),
+    # The same, compact, for DataFrames: '"experiments":[…],"params":{…},"tags":{…},"metrics":{"key": last, …}'
+    # (non-finite values as Python's NaN/Infinity tokens; read by Python only).
+    Column("table_row", Text, nullable=False, server_default=""),
     CheckConstraint("status IN ('running', 'finished', 'failed', 'killed', 'crashed')", name="status"),
     Index(None, "project_id", "start_time"),
+    Index(None, "start_time"),
     Index(None, "parent_id"),
     Index(None, "updated_at"),
 )

@@ -28,7 +28,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, not_, or_, select, true
+from sqlalchemy import and_, false, func, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from . import schema as S
@@ -346,19 +346,21 @@ def _attr_column(f: Field, runs):
     return runs.c[f.name]
 
 
+# Predicates are uncorrelated IN-subqueries: the database evaluates each once through the (name, context, last),
+# (key, num) / (key, text) and (key, value) indexes, instead of probing the detail tables once per run.
+
+
 def _metric_sql(f: Field, runs, pred_builder):
     ms = S.metric_series
     col = ms.c[f.summary]
-    return exists(
-        select(1).where(
-            ms.c.run_id == runs.c.id, ms.c.name == f.name, ms.c.context == f.context, pred_builder(col)
-        )
+    return runs.c.id.in_(
+        select(ms.c.run_id).where(ms.c.name == f.name, ms.c.context == f.context, pred_builder(col))
     )
 
 
 def _kv_sql(f: Field, runs, pred_builder):
     t = S.params if f.kind == "param" else S.tags
-    return exists(select(1).where(t.c.run_id == runs.c.id, t.c.key == f.name, pred_builder(t)))
+    return runs.c.id.in_(select(t.c.run_id).where(t.c.key == f.name, pred_builder(t)))
 
 
 def _param_value_pred(f: Field, op: str, v):
@@ -378,12 +380,8 @@ def _membership_sql(f: Field, runs, table, key_col, name_col, values, like=None)
     """experiment / campaign names through their link tables."""
     link = S.run_experiments if table is S.experiments else S.campaign_runs
     fk = link.c.experiment_id if table is S.experiments else link.c.campaign_id
-    cond = [link.c.run_id == runs.c.id, fk == table.c.id]
-    if like is not None:
-        cond.append(like(table.c.name))
-    else:
-        cond.append(table.c.name.in_(values))
-    return exists(select(1).select_from(link.join(table, fk == table.c.id)).where(*cond))
+    cond = like(table.c.name) if like is not None else table.c.name.in_(values)
+    return runs.c.id.in_(select(link.c.run_id).select_from(link.join(table, fk == table.c.id)).where(cond))
 
 
 def to_sql(node, runs=S.runs) -> ColumnElement[bool]:
@@ -438,7 +436,7 @@ def to_sql(node, runs=S.runs) -> ColumnElement[bool]:
             return expr if neg else not_(expr)
         if f.name in ("experiment", "campaign"):
             link = S.run_experiments if f.name == "experiment" else S.campaign_runs
-            expr = exists(select(1).where(link.c.run_id == runs.c.id))
+            expr = runs.c.id.in_(select(link.c.run_id))
             return expr if neg else not_(expr)
         col = _attr_column(f, runs)
         return col.is_not(None) if neg else col.is_(None)

@@ -47,8 +47,13 @@ def _jsonable(value: Any) -> Any:
 def param_json(key: str, value: Any) -> str:
     """Canonical JSON text of a param value; a clear error names the key when it is not JSON-serialisable."""
     try:
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=_jsonable, allow_nan=True)
-    except (TypeError, ValueError) as e:
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=_jsonable, allow_nan=False)
+    except ValueError as e:
+        if "Out of range float" in str(e):
+            raise InvalidInput(f"param {key!r}: NaN and infinity are not valid param values (log them as a metric "
+                               "or a string)") from None
+        raise InvalidInput(f"param {key!r}: {e}") from None
+    except TypeError as e:
         raise InvalidInput(
             f"param {key!r}: value of type {type(value).__name__} is not JSON-serialisable ({e}); "
             "log a number, string, bool, None, list or dict"

@@ -167,16 +167,14 @@ class RunsHandler(BaseHandler):
     async def get(self):
         limit = self.int_arg("limit", 100, 0, MAX_LIMIT)
         offset = self.int_arg("offset", 0, 0)
-        runs, total = await self.call(
-            self.store.search_runs,
+        runs_json, total = await self.call(
+            self.store.search_runs_json,
             project=self.str_arg("project"), experiment=self.str_arg("experiment"),
             campaign=self.str_arg("campaign"), filter=self.str_arg("filter"), order_by=self.str_arg("order_by"),
             limit=limit, offset=offset,
         )
-        for r in runs:
-            r.pop("error", None)
-            r.pop("heartbeat_at", None)
-        self.send({"runs": runs, "total": total, "limit": limit, "offset": offset})
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish('{"runs":%s,"total":%d,"limit":%d,"offset":%d}' % (runs_json, total, limit, offset))
 
 
 class RunHandler(BaseHandler):

@@ -100,6 +100,8 @@ def upgrade() -> None:
     sa.Column('source', sa.Text(), server_default='', nullable=False),
     sa.Column('parent_id', sa.String(length=32), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('summary', sa.Text(), server_default='', nullable=False),
+    sa.Column('table_row', sa.Text(), server_default='', nullable=False),
     sa.CheckConstraint("status IN ('running', 'finished', 'failed', 'killed', 'crashed')", name=op.f('ck_runs_status')),
     sa.ForeignKeyConstraint(['parent_id'], ['runs.id'], name=op.f('fk_runs_parent_id_runs'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['project_id'], ['projects.id'], name=op.f('fk_runs_project_id_projects'), ondelete='CASCADE'),
@@ -108,6 +110,7 @@ def upgrade() -> None:
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_runs_parent_id'), ['parent_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_runs_project_id_start_time'), ['project_id', 'start_time'], unique=False)
+        batch_op.create_index(batch_op.f('ix_runs_start_time'), ['start_time'], unique=False)
         batch_op.create_index(batch_op.f('ix_runs_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('artifacts',
@@ -272,6 +275,7 @@ def downgrade() -> None:
     op.drop_table('artifacts')
     with op.batch_alter_table('runs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_runs_updated_at'))
+        batch_op.drop_index(batch_op.f('ix_runs_start_time'))
         batch_op.drop_index(batch_op.f('ix_runs_project_id_start_time'))
         batch_op.drop_index(batch_op.f('ix_runs_parent_id'))
 
