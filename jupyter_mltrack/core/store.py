@@ -823,7 +823,9 @@ class Store:
         order = Q.order_by_sql(order_by, r)
         with self.read() as conn:
             where = self._run_scope(conn, project, experiment, campaign, filter)
-            total = conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
+            total = None
+            if limit is not None or offset:
+                total = conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
             cols = [r.c[c] for c in self._RUN_COLS if c != "summary"]
             cols.append(r.c.table_row if table else r.c.summary)
             q = (
@@ -834,7 +836,7 @@ class Store:
             if limit is not None:
                 q = q.limit(limit)
             rows = _fetch_raw(conn, q)
-        return rows, total
+        return rows, len(rows) if total is None else total
 
     def search_runs(
         self,
