@@ -199,6 +199,28 @@ class SeriesHandler(BaseHandler):
         self.send(s)
 
 
+class SeriesManyHandler(BaseHandler):
+    """One metric of many runs, for overlay charts."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        name = self.str_arg("name")
+        runs = self.str_arg("runs")
+        if name is None or runs is None:
+            raise ApiError(InvalidInput("query parameters 'runs' (comma-separated run ids) and 'name' are required"))
+        run_ids = [r for r in runs.split(",") if r]
+        if len(run_ids) > 10_000:
+            raise ApiError(InvalidInput("at most 10000 runs at once"))
+        max_points = self.int_arg("max_points", None, 3, 1_000_000)
+        out = await self.call(self.store.get_series_many, run_ids, name, self.get_query_argument("context", None),
+                              max_points)
+        for s in out:
+            p = s.pop("points")
+            s.update(steps=p.steps.tolist(), timestamps=p.timestamps.tolist(), values=p.values.tolist())
+        self.send({"series": out})
+
+
 class ModelsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -282,6 +304,7 @@ ROUTES = [
     (_P + r"runs", RunsHandler),
     (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})", RunHandler),
     (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})/metrics", SeriesHandler),
+    (_P + r"metrics", SeriesManyHandler),
     (_P + r"models", ModelsHandler),
     (_P + r"artifacts/(?P<artifact_id>[0-9]{1,18})/files/(?P<path>.+)", ArtifactFileHandler),
     (_P + r"batch", BatchHandler),

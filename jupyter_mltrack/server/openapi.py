@@ -142,6 +142,15 @@ def document(version: str) -> dict:
                            _q("max_points", "downsample to at most this many points",
                               {"type": "integer", "minimum": 3})],
             "responses": {"200": _json(_ref("Series")), **_ERRORS}}},
+        "/mltrack/api/metrics": {"get": {
+            "summary": "One metric series of many runs (overlay charts); runs without it are left out",
+            "parameters": [_q("runs", "comma-separated run ids", required=True),
+                           _q("name", "metric name", required=True),
+                           _q("context", 'context as JSON (default {})'),
+                           _q("max_points", "downsample each series to at most this many points",
+                              {"type": "integer", "minimum": 3})],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "series": {"type": "array", "items": _ref("Series")}}}), **_ERRORS}}},
         "/mltrack/api/models": {"get": {
             "summary": "Registered model versions (newest first), optionally of one project",
             "parameters": [_q("project", "project id or name")],

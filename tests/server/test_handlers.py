@@ -238,3 +238,16 @@ async def test_remote_client_logs_over_http(jp_fetch, jp_serverapp, jp_http_port
     finally:
         await loop.run_in_executor(None, lambda: R._client.writer.close())
         R._client = None
+
+
+async def test_one_metric_of_many_runs(jp_fetch):
+    runs = [{"id": f"r{i}"} for i in range(5)]
+    metrics = [{"run_id": f"r{i}", "name": "loss", "context": {"subset": "val"}, "values": list(range(10 + i))}
+               for i in range(4)]  # r4 has no such series
+    await jp_fetch("mltrack", "api", "batch", method="POST", body=batch_body(runs=runs, metrics=metrics))
+    r = await fetch_json(jp_fetch, "mltrack", "api", "metrics", params={
+        "runs": "r3,r4,r0,nope", "name": "loss", "context": json.dumps({"subset": "val"}), "max_points": 5})
+    assert [s["run_id"] for s in r["series"]] == ["r3", "r0"]
+    assert r["series"][0]["total_count"] == 13 and len(r["series"][0]["values"]) <= 5
+    assert max(r["series"][0]["values"]) == 12 and r["series"][1]["downsampled"]
+    await expect_error(jp_fetch, 400, "mltrack", "api", "metrics", params={"name": "loss"})
