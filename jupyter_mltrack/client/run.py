@@ -753,6 +753,49 @@ def list_models(project: str | None = None):
     return pd.DataFrame(client.backend.store.list_models(project))
 
 
+class RunDiff(dict):
+    """What differs between two runs: ``params``, ``metrics`` (last values), ``tags`` ({key: {"a", "b"}}) and
+    ``notebook`` (cell-by-cell comparison of their notebook snapshots, with unified diffs of changed sources)."""
+
+    def _repr_html_(self) -> str:
+        import html
+
+        def table(title, d):
+            if not d:
+                return f"<p><b>{title}</b>: no difference</p>"
+            rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(repr(v['a']))}</td>"
+                           f"<td>{html.escape(repr(v['b']))}</td></tr>" for k, v in d.items())
+            return f"<p><b>{title}</b></p><table><tr><th></th><th>{self['a']}</th><th>{self['b']}</th></tr>{rows}</table>"
+
+        parts = [table("Params", self["params"]), table("Metrics (last)", self["metrics"]), table("Tags", self["tags"])]
+        nb = self.get("notebook")
+        if nb is None:
+            parts.append(f"<p><b>Notebook</b>: {html.escape(self.get('notebook_note', ''))}</p>")
+        else:
+            s = nb["summary"]
+            parts.append(f"<p><b>Notebook</b>: {s['modified']} modified, {s['added']} added, {s['removed']} removed, "
+                         f"{s['unchanged']} unchanged cells; outputs changed in {nb['outputs_changed']}</p>")
+            for c in nb["cells"]:
+                if c["change"] == "unchanged" and not c["outputs_changed"]:
+                    continue
+                body = c["source_diff"] or (c["source_b"] if c["change"] == "added" else c["source_a"]) or ""
+                parts.append(f"<p>{c['change']} cell (a: {c['a']}, b: {c['b']})"
+                             f"{' — outputs changed' if c['outputs_changed'] else ''}</p>"
+                             f"<pre>{html.escape(body)}</pre>")
+        return "<div>" + "".join(parts) + "</div>"
+
+
+def diff_notebooks(run_a: "Run | str", run_b: "Run | str") -> RunDiff:
+    """Compare two runs: params, last metric values, tags and their notebook snapshots (cells via nbdime)."""
+    from ..report.diff import run_diff
+
+    client = _get_client()
+    client.writer.flush(raise_errors=False)
+    a = client.backend.get_run(run_a.id if isinstance(run_a, Run) else run_a)
+    b = client.backend.get_run(run_b.id if isinstance(run_b, Run) else run_b)
+    return RunDiff(run_diff(a, b, client.backend.read_artifact_file))
+
+
 def list_projects():
     import pandas as pd
 

@@ -221,6 +221,26 @@ class SeriesManyHandler(BaseHandler):
         self.send({"series": out})
 
 
+class DiffHandler(BaseHandler):
+    """What differs between two runs (params, metrics, tags, notebook cells)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        a, b = self.str_arg("a"), self.str_arg("b")
+        if a is None or b is None:
+            raise ApiError(InvalidInput("query parameters 'a' and 'b' (two run ids) are required"))
+
+        def work():
+            from ..report.diff import run_diff
+
+            store = self.store
+            return run_diff(store.get_run(a), store.get_run(b),
+                            lambda aid, path: store.blobs.read_bytes(store.artifact_file(aid, path)["sha256"]))
+
+        self.send(await self.call(work))
+
+
 class ModelsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -306,6 +326,7 @@ ROUTES = [
     (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})/metrics", SeriesHandler),
     (_P + r"metrics", SeriesManyHandler),
     (_P + r"models", ModelsHandler),
+    (_P + r"diff", DiffHandler),
     (_P + r"artifacts/(?P<artifact_id>[0-9]{1,18})/files/(?P<path>.+)", ArtifactFileHandler),
     (_P + r"batch", BatchHandler),
     (_P + r"blobs/(?P<sha256>[0-9a-f]{64})", BlobHandler),

@@ -76,6 +76,19 @@ SCHEMAS: dict[str, Any] = {
         "version": {"type": "integer"}, "stage": {"type": "string"}, "description": {"type": "string"},
         "created_at": {"type": "number"}, "artifact_id": {"type": "integer"}, "run_id": {"type": "string"},
         "artifact_name": {"type": "string"}, "artifact_version": {"type": "integer"}}},
+    "RunDiff": {"type": "object", "properties": {
+        "a": {"type": "string"}, "b": {"type": "string"},
+        "params": {"type": "object"}, "metrics": {"type": "object"}, "tags": {"type": "object"},
+        "notebook_note": {"type": "string"},
+        "notebook": {"type": ["object", "null"], "properties": {
+            "a": {"type": "object"}, "b": {"type": "object"}, "summary": {"type": "object"},
+            "outputs_changed": {"type": "integer"},
+            "cells": {"type": "array", "items": {"type": "object", "properties": {
+                "change": {"type": "string", "enum": ["unchanged", "modified", "added", "removed"]},
+                "a": {"type": ["integer", "null"]}, "b": {"type": ["integer", "null"]},
+                "cell_type": {"type": "string"}, "source_a": {"type": ["string", "null"]},
+                "source_b": {"type": ["string", "null"]}, "source_diff": {"type": "string"},
+                "outputs_changed": {"type": "boolean"}}}}}}}},
     "Series": {"type": "object", "properties": {
         "run_id": {"type": "string"}, "name": {"type": "string"}, "context": {"type": "object"},
         "key": {"type": "string"}, "total_count": {"type": "integer"}, "downsampled": {"type": "boolean"},
@@ -151,6 +164,10 @@ def document(version: str) -> dict:
                               {"type": "integer", "minimum": 3})],
             "responses": {"200": _json({"type": "object", "properties": {
                 "series": {"type": "array", "items": _ref("Series")}}}), **_ERRORS}}},
+        "/mltrack/api/diff": {"get": {
+            "summary": "What differs between two runs: params, last metric values, tags and notebook cells (nbdime)",
+            "parameters": [_q("a", "run id", required=True), _q("b", "run id", required=True)],
+            "responses": {"200": _json(_ref("RunDiff")), **_ERRORS}}},
         "/mltrack/api/models": {"get": {
             "summary": "Registered model versions (newest first), optionally of one project",
             "parameters": [_q("project", "project id or name")],
