@@ -22,6 +22,7 @@ _RUN_API = (
     "Run", "start_run", "active_run", "end_run", "get_run", "search_runs", "log_param", "log_params", "log_metric",
     "log_metrics", "set_tag", "set_tags", "log_artifact", "flush", "set_tracking_uri", "get_tracking_uri",
     "list_projects", "list_experiments", "new_run_id", "register_model", "list_models", "diff_notebooks", "RunDiff",
+    "export_report",
 )
 _LAZY = {name: "jupyter_mltrack.client.run" for name in _RUN_API}
 _LAZY.update({
@@ -42,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client.environment import register_gatherer
     from .client.notebook import find_notebook, set_notebook
     from .client.run import (
-        Run, RunDiff, active_run, diff_notebooks, end_run, flush, get_run, get_tracking_uri, list_experiments, list_models, list_projects,
+        Run, RunDiff, active_run, diff_notebooks, end_run, export_report, flush, get_run, get_tracking_uri, list_experiments, list_models, list_projects,
         log_artifact, register_model,
         log_metric, log_metrics, log_param, log_params, new_run_id, search_runs, set_tag, set_tags,
         set_tracking_uri, start_run,

@@ -796,6 +796,31 @@ def diff_notebooks(run_a: "Run | str", run_b: "Run | str") -> RunDiff:
     return RunDiff(run_diff(a, b, client.backend.read_artifact_file))
 
 
+def _run_ids(runs) -> list[str]:
+    if isinstance(runs, (str, Run)):
+        runs = [runs]
+    if hasattr(runs, "columns") and "run_id" in getattr(runs, "columns", ()):  # a search_runs DataFrame
+        return [str(x) for x in runs["run_id"]]
+    out = []
+    for r in runs:
+        out.append(r.id if isinstance(r, Run) else str(r))
+    if not out:
+        raise InvalidInput("no runs given")
+    return out
+
+
+def export_report(runs, path: str | os.PathLike = "mltrack-report.html", title: str | None = None,
+                  max_points: int = 2000) -> Path:
+    """Write a standalone HTML report of one or more runs (Run objects, ids, or a search_runs DataFrame):
+    comparison table, metric charts, params, environment and notebook snapshots. Returns the file's path."""
+    from ..report.export import export_report as _export
+
+    client = _get_client()
+    client.writer.flush(raise_errors=False)
+    ids = _run_ids(runs)
+    return _export(ids, path, client.backend, title=title, max_points=max_points)
+
+
 def list_projects():
     import pandas as pd
 

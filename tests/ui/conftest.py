@@ -127,3 +127,10 @@ def open_lab(page, lab, path: str = ""):
 
 def run_all_cells(page):
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
+@pytest.fixture(autouse=True)
+def jp_server_cleanup():
+    """Browser tests run their own JupyterLab; pytest-jupyter's per-test server cleanup (which closes the current
+    event loop — Playwright's, here) must not run."""
+    yield

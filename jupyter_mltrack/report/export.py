@@ -1,0 +1,228 @@
+"""Export runs to one standalone HTML report, readable without Jupyter.
+
+The report is a notebook composed from the runs and rendered with nbconvert's HTML exporter: a comparison table
+(params and last metric values, differing params marked), one chart per metric with a line per run (static plotly
+figures; plotly.js is embedded once so the file works offline), then for each run its params, metrics, tags,
+environment and its notebook snapshot, cells and outputs as they ran.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+_MAX_CHART_POINTS = 2000
+
+
+def _esc(v) -> str:
+    return html.escape(v if isinstance(v, str) else json.dumps(v, default=str))
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        if v != v:
+            return "NaN"
+        return f"{v:.6g}"
+    return _esc(v)
+
+
+def _table(headers: list[str], rows: list[list[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="mltrack-table {cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _label(run: dict) -> str:
+    return f"{run['name'] or run['id']} ({run['id']})" if run["name"] else run["id"]
+
+
+def comparison_html(runs: list[dict]) -> str:
+    param_keys = sorted({k for r in runs for k in r["params"]})
+    metric_keys = sorted({m["key"] for r in runs for m in r["metrics"]})
+    headers = ["run", "status", "start"] + [f"params.{_esc(k)}" for k in param_keys] + [
+        f"metrics.{_esc(k)}" for k in metric_keys]
+    differing = {k for k in param_keys if len({json.dumps(r["params"].get(k), sort_keys=True) for r in runs}) > 1}
+    rows = []
+    for r in runs:
+        last = {m["key"]: m["last"] for m in r["metrics"]}
+        row = [_esc(_label(r)), _esc(r["status"]), time.strftime("%Y-%m-%d %H:%M", time.localtime(r["start_time"]))]
+        for k in param_keys:
+            cell = _fmt(r["params"].get(k, ""))
+            row.append(f"<b>{cell}</b>" if k in differing else cell)
+        row += [_fmt(last[k]) if k in last else "" for k in metric_keys]
+        rows.append(row)
+    note = "<p>Params that differ between runs are in bold.</p>" if len(runs) > 1 and differing else ""
+    return _table(headers, rows, "mltrack-compare") + note
+
+
+def charts_html(runs: list[dict], series_of: Callable[[str, str, dict], dict | None]) -> list[str]:
+    """One static plotly figure per metric (name + context), a line per run."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    keys: dict[str, tuple[str, dict]] = {}
+    for r in runs:
+        for m in r["metrics"]:
+            keys.setdefault(m["key"], (m["name"], m["context"]))
+    out = []
+    for key in sorted(keys):
+        name, ctx = keys[key]
+        fig = go.Figure()
+        for r in runs:
+            if not any(m["key"] == key for m in r["metrics"]):
+                continue
+            s = series_of(r["id"], name, ctx)
+            if s is None:
+                continue
+            p = s["points"]
+            fig.add_trace(go.Scatter(x=p.steps.tolist(), y=[None if v != v else v for v in p.values.tolist()],
+                                     mode="lines+markers" if len(p) < 50 else "lines", name=_label(r)))
+        fig.update_layout(title=key, xaxis_title="step", yaxis_title=name, height=360,
+                          margin=dict(l=50, r=20, t=50, b=40), template="plotly_white")
+        out.append(pio.to_html(fig, include_plotlyjs=False, full_html=False,
+                               config={"displaylogo": False, "responsive": True}))
+    return out
+
+
+def environment_html(env: dict | None) -> str:
+    if not env:
+        return "<p>No environment was captured for this run.</p>"
+    rows = []
+    py = env.get("python", {})
+    if py:
+        rows.append(["Python", _esc(f"{py.get('implementation', '')} {py.get('version', '')}")])
+    plat = env.get("platform", {})
+    if plat:
+        rows.append(["Platform", _esc(plat.get("platform", ""))])
+    host = env.get("host", {})
+    if host:
+        rows.append(["Host", _esc(f"{host.get('user', '')}@{host.get('hostname', '')}")])
+    hw = env.get("hardware", {})
+    if hw:
+        gpus = ", ".join(g.get("name", "") for g in hw.get("gpus", [])) or "none"
+        rows.append(["Hardware", _esc(f"{hw.get('cpu_count')} CPUs ({hw.get('cpu_model', '')}), "
+                                      f"{(hw.get('memory_bytes') or 0) / 2**30:.1f} GiB RAM, GPUs: {gpus}")])
+    git = env.get("git") or {}
+    if git:
+        rows.append(["Git", _esc(f"{git.get('branch')} @ {str(git.get('commit'))[:12]}"
+                                 + (" (uncommitted changes)" if git.get("dirty") else ""))])
+    pkgs = (env.get("packages") or {}).get("packages", {})
+    if pkgs:
+        rows.append(["Packages", _esc(f"{len(pkgs)} installed") + "<details><summary>list</summary>"
+                     + _esc(", ".join(f"{k}=={v}" for k, v in pkgs.items())) + "</details>"])
+    for name, err in (env.get("errors") or {}).items():
+        rows.append([f"not captured: {_esc(name)}", _esc(err)])
+    return _table(["", ""], rows, "mltrack-env")
+
+
+def build_report(runs: list[dict], read_file: Callable[[int, str], bytes],
+                 series_of: Callable[[str, str, dict], dict | None], title: str | None = None) -> str:
+    """The report's HTML. ``read_file(artifact_id, path)`` reads artifact bytes; ``series_of(run_id, name,
+    context)`` returns a (downsampled) series dict or None."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from .diff import pick_snapshot
+
+    title = title or ("Run " + _label(runs[0]) if len(runs) == 1 else f"{len(runs)} runs")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["title"] = title
+    md = nbformat.v4.new_markdown_cell
+
+    def html_cell(body: str):
+        cell = nbformat.v4.new_code_cell("")
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": body})]
+        cell.metadata["tags"] = ["mltrack-report"]
+        return cell
+
+    projects = sorted({r["project"] for r in runs})
+    nb.cells.append(md(f"# {title}\n\nProject: {', '.join(projects)} · exported "
+                       f"{time.strftime('%Y-%m-%d %H:%M')} by jupyter_mltrack"))
+    nb.cells.append(md("## Comparison" if len(runs) > 1 else "## Summary"))
+    nb.cells.append(html_cell(comparison_html(runs)))
+    charts = charts_html(runs, series_of)
+    if charts:
+        nb.cells.append(md("## Metrics"))
+        for c in charts:
+            nb.cells.append(html_cell(f'<div class="mltrack-chart">{c}</div>'))
+    for r in runs:
+        nb.cells.append(md(f"## {_esc(_label(r))}"))
+        info = [["Status", _esc(r["status"])], ["Project", _esc(r["project"])],
+                ["Experiments", _esc(", ".join(r.get("experiments", [])))], ["User", _esc(r.get("user", ""))],
+                ["Source", _esc(r.get("source", ""))],
+                ["Started", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["start_time"]))],
+                ["Duration", f"{((r.get('end_time') or r['start_time']) - r['start_time']):.1f} s"]]
+        if r.get("error"):
+            info.append(["Error", f"<pre>{_esc(r['error'][-3000:])}</pre>"])
+        body = _table(["", ""], info, "mltrack-info")
+        if r["params"]:
+            body += "<h3>Params</h3>" + _table(["param", "value"], [[_esc(k), _fmt(v)] for k, v in r["params"].items()])
+        if r["metrics"]:
+            body += "<h3>Metrics</h3>" + _table(
+                ["metric", "last", "step", "min", "max", "points"],
+                [[_esc(m["key"]), _fmt(m["last"]), _fmt(m["last_step"]), _fmt(m["min"]), _fmt(m["max"]),
+                  _fmt(m["count"])] for m in r["metrics"]])
+        if r["tags"]:
+            body += "<h3>Tags</h3>" + _table(["tag", "value"], [[_esc(k), _esc(v)] for k, v in r["tags"].items()])
+        env = None
+        env_art = [a for a in r.get("artifacts", []) if a["type"] == "environment"]
+        if env_art:
+            f = next((f for f in env_art[-1]["files"] if f["path"] == "environment.json"), None)
+            if f is not None:
+                env = json.loads(read_file(env_art[-1]["id"], f["path"]))
+        body += "<h3>Environment</h3>" + environment_html(env)
+        others = [a for a in r.get("artifacts", []) if a["type"] not in ("environment", "notebook")]
+        if others:
+            body += "<h3>Artifacts</h3>" + _table(
+                ["name", "type", "version", "files"],
+                [[_esc(a["name"]), _esc(a["type"]), str(a["version"]),
+                  _esc(", ".join(f"{f['path']} ({f['size']} B)" for f in a["files"]))] for a in others])
+        nb.cells.append(html_cell(body))
+        art, f = pick_snapshot(r)
+        if f is None:
+            nb.cells.append(md("*No notebook snapshot was stored for this run.*"))
+            continue
+        label = (art.get("metadata") or {}).get("files", {}).get(f["path"], "")
+        nb.cells.append(md(f"### Notebook — `{f['path']}`" + (f" ({label})" if label else "")))
+        snap = nbformat.reads(read_file(art["id"], f["path"]).decode("utf-8"), as_version=4)
+        nb.cells.extend(snap.cells)
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(template_name="lab")
+    exporter.register_preprocessor(
+        TagRemovePreprocessor(remove_input_tags={"mltrack-report"}, enabled=True), enabled=True)
+    body, _ = exporter.from_notebook_node(nb)
+    import plotly.offline
+
+    plotly_js = plotly.offline.get_plotlyjs()
+    style = """<style>
+.mltrack-table { border-collapse: collapse; margin: 0.5em 0; font-size: 13px; }
+.mltrack-table th, .mltrack-table td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+.mltrack-table th { background: #f3f3f3; }
+.mltrack-chart { min-height: 360px; }
+</style>"""
+    head = f"<script type=\"text/javascript\">{plotly_js}</script>{style}"
+    return body.replace("</head>", head + "</head>", 1)
+
+
+def export_report(run_ids: list[str], path: str | Path, backend, title: str | None = None,
+                  max_points: int = _MAX_CHART_POINTS, progress=None) -> Path:
+    """Write the report of ``run_ids`` to ``path`` (HTML) using a client backend; returns the path."""
+    runs = []
+    for i, rid in enumerate(run_ids):
+        runs.append(backend.get_run(rid))
+        if progress:
+            progress(i + 1, len(run_ids))
+
+    def series_of(run_id, name, ctx):
+        try:
+            return backend.get_series(run_id, name, ctx, max_points)
+        except Exception:
+            return None
+
+    out = Path(path)
+    out.write_text(build_report(runs, backend.read_artifact_file, series_of, title), encoding="utf-8")
+    return out

@@ -1,0 +1,72 @@
+"""Standalone HTML reports of runs, from the API and the `mltrack` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import nbformat
+
+from jupyter_mltrack.cli import main as cli_main
+
+
+def _runs(R, tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("print('training with lr')")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="training with lr\n")]
+    nb.cells = [nbformat.v4.new_markdown_cell("# My experiment notebook"), cell]
+    ids = []
+    for lr in (0.1, 0.01):
+        with R.start_run(f"lr-{lr}", project="Report", params={"lr": lr, "opt": "adam"}) as run:
+            for i in range(30):
+                run.log_metric("loss", 1.0 / (1 + lr * i), step=i, context={"subset": "train"})
+            run.log_metric("acc", 0.5 + lr)
+            run._log_bytes("notebook", "notebook", [("history.ipynb", nbformat.writes(nb).encode())],
+                           metadata={"files": {"history.ipynb": "execution history"}})
+        ids.append(run.id)
+    return ids
+
+
+def test_export_report_html(tracking, tmp_path):
+    R = tracking
+    ids = _runs(R, tmp_path)
+    out = R.export_report(ids, tmp_path / "report.html", title="LR sweep")
+    text = out.read_text()
+    assert "<title>LR sweep</title>" in text or "LR sweep" in text
+    assert text.count('class="plotly-graph-div"') == 2  # acc and loss[subset=train]
+    assert "Plotly.newPlot" in text and "plotly.js" in text.lower()  # plotly.js embedded: works offline
+    assert "loss[subset=train]" in text and "lr-0.1" in text and "lr-0.01" in text
+    assert "<b>0.1</b>" in text  # the differing param is marked
+    assert "My experiment notebook" in text and "training with lr" in text  # the snapshot, outputs included
+    assert "Python" in text and "Packages" in text  # environment
+    # a DataFrame from search_runs is accepted too
+    out2 = R.export_report(R.search_runs(project="Report"), tmp_path / "all.html")
+    assert out2.read_text().count('class="plotly-graph-div"') == 2
+
+
+def test_export_cli(tracking, store_dir, tmp_path, capsys):
+    R = tracking
+    ids = _runs(R, tmp_path)
+    R.flush()
+    code = cli_main(["--uri", str(store_dir), "export", ids[0], "-o", str(tmp_path / "one.html")])
+    assert code == 0 and "wrote" in capsys.readouterr().out
+    assert (tmp_path / "one.html").read_text().count('class="plotly-graph-div"') == 2
+    code = cli_main(["--uri", str(store_dir), "export", "--filter", "params.lr < 0.05", "-o", str(tmp_path / "f.html")])
+    assert code == 0 and "lr-0.01" in (tmp_path / "f.html").read_text()
+    code = cli_main(["--uri", str(store_dir), "export", "nope", "-o", str(tmp_path / "x.html")])
+    assert code == 2 and "no run" in capsys.readouterr().err
+
+
+def test_runs_cli_in_a_subprocess(tracking, store_dir, tmp_path):
+    R = tracking
+    _runs(R, tmp_path)
+    R.flush()
+    r = subprocess.run([sys.executable, "-m", "jupyter_mltrack.cli", "--uri", str(store_dir), "runs", "--csv"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    header = r.stdout.splitlines()[0].split(",")
+    assert "params.lr" in header and len(r.stdout.splitlines()) == 3
+    bad = subprocess.run([sys.executable, "-m", "jupyter_mltrack.cli", "--uri", str(store_dir), "runs",
+                          "--filter", "metrics.acc >"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "search" in bad.stderr
