@@ -134,3 +134,13 @@ def jp_server_cleanup():
     """Browser tests run their own JupyterLab; pytest-jupyter's per-test server cleanup (which closes the current
     event loop — Playwright's, here) must not run."""
     yield
+
+
+@pytest.fixture(autouse=True)
+def jp_asyncio_loop():
+    """A private loop: pytest-jupyter's would take (and close) the thread's current loop, Playwright's."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
