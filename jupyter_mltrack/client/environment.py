@@ -131,7 +131,52 @@ def _git(cwd: str | None = None) -> dict:
     return out
 
 
+def _local_modules(cwd: str | None = None) -> dict:
+    """Modules imported from the notebook's folder (not installed packages): their hashes, whether git knows them
+    and whether they differ from the committed version. The files that differ are stored with the environment."""
+    import hashlib
+
+    root = os.path.realpath(cwd or os.getcwd())
+    skip = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, getattr(sys, "exec_prefix", sys.prefix))}
+    found = {}
+    for name, mod in list(sys.modules.items()):
+        f = getattr(mod, "__file__", None)
+        if not f or not f.endswith(".py"):
+            continue
+        real = os.path.realpath(f)
+        if not real.startswith(root + os.sep) or any(real.startswith(p + os.sep) for p in skip):
+            continue
+        if "site-packages" in real or "dist-packages" in real:
+            continue
+        found[os.path.relpath(real, root)] = name
+    if not found:
+        return {}
+    status = {}
+    try:
+        r = subprocess.run(["git", "status", "--porcelain", "--", *sorted(found)], cwd=root, capture_output=True,
+                           text=True, timeout=3)
+        in_repo = r.returncode == 0
+        for line in r.stdout.splitlines():
+            status[line[3:].strip()] = line[:2].strip()
+    except (OSError, subprocess.SubprocessError):
+        in_repo = False
+    modules, changed = [], {}
+    for rel, name in sorted(found.items()):
+        try:
+            data = open(os.path.join(root, rel), "rb").read()
+        except OSError:
+            continue
+        st = status.get(rel, "")
+        entry = {"module": name, "path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+                 "git": ("untracked" if st == "??" else "modified" if st else "committed") if in_repo else "no git"}
+        modules.append(entry)
+        if entry["git"] != "committed":
+            changed[rel] = data.decode("utf-8", "replace")
+    return {"modules": modules, "_files": changed}
+
+
 register_gatherer("python", _python, cacheable=True)
+register_gatherer("local_modules", _local_modules)
 register_gatherer("platform", _platform, cacheable=True)
 register_gatherer("host", _host, cacheable=True)
 register_gatherer("packages", _packages, cacheable=True)
@@ -179,9 +224,12 @@ def environment_files(env: dict) -> list[tuple[str, bytes]]:
     env = json.loads(json.dumps(env, default=str))
     files = []
     patch = env.get("git", {}).pop("_patch", None) if isinstance(env.get("git"), dict) else None
+    local = env.get("local_modules", {}).pop("_files", {}) if isinstance(env.get("local_modules"), dict) else {}
     files.append(("environment.json", json.dumps(env, indent=1, sort_keys=True).encode("utf-8")))
     if patch:
         files.append(("git.patch", patch.encode("utf-8", "replace")))
+    for rel, text in sorted(local.items()):
+        files.append(("modules/" + rel.replace(os.sep, "/"), text.encode("utf-8")))
     return files
 
 
@@ -193,8 +241,9 @@ def environment_artifact(run_id: str, backend) -> Callable[[], dict]:
         items = []
         for rel, data in environment_files(env):
             sha, size = backend.put_bytes(data)
-            items.append({"path": rel, "sha256": sha, "size": size,
-                          "media_type": "application/json" if rel.endswith(".json") else "text/x-diff"})
+            media = ("application/json" if rel.endswith(".json") else "text/x-diff" if rel.endswith(".patch")
+                     else "text/x-python")
+            items.append({"path": rel, "sha256": sha, "size": size, "media_type": media})
         meta = {"errors": env.get("errors", {})} if env.get("errors") else {}
         return {"artifacts": [{"run_id": run_id, "name": "environment", "type": "environment",
                                "metadata": meta, "files": items}]}
