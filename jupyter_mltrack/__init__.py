@@ -35,6 +35,7 @@ _LAZY.update({
     "Conflict": "jupyter_mltrack.core.errors",
     "WriterError": "jupyter_mltrack.client.writer",
     "register_gatherer": "jupyter_mltrack.client.environment",
+    "RunTable": "jupyter_mltrack.widgets.run_table",
 })
 
 __all__ = sorted(_LAZY) + ["__version__", "load_ipython_extension"]
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
         set_tracking_uri, start_run,
     )
     from .client.writer import WriterError
+    from .widgets.run_table import RunTable
     from .core.errors import Conflict, InvalidInput, MLTrackError, NotFound
     from .core.store import Store
 

@@ -113,8 +113,9 @@ class TrackingMagics(Magics):
 
     @line_magic
     def mltrack(self, line: str):
-        """``%mltrack runs [FILTER]`` — the runs as a DataFrame; ``%mltrack uri`` — where runs are stored;
-        ``%mltrack notebook PATH`` — name this kernel's notebook file; ``%mltrack flush``."""
+        """``%mltrack runs [FILTER]`` — the runs as a live table widget; ``%mltrack df [FILTER]`` — as a DataFrame;
+        ``%mltrack uri`` — where runs are stored; ``%mltrack notebook PATH`` — name this kernel's notebook file;
+        ``%mltrack flush``."""
         from . import client as C
         from .client import run as R
 
@@ -122,6 +123,10 @@ class TrackingMagics(Magics):
         cmd = parts[0] if parts else "help"
         rest = parts[1] if len(parts) > 1 else None
         if cmd == "runs":
+            from .widgets.run_table import RunTable
+
+            return RunTable(filter=rest)
+        if cmd == "df":
             return R.search_runs(filter=rest)
         if cmd == "uri":
             return R.get_tracking_uri()

@@ -60,6 +60,12 @@ class LocalBackend:
     def run_table(self, **kw) -> dict:
         return self.store.run_table(**kw)
 
+    def run_columns(self, **kw) -> dict:
+        return self.store.run_columns(**kw)
+
+    def revision(self) -> str:
+        return self.store.revision()
+
     def get_run(self, run_id: str) -> dict:
         return self.store.get_run(run_id)
 
@@ -198,6 +204,13 @@ class HttpBackend:
             "tags": [r["tags"] for r in rows],
             "metrics": [{m["key"]: m["last"] for m in r["metrics"]} for r in rows],
         }
+
+    def run_columns(self, **kw) -> dict:
+        params = {k: v for k, v in kw.items() if v not in (None, "")}
+        return self._request("GET", "columns?" + urlencode(params)).json()
+
+    def revision(self) -> str:
+        return self._request("GET", "status").json()["revision"]
 
     def get_run(self, run_id: str) -> dict:
         return _fix_run(self._request("GET", f"runs/{quote(run_id, safe='')}").json())

@@ -902,6 +902,18 @@ class Store:
             "metrics": [d["metrics"] for d in details],
         }
 
+    def run_columns(self, project=None, experiment=None, campaign=None, filter=None) -> dict[str, list[str]]:
+        """The param keys, metric series keys and tag keys used by the runs in scope (for column choosers)."""
+        r, p, t, ms = S.runs, S.params, S.tags, S.metric_series
+        with self.read() as conn:
+            where = self._run_scope(conn, project, experiment, campaign, filter)
+            scope = select(r.c.id).where(where)
+            params = [x[0] for x in conn.execute(select(p.c.key).distinct().where(p.c.run_id.in_(scope)).order_by(p.c.key))]
+            tags_ = [x[0] for x in conn.execute(select(t.c.key).distinct().where(t.c.run_id.in_(scope)).order_by(t.c.key))]
+            metrics = sorted({series_key(n, c) for n, c in conn.execute(
+                select(ms.c.name, ms.c.context).distinct().where(ms.c.run_id.in_(scope)))})
+        return {"params": params, "metrics": metrics, "tags": tags_}
+
     def search_runs_json(self, project=None, experiment=None, campaign=None, filter=None, order_by=None,
                          limit: int | None = 100, offset: int = 0) -> tuple[str, int]:
         """The same as :meth:`search_runs`, as the JSON text of the REST ``runs`` array (no parse, no dump)."""

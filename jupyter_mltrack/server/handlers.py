@@ -177,6 +177,17 @@ class RunsHandler(BaseHandler):
         self.finish('{"runs":%s,"total":%d,"limit":%d,"offset":%d}' % (runs_json, total, limit, offset))
 
 
+class ColumnsHandler(BaseHandler):
+    """The param, metric and tag keys used by the runs in scope (column choosers)."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        self.send(await self.call(
+            self.store.run_columns, project=self.str_arg("project"), experiment=self.str_arg("experiment"),
+            campaign=self.str_arg("campaign"), filter=self.str_arg("filter")))
+
+
 class RunHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -322,6 +333,7 @@ ROUTES = [
     (_P + r"projects", ProjectsHandler),
     (_P + r"experiments", ExperimentsHandler),
     (_P + r"runs", RunsHandler),
+    (_P + r"columns", ColumnsHandler),
     (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})", RunHandler),
     (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})/metrics", SeriesHandler),
     (_P + r"metrics", SeriesManyHandler),

@@ -145,6 +145,14 @@ def document(version: str) -> dict:
             "responses": {"200": _json({"type": "object", "properties": {
                 "runs": {"type": "array", "items": _ref("RunSummary")}, "total": {"type": "integer"},
                 "limit": {"type": "integer"}, "offset": {"type": "integer"}}}), **_ERRORS}}},
+        "/mltrack/api/columns": {"get": {
+            "summary": "The param keys, metric series keys and tag keys used by the runs in scope",
+            "parameters": [_q("project", "project id or name"), _q("experiment", "experiment id or name"),
+                           _q("campaign", "campaign name"), _q("filter", "search language")],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "params": {"type": "array", "items": {"type": "string"}},
+                "metrics": {"type": "array", "items": {"type": "string"}},
+                "tags": {"type": "array", "items": {"type": "string"}}}}), **_ERRORS}}},
         "/mltrack/api/runs/{run_id}": {"get": {
             "summary": "One run with params, metric summaries, tags, artifacts, inputs, children",
             "parameters": [run_id], "responses": {"200": _json(_ref("Run")), **_ERRORS}}},

@@ -1,0 +1,48 @@
+"""Fixtures for the store-core tests: real Python subprocesses on a real SQLite store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from ._helpers import subprocess_env, write_script
+
+
+@pytest.fixture
+def run_py(tmp_path):
+    """Run a Python script in a fresh interpreter; fails the test with its output when it exits non-zero."""
+
+    def run(code: str, *args, timeout: float = 90, check: bool = True, env: dict | None = None):
+        script = write_script(tmp_path, code)
+        r = subprocess.run(
+            [sys.executable, str(script), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+            env=subprocess_env(**(env or {})), cwd=tmp_path,
+        )
+        if check and r.returncode != 0:
+            raise AssertionError(f"script exited {r.returncode}\n--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}")
+        return r
+
+    return run
+
+
+@pytest.fixture
+def spawn_py(tmp_path):
+    """Start scripts as concurrent processes; every process still alive at teardown is killed and reaped."""
+    procs: list[subprocess.Popen] = []
+
+    def start(code: str, *args) -> subprocess.Popen:
+        script = write_script(tmp_path, code)
+        p = subprocess.Popen(
+            [sys.executable, str(script), *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=subprocess_env(), cwd=tmp_path,
+        )
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.communicate()
