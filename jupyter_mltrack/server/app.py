@@ -33,9 +33,9 @@ class MLTrackApp(ExtensionApp):
         )
 
     def initialize_handlers(self) -> None:
-        from .handlers import ROUTES
+        from .handlers import ROUTES, STATIC_ROUTES
 
-        self.handlers.extend(ROUTES)
+        self.handlers.extend(ROUTES + STATIC_ROUTES)
 
     async def stop_extension(self) -> None:
         for key in ("mltrack_read_pool", "mltrack_write_pool"):

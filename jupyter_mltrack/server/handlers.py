@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 
 from .. import __version__
 from ..core.errors import InvalidInput, MLTrackError, NotFound
@@ -316,6 +316,28 @@ class OpenAPIHandler(BaseHandler):
         self.send(document(__version__))
 
 
+class StaticHandler(JupyterHandler):
+    """plotly.js for the chart widgets, from the installed plotly package (no CDN: works offline)."""
+
+    auth_resource = "mltrack"
+
+    _FILES = {"plotly.min.js": ("plotly", "package_data/plotly.min.js")}
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, name: str):
+        if name not in self._FILES:
+            raise tornado.web.HTTPError(404, f"no static file {name!r}")
+        import importlib.resources
+
+        pkg, rel = self._FILES[name]
+        path = importlib.resources.files(pkg).joinpath(rel)
+        data = await asyncio.get_running_loop().run_in_executor(self.settings["mltrack_read_pool"], path.read_bytes)
+        self.set_header("Content-Type", "text/javascript; charset=UTF-8")
+        self.set_header("Cache-Control", "private, max-age=86400")
+        self.finish(data)
+
+
 class UnknownRouteHandler(BaseHandler):
     """Anything else under mltrack/api/: a JSON 404 (after authentication, so nothing is revealed)."""
 
@@ -345,3 +367,6 @@ ROUTES = [
     (_P + r"openapi\.json", OpenAPIHandler),
     (_P + r"(?P<path>.*)", UnknownRouteHandler),
 ]
+
+#: Not part of the REST API (and of openapi.json): files the widgets load.
+STATIC_ROUTES = [(r"mltrack/static/(?P<name>[A-Za-z0-9_.-]+)", StaticHandler)]

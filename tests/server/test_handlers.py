@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from jupyter_mltrack.server.handlers import ROUTES
+from jupyter_mltrack.server.handlers import ROUTES, STATIC_ROUTES
 from jupyter_mltrack.server.openapi import document
 
 SAMPLE_ARGS = {"run_id": "abc", "artifact_id": "1", "path": "x.txt", "sha256": "0" * 64}
@@ -52,6 +52,14 @@ async def test_every_route_requires_authentication(jp_fetch):
                                allow_nonstandard_methods=True)
             assert e.value.code == 403, (method, url, e.value.code)
             assert b"projects" not in (e.value.response.body or b"")
+    # the widgets' static file: a page route, so an anonymous browser is sent to the login page
+    for pattern, _handler in STATIC_ROUTES:
+        url = re.sub(r"\(\?P<name>[^)]*\)", "plotly.min.js", pattern)
+        with pytest.raises(HTTPClientError) as e:
+            await jp_fetch(url, headers={"Authorization": ""}, follow_redirects=False)
+        assert e.value.code in (302, 403), (url, e.value.code)
+        if e.value.code == 302:
+            assert "/login" in e.value.response.headers["Location"]
 
 
 async def test_openapi_lists_every_route(jp_fetch):
@@ -251,3 +259,11 @@ async def test_one_metric_of_many_runs(jp_fetch):
     assert r["series"][0]["total_count"] == 13 and len(r["series"][0]["values"]) <= 5
     assert max(r["series"][0]["values"]) == 12 and r["series"][1]["downsampled"]
     await expect_error(jp_fetch, 400, "mltrack", "api", "metrics", params={"name": "loss"})
+
+
+async def test_plotly_js_is_served_for_the_widgets(jp_fetch):
+    r = await jp_fetch("mltrack", "static", "plotly.min.js")
+    assert r.headers["Content-Type"].startswith("text/javascript") and b"plotly" in r.body[:2000].lower()
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("mltrack", "static", "other.js")
+    assert e.value.code == 404
