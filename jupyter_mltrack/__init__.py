@@ -36,6 +36,7 @@ _LAZY.update({
     "WriterError": "jupyter_mltrack.client.writer",
     "register_gatherer": "jupyter_mltrack.client.environment",
     "RunTable": "jupyter_mltrack.widgets.run_table",
+    "MetricChart": "jupyter_mltrack.widgets.metric_chart",
 })
 
 __all__ = sorted(_LAZY) + ["__version__", "load_ipython_extension"]
@@ -50,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
         set_tracking_uri, start_run,
     )
     from .client.writer import WriterError
+    from .widgets.metric_chart import MetricChart
     from .widgets.run_table import RunTable
     from .core.errors import Conflict, InvalidInput, MLTrackError, NotFound
     from .core.store import Store

@@ -72,6 +72,9 @@ class LocalBackend:
     def get_series(self, run_id, name, context=None, max_points=None) -> dict:
         return self.store.get_series(run_id, name, context, max_points)
 
+    def get_series_many(self, run_ids, name, context=None, max_points=None, step_range=None) -> list[dict]:
+        return self.store.get_series_many(run_ids, name, context, max_points, step_range)
+
     def list_projects(self):
         return self.store.list_projects()
 
@@ -229,6 +232,22 @@ class HttpBackend:
             np.asarray([_num(v) for v in d.pop("values")], dtype=np.float64),
         )
         return d
+
+    def get_series_many(self, run_ids, name, context=None, max_points=None, step_range=None) -> list[dict]:
+        from ..core.series import Points
+        from ..core.validation import context_json
+
+        params = {"runs": ",".join(run_ids), "name": name, "context": context_json(context)}
+        if max_points is not None:
+            params["max_points"] = max_points
+        if step_range is not None:
+            params["step_min"], params["step_max"] = int(step_range[0]), int(step_range[1])
+        out = self._request("GET", "metrics?" + urlencode(params)).json()["series"]
+        for d in out:
+            d["points"] = Points(np.asarray(d.pop("steps"), dtype=np.int64),
+                                 np.asarray(d.pop("timestamps"), dtype=np.float64),
+                                 np.asarray([_num(v) for v in d.pop("values")], dtype=np.float64))
+        return out
 
     def list_projects(self):
         return self._request("GET", "projects").json()["projects"]

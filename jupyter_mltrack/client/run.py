@@ -389,6 +389,12 @@ class Run:
         aid = artifact["id"] if isinstance(artifact, Mapping) else int(artifact)
         w.add("inputs", {"run_id": self.id, "artifact_id": aid, "role": role})
 
+    def chart(self, metrics: str | list[str] | None = None, **kwargs):
+        """A live :class:`~jupyter_mltrack.MetricChart` of this run (display it, e.g. as a cell's last line)."""
+        from ..widgets.metric_chart import MetricChart
+
+        return MetricChart([self.id], metrics=metrics, **kwargs)
+
     # -- lifecycle --------------------------------------------------------------------------------------------------
 
     def end(self, status: str = "finished", error: str | None = None) -> None:

@@ -224,8 +224,12 @@ class SeriesManyHandler(BaseHandler):
         if len(run_ids) > 10_000:
             raise ApiError(InvalidInput("at most 10000 runs at once"))
         max_points = self.int_arg("max_points", None, 3, 1_000_000)
+        lo, hi = self.int_arg("step_min", None, -(2**62), 2**62), self.int_arg("step_max", None, -(2**62), 2**62)
+        step_range = None
+        if lo is not None or hi is not None:
+            step_range = (-(2**62) if lo is None else lo, 2**62 if hi is None else hi)
         out = await self.call(self.store.get_series_many, run_ids, name, self.get_query_argument("context", None),
-                              max_points)
+                              max_points, step_range)
         for s in out:
             p = s.pop("points")
             s.update(steps=p.steps.tolist(), timestamps=p.timestamps.tolist(), values=p.values.tolist())

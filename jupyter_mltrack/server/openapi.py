@@ -169,7 +169,9 @@ def document(version: str) -> dict:
                            _q("name", "metric name", required=True),
                            _q("context", 'context as JSON (default {})'),
                            _q("max_points", "downsample each series to at most this many points",
-                              {"type": "integer", "minimum": 3})],
+                              {"type": "integer", "minimum": 3}),
+                           _q("step_min", "only points with step ≥ this", {"type": "integer"}),
+                           _q("step_max", "only points with step ≤ this", {"type": "integer"})],
             "responses": {"200": _json({"type": "object", "properties": {
                 "series": {"type": "array", "items": _ref("Series")}}}), **_ERRORS}}},
         "/mltrack/api/diff": {"get": {

@@ -68,6 +68,7 @@ def lab(tmp_path_factory):
         f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}", "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.expose_app_in_browser=True",
         "--ServerApp.allow_unauthenticated_access=False",
+        '--ServerApp.jpserver_extensions={"jupyter_mltrack": True}',
     ]
     if os.getuid() == 0:
         cmd.append("--allow-root")
@@ -120,9 +121,18 @@ def page(browser, lab, request):
 
 
 def open_lab(page, lab, path: str = ""):
-    page.goto(f"{lab.url}lab/tree/{path}?token={lab.token}" if path else f"{lab.url}lab?token={lab.token}")
+    # ?reset: start from an empty workspace (JupyterLab restores the previous test's tabs otherwise)
+    page.goto(f"{lab.url}lab/tree/{path}?reset&token={lab.token}" if path else f"{lab.url}lab?reset&token={lab.token}")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started !== undefined", timeout=60_000)
     page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+    if path:
+        page.wait_for_function(
+            "(p) => { const w = window.jupyterapp.shell.currentWidget; return w && w.context && w.context.path === p; }",
+            arg=path, timeout=60_000)
+        if path.endswith(".ipynb"):
+            page.wait_for_function(
+                "() => { const w = window.jupyterapp.shell.currentWidget; return w.content && w.content.widgets"
+                " && w.content.widgets.length > 0 && w.context.isReady; }", timeout=60_000)
 
 
 def run_all_cells(page):

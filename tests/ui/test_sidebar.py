@@ -64,7 +64,6 @@ def _reveal_run(page, run_id, project, experiment=None):
 def test_run_from_a_real_kernel_in_the_sidebar(lab, page):
     _write_notebook(lab.root / "tracked.ipynb", ["%load_ext jupyter_mltrack\nimport jupyter_mltrack as mlt", TRACKED])
     open_lab(page, lab, "tracked.ipynb")
-    page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.evaluate("async () => { await window.jupyterapp.shell.currentWidget.context.sessionContext.ready; }")
     run_all_cells(page)
 

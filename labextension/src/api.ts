@@ -1,0 +1,338 @@
+/**
+ * Typed client of the jupyter_mltrack REST API (docs/rest-api.md).
+ *
+ * Every call goes through `ServerConnection.makeRequest`, so the Jupyter token / XSRF handling of the
+ * running JupyterLab applies. Errors become `MLTrackApiError` carrying the server's JSON error message.
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** Any JSON value (params, tags, artifact metadata). */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** A metric value: JSON cannot hold non-finite floats, so those come as strings. */
+export type MetricValue = number | 'NaN' | 'Infinity' | '-Infinity';
+
+export type RunStatus = 'running' | 'finished' | 'failed' | 'killed' | 'crashed';
+
+export interface Status {
+  version: string;
+  backend: string;
+  /** Changes whenever anything is written. */
+  revision: string;
+}
+
+export interface Project {
+  id: number;
+  name: string;
+  description: string;
+  created_at: number;
+  run_count: number;
+  experiment_count: number;
+}
+
+export interface Experiment {
+  id: number;
+  project_id: number;
+  project: string;
+  name: string;
+  description: string;
+  created_at: number;
+  run_count: number;
+}
+
+export interface MetricSummary {
+  name: string;
+  context: { [key: string]: string };
+  key: string;
+  last: MetricValue | null;
+  last_step: number | null;
+  last_time: number | null;
+  min: MetricValue | null;
+  max: MetricValue | null;
+  count: number;
+}
+
+export interface RunSummary {
+  id: string;
+  name: string | null;
+  status: RunStatus;
+  project_id: number;
+  project: string;
+  experiments: string[];
+  parent_id: string | null;
+  user: string | null;
+  source: string | null;
+  start_time: number;
+  end_time: number | null;
+  description: string | null;
+  params: { [key: string]: JsonValue };
+  tags: { [key: string]: string };
+  metrics: MetricSummary[];
+}
+
+export interface ArtifactFile {
+  path: string;
+  size: number;
+  sha256: string;
+  media_type: string | null;
+}
+
+export interface Artifact {
+  id: number;
+  run_id: string;
+  name: string;
+  type: string;
+  version: number;
+  created_at: number;
+  metadata: { [key: string]: JsonValue } | null;
+  files: ArtifactFile[];
+}
+
+export interface RunInput {
+  artifact_id: number;
+  run_id: string;
+  name: string;
+  type: string;
+  version: number;
+  role: string | null;
+}
+
+export interface Run extends RunSummary {
+  error: string | null;
+  heartbeat_at: number | null;
+  children: string[];
+  artifacts: Artifact[];
+  inputs: RunInput[];
+  campaigns: string[];
+}
+
+export interface Series {
+  run_id: string;
+  name: string;
+  context: { [key: string]: string };
+  key: string;
+  total_count: number;
+  downsampled: boolean;
+  steps: number[];
+  timestamps: number[];
+  values: MetricValue[];
+}
+
+export interface RunsPage {
+  runs: RunSummary[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+export interface ListRunsParams {
+  project?: string | number;
+  experiment?: string | number;
+  campaign?: string;
+  filter?: string;
+  order_by?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** An error answered by the server (or the network), with a message fit to show to a person. */
+export class MLTrackApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly code: string | null
+  ) {
+    super(message);
+    this.name = 'MLTrackApiError';
+  }
+}
+
+const API_PATH = 'mltrack/api';
+
+let defaultSettings: ServerConnection.ISettings | null = null;
+
+/** Use these server settings (normally `app.serviceManager.serverSettings`) for calls that pass none. */
+export function setDefaultSettings(settings: ServerConnection.ISettings): void {
+  defaultSettings = settings;
+}
+
+function settingsOrDefault(settings?: ServerConnection.ISettings): ServerConnection.ISettings {
+  if (settings) {
+    return settings;
+  }
+  if (!defaultSettings) {
+    defaultSettings = ServerConnection.makeSettings();
+  }
+  return defaultSettings;
+}
+
+/** The absolute URL of an API route; `parts` are joined with `/` (encode them first). */
+export function apiUrl(path: string, settings?: ServerConnection.ISettings): string {
+  return URLExt.join(settingsOrDefault(settings).baseUrl, API_PATH, path);
+}
+
+function query(params: { [key: string]: string | number | undefined | null }): string {
+  const clean: { [key: string]: string } = {};
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') {
+      clean[k] = String(v);
+    }
+  }
+  return URLExt.objectToQueryString(clean);
+}
+
+interface ErrorBody {
+  error?: { code?: string; message?: string };
+  message?: string;
+}
+
+async function errorFrom(response: Response): Promise<MLTrackApiError> {
+  let text = '';
+  try {
+    text = await response.text();
+  } catch {
+    // ignore: fall back on the status line
+  }
+  let message = '';
+  let code: string | null = null;
+  if (text) {
+    try {
+      const body = JSON.parse(text) as ErrorBody;
+      if (body.error && typeof body.error.message === 'string') {
+        message = body.error.message;
+        code = typeof body.error.code === 'string' ? body.error.code : null;
+      } else if (typeof body.message === 'string') {
+        message = body.message;
+      }
+    } catch {
+      // not JSON (e.g. an HTML error page)
+    }
+  }
+  if (!message) {
+    message = `${response.status} ${response.statusText || 'error'}`.trim();
+    if (response.status === 404) {
+      message += ' — is the jupyter_mltrack server extension installed and enabled?';
+    }
+  }
+  return new MLTrackApiError(message, response.status, code);
+}
+
+/** Send a request to the server and answer the raw response; throws MLTrackApiError unless 2xx. */
+export async function requestRaw(
+  url: string,
+  init: RequestInit = {},
+  settings?: ServerConnection.ISettings
+): Promise<Response> {
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settingsOrDefault(settings));
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new MLTrackApiError(`Cannot reach the Jupyter server: ${reason}`, null, 'network');
+  }
+  if (!response.ok) {
+    throw await errorFrom(response);
+  }
+  return response;
+}
+
+/** GET an API route and parse its JSON answer. */
+export async function requestJson<T>(path: string, settings?: ServerConnection.ISettings): Promise<T> {
+  const response = await requestRaw(apiUrl(path, settings), { method: 'GET' }, settings);
+  try {
+    return (await response.json()) as T;
+  } catch (err) {
+    throw new MLTrackApiError(`The server answered something that is not JSON for ${path}`, response.status, 'invalid');
+  }
+}
+
+export function getStatus(settings?: ServerConnection.ISettings): Promise<Status> {
+  return requestJson<Status>('status', settings);
+}
+
+export async function listProjects(settings?: ServerConnection.ISettings): Promise<Project[]> {
+  const body = await requestJson<{ projects: Project[] }>('projects', settings);
+  return body.projects;
+}
+
+export async function listExperiments(
+  project?: string | number,
+  settings?: ServerConnection.ISettings
+): Promise<Experiment[]> {
+  const body = await requestJson<{ experiments: Experiment[] }>('experiments' + query({ project }), settings);
+  return body.experiments;
+}
+
+export function listRuns(params: ListRunsParams = {}, settings?: ServerConnection.ISettings): Promise<RunsPage> {
+  return requestJson<RunsPage>('runs' + query({ ...params }), settings);
+}
+
+export function getRun(runId: string, settings?: ServerConnection.ISettings): Promise<Run> {
+  return requestJson<Run>('runs/' + encodeURIComponent(runId), settings);
+}
+
+export function getSeries(
+  runId: string,
+  name: string,
+  options: { context?: { [key: string]: string }; maxPoints?: number } = {},
+  settings?: ServerConnection.ISettings
+): Promise<Series> {
+  const context = options.context && Object.keys(options.context).length ? JSON.stringify(options.context) : undefined;
+  return requestJson<Series>(
+    `runs/${encodeURIComponent(runId)}/metrics` + query({ name, context, max_points: options.maxPoints }),
+    settings
+  );
+}
+
+/** The URL of one artifact file (add `?download=1` to have the browser save it). */
+export function artifactFileUrl(
+  artifactId: number,
+  path: string,
+  settings?: ServerConnection.ISettings
+): string {
+  const encoded = path.split('/').map(encodeURIComponent).join('/');
+  return apiUrl(`artifacts/${artifactId}/files/${encoded}`, settings);
+}
+
+/** The download link of an artifact file: `?download=1`, plus the XSRF cookie value like JupyterLab's own downloads. */
+export function artifactDownloadUrl(
+  artifactId: number,
+  path: string,
+  settings?: ServerConnection.ISettings
+): string {
+  let url = artifactFileUrl(artifactId, path, settings) + '?download=1';
+  const xsrf = typeof document !== 'undefined' ? document.cookie.match('\\b_xsrf=([^;]*)\\b') : null;
+  if (xsrf) {
+    url += '&_xsrf=' + encodeURIComponent(xsrf[1]);
+  }
+  return url;
+}
+
+/** Fetch an artifact file and parse it as JSON (notebook snapshots). */
+export async function getArtifactJson<T>(
+  artifactId: number,
+  path: string,
+  settings?: ServerConnection.ISettings
+): Promise<T> {
+  const response = await requestRaw(artifactFileUrl(artifactId, path, settings), { method: 'GET' }, settings);
+  try {
+    return (await response.json()) as T;
+  } catch {
+    throw new MLTrackApiError(`${path} is not a JSON file`, response.status, 'invalid');
+  }
+}
+
+/** A message fit to show for any thrown value. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    return err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,175 @@
+/** The run detail view: header, facts, error, and the params / metrics / tags / artifacts / children sections. */
+import { Clipboard } from '@jupyterlab/apputils';
+import { caretLeftIcon, copyIcon } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { getRun, Run } from '../api';
+import { formatDuration, isoTime, localTime, relativeTime, runLabel } from '../format';
+import { ErrorMessage, Loading, Section, StatusBadge } from './common';
+import { useNow, useResource } from './hooks';
+import { TrackerModel } from './model';
+import {
+  ArtifactsList,
+  ChildrenList,
+  DetailActions,
+  InputsList,
+  MetricsTable,
+  ParamsTable,
+  TagsTable
+} from './sections';
+
+function CopyId(props: { id: string }): JSX.Element {
+  const [copied, setCopied] = React.useState(false);
+  React.useEffect(() => {
+    if (!copied) {
+      return;
+    }
+    const timer = window.setTimeout(() => setCopied(false), 1500);
+    return () => window.clearTimeout(timer);
+  }, [copied]);
+  return (
+    <span className="jp-mltrack-run-id">
+      <code title="Run id">{props.id}</code>
+      <button
+        className="jp-mltrack-icon-button jp-mltrack-copy-id"
+        title="Copy the run id"
+        aria-label="Copy the run id"
+        onClick={() => {
+          Clipboard.copyToSystem(props.id);
+          setCopied(true);
+        }}
+      >
+        <copyIcon.react tag="span" />
+      </button>
+      {copied && <span className="jp-mltrack-muted">copied</span>}
+    </span>
+  );
+}
+
+function RunLink(props: { model: TrackerModel; id: string }): JSX.Element {
+  return (
+    <button className="jp-mltrack-link-button" onClick={() => props.model.openRun(props.id)}>
+      {props.id}
+    </button>
+  );
+}
+
+function Facts(props: { model: TrackerModel; run: Run; now: number }): JSX.Element {
+  const { model, run, now } = props;
+  const end = run.end_time;
+  const duration = (end ?? now / 1000) - run.start_time;
+  const rows: [string, React.ReactNode][] = [
+    ['Project', run.project],
+    ['Experiments', run.experiments.length ? run.experiments.join(', ') : '–']
+  ];
+  if (run.campaigns && run.campaigns.length) {
+    rows.push(['Campaigns', run.campaigns.join(', ')]);
+  }
+  rows.push(['User', run.user || '–'], ['Source', run.source || '–']);
+  rows.push([
+    'Started',
+    <span title={isoTime(run.start_time)}>
+      {localTime(run.start_time)} <span className="jp-mltrack-muted">({relativeTime(run.start_time, now)})</span>
+    </span>
+  ]);
+  rows.push(['Ended', end === null ? '–' : <span title={isoTime(end)}>{localTime(end)}</span>]);
+  rows.push(['Duration', formatDuration(duration) + (end === null && run.status === 'running' ? ' so far' : '')]);
+  if (run.status === 'running' && run.heartbeat_at) {
+    rows.push(['Heartbeat', <span title={isoTime(run.heartbeat_at)}>{relativeTime(run.heartbeat_at, now)}</span>]);
+  }
+  if (run.parent_id) {
+    rows.push(['Parent', <RunLink model={model} id={run.parent_id} />]);
+  }
+  return (
+    <table className="jp-mltrack-table jp-mltrack-facts">
+      <tbody>
+        {rows.map(([label, value]) => (
+          <tr key={label} data-fact={label.toLowerCase()}>
+            <th scope="row">{label}</th>
+            <td>{value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function DetailBody(props: { model: TrackerModel; run: Run; actions: DetailActions }): JSX.Element {
+  const { model, run, actions } = props;
+  const now = useNow(5000);
+  const section = (name: string, title: string, count: number | undefined, body: React.ReactNode) => {
+    const key = `section:${name}`;
+    return (
+      <Section
+        name={name}
+        title={title}
+        count={count}
+        expanded={model.isExpanded(key, true)}
+        onToggle={v => model.setExpanded(key, v)}
+      >
+        {body}
+      </Section>
+    );
+  };
+  return (
+    <>
+      <header className="jp-mltrack-detail-header">
+        <div className="jp-mltrack-detail-title">
+          <StatusBadge status={run.status} />
+          <h2 title={runLabel(run)}>{runLabel(run)}</h2>
+        </div>
+        <CopyId id={run.id} />
+        {run.description && <p className="jp-mltrack-description">{run.description}</p>}
+      </header>
+      <Facts model={model} run={run} now={now} />
+      {run.error && (
+        <div className="jp-mltrack-run-error" data-status={run.status}>
+          <div className="jp-mltrack-error-title">Error</div>
+          <pre>{run.error}</pre>
+        </div>
+      )}
+      {section('params', 'Params', Object.keys(run.params ?? {}).length, <ParamsTable params={run.params ?? {}} />)}
+      {section('metrics', 'Metrics', run.metrics.length, <MetricsTable metrics={run.metrics} />)}
+      {section('tags', 'Tags', Object.keys(run.tags ?? {}).length, <TagsTable tags={run.tags ?? {}} />)}
+      {section(
+        'artifacts',
+        'Artifacts',
+        run.artifacts.length,
+        <ArtifactsList model={model} run={run} actions={actions} />
+      )}
+      {run.inputs && run.inputs.length > 0 && section('inputs', 'Inputs', run.inputs.length, <InputsList model={model} run={run} />)}
+      {run.children.length > 0 &&
+        section('children', 'Child runs', run.children.length, <ChildrenList model={model} run={run} />)}
+    </>
+  );
+}
+
+export function RunDetail(props: { model: TrackerModel; runId: string; actions: DetailActions }): JSX.Element {
+  const { model, runId, actions } = props;
+  const res = useResource(model, `run:${runId}`, () => getRun(runId, model.settings));
+  return (
+    <div className="jp-mltrack-run-detail" data-run-id={runId}>
+      <div className="jp-mltrack-detail-nav">
+        <button className="jp-mltrack-button jp-mltrack-back" onClick={() => model.back()} title="Back">
+          <caretLeftIcon.react tag="span" className="jp-mltrack-button-icon" />
+          {model.canGoBackToRun ? 'Back' : 'All runs'}
+        </button>
+        {model.canGoBackToRun && (
+          <button className="jp-mltrack-link-button" onClick={() => model.closeRun()}>
+            All runs
+          </button>
+        )}
+      </div>
+      {res.data ? (
+        <>
+          {res.error && <ErrorMessage message={res.error} />}
+          <DetailBody model={model} run={res.data} actions={actions} />
+        </>
+      ) : res.error ? (
+        <ErrorMessage title={`Cannot load run ${runId}`} message={res.error} onRetry={() => void model.refresh()} />
+      ) : (
+        <Loading what="the run" />
+      )}
+    </div>
+  );
+}

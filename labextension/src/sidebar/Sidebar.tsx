@@ -1,0 +1,89 @@
+/** The whole panel: header (title, refresh), runs filter, connection state, then the tree or a run's details. */
+import { refreshIcon } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { EmptyMessage, ErrorMessage, Loading } from './common';
+import { useSignal } from './hooks';
+import { TrackerModel } from './model';
+import { RunDetail } from './RunDetail';
+import { DetailActions } from './sections';
+import { ProjectTree } from './Tree';
+
+function FilterBox(props: { model: TrackerModel }): JSX.Element {
+  const { model } = props;
+  const [text, setText] = React.useState(model.filter);
+  const apply = () => model.setFilter(text);
+  return (
+    <form
+      className="jp-mltrack-filter"
+      onSubmit={e => {
+        e.preventDefault();
+        apply();
+      }}
+    >
+      <input
+        className="jp-mltrack-filter-input"
+        type="search"
+        value={text}
+        placeholder="Filter runs: metrics.acc > 0.9"
+        title="Search language: metrics.acc > 0.5 and params.optimizer = 'adam', status = 'failed', name like 'rf-%'. Enter applies."
+        aria-label="Filter runs"
+        spellCheck={false}
+        onChange={e => {
+          setText(e.target.value);
+          if (e.target.value === '') {
+            model.setFilter('');
+          }
+        }}
+        onBlur={apply}
+      />
+    </form>
+  );
+}
+
+export function SidebarApp(props: { model: TrackerModel; actions: DetailActions }): JSX.Element {
+  const { model, actions } = props;
+  useSignal(model.uiChanged);
+  useSignal(model.dataChanged);
+  const runId = model.currentRunId;
+
+  let body: React.ReactNode;
+  if (!model.ready) {
+    body = <Loading what="" />;
+  } else if (model.status === null) {
+    body = (
+      <ErrorMessage
+        title="Cannot reach the experiment tracking server"
+        message={model.statusError ?? 'unknown error'}
+        onRetry={() => void model.refresh()}
+      />
+    );
+  } else if (runId !== null) {
+    body = <RunDetail model={model} runId={runId} actions={actions} />;
+  } else {
+    body = <ProjectTree model={model} />;
+  }
+
+  return (
+    <div className="jp-mltrack-panel">
+      <div className="jp-mltrack-header">
+        <h2 className="jp-mltrack-title">Experiment tracking</h2>
+        <button
+          className="jp-mltrack-icon-button jp-mltrack-refresh"
+          title="Refresh"
+          aria-label="Refresh"
+          onClick={() => void model.refresh()}
+        >
+          <refreshIcon.react tag="span" />
+        </button>
+      </div>
+      {runId === null && model.status !== null && <FilterBox model={model} />}
+      {model.status !== null && model.statusError && (
+        <div className="jp-mltrack-banner" role="status">
+          Connection lost: {model.statusError} — showing the last data.
+        </div>
+      )}
+      <div className="jp-mltrack-body">{body ?? <EmptyMessage>Nothing to show.</EmptyMessage>}</div>
+    </div>
+  );
+}

@@ -1,0 +1,224 @@
+/**
+ * The sidebar's state outside React: the server revision poller, a response cache (so views keep showing the
+ * previous answer while reloading: no flicker), and the UI state that must survive re-renders and view changes
+ * (expanded nodes, selected run, the run detail history, the runs filter).
+ */
+import { ServerConnection } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { errorMessage, getStatus, Status } from '../api';
+
+/** How often the revision is polled while the panel is visible (ms). */
+export const POLL_INTERVAL = 2000;
+
+export class TrackerModel implements IDisposable {
+  constructor(readonly settings: ServerConnection.ISettings) {}
+
+  // ---- server state ------------------------------------------------------------------------------------------
+
+  /** The last status answer (null before the first one). */
+  get status(): Status | null {
+    return this._status;
+  }
+
+  /** The message of the last failed status poll, null once the server answers again. */
+  get statusError(): string | null {
+    return this._statusError;
+  }
+
+  /** Whether a status poll has come back yet (with an answer or an error). */
+  get ready(): boolean {
+    return this._status !== null || this._statusError !== null;
+  }
+
+  /** Bumped when the data must be reloaded: the revision changed, the server came back, or a manual refresh. */
+  get generation(): number {
+    return this._generation;
+  }
+
+  /** Emitted when `generation`, `status` or `statusError` change. */
+  get dataChanged(): ISignal<this, void> {
+    return this._dataChanged;
+  }
+
+  /** Answers kept across reloads, keyed by the view that asked. */
+  readonly cache = new Map<string, unknown>();
+
+  /** Ask the server for its revision; reload the views if it changed. */
+  async poll(): Promise<void> {
+    if (this._inFlight) {
+      return this._inFlight;
+    }
+    this._inFlight = this._poll().finally(() => {
+      this._inFlight = null;
+    });
+    return this._inFlight;
+  }
+
+  /** Reload everything that is shown, whether or not the revision changed. */
+  async refresh(): Promise<void> {
+    this._generation++;
+    this._dataChanged.emit();
+    await this.poll();
+  }
+
+  private async _poll(): Promise<void> {
+    try {
+      const status = await getStatus(this.settings);
+      const hadError = this._statusError !== null;
+      const changed = this._status === null || status.revision !== this._status.revision;
+      this._status = status;
+      this._statusError = null;
+      if (changed || hadError) {
+        this._generation++;
+        this._dataChanged.emit();
+      }
+    } catch (err) {
+      const message = errorMessage(err);
+      if (message !== this._statusError) {
+        this._statusError = message;
+        this._dataChanged.emit();
+      }
+    }
+  }
+
+  // ---- polling -----------------------------------------------------------------------------------------------
+
+  /** Poll every POLL_INTERVAL ms while active (the panel is visible); one request at a time. */
+  setActive(active: boolean): void {
+    if (active === this._active || this.isDisposed) {
+      return;
+    }
+    this._active = active;
+    window.clearTimeout(this._timer);
+    if (active) {
+      void this._loop(++this._loopId);
+    }
+  }
+
+  private async _loop(id: number): Promise<void> {
+    if (id !== this._loopId || !this._active) {
+      return;
+    }
+    if (typeof document === 'undefined' || !document.hidden) {
+      await this.poll();
+    }
+    if (id === this._loopId && this._active) {
+      this._timer = window.setTimeout(() => void this._loop(id), POLL_INTERVAL);
+    }
+  }
+
+  // ---- UI state ----------------------------------------------------------------------------------------------
+
+  /** Emitted when the UI state (expansion, selection, view, filter) changes. */
+  get uiChanged(): ISignal<this, void> {
+    return this._uiChanged;
+  }
+
+  isExpanded(key: string, byDefault = false): boolean {
+    return this._expanded.get(key) ?? byDefault;
+  }
+
+  setExpanded(key: string, expanded: boolean): void {
+    this._expanded.set(key, expanded);
+    this._uiChanged.emit();
+  }
+
+  /** The run shown in the detail view, or null for the tree. */
+  get currentRunId(): string | null {
+    return this._history.length ? this._history[this._history.length - 1] : null;
+  }
+
+  /** Whether "back" leads to another run (rather than to the tree). */
+  get canGoBackToRun(): boolean {
+    return this._history.length > 1;
+  }
+
+  /** The run last opened (highlighted in the tree). */
+  get selectedRunId(): string | null {
+    return this._selected;
+  }
+
+  /** Show a run's details; from another run's details (a child, the parent) "back" returns there. */
+  openRun(runId: string): void {
+    if (this.currentRunId === runId) {
+      return;
+    }
+    this._history = this.currentRunId === null ? [runId] : [...this._history, runId].slice(-50);
+    this._selected = runId;
+    this._uiChanged.emit();
+  }
+
+  back(): void {
+    this._history = this._history.slice(0, -1);
+    if (this.currentRunId) {
+      this._selected = this.currentRunId;
+    }
+    this._uiChanged.emit();
+  }
+
+  /** Back to the tree, whatever the history. */
+  closeRun(): void {
+    this._history = [];
+    this._uiChanged.emit();
+  }
+
+  /** The search-language filter applied to every runs list ('' for none). */
+  get filter(): string {
+    return this._filter;
+  }
+
+  setFilter(filter: string): void {
+    const f = filter.trim();
+    if (f !== this._filter) {
+      this._filter = f;
+      this._uiChanged.emit();
+    }
+  }
+
+  /** How many runs a list shows (grows with "Show more"). */
+  runLimit(key: string): number {
+    return this._limits.get(key) ?? RUNS_PAGE;
+  }
+
+  showMore(key: string): void {
+    this._limits.set(key, this.runLimit(key) + RUNS_PAGE);
+    this._uiChanged.emit();
+  }
+
+  // ---- disposal ----------------------------------------------------------------------------------------------
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    this._active = false;
+    window.clearTimeout(this._timer);
+    Signal.clearData(this);
+  }
+
+  private _status: Status | null = null;
+  private _statusError: string | null = null;
+  private _generation = 0;
+  private _dataChanged = new Signal<this, void>(this);
+  private _uiChanged = new Signal<this, void>(this);
+  private _inFlight: Promise<void> | null = null;
+  private _active = false;
+  private _loopId = 0;
+  private _timer = 0;
+  private _expanded = new Map<string, boolean>();
+  private _history: string[] = [];
+  private _selected: string | null = null;
+  private _filter = '';
+  private _limits = new Map<string, number>();
+  private _disposed = false;
+}
+
+/** Runs per page in a runs list. */
+export const RUNS_PAGE = 50;

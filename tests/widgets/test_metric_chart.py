@@ -1,0 +1,100 @@
+"""MetricChart's model in Python: traces, downsampling, zoom detail, contexts, colour groups, live reload,
+static fallbacks."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def two_runs(tracking):
+    R = tracking
+    ids = []
+    for lr in (0.1, 0.01):
+        with R.start_run(f"lr{lr}", params={"lr": lr, "opt": "adam"}, capture_environment=False) as r:
+            r.log_metric_series("loss", np.exp(-lr * np.arange(100_000) / 1000), context={"subset": "train"})
+            r.log_metric_series("loss", np.arange(50, dtype=float), steps=np.arange(0, 100_000, 2000),
+                                context={"subset": "val"})
+            r.log_metric("acc", 0.5 + lr)
+        ids.append(r.id)
+    R.flush()
+    return R, ids
+
+
+def test_traces_downsampled_and_styled(two_runs):
+    from jupyter_mltrack.widgets.metric_chart import MetricChart
+
+    R, ids = two_runs
+    c = MetricChart(ids, max_points=500, live=False)
+    assert c.metrics == ["acc", "loss"]
+    keys = sorted((t["key"], t["run_id"]) for t in c.traces)
+    assert len(keys) == 6
+    train = [t for t in c.traces if t["key"] == "loss[subset=train]"]
+    assert all(t["downsampled"] and len(t["steps"]) <= 500 and t["total_count"] == 100_000 for t in train)
+    assert train[0]["values"][0] == 1.0  # the extremes survive downsampling
+    val = [t for t in c.traces if t["key"] == "loss[subset=val]"]
+    assert len({t["dash"] for t in train + val}) == 2  # contexts drawn distinctly
+    assert len({t["color"] for t in train}) == 2  # one colour per run
+    only = MetricChart(ids, metrics="loss", context={"subset": "val"}, live=False)
+    assert {t["key"] for t in only.traces} == {"loss[subset=val]"}
+
+
+def test_zoom_fetches_detail(two_runs):
+    from jupyter_mltrack.widgets.metric_chart import MetricChart
+
+    R, ids = two_runs
+    c = MetricChart(ids, metrics="loss", context={"subset": "train"}, max_points=300, live=False)
+    c.x_range = [1000.0, 1199.0]
+    t = c.traces[0]
+    assert t["steps"][0] == 1000 and t["steps"][-1] == 1199 and len(t["steps"]) == 200 and not t["downsampled"]
+    c.x_range = []
+    assert c.traces[0]["total_count"] == 100_000
+
+
+def test_colour_by_param(two_runs):
+    from jupyter_mltrack.widgets.metric_chart import MetricChart
+
+    R, ids = two_runs
+    c = MetricChart(ids, metrics="acc", live=False)
+    assert c.color_options == ["lr", "opt"]
+    c.color_by = "opt"
+    assert {t["group"] for t in c.traces} == {"opt=adam"} and len({t["color"] for t in c.traces}) == 1
+    c.color_by = "lr"
+    assert len({t["color"] for t in c.traces}) == 2
+
+
+def test_live_chart_grows_while_a_run_logs(tracking):
+    R = tracking
+    run = R.start_run("live", capture_environment=False)
+    run.log_metric("score", 0.0, step=0)
+    chart = run.chart(throttle=0.2)
+    assert chart.traces[0]["steps"] == [0]
+    for s in range(1, 20):
+        run.log_metric("score", s / 20, step=s)
+    deadline = time.time() + 10
+    while time.time() < deadline and len(chart.traces[0]["steps"]) < 20:
+        time.sleep(0.1)
+    assert len(chart.traces[0]["steps"]) == 20
+    run.end()
+    chart.close()
+
+
+def test_static_fallbacks(two_runs):
+    from jupyter_mltrack.widgets.metric_chart import MetricChart
+
+    R, ids = two_runs
+    c = MetricChart(ids, metrics="loss", live=False)
+    bundle = c._repr_mimebundle_()
+    data = bundle[0] if isinstance(bundle, tuple) else bundle
+    fig = data["application/vnd.plotly.v1+json"]
+    assert len(fig["data"]) == 4 and all(len(t["x"]) == len(t["y"]) for t in fig["data"])
+    assert data["text/html"].startswith("<div><svg") and data["text/html"].count("<polyline") == 4
+    # no plotly.js in the widget state: the saved notebook stays small
+    import json
+
+    state = c.get_state()
+    assert len(json.dumps({k: v for k, v in state.items() if isinstance(v, (str, int, float, list, dict, bool))})) < 500_000
+    assert "plotly" not in state["_esm"].lower() or "mltrack/static/plotly.min.js" in state["_esm"]
