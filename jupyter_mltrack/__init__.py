@@ -37,6 +37,8 @@ _LAZY.update({
     "register_gatherer": "jupyter_mltrack.client.environment",
     "RunTable": "jupyter_mltrack.widgets.run_table",
     "MetricChart": "jupyter_mltrack.widgets.metric_chart",
+    "Compare": "jupyter_mltrack.widgets.compare",
+    "compare": "jupyter_mltrack.widgets.compare",
 })
 
 __all__ = sorted(_LAZY) + ["__version__", "load_ipython_extension"]
@@ -51,6 +53,7 @@ if TYPE_CHECKING:  # pragma: no cover
         set_tracking_uri, start_run,
     )
     from .client.writer import WriterError
+    from .widgets.compare import Compare, compare
     from .widgets.metric_chart import MetricChart
     from .widgets.run_table import RunTable
     from .core.errors import Conflict, InvalidInput, MLTrackError, NotFound

@@ -114,7 +114,7 @@ class TrackingMagics(Magics):
     @line_magic
     def mltrack(self, line: str):
         """``%mltrack runs [FILTER]`` — the runs as a live table widget; ``%mltrack df [FILTER]`` — as a DataFrame;
-        ``%mltrack uri`` — where runs are stored; ``%mltrack notebook PATH`` — name this kernel's notebook file;
+        ``%mltrack compare ID ID …`` — compare runs; ``%mltrack uri`` — where runs are stored; ``%mltrack notebook PATH`` — name this kernel's notebook file;
         ``%mltrack flush``."""
         from . import client as C
         from .client import run as R
@@ -126,6 +126,14 @@ class TrackingMagics(Magics):
             from .widgets.run_table import RunTable
 
             return RunTable(filter=rest)
+        if cmd == "compare":
+            from .widgets.compare import compare
+
+            ids = (rest or "").split()
+            if len(ids) < 2:
+                print("usage: %mltrack compare RUN_ID RUN_ID [...]")
+                return None
+            return compare(ids)
         if cmd == "df":
             return R.search_runs(filter=rest)
         if cmd == "uri":

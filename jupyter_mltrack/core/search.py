@@ -340,9 +340,9 @@ def _attr_column(f: Field, runs):
     if f.name == "duration":
         return func.coalesce(runs.c.end_time, runs.c.heartbeat_at, runs.c.start_time) - runs.c.start_time
     if f.name == "project":
-        return (
-            select(S.projects.c.name).where(S.projects.c.id == runs.c.project_id).scalar_subquery()
-        )
+        # an alias: the run queries also join ``projects``, which would otherwise be correlated away
+        p = S.projects.alias("project_of_run")
+        return select(p.c.name).where(p.c.id == runs.c.project_id).scalar_subquery()
     return runs.c[f.name]
 
 
@@ -401,10 +401,7 @@ def to_sql(node, runs=S.runs) -> ColumnElement[bool]:
         return _cmp_sql(f, op, v, runs)
     if kind == "in":
         vals, neg = node[2], node[3]
-        expr = or_(*[_cmp_sql(f, "=", v, runs) for v in vals]) if vals else false()
-        if f.kind == "attr" and f.name in ("experiment", "campaign"):
-            table = S.experiments if f.name == "experiment" else S.campaigns
-            expr = _membership_sql(f, runs, table, None, None, [str(v) for v in vals])
+        expr = _in_sql(f, vals, runs)
         return not_(expr) if neg else expr
     if kind == "like":
         how, pattern, neg = node[2], node[3], node[4]
@@ -441,6 +438,28 @@ def to_sql(node, runs=S.runs) -> ColumnElement[bool]:
         col = _attr_column(f, runs)
         return col.is_not(None) if neg else col.is_(None)
     raise InvalidInput(f"search: cannot evaluate {node!r}")  # pragma: no cover
+
+
+def _in_sql(f: Field, vals: list, runs):
+    """``field in (…)`` as one IN list (a chain of ORs would overflow SQLite's expression depth at ~1000 values)."""
+    if not vals:
+        return false()
+    if f.kind == "metric":
+        if any(isinstance(v, (str, bool)) for v in vals):
+            raise InvalidInput(f"search: {f.label} is a number and cannot be compared with strings")
+        return _metric_sql(f, runs, lambda col: col.in_([float(v) for v in vals]))
+    if f.kind == "param":
+        nums = [float(v) for v in vals if not isinstance(v, str)]
+        strs = [v for v in vals if isinstance(v, str)]
+        return _kv_sql(f, runs, lambda t: or_(*([t.c.num.in_(nums)] if nums else []) + ([t.c.text.in_(strs)] if strs else [])))
+    if f.kind == "tag":
+        return _kv_sql(f, runs, lambda t: t.c.value.in_([v if isinstance(v, str) else json.dumps(v) for v in vals]))
+    if f.name in ("experiment", "campaign"):
+        table = S.experiments if f.name == "experiment" else S.campaigns
+        return _membership_sql(f, runs, table, None, None, [str(v) for v in vals])
+    if f.name in _TIME_ATTRS or f.name == "duration" or f.name == "status":
+        return or_(*[_cmp_sql(f, "=", v, runs) for v in vals])
+    return _attr_column(f, runs).in_([v if isinstance(v, str) else str(v) for v in vals])
 
 
 def _cmp_sql(f: Field, op: str, v, runs):

@@ -25,6 +25,7 @@ import anywidget
 import traitlets as t
 
 from ..core.errors import InvalidInput, MLTrackError
+from ._esm import esm
 
 _STATIC = Path(__file__).parent / "static"
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
@@ -55,7 +56,7 @@ def _clean(values: Iterable[float]) -> list:
 
 
 class MetricChart(anywidget.AnyWidget):
-    _esm = _STATIC / "metric_chart.js"
+    _esm = esm("metric_chart.js", plotly=True)
     _css = _STATIC / "widgets.css"
 
     traces = t.List(t.Dict()).tag(sync=True)

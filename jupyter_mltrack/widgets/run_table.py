@@ -22,6 +22,7 @@ import anywidget
 import traitlets as t
 
 from ..core.errors import MLTrackError
+from ._esm import esm
 
 _STATIC = Path(__file__).parent / "static"
 FIXED = ("name", "status", "start_time", "duration")
@@ -42,7 +43,7 @@ def _json_value(v):
 
 
 class RunTable(anywidget.AnyWidget):
-    _esm = _STATIC / "run_table.js"
+    _esm = esm("run_table.js")
     _css = _STATIC / "widgets.css"
 
     project = t.Unicode("").tag(sync=True)

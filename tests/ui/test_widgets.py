@@ -131,3 +131,26 @@ chart""",
                 break
         time.sleep(0.5)
     assert first is not None and int(charts.nth(1).get_attribute("data-points")) >= 30 > first
+
+
+def test_selecting_rows_updates_the_comparison(lab, page):
+    cells = [SETUP, "t = mlt.RunTable(project='Widgets', page_size=10, live=False)\nt", "c = mlt.compare(t)\nc"]
+    _notebook(lab.root / "compare.ipynb", cells)
+    open_lab(page, lab, "compare.ipynb")
+    for i in range(3):
+        _run_cell(page, i)
+        _wait_idle(page)
+    cmp = page.locator(".mltrack-compare")
+    cmp.wait_for(timeout=60_000)
+    page.wait_for_selector(".mltrack-compare .mltrack-parcoords .parcoords", timeout=30_000)
+    assert cmp.locator(".mltrack-compare-table tbody tr").count() == 10  # the table's page
+    boxes = page.locator(".mltrack-run-table tbody input.mltrack-select")
+    boxes.nth(0).check()
+    boxes.nth(2).check()
+    boxes.nth(4).check()
+    page.wait_for_function("() => document.querySelectorAll('.mltrack-compare-table tbody tr').length === 3",
+                           timeout=20_000)
+    assert "3 runs" in cmp.locator(".mltrack-compare-summary").inner_text()
+    assert cmp.locator(".mltrack-compare-table tbody tr.mltrack-best").count() == 1
+    page.wait_for_function("() => document.querySelector('.mltrack-compare .mltrack-scatter').dataset.points === '3'",
+                           timeout=20_000)

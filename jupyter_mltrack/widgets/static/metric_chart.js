@@ -1,30 +1,6 @@
 // MetricChart view: plotly lines, one panel per metric. x-axis, log scale and smoothing are applied here; the
 // kernel sends downsampled series and re-sends a step range in full detail when the user zooms.
 
-let plotlyPromise = null;
-
-function baseUrl() {
-  const cfg = document.getElementById("jupyter-config-data");
-  if (cfg) {
-    try { return (JSON.parse(cfg.textContent).baseUrl || "/").replace(/\/?$/, "/"); } catch (e) { /* fall through */ }
-  }
-  return "/";
-}
-
-function loadPlotly() {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (!plotlyPromise) {
-    plotlyPromise = new Promise((resolve, reject) => {
-      const s = document.createElement("script");
-      s.src = baseUrl() + "mltrack/static/plotly.min.js";
-      s.onload = () => (window.Plotly ? resolve(window.Plotly) : reject(new Error("plotly.js did not load")));
-      s.onerror = () => { plotlyPromise = null; reject(new Error("could not load " + s.src)); };
-      document.head.appendChild(s);
-    });
-  }
-  return plotlyPromise;
-}
-
 function ema(values, alpha) {
   // exponential moving average with bias correction (the first points are not dragged towards 0)
   if (!alpha) return values;
@@ -46,15 +22,6 @@ function xValues(tr, axis) {
   return tr.steps;
 }
 
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v;
-    else if (v !== undefined && v !== null && v !== false) e.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return e;
-}
 
 function render({ model, el: root }) {
   root.classList.add("mltrack-widget", "mltrack-metric-chart");

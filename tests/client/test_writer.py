@@ -1,0 +1,438 @@
+"""client/writer.py: the background writer — exit flush, retries, refused data, back-pressure, heartbeats.
+
+Sinks here are the real local backend on a real store; the "flaky" and "slow" sinks only wrap it to inject a failure
+or a delay in front of the real write."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jupyter_mltrack.client import writer as W
+from jupyter_mltrack.client.backend import LocalBackend
+from jupyter_mltrack.client.writer import Writer, WriterError
+from jupyter_mltrack.core.errors import NotFound
+
+
+class FlakySink:
+    """The real backend behind a write that raises RuntimeError ``failures`` times first."""
+
+    def __init__(self, target, failures: int):
+        self.target = target
+        self.failures = failures
+        self.calls = 0
+
+    def write(self, batch):
+        self.calls += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("disk unplugged")
+        return self.target.write(batch)
+
+    def __getattr__(self, name):
+        return getattr(self.target, name)
+
+
+class SlowSink:
+    """The real backend behind a write that takes ``delay`` seconds; records the points of every batch."""
+
+    def __init__(self, target, delay: float):
+        self.target = target
+        self.delay = delay
+        self.batch_points: list[int] = []
+
+    def write(self, batch):
+        time.sleep(self.delay)
+        self.batch_points.append(sum(len(m["values"]) for m in batch.get("metrics", [])))
+        return self.target.write(batch)
+
+
+@pytest.fixture
+def writers():
+    """Writers made by a test; closed (flushed) at teardown."""
+    made: list[Writer] = []
+
+    def make(sink, **kw) -> Writer:
+        w = Writer(sink, **kw)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close(timeout=10)
+
+
+def rejected_files() -> list[Path]:
+    return sorted((Path(os.environ["MLTRACK_HOME"]) / "rejected").glob("*.json"))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# interpreter exit (real subprocesses)
+
+
+EXIT_SCRIPT = """
+    import sys
+    import jupyter_mltrack.client.run as R
+    R.set_tracking_uri(sys.argv[1])
+    run = R.start_run("script", params={"lr": 0.01, "layers": [3, 4]}, tags={"kind": "exit-test"},
+                      capture_environment=False)
+    for i in range(100_000):
+        run.log_metric("loss", 1.0 / (i + 1))
+    run.log_metric("acc", 0.5, context={"subset": "val"})
+    print(run.id, flush=True)
+    if len(sys.argv) > 2:
+        raise RuntimeError("the script died")
+    # no end(), no flush(): the exit hooks must store everything
+"""
+
+
+def test_everything_is_stored_at_interpreter_exit(store_dir, store, run_py):
+    run_id = run_py(EXIT_SCRIPT, store_dir).stdout.strip()
+    run = store.get_run(run_id)
+    assert run["params"] == {"lr": 0.01, "layers": [3, 4]} and run["tags"] == {"kind": "exit-test"}
+    series = {m["key"]: m for m in run["metrics"]}
+    assert series["loss"]["count"] == 100_000 and series["loss"]["last_step"] == 99_999
+    assert series["loss"]["last"] == 1.0 / 100_000
+    assert series["acc[subset=val]"]["last"] == 0.5
+    p = store.get_series(run_id, "loss")["points"]
+    assert p.steps.tolist() == list(range(100_000))
+    np.testing.assert_array_equal(p.values, 1.0 / (np.arange(100_000) + 1))
+    # a script that ends normally finishes its open runs
+    assert run["status"] == "finished" and run["end_time"] is not None and run["error"] is None
+
+
+def test_a_script_dying_of_an_exception_fails_its_run(store_dir, store, run_py):
+    r = run_py(EXIT_SCRIPT, store_dir, "die", check=False)
+    assert r.returncode == 1 and "the script died" in r.stderr
+    run = store.get_run(r.stdout.strip())
+    assert run["status"] == "failed"
+    assert "RuntimeError: the script died" in run["error"] and "Traceback" in run["error"]
+    assert {m["key"]: m["count"] for m in run["metrics"]}["loss"] == 100_000  # the data is stored anyway
+
+
+@pytest.mark.xfail(strict=True, reason="bug: the environment is gathered on a ThreadPoolExecutor; in a script that "
+                                       "ends before the writer's first periodic flush, the exit flush runs after "
+                                       "threading shutdown and submit() raises 'cannot schedule new futures after "
+                                       "interpreter shutdown', so the run has no environment artifact")
+def test_a_short_script_still_captures_its_environment(store_dir, store, run_py):
+    r = run_py("""
+        import sys
+        import jupyter_mltrack.client.run as R
+        R.set_tracking_uri(sys.argv[1])
+        with R.start_run("short") as run:
+            run.log_metric("m", 1.0)
+        print(run.id)
+    """, store_dir)
+    run = store.get_run(r.stdout.strip())
+    assert run["status"] == "finished" and run["metrics"][0]["count"] == 1
+    assert [a["name"] for a in run["artifacts"]] == ["environment"], r.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="bug: after os.fork() the writer resets itself lazily, on the child's first "
+                                       "flush, discarding everything the child logged before it (the child's run "
+                                       "never reaches the store and flush() reports nothing)")
+def test_a_forked_child_can_log(store_dir, store, run_py):
+    run_py("""
+        import os, sys
+        import jupyter_mltrack.client.run as R
+        R.set_tracking_uri(sys.argv[1])
+        with R.start_run("parent", capture_environment=False) as run:
+            run.log_metric("m", 1.0)
+            run.flush()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    with R.start_run("child", parent=False, capture_environment=False) as child:
+                        child.log_param("p", 1)
+                    R.flush(timeout=10)
+                finally:
+                    os._exit(0)
+            os.waitpid(pid, 0)
+    """, store_dir)
+    runs = {r["name"]: r for r in store.search_runs()[0]}
+    assert runs["parent"]["status"] == "finished"
+    assert "child" in runs and runs["child"]["params"] == {"p": 1}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# transient failures
+
+
+def test_transient_sink_failures_are_retried_and_reported(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    sink = FlakySink(LocalBackend(store), failures=3)
+    w = writers(sink, interval=0.05)
+    buf = w.series("r", "m", "{}")
+    for i in range(1000):
+        w.add_point(buf, None, float(i), 1000.0 + i)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    w.flush(timeout=30, raise_errors=False)
+    assert sink.failures == 0 and sink.calls >= 4
+    assert w.stats["retries"] == 3
+    assert store.get_series("r", "m")["points"].values.tolist() == [float(i) for i in range(1000)]
+    assert store.get_run("r")["tags"] == {"t": "v"}
+    assert w.errors and "disk unplugged" in w.errors[0] and "nothing is lost" in w.errors[0]
+    assert rejected_files() == []
+
+
+def test_a_sink_failure_is_warned_about_on_the_next_api_call(tracking, store):
+    w = tracking._client.writer
+    sink = FlakySink(w.sink, failures=2)
+    w.sink = sink
+    run = tracking.start_run(capture_environment=False)
+    run.log_metric("m", 1.0)
+    w.flush(timeout=30, raise_errors=False)
+    assert sink.failures == 0
+    assert store.get_run(run.id)["metrics"][0]["last"] == 1.0
+    assert any("disk unplugged" in e for e in w.errors)
+    with pytest.warns(RuntimeWarning, match="cannot write to the store yet"):
+        run.log_metric("m", 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # reported once only
+        run.log_metric("m", 3.0)
+    run.end()
+    tracking.flush()
+    assert store.get_run(run.id)["metrics"][0]["count"] == 3
+
+
+@pytest.mark.xfail(strict=True, reason="bug: Writer.flush() raises WriterError for a transient failure that was "
+                                       "retried successfully, although everything was stored")
+def test_flush_does_not_raise_once_a_transient_failure_is_resolved(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(FlakySink(LocalBackend(store), failures=1), interval=0.05)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    w.flush(timeout=30)
+    assert store.get_run("r")["tags"] == {"t": "v"}
+
+
+def test_flush_raises_when_the_sink_keeps_failing(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    sink = FlakySink(LocalBackend(store), failures=10**9)
+    w = writers(sink, interval=0.05)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    t0 = time.monotonic()
+    with pytest.raises(WriterError, match="disk unplugged"):
+        w.flush(timeout=0.5)
+    assert time.monotonic() - t0 < 10
+    with pytest.raises(WriterError, match="has not stored everything yet \\(disk unplugged\\); it keeps retrying"):
+        w.flush(timeout=0.3)  # the failure itself was already reported: now the timeout speaks
+    assert store.get_run("r")["tags"] == {}
+    # the data was kept: once the sink recovers, it is stored
+    sink.failures = 0
+    w.flush(timeout=30)
+    assert store.get_run("r")["tags"] == {"t": "v"}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# refused data
+
+
+def test_a_conflict_from_another_process_is_saved_and_the_rest_is_stored(tracking, store, store_dir, run_py):
+    run = tracking.start_run(capture_environment=False)
+    run.flush()
+    # another process sets the param first
+    run_py("""
+        import sys
+        from jupyter_mltrack.core.store import Store
+        Store(sys.argv[1]).write_batch({"params": [{"run_id": sys.argv[2], "key": "lr", "value": 0.2}]})
+    """, store_dir, run.id)
+    run.log_param("lr", 0.1)  # this process cannot know
+    run.log_param("other", "kept")
+    run.log_metric("m", 1.0)
+    run.set_tag("t", "v")
+    with pytest.raises(WriterError, match="param 'lr'.*already 0.2.*saved to"):
+        run.flush()
+    info = store.get_run(run.id)
+    assert info["params"] == {"lr": 0.2, "other": "kept"}
+    assert info["metrics"][0]["last"] == 1.0 and info["tags"] == {"t": "v"}
+    files = rejected_files()
+    assert len(files) == 1
+    assert json.loads(files[0].read_text()) == [{"run_id": run.id, "key": "lr", "value": 0.1}]
+    assert str(files[0]) in tracking._client.writer.errors[-1]
+    run.log_metric("m", 2.0)  # the writer goes on
+    run.end()
+    tracking.flush()
+    assert store.get_run(run.id)["status"] == "finished"
+
+
+@pytest.mark.xfail(strict=True, reason="bug: on NotFound/InvalidInput the writer rejects the WHOLE batch (every run "
+                                       "created, param and point logged in that interval), contrary to its docstring "
+                                       "('the rest of the batch is written'); e.g. log_input of a missing artifact "
+                                       "loses its run")
+def test_a_refused_item_does_not_lose_the_rest_of_its_batch(tracking, store):
+    tracking._client.writer.interval = 60  # everything below goes into one batch
+    run = tracking.start_run(params={"a": 1}, capture_environment=False)
+    run.log_metric("m", 1.0)
+    run.log_input(999_999)
+    with pytest.raises(WriterError, match="no artifact 999999"):
+        run.flush()
+    assert len(rejected_files()) == 1
+    info = store.get_run(run.id)
+    assert info["params"] == {"a": 1} and info["metrics"][0]["last"] == 1.0
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a run whose parent_id does not exist makes the store raise "
+                                       "IntegrityError, which the writer treats as transient and retries forever, "
+                                       "so nothing else this process logs is stored any more")
+def test_an_unknown_parent_does_not_block_the_writer(store_dir, store, run_py):
+    r = run_py("""
+        import os, sys
+        import jupyter_mltrack.client.run as R
+        R.set_tracking_uri(sys.argv[1])
+        R._get_client().writer.interval = 60
+        a = R.start_run("a", capture_environment=False)
+        a.flush()
+        b = R.start_run("b", parent="nosuchparent", capture_environment=False)
+        a.log_metric("m", 1.0)
+        try:
+            R.flush(timeout=3)
+        except Exception as e:
+            print(type(e).__name__, e, file=sys.stderr)
+        print(a.id, flush=True)
+        os._exit(0)  # do not wait for the exit flush
+    """, store_dir)
+    run_id = r.stdout.strip()
+    assert [m["key"] for m in store.get_run(run_id)["metrics"]] == ["m"], r.stderr
+
+
+def test_invalid_data_sent_by_hand_is_refused_and_saved(store, writers):
+    """The writer's own input is validated by the API, but the sink still refuses bad batches for good."""
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=0.05)
+    w.add("updates", {"run_id": "r", "status": "exploded"})
+    with pytest.raises(WriterError, match="status 'exploded'"):
+        w.flush(timeout=30)
+    (f,) = rejected_files()
+    assert json.loads(f.read_text())["updates"] == [{"run_id": "r", "status": "exploded"}]
+    w.add("tags", {"run_id": "r", "key": "after", "value": "ok"})
+    w.flush(timeout=30)
+    assert store.get_run("r")["tags"] == {"after": "ok"}
+
+
+def test_a_failing_deferred_job_is_reported(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=0.05)
+
+    def capture_something():
+        raise OSError("no such device")
+
+    w.defer(capture_something)
+    w.defer(lambda: {"tags": [{"run_id": "r", "key": "deferred", "value": "yes"}]})
+    with pytest.raises(WriterError, match="could not capture capture_something: OSError"):
+        w.flush(timeout=30)
+    assert store.get_run("r")["tags"] == {"deferred": "yes"}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# bounded memory
+
+
+def test_back_pressure_bounds_the_buffer_and_loses_nothing(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    sink = SlowSink(LocalBackend(store), delay=0.01)
+    w = writers(sink, interval=0.01, max_points=200, flush_points=50)
+    buf = w.series("r", "m", "{}")
+    n = 4000
+    for i in range(n):
+        w.add_point(buf, None, float(i), 1000.0 + i)
+        assert w._pending_points <= w.max_points  # the producer waited instead of growing the buffer
+    w.flush(timeout=60)
+    assert max(sink.batch_points) <= 200
+    assert sum(sink.batch_points) == n and len(sink.batch_points) >= n // 200
+    p = store.get_series("r", "m")["points"]
+    assert p.steps.tolist() == list(range(n)) and p.values.tolist() == [float(i) for i in range(n)]
+
+
+def test_bulk_appends_apply_back_pressure_too(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    sink = SlowSink(LocalBackend(store), delay=0.01)
+    w = writers(sink, interval=0.01, max_points=500, flush_points=100)
+    buf = w.series("r", "m", "{}")
+    for k in range(40):
+        w.add_points(buf, np.arange(k * 100, (k + 1) * 100), np.full(100, float(k)), np.full(100, 5.0))
+        assert w._pending_points <= w.max_points
+    w.flush(timeout=60)
+    assert max(sink.batch_points) <= 500 and sum(sink.batch_points) == 4000
+    assert store.get_series("r", "m")["total_count"] == 4000
+
+
+def test_producers_on_several_threads(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=0.01, max_points=300, flush_points=100)
+
+    def produce(t):
+        buf = w.series("r", f"m{t}", "{}")
+        for i in range(2000):
+            w.add_point(buf, None, float(i), 1.0)
+
+    threads = [threading.Thread(target=produce, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    w.flush(timeout=60)
+    for t in range(4):
+        assert store.get_series("r", f"m{t}")["points"].steps.tolist() == list(range(2000))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# heartbeats and small things
+
+
+def test_open_runs_send_heartbeats(tracking, store, monkeypatch):
+    monkeypatch.setattr(W, "HEARTBEAT_EVERY", 0.0)
+    w = tracking._client.writer
+    w.interval = 0.02
+    run = tracking.start_run(capture_environment=False)
+    assert run.id in w.open_runs
+    run.flush()
+    first = store.get_run(run.id)["heartbeat_at"]
+    deadline = time.monotonic() + 10
+    while store.get_run(run.id)["heartbeat_at"] == first and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.get_run(run.id)["heartbeat_at"] > first
+    run.end()
+    assert run.id not in w.open_runs
+
+
+def test_flush_with_nothing_to_do_and_close_twice(store, writers):
+    w = writers(LocalBackend(store), interval=0.05)
+    t0 = time.monotonic()
+    w.flush(timeout=5)
+    assert time.monotonic() - t0 < 2
+    w.close()
+    w.close()
+    assert w.errors == []
+
+
+def test_close_flushes_what_is_left(store):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = Writer(LocalBackend(store), interval=60)
+    buf = w.series("r", "m", "{}")
+    w.add_point(buf, 5, 1.0, 1.0)
+    w.add_point(buf, None, 2.0, 2.0)
+    w.add("updates", {"run_id": "r", "status": "finished", "end_time": 3.0})
+    w.close()
+    assert store.get_series("r", "m")["points"].steps.tolist() == [5, 6]
+    assert store.get_run("r")["status"] == "finished"
+    assert w.stats["batches"] >= 1 and w.stats["points"] == 2
+
+
+def test_unknown_run_is_refused_not_retried(store, writers):
+    w = writers(LocalBackend(store), interval=0.05)
+    buf = w.series("ghost", "m", "{}")
+    w.add_point(buf, None, 1.0, 1.0)
+    with pytest.raises(WriterError, match="unknown run: ghost"):
+        w.flush(timeout=30)
+    assert w.stats["retries"] == 0
+    (f,) = rejected_files()
+    assert json.loads(f.read_text())["metrics"][0]["values"] == [1.0]
+    with pytest.raises(NotFound):
+        store.get_run("ghost")
