@@ -36,3 +36,9 @@ def test_demo_notebook(tmp_path, store_dir, monkeypatch):
     val = store.get_series(forest["id"], "rmse", {"subset": "val"})
     assert val["total_count"] == 20 and list(val["points"].steps[:2]) == [10, 20]
     assert {a["name"] for a in forest["artifacts"]} == {"model", "notebook", "environment"}
+    assert (tmp_path / "diabetes-report.html").stat().st_size > 100_000
+    widget_cells = [c for c in nb.cells if c.cell_type == "code" and any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in c.outputs)]
+    assert len(widget_cells) == 3
+    for c in widget_cells:  # each widget output carries a static fallback
+        data = next(o for o in c.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {}))["data"]
+        assert "text/html" in data

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -188,7 +189,9 @@ def build_report(runs: list[dict], read_file: Callable[[int, str], bytes],
         label = (art.get("metadata") or {}).get("files", {}).get(f["path"], "")
         nb.cells.append(md(f"### Notebook — `{f['path']}`" + (f" ({label})" if label else "")))
         snap = nbformat.reads(read_file(art["id"], f["path"]).decode("utf-8"), as_version=4)
-        nb.cells.extend(snap.cells)
+        for cell in snap.cells:  # several runs' snapshots share cell ids: give each a fresh one
+            cell["id"] = uuid.uuid4().hex[:12]
+            nb.cells.append(cell)
     from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(template_name="lab")

@@ -25,7 +25,7 @@ function FilterBox(props: { model: TrackerModel }): JSX.Element {
         className="jp-mltrack-filter-input"
         type="search"
         value={text}
-        placeholder="Filter runs: metrics.acc > 0.9"
+        placeholder="Filter: metrics.acc > 0.9"
         title="Search language: metrics.acc > 0.5 and params.optimizer = 'adam', status = 'failed', name like 'rf-%'. Enter applies."
         aria-label="Filter runs"
         spellCheck={false}

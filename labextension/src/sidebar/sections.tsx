@@ -69,45 +69,41 @@ export function MetricsTable(props: { metrics: MetricSummary[] }): JSX.Element {
   if (metrics.length === 0) {
     return <EmptyMessage>No metrics.</EmptyMessage>;
   }
+  // one <tbody> per metric: the key on its own line, then its numbers (fits a narrow sidebar)
   return (
-    <div className="jp-mltrack-table-scroll">
-      <table className="jp-mltrack-table jp-mltrack-metrics">
-        <thead>
-          <tr>
-            <th>key</th>
-            <th title="Last value">last</th>
-            <th title="Step of the last value">step</th>
-            <th>min</th>
-            <th>max</th>
-            <th title="Number of points">n</th>
+    <table className="jp-mltrack-table jp-mltrack-metrics">
+      <thead>
+        <tr>
+          <th title="Last value">last</th>
+          <th title="Step of the last value">step</th>
+          <th>min</th>
+          <th>max</th>
+          <th title="Number of points">count</th>
+        </tr>
+      </thead>
+      {metrics.map(m => (
+        <tbody key={m.key} data-metric-key={m.key}>
+          <tr className="jp-mltrack-metric-key-row">
+            <th scope="rowgroup" colSpan={5} title={m.key}>
+              {m.key}
+            </th>
           </tr>
-        </thead>
-        <tbody>
-          {metrics.map(m => (
-            <tr key={m.key} data-metric-key={m.key}>
-              <th scope="row" title={m.key}>
-                {m.key}
-              </th>
-              <td className="jp-mltrack-num" data-col="last" title={String(m.last)}>
-                {formatMetric(m.last)}
-              </td>
-              <td className="jp-mltrack-num" data-col="last_step">
-                {m.last_step ?? '–'}
-              </td>
-              <td className="jp-mltrack-num" data-col="min" title={String(m.min)}>
-                {formatMetric(m.min)}
-              </td>
-              <td className="jp-mltrack-num" data-col="max" title={String(m.max)}>
-                {formatMetric(m.max)}
-              </td>
-              <td className="jp-mltrack-num" data-col="count">
-                {m.count}
-              </td>
-            </tr>
-          ))}
+          <tr className="jp-mltrack-metric-values">
+            <td data-col="last" title={String(m.last)}>
+              {formatMetric(m.last)}
+            </td>
+            <td data-col="last_step">{m.last_step ?? '–'}</td>
+            <td data-col="min" title={String(m.min)}>
+              {formatMetric(m.min)}
+            </td>
+            <td data-col="max" title={String(m.max)}>
+              {formatMetric(m.max)}
+            </td>
+            <td data-col="count">{m.count}</td>
+          </tr>
         </tbody>
-      </table>
-    </div>
+      ))}
+    </table>
   );
 }
 
