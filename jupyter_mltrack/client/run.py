@@ -816,7 +816,7 @@ def _run_ids(runs) -> list[str]:
 
 
 def export_report(runs, path: str | os.PathLike = "mltrack-report.html", title: str | None = None,
-                  max_points: int = 2000) -> Path:
+                  max_points: int = 2000, progress: bool | None = None) -> Path:
     """Write a standalone HTML report of one or more runs (Run objects, ids, or a search_runs DataFrame):
     comparison table, metric charts, params, environment and notebook snapshots. Returns the file's path."""
     from ..report.export import export_report as _export
@@ -824,7 +824,7 @@ def export_report(runs, path: str | os.PathLike = "mltrack-report.html", title: 
     client = _get_client()
     client.writer.flush(raise_errors=False)
     ids = _run_ids(runs)
-    return _export(ids, path, client.backend, title=title, max_points=max_points)
+    return _export(ids, path, client.backend, title=title, max_points=max_points, progress=progress)
 
 
 def list_projects():

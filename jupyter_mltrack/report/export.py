@@ -211,21 +211,37 @@ def build_report(runs: list[dict], read_file: Callable[[int, str], bytes],
     return body.replace("</head>", head + "</head>", 1)
 
 
+PROGRESS_FROM = 20  # runs; below this an export is quick enough to stay silent
+
+
 def export_report(run_ids: list[str], path: str | Path, backend, title: str | None = None,
-                  max_points: int = _MAX_CHART_POINTS, progress=None) -> Path:
-    """Write the report of ``run_ids`` to ``path`` (HTML) using a client backend; returns the path."""
+                  max_points: int = _MAX_CHART_POINTS, progress: bool | None = None) -> Path:
+    """Write the report of ``run_ids`` to ``path`` (HTML) using a client backend; returns the path. A progress bar
+    (notebook-aware) shows for large exports unless ``progress=False``."""
+    from tqdm.auto import tqdm
+
+    show = progress if progress is not None else len(run_ids) >= PROGRESS_FROM
+    bar = tqdm(total=2 * len(run_ids) + 1, desc="exporting runs", unit="step", disable=not show, leave=False)
     runs = []
-    for i, rid in enumerate(run_ids):
-        runs.append(backend.get_run(rid))
-        if progress:
-            progress(i + 1, len(run_ids))
+    try:
+        for rid in run_ids:
+            runs.append(backend.get_run(rid))
+            bar.update()
 
-    def series_of(run_id, name, ctx):
-        try:
-            return backend.get_series(run_id, name, ctx, max_points)
-        except Exception:
-            return None
+        seen: set[str] = set()
 
-    out = Path(path)
-    out.write_text(build_report(runs, backend.read_artifact_file, series_of, title), encoding="utf-8")
+        def series_of(run_id, name, ctx):
+            if run_id not in seen:
+                seen.add(run_id)
+                bar.update()
+            try:
+                return backend.get_series(run_id, name, ctx, max_points)
+            except Exception:
+                return None
+
+        out = Path(path)
+        out.write_text(build_report(runs, backend.read_artifact_file, series_of, title), encoding="utf-8")
+        bar.update(bar.total - bar.n)
+    finally:
+        bar.close()
     return out

@@ -167,15 +167,15 @@ def test_a_forked_child_can_log(store_dir, store, run_py):
 
 def test_transient_sink_failures_are_retried_and_reported(store, writers):
     store.write_batch({"runs": [{"id": "r"}]})
-    sink = FlakySink(LocalBackend(store), failures=3)
+    sink = FlakySink(LocalBackend(store), failures=2)
     w = writers(sink, interval=0.05)
     buf = w.series("r", "m", "{}")
     for i in range(1000):
         w.add_point(buf, None, float(i), 1000.0 + i)
     w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
     w.flush(timeout=30, raise_errors=False)
-    assert sink.failures == 0 and sink.calls >= 4
-    assert w.stats["retries"] == 3
+    assert sink.failures == 0 and sink.calls >= 3
+    assert w.stats["retries"] == 2
     assert store.get_series("r", "m")["points"].values.tolist() == [float(i) for i in range(1000)]
     assert store.get_run("r")["tags"] == {"t": "v"}
     assert w.errors and "disk unplugged" in w.errors[0] and "nothing is lost" in w.errors[0]
@@ -292,7 +292,7 @@ def test_an_unknown_parent_does_not_block_the_writer(store_dir, store, run_py):
         b = R.start_run("b", parent="nosuchparent", capture_environment=False)
         a.log_metric("m", 1.0)
         try:
-            R.flush(timeout=3)
+            R.flush(timeout=2)
         except Exception as e:
             print(type(e).__name__, e, file=sys.stderr)
         print(a.id, flush=True)

@@ -70,3 +70,16 @@ def test_runs_cli_in_a_subprocess(tracking, store_dir, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "jupyter_mltrack.cli", "--uri", str(store_dir), "runs",
                           "--filter", "metrics.acc >"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "search" in bad.stderr
+
+
+def test_progress_bar_for_large_exports(tracking, tmp_path, capsys):
+    R = tracking
+    ids = []
+    for i in range(25):
+        with R.start_run(f"p{i}", capture_environment=False) as run:
+            run.log_metric("m", i)
+        ids.append(run.id)
+    R.export_report(ids[:3], tmp_path / "small.html")
+    assert "exporting runs" not in capsys.readouterr().err  # quiet for small exports
+    R.export_report(ids, tmp_path / "big.html")
+    assert "exporting runs" in capsys.readouterr().err

@@ -78,7 +78,7 @@ export function MetricsTable(props: { metrics: MetricSummary[] }): JSX.Element {
           <th title="Step of the last value">step</th>
           <th>min</th>
           <th>max</th>
-          <th title="Number of points">count</th>
+          <th title="Number of points">n</th>
         </tr>
       </thead>
       {metrics.map(m => (

@@ -1,0 +1,38 @@
+"""Widgets in an executed notebook exported with nbconvert (no kernel, no widget state): the static fallbacks show."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbconvert import HTMLExporter
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_nbconvert_export_shows_fallbacks(tmp_path, store_dir, monkeypatch):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in (
+        "import jupyter_mltrack as mlt\n"
+        "for i in range(3):\n"
+        "    with mlt.start_run(f'fb{i}', project='FB', params={'lr': i / 10}, capture_environment=False) as r:\n"
+        "        for s in range(20): r.log_metric('loss', 1 / (1 + s + i), step=s)\n"
+        "mlt.flush()",
+        "mlt.RunTable(project='FB', live=False)",
+        "mlt.MetricChart(mlt.search_runs(project='FB'), live=False)",
+        "mlt.compare(mlt.search_runs(project='FB'))",
+    )]
+    monkeypatch.setenv("MLTRACK_URI", str(store_dir))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    # JupyterLab does not save widget state by default: neither does this notebook
+    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    assert "mltrack-static-table" in body and "fb0" in body and "fb2" in body  # run table and comparison
+    assert "<polyline" in body  # the chart's SVG
+    # saved outputs stay small: no plotly.js anywhere in the notebook
+    text = nbformat.writes(nb)
+    assert len(text) < 400_000, len(text)
