@@ -61,7 +61,6 @@ class TrackingMagics(Magics):
         """Run the cell as a tracked run. Inside, ``mlt.active_run()`` is the run; ``mlt.start_run()`` makes a
         child run."""
         from .client import run as R
-        from .client.notebook import capture, snapshot_artifact
 
         args = _parse(self.track_run, line)
         params = _kv(args.param, "param")
@@ -87,8 +86,7 @@ class TrackingMagics(Magics):
         finally:
             try:
                 if not args.no_snapshot:
-                    snap = capture(cell)
-                    run._writer.defer(snapshot_artifact(run.id, snap, run._client.backend))
+                    run.snapshot(cell)
             except Exception as e:  # the snapshot must never hide the cell's own outcome
                 print(f"jupyter_mltrack: could not snapshot the notebook: {e!r}", file=sys.stderr)
             run.end(status, error=error)

@@ -87,6 +87,10 @@ def find_notebook(use_server: bool = True) -> tuple[str | None, str]:
         vsc = None
     if vsc:
         return os.path.abspath(vsc), "vscode"
+    if _frontend_path:  # told by the JupyterLab extension (a path relative to the server's root)
+        for candidate in (_frontend_path, os.path.join(os.getcwd(), os.path.basename(_frontend_path))):
+            if os.path.isabs(candidate) and os.path.isfile(candidate):
+                return os.path.abspath(candidate), "jupyterlab"
     now = time.monotonic()
     if _cache is not None and now - _cache[0] < _CACHE_SECONDS and (_cache[1] or not use_server):
         return _cache[1], _cache[2]
@@ -163,6 +167,7 @@ def history_notebook(cells: list[dict], kernel_name: str = "python3") -> bytes:
                               "note": "cells in the order they ran in the kernel, with their execution counts"}
     for c in cells:
         cell = nbformat.v4.new_code_cell(source=c["source"], execution_count=c["execution_count"])
+        cell["id"] = f"run-{c['execution_count']}"  # deterministic: the same history is the same bytes, stored once
         if c.get("output") is not None:
             cell.outputs.append(nbformat.v4.new_output(
                 "execute_result", data={"text/plain": c["output"]}, execution_count=c["execution_count"]))
@@ -197,32 +202,173 @@ def capture(cell_source: str | None = None) -> dict:
     }
 
 
-def snapshot_artifact(run_id: str, snap: dict[str, Any], backend):
-    """A deferred writer job storing the snapshot as the run's ``notebook`` artifact."""
+#: Outputs bigger than this are replaced by a note in stored snapshots (content addressing already stores an
+#: unchanged notebook once; this keeps one huge image or table from being stored again with every run).
+MAX_OUTPUT_BYTES = 2_000_000
+#: Cells with this tag (cell metadata ``tags``) get their outputs stored as an artifact of the run.
+ARTIFACT_TAG = "mltrack-artifact"
+#: The comm target the JupyterLab extension registers to answer "send me the live notebook".
+COMM_TARGET = "jupyter_mltrack"
+
+
+def slim_notebook(data: bytes) -> bytes:
+    """The notebook without widget state (plotly's FigureWidget state alone carries ~5 MB of plotly.js) and with
+    oversized outputs replaced by a note. Unparseable input is returned unchanged."""
+    try:
+        nb = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return data
+    changed = False
+    md = nb.get("metadata") or {}
+    if "widgets" in md:
+        del md["widgets"]
+        changed = True
+    for cell in nb.get("cells", []):
+        outs = cell.get("outputs")
+        if not outs:
+            continue
+        for i, out in enumerate(outs):
+            d = out.get("data")
+            if not d:
+                continue
+            if "application/vnd.jupyter.widget-state+json" in d:
+                del d["application/vnd.jupyter.widget-state+json"]
+                changed = True
+            size = len(json.dumps(d))
+            if size > MAX_OUTPUT_BYTES:
+                kinds = ", ".join(sorted(d))
+                out["data"] = {"text/plain": f"[jupyter_mltrack: a {size / 1e6:.1f} MB output ({kinds}) was left out "
+                                             "of this snapshot]"}
+                changed = True
+    if not changed:
+        return data
+    return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def tagged_outputs(nb_bytes: bytes) -> list[tuple[str, list[tuple[str, bytes]], dict]]:
+    """Artifacts for cells tagged ``mltrack-artifact``: (name, files, metadata) — the cell's outputs as files
+    (PNG/JPEG/SVG images, HTML, text, plus ``cell.json``). The name is the cell's ``mltrack_name`` metadata, else
+    ``cell-<n>``."""
+    import base64
+
+    try:
+        nb = json.loads(nb_bytes)
+    except (ValueError, UnicodeDecodeError):
+        return []
+    out = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        md = cell.get("metadata") or {}
+        if ARTIFACT_TAG not in (md.get("tags") or []):
+            continue
+        name = str(md.get("mltrack_name") or f"cell-{index + 1}")
+        files: list[tuple[str, bytes]] = [("cell.json", json.dumps(cell, indent=1).encode("utf-8"))]
+        for j, o in enumerate(cell.get("outputs", []) or []):
+            data = o.get("data") or {}
+            stem = f"output-{j + 1}"
+            for mime, ext in (("image/png", "png"), ("image/jpeg", "jpg")):
+                if mime in data:
+                    raw = data[mime]
+                    files.append((f"{stem}.{ext}", base64.b64decode("".join(raw) if isinstance(raw, list) else raw)))
+            for mime, ext in (("image/svg+xml", "svg"), ("text/html", "html"), ("text/markdown", "md")):
+                if mime in data:
+                    raw = data[mime]
+                    files.append((f"{stem}.{ext}", ("".join(raw) if isinstance(raw, list) else raw).encode("utf-8")))
+            text = o.get("text") if o.get("output_type") == "stream" else data.get("text/plain")
+            if text and not any(f[0].startswith(stem + ".") for f in files):
+                files.append((f"{stem}.txt", ("".join(text) if isinstance(text, list) else text).encode("utf-8")))
+        src = cell.get("source", "")
+        out.append((name, files, {"cell_index": index, "source": "".join(src) if isinstance(src, list) else src}))
+    return out
+
+
+def _media(rel: str) -> str:
+    import mimetypes
+
+    if rel.endswith(".ipynb"):
+        return "application/x-ipynb+json"
+    if rel.endswith(".py"):
+        return "text/x-python"
+    return mimetypes.guess_type(rel)[0] or "application/octet-stream"
+
+
+def snapshot_artifact(run_id: str, snap: dict[str, Any], backend, live: bytes | None = None):
+    """A deferred writer job storing the snapshot as a version of the run's ``notebook`` artifact (with the live
+    document when the frontend sent it), plus an artifact per ``mltrack-artifact``-tagged cell."""
 
     def capture_notebook() -> dict:
         files, labels = [], {}
+        name = os.path.basename(snap["path"]) if snap.get("path") else None
+        if live is not None:
+            live_name = "live-" + (name or "notebook.ipynb")
+            files.append((live_name, slim_notebook(live)))
+            labels[live_name] = "live document"
         if snap["history"]:
             files.append(("history.ipynb", history_notebook(snap["history"], snap["kernel_name"])))
             labels["history.ipynb"] = "execution history"
         if snap["saved"] is not None:
-            name = os.path.basename(snap["path"])
-            if name == "history.ipynb":
-                name = "saved-history.ipynb"
-            files.append((name, snap["saved"]))
+            if name in ("history.ipynb", "cell.py") or name.startswith("live-"):
+                name = "saved-" + name
+            files.append((name, slim_notebook(snap["saved"])))
             labels[name] = "saved file"
         if snap.get("cell"):
             files.append(("cell.py", snap["cell"].encode("utf-8")))
             labels["cell.py"] = "tracked cell"
-        items = []
-        for rel, data in files:
-            sha, size = backend.put_bytes(data)
-            mt = "application/x-ipynb+json" if rel.endswith(".ipynb") else "text/x-python"
-            items.append({"path": rel, "sha256": sha, "size": size, "media_type": mt})
-        if not items:
+        if not files:
             return {}
+
+        def store(rel_files):
+            items = []
+            for rel, data in rel_files:
+                sha, size = backend.put_bytes(data)
+                items.append({"path": rel, "sha256": sha, "size": size, "media_type": _media(rel)})
+            return items
+
         meta = {"notebook_path": snap["path"], "identified_by": snap["how"], "files": labels}
-        return {"artifacts": [{"run_id": run_id, "name": "notebook", "type": "notebook", "metadata": meta,
-                               "files": items}]}
+        arts = [{"run_id": run_id, "name": "notebook", "type": "notebook", "metadata": meta, "files": store(files)}]
+        source = live if live is not None else snap["saved"]
+        if source is not None:
+            for art_name, art_files, art_meta in tagged_outputs(source):
+                art_meta["from"] = "live document" if live is not None else "saved file"
+                arts.append({"run_id": run_id, "name": art_name, "type": "cell-output", "metadata": art_meta,
+                             "files": store(art_files)})
+        return {"artifacts": arts}
 
     return capture_notebook
+
+
+def request_live_snapshot(run_id: str, snap: dict[str, Any], backend, writer) -> bool:
+    """Ask the JupyterLab frontend (the extension's comm target) for the live document — unsaved edits and the
+    outputs as they are once the cell finishes. Its answer arrives when the kernel is idle again and is stored as
+    a new version of the run's ``notebook`` artifact. Returns False when there is no kernel/frontend to ask."""
+    global _frontend_path
+    ip = _ipython()
+    if ip is None or getattr(ip, "kernel", None) is None:
+        return False
+    try:
+        from comm import create_comm
+    except ImportError:  # pragma: no cover - ipykernel ≥ 6.18 depends on comm
+        return False
+    try:
+        c = create_comm(target_name=COMM_TARGET, data={"request": "snapshot", "run_id": run_id, "version": 1})
+    except Exception:
+        return False
+
+    def on_msg(msg) -> None:
+        global _frontend_path
+        data = (msg.get("content") or {}).get("data") or {}
+        try:
+            if data.get("path"):
+                _frontend_path = str(data["path"])
+            nb = data.get("notebook")
+            if nb is not None:
+                live = (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+                writer.defer(snapshot_artifact(run_id, dict(snap, how=snap["how"] + "; live document from JupyterLab"),
+                                               backend, live=live))
+        finally:
+            c.close()
+
+    c.on_msg(on_msg)
+    return True
+
+
+_frontend_path: str | None = None

@@ -389,6 +389,18 @@ class Run:
         aid = artifact["id"] if isinstance(artifact, Mapping) else int(artifact)
         w.add("inputs", {"run_id": self.id, "artifact_id": aid, "role": role})
 
+    def snapshot(self, cell_source: str | None = None) -> None:
+        """Store the notebook as it is now as a version of this run's ``notebook`` artifact: the execution history,
+        the saved file and, in JupyterLab, the live document with unsaved edits (it arrives once the running cell
+        has finished). ``%%track_run`` calls this when its cell ends."""
+        from .notebook import capture, request_live_snapshot, snapshot_artifact
+
+        if self._writer is None:
+            raise InvalidInput(f"run {self.id} was opened for reading")
+        snap = capture(cell_source)
+        self._writer.defer(snapshot_artifact(self.id, snap, self._backend()))
+        request_live_snapshot(self.id, snap, self._backend(), self._writer)
+
     def chart(self, metrics: str | list[str] | None = None, **kwargs):
         """A live :class:`~jupyter_mltrack.MetricChart` of this run (display it, e.g. as a cell's last line)."""
         from ..widgets.metric_chart import MetricChart

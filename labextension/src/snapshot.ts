@@ -28,35 +28,33 @@ function isNotFound(err: unknown): boolean {
   return err instanceof ServerConnection.ResponseError && err.response.status === 404;
 }
 
-async function exists(contents: Contents.IManager, path: string): Promise<Contents.IModel | null> {
+/** The names in folder `path`, which is created when missing. */
+async function folderNames(contents: Contents.IManager, path: string): Promise<Set<string>> {
+  let model: Contents.IModel;
   try {
-    return await contents.get(path, { content: false });
+    model = await contents.get(path, { content: true });
   } catch (err) {
     if (isNotFound(err)) {
-      return null;
+      await contents.save(path, { type: 'directory' });
+      return new Set();
     }
     throw err;
   }
-}
-
-async function ensureDirectory(contents: Contents.IManager, path: string): Promise<void> {
-  const model = await exists(contents, path);
-  if (model === null) {
-    await contents.save(path, { type: 'directory' });
-  } else if (model.type !== 'directory') {
+  if (model.type !== 'directory') {
     throw new Error(`${path} exists and is not a folder`);
   }
+  const items = Array.isArray(model.content) ? (model.content as Contents.IModel[]) : [];
+  return new Set(items.map(item => item.name));
 }
 
-/** `dir/base.ipynb`, else `dir/base-1.ipynb`, `dir/base-2.ipynb`, … : the first that does not exist. */
-async function freePath(contents: Contents.IManager, dir: string, base: string): Promise<string> {
-  for (let i = 0; i < 10000; i++) {
-    const candidate = `${dir}/${base}${i === 0 ? '' : `-${i}`}.ipynb`;
-    if ((await exists(contents, candidate)) === null) {
-      return candidate;
+/** `base.ipynb`, else `base-1.ipynb`, `base-2.ipynb`, … : the first name not taken. */
+export function freeName(taken: Set<string>, base: string): string {
+  for (let i = 0; ; i++) {
+    const name = `${base}${i === 0 ? '' : `-${i}`}.ipynb`;
+    if (!taken.has(name)) {
+      return name;
     }
   }
-  throw new Error(`too many snapshots named ${base} in ${dir}`);
 }
 
 /** The path a snapshot of `file` of `run` is saved under (before the uniqueness suffix). */
@@ -79,8 +77,8 @@ export async function saveNotebookSnapshot(options: {
   if (typeof notebook !== 'object' || notebook === null || !Array.isArray(notebook['cells'])) {
     throw new Error(`${path} is not a Jupyter notebook`);
   }
-  await ensureDirectory(contents, SNAPSHOT_DIR);
-  const target = await freePath(contents, SNAPSHOT_DIR, snapshotBaseName(run, path));
+  const taken = await folderNames(contents, SNAPSHOT_DIR);
+  const target = `${SNAPSHOT_DIR}/${freeName(taken, snapshotBaseName(run, path))}`;
   await contents.save(target, { type: 'notebook', format: 'json', content: notebook });
   return target;
 }

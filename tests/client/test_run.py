@@ -323,6 +323,8 @@ def test_non_finite_values_round_trip(tracking, store):
         run.log_metric_series("bulk", np.concatenate([payload, [np.inf, -np.inf, np.nan]]))
         run.log_metric("last_nan", 1.0)
         run.log_metric("last_nan", math.nan)
+        run.log_metric("pinf", math.inf)
+        run.log_metric("ninf", -math.inf)
     p = points(store, run, "m")
     want = np.array([math.nan, math.inf, -math.inf, -0.0, 1.5])
     assert p.values.view(np.uint64).tolist() == want.view(np.uint64).tolist()
@@ -335,6 +337,8 @@ def test_non_finite_values_round_trip(tracking, store):
     df = tracking.search_runs()
     row = df.iloc[0]
     assert math.isnan(row["metrics.last_nan"]) and row["metrics.bulk"] != row["metrics.bulk"]
+    assert (row["metrics.pinf"], row["metrics.ninf"], row["metrics.m"]) == (math.inf, -math.inf, 1.5)
+    assert df["metrics.pinf"].dtype == np.float64
     info = store.get_run(run.id)
     s = {x["key"]: x for x in info["metrics"]}["m"]
     assert (s["min"], s["max"]) == (-math.inf, math.inf)

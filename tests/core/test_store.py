@@ -521,6 +521,36 @@ def test_get_series_many(store):
         store.get_series_many("abc", "m")
 
 
+def test_get_series_many_step_range(store):
+    from jupyter_mltrack.core.series import CHUNK_POINTS
+
+    n = 3 * CHUNK_POINTS
+    store.write_batch({"runs": [{"id": "a"}, {"id": "b"}], "metrics": [
+        {"run_id": "a", "name": "m", "values": np.arange(n, dtype=float)},
+        {"run_id": "b", "name": "m", "steps": [5, 1, 3], "values": [5.0, 1.0, 3.0]}]})
+    lo, hi = CHUNK_POINTS - 10, 2 * CHUNK_POINTS + 10  # spans three chunks
+    a, b = store.get_series_many(["a", "b"], "m", step_range=(lo, hi))
+    assert a["points"].steps.tolist() == list(range(lo, hi + 1)) and a["total_count"] == hi - lo + 1
+    assert b["run_id"] == "b" and len(b["points"]) == 0  # outside the range
+    (a, b) = store.get_series_many(["a", "b"], "m", step_range=(0, 3))
+    assert a["points"].values.tolist() == [0.0, 1.0, 2.0, 3.0] and b["points"].values.tolist() == [1.0, 3.0]
+    (a,) = store.get_series_many(["a"], "m", step_range=(lo, hi), max_points=50)
+    assert a["downsampled"] and len(a["points"]) <= 50
+
+
+def test_run_columns(store):
+    store.write_batch({"runs": [{"id": "a", "project": "P"}, {"id": "b", "project": "Q"}],
+                       "params": [{"run_id": "a", "key": "lr", "value": 1}, {"run_id": "b", "key": "opt", "value": "x"}],
+                       "tags": [{"run_id": "a", "key": "t", "value": "v"}],
+                       "metrics": [{"run_id": "a", "name": "acc", "values": [1.0], "context": {"subset": "val"}},
+                                   {"run_id": "a", "name": "acc", "values": [1.0]},
+                                   {"run_id": "b", "name": "loss", "values": [1.0]}]})
+    assert store.run_columns() == {"params": ["lr", "opt"], "metrics": ["acc", "acc[subset=val]", "loss"],
+                                   "tags": ["t"]}
+    assert store.run_columns(project="P") == {"params": ["lr"], "metrics": ["acc", "acc[subset=val]"], "tags": ["t"]}
+    assert store.run_columns(filter="params.opt = 'x'") == {"params": ["opt"], "metrics": ["loss"], "tags": []}
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # staleness
 

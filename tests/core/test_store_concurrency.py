@@ -146,7 +146,7 @@ def test_concurrent_writer_processes_lose_nothing(store_dir, tmp_path, spawn_py)
 
 
 def test_readers_during_writes_see_whole_batches(store_dir, tmp_path, spawn_py):
-    W, N = 2, 60
+    W, N = 2, 40
     s = Store(store_dir)
     s.write_batch({"runs": [{"id": "shared", "project": "P"}]})
     go, stop = _go(tmp_path), tmp_path / "stop"
@@ -183,7 +183,7 @@ OPENER = """
 
 
 def test_processes_creating_a_new_store_at_the_same_moment(tmp_path, spawn_py):
-    P, D = 4, 4
+    P, D = 4, 3
     dirs = [tmp_path / f"new{i}" for i in range(D)]  # do not exist yet
     go = _go(tmp_path)
     procs = [spawn_py(OPENER, w, go, *dirs) for w in range(P)]

@@ -1,0 +1,76 @@
+"""What goes into a stored snapshot: the live document (when the frontend sends it), slimmed of widget state and
+oversized outputs, plus an artifact per cell tagged ``mltrack-artifact``."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import nbformat
+
+from jupyter_mltrack.client import notebook as N
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64).decode()
+
+
+def _nb_bytes():
+    nb = nbformat.v4.new_notebook()
+    plot = nbformat.v4.new_code_cell("plot()")
+    plot.metadata["tags"] = ["mltrack-artifact"]
+    plot.metadata["mltrack_name"] = "loss-curve"
+    plot.outputs = [nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})]
+    table = nbformat.v4.new_code_cell("df")
+    table.metadata["tags"] = ["mltrack-artifact"]
+    table.outputs = [nbformat.v4.new_output("execute_result", data={"text/html": "<table></table>", "text/plain": "df"},
+                                            execution_count=2)]
+    huge = nbformat.v4.new_code_cell("big()")
+    huge.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "x" * (N.MAX_OUTPUT_BYTES + 10)})]
+    nb.cells = [nbformat.v4.new_markdown_cell("# unsaved title"), plot, table, huge]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"m": {"plotly": "x" * 1000}}}}
+    return nbformat.writes(nb).encode()
+
+
+def test_slim_notebook_drops_widget_state_and_huge_outputs():
+    raw = _nb_bytes()
+    slim = json.loads(N.slim_notebook(raw))
+    assert "widgets" not in slim["metadata"]
+    assert "left out of this snapshot" in slim["cells"][3]["outputs"][0]["data"]["text/plain"]
+    assert slim["cells"][1]["outputs"][0]["data"]["image/png"] == PNG
+    assert len(N.slim_notebook(raw)) < len(raw) / 10
+    assert N.slim_notebook(b"not json") == b"not json"
+
+
+def test_tagged_cells_become_artifacts():
+    arts = {name: (dict(files), meta) for name, files, meta in N.tagged_outputs(_nb_bytes())}
+    assert set(arts) == {"loss-curve", "cell-3"}
+    files, meta = arts["loss-curve"]
+    assert files["output-1.png"].startswith(b"\x89PNG") and "cell.json" in files and meta["source"] == "plot()"
+    assert arts["cell-3"][0]["output-1.html"] == b"<table></table>"
+
+
+def test_snapshot_with_live_document(store):
+    from jupyter_mltrack.client.backend import LocalBackend
+
+    backend = LocalBackend(store)
+    store.write_batch({"runs": [{"id": "r1"}]})
+    snap = {"path": "/x/exp.ipynb", "how": "test", "saved": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
+            "history": [{"source": "a = 1", "execution_count": 1, "output": None}], "cell": "a = 1",
+            "kernel_name": "python3"}
+    batch = N.snapshot_artifact("r1", snap, backend, live=_nb_bytes())()
+    store.write_batch(batch)
+    run = store.get_run("r1")
+    arts = {a["name"]: a for a in run["artifacts"]}
+    assert set(arts) == {"notebook", "loss-curve", "cell-3"}
+    labels = arts["notebook"]["metadata"]["files"]
+    assert labels == {"live-exp.ipynb": "live document", "history.ipynb": "execution history",
+                      "exp.ipynb": "saved file", "cell.py": "tracked cell"}
+    assert arts["loss-curve"]["type"] == "cell-output" and arts["loss-curve"]["metadata"]["from"] == "live document"
+    from jupyter_mltrack.report.diff import pick_snapshot
+
+    assert pick_snapshot(run)[1]["path"] == "live-exp.ipynb"
+    # the same snapshot again stores no new bytes
+    before = sum(1 for _ in store.blobs.root.rglob("*") if _.is_file())
+    store.write_batch(N.snapshot_artifact("r1", snap, backend, live=_nb_bytes())())
+    after = sum(1 for _ in store.blobs.root.rglob("*") if _.is_file())
+    assert after == before
+    assert [a["version"] for a in store.get_run("r1")["artifacts"] if a["name"] == "notebook"] == [1, 2]
