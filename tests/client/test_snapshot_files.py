@@ -56,7 +56,8 @@ def test_snapshot_with_live_document(store):
     snap = {"path": "/x/exp.ipynb", "how": "test", "saved": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
             "history": [{"source": "a = 1", "execution_count": 1, "output": None}], "cell": "a = 1",
             "kernel_name": "python3"}
-    batch = N.snapshot_artifact("r1", snap, backend, live=_nb_bytes())()
+    live = _nb_bytes()
+    batch = N.snapshot_artifact("r1", snap, backend, live=live)()
     store.write_batch(batch)
     run = store.get_run("r1")
     arts = {a["name"]: a for a in run["artifacts"]}
@@ -70,7 +71,7 @@ def test_snapshot_with_live_document(store):
     assert pick_snapshot(run)[1]["path"] == "live-exp.ipynb"
     # the same snapshot again stores no new bytes
     before = sum(1 for _ in store.blobs.root.rglob("*") if _.is_file())
-    store.write_batch(N.snapshot_artifact("r1", snap, backend, live=_nb_bytes())())
+    store.write_batch(N.snapshot_artifact("r1", snap, backend, live=live)())
     after = sum(1 for _ in store.blobs.root.rglob("*") if _.is_file())
     assert after == before
     assert [a["version"] for a in store.get_run("r1")["artifacts"] if a["name"] == "notebook"] == [1, 2]
