@@ -30,6 +30,9 @@ from ..core.errors import Conflict, InvalidInput, MLTrackError, NotFound
 HEARTBEAT_EVERY = 15.0
 
 
+_start_lock = threading.Lock()
+
+
 class WriterError(MLTrackError):
     """The background writer could not store something; the message says what and where it was saved."""
 
@@ -79,11 +82,15 @@ class Writer:
     # -- producer side (any thread) -------------------------------------------------------------------------------
 
     def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive() or self._pid != os.getpid():
+        """Start the one writer thread of this process (several producer threads may ask at once)."""
+        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+            return
+        with _start_lock:
             if self._pid != os.getpid():  # forked: start fresh, the parent's buffer is the parent's
                 self.__init__(self.sink, self.interval, self.max_points, self.flush_points)
-            self._thread = threading.Thread(target=self._loop, name="mltrack-writer", daemon=True)
-            self._thread.start()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="mltrack-writer", daemon=True)
+                self._thread.start()
 
     def add(self, section: str, item: dict) -> None:
         with self._lock:

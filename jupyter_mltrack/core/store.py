@@ -175,6 +175,7 @@ def _json_value(text_: str) -> Any:
 
 
 _EMPTY_SUMMARY = '"experiments":[],"params":{},"tags":{},"metrics":[]'
+_PERSIST_STALE = 200
 _EMPTY_TABLE = '"experiments":[],"params":{},"tags":{},"metrics":{}'
 _SPECIAL = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 _INF = float("inf")
@@ -521,27 +522,47 @@ class Store:
                 counts["updates"] += 1
             touched.add(u["run_id"])
 
+        # Run-table fragments: rebuilt now for runs that reach a final state in this batch (they will not change
+        # again); for runs still logging they are only invalidated here and rebuilt by readers, so a flush of a few
+        # points costs no extra queries.
         changed = created | {p["run_id"] for p in b["params"]} | {t["run_id"] for t in b["tags"]}
         changed |= {m["run_id"] for m in b["metrics"]}
-        if changed:
-            self._refresh_summaries(conn, changed)
+        final = {u["run_id"] for u in b["updates"] if u.get("status") not in (None, "running")}
+        final |= {r["id"] for r in b["runs"] if r.get("status") not in (None, "running")}
+        stale = changed - final
+        if changed & final:
+            self._refresh_summaries(conn, changed & final)
 
         hb = set(b["heartbeat"])
         if hb:
             for part in _chunks(sorted(hb)):
                 conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(heartbeat_at=now))
         touched -= hb
-        for part in _chunks(sorted(touched)):
+        for part in _chunks(sorted(touched - stale)):
             conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(updated_at=now))
+        for part in _chunks(sorted(stale)):
+            conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(updated_at=now, summary="", table_row=""))
         if hb:
             for part in _chunks(sorted(hb)):
                 conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(updated_at=now))
         return counts
 
     def _refresh_summaries(self, conn: Connection, run_ids: Iterable[str]) -> None:
-        """Rebuild ``runs.summary`` (the run-table fragment) of these runs from the normalised tables."""
+        """Rebuild and store ``runs.summary`` / ``runs.table_row`` of these runs."""
+        rows = [{"b_id": rid, "b_summary": summ, "b_table": table}
+                for rid, (summ, table) in self._build_summaries(conn, run_ids).items()]
+        if rows:
+            conn.execute(
+                update(S.runs).where(S.runs.c.id == bindparam("b_id")).values(
+                    summary=bindparam("b_summary"), table_row=bindparam("b_table")),
+                rows,
+            )
+
+    def _build_summaries(self, conn: Connection, run_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """The run-table fragments (summary, table_row) of these runs, from the normalised tables."""
         p, t, ms, e, link = S.params, S.tags, S.metric_series, S.experiments, S.run_experiments
         dumps = json.dumps
+        out: dict[str, tuple[str, str]] = {}
         for part in _chunks(sorted(run_ids)):
             params: dict[str, list[str]] = defaultdict(list)
             tags_: dict[str, list[str]] = defaultdict(list)
@@ -577,17 +598,12 @@ class Store:
             q = select(link.c.run_id, e.c.name).join(e, e.c.id == link.c.experiment_id).where(link.c.run_id.in_(part))
             for rid, name in conn.execute(q.order_by(link.c.run_id, e.c.name)):
                 exps[rid].append(dumps(name))
-            rows = []
             for rid in part:
                 head = ('"experiments":[' + ",".join(exps.get(rid, ())) + '],"params":{' + ",".join(params.get(rid, ()))
                         + '},"tags":{' + ",".join(tags_.get(rid, ())) + '},"metrics":')
-                rows.append({"b_id": rid, "b_summary": head + "[" + ",".join(metrics.get(rid, ())) + "]",
-                             "b_table": head + "{" + ",".join(lasts.get(rid, ())) + "}"})
-            conn.execute(
-                update(S.runs).where(S.runs.c.id == bindparam("b_id")).values(
-                    summary=bindparam("b_summary"), table_row=bindparam("b_table")),
-                rows,
-            )
+                out[rid] = (head + "[" + ",".join(metrics.get(rid, ())) + "]",
+                            head + "{" + ",".join(lasts.get(rid, ())) + "}")
+        return out
 
     def _ensure_campaign(self, conn: Connection, name: str) -> int:
         name = check_key("campaign", name)
@@ -836,6 +852,17 @@ class Store:
             if limit is not None:
                 q = q.limit(limit)
             rows = _fetch_raw(conn, q)
+            stale = [row[self._ID] for row in rows if not row[self._SUMM]]
+            if stale:
+                built = self._build_summaries(conn, stale)
+                k = 1 if table else 0
+                rows = [row if row[self._SUMM] else row[:self._SUMM] + (built[row[self._ID]][k],) + row[self._SUMM + 1:]
+                        for row in rows]
+        if len(stale) >= _PERSIST_STALE:  # many runs written without ending: store their fragments once
+            try:
+                self.write(lambda c: self._refresh_summaries(c, [r for r in stale]))
+            except OperationalError:  # pragma: no cover - a busy store: the next reader tries again
+                pass
         return rows, len(rows) if total is None else total
 
     def search_runs(
