@@ -17,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from typing import Callable
 
 GATHERER_TIMEOUT = 5.0
@@ -183,17 +182,14 @@ register_gatherer("packages", _packages, cacheable=True)
 register_gatherer("hardware", _hardware, cacheable=True)
 register_gatherer("git", _git)
 
-_pool: ThreadPoolExecutor | None = None
-
-
-def gather(timeout: float = GATHERER_TIMEOUT) -> dict:
-    """Run every gatherer (in parallel, each within ``timeout``); failures land in ``errors``."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="mltrack-env")
+def gather(timeout: float | None = None) -> dict:
+    """Run every gatherer in parallel, each within ``timeout`` (default :data:`GATHERER_TIMEOUT`); failures and
+    timeouts are listed in ``errors``. Plain daemon threads, not an executor: this also runs at interpreter exit
+    (a short script's final flush), when executors refuse new work."""
+    timeout = GATHERER_TIMEOUT if timeout is None else timeout
     result: dict = {}
     errors: dict[str, str] = {}
-    futures = {}
+    jobs: dict[str, tuple[threading.Thread | None, dict, bool]] = {}
     now = time.monotonic()
     for name, (fn, cacheable) in list(_gatherers.items()):
         if cacheable:
@@ -202,19 +198,34 @@ def gather(timeout: float = GATHERER_TIMEOUT) -> dict:
             if hit and now - hit[0] < _CACHE_SECONDS:
                 result[name] = hit[1]
                 continue
-        futures[name] = (_pool.submit(fn), cacheable)
-    deadline = time.monotonic() + timeout
-    for name, (fut, cacheable) in futures.items():
+        box: dict = {}
+
+        def run(fn=fn, box=box):
+            try:
+                box["value"] = fn()
+            except BaseException as e:  # reported below, never raised into the run
+                box["error"] = f"{type(e).__name__}: {e}"
+
         try:
-            value = fut.result(timeout=max(0.0, deadline - time.monotonic()))
-            result[name] = value
+            th = threading.Thread(target=run, daemon=True, name=f"mltrack-env-{name}")
+            th.start()
+        except RuntimeError:  # no new threads at this point of interpreter shutdown: run it here
+            th = None
+            run()
+        jobs[name] = (th, box, cacheable)
+    deadline = time.monotonic() + timeout
+    for name, (th, box, cacheable) in jobs.items():
+        if th is not None:
+            th.join(max(0.0, deadline - time.monotonic()))
+        if "value" in box:
+            result[name] = box["value"]
             if cacheable:
                 with _cache_lock:
-                    _cache[name] = (now, value)
-        except FutureTimeout:
+                    _cache[name] = (now, box["value"])
+        elif "error" in box:
+            errors[name] = box["error"]
+        else:
             errors[name] = f"timed out after {timeout:g} s"
-        except Exception as e:
-            errors[name] = f"{type(e).__name__}: {e}"
     if errors:
         result["errors"] = errors
     return result

@@ -222,19 +222,28 @@ class Run:
             except (AttributeError, TypeError):
                 context_json(context)  # raises the clear error
                 raise
-        buf = self._bufs.get(k)
+        try:
+            buf = self._bufs.get(k)
+        except TypeError:  # an unhashable context value: let the validation say what is wrong
+            context_json(context)
+            raise
         if buf is None:
             buf = self._series(name, context, k)
         cls = value.__class__
-        if cls is not float and cls is not int:
+        if cls is not float:
             if isinstance(value, (str, bytes)) or value is None:
                 raise InvalidInput(f"metric {name!r}: value {value!r} of type {cls.__name__} is not a number")
             try:
                 value = float(value)
             except (TypeError, ValueError):
                 raise InvalidInput(f"metric {name!r}: value {value!r} of type {cls.__name__} is not a number") from None
-        if step is not None and step.__class__ is not int:
-            step = metric_step(name, step)
+            except OverflowError:
+                raise InvalidInput(f"metric {name!r}: value {value!r} is too large for a float") from None
+        if step is not None:
+            if step.__class__ is not int:
+                step = metric_step(name, step)
+            if not -(2**63) <= step < 2**63:
+                raise InvalidInput(f"metric {name!r}: step {step} does not fit in 64 bits")
         w.add_point(buf, step, value, _time())
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None,
@@ -289,7 +298,7 @@ class Run:
         """The series as a DataFrame with columns ``step``, ``timestamp`` (UTC) and ``value``, sorted by step."""
         import pandas as pd
 
-        if self._live:
+        if self._writer is not None:  # live or just ended here: what was logged must be readable
             self.flush()
         s = self._backend().get_series(self.id, name, context, max_points)
         p = s["points"]
@@ -523,6 +532,8 @@ def start_run(
         for e in exps:
             check_key("experiment", e)
         camps = [campaign] if isinstance(campaign, str) else list(campaign or [])
+        for c in camps:
+            check_key("campaign", c)
         if name is not None and not isinstance(name, str):
             raise InvalidInput(f"run name must be a string, not {name!r}")
         if params is not None and not isinstance(params, Mapping):

@@ -308,13 +308,20 @@ class Writer:
                     self._reject(batch["params"], str(e))
                     batch["params"] = []
             except (InvalidInput, NotFound) as e:
-                self._reject(_jsonable_batch(batch), str(e))
+                parts = _split_by_run(batch)
+                if len(parts) <= 1:
+                    self._reject(_jsonable_batch(batch), str(e))
+                    break
+                for part in parts:  # write what can be written; refuse only the runs whose items are refused
+                    self._write_with_retry(part, gen)
                 break
             except Exception as e:  # transient: keep the data, retry
                 self._last_failure = e
                 self.stats["retries"] += 1
                 if self.stats["retries"] in (1, 10, 100) or self.stats["retries"] % 1000 == 0:
-                    self._report(f"jupyter_mltrack: cannot write to the store yet ({e}); retrying, nothing is lost")
+                    # said, but not raised by flush(): if a retry succeeds nothing was lost
+                    self._report(f"jupyter_mltrack: cannot write to the store yet ({e}); retrying, nothing is lost",
+                                 raise_later=False)
                 with self._lock:
                     self._wake.wait(delay)
                     closing = self._closing
@@ -344,9 +351,10 @@ class Writer:
             + (f" — the refused items were saved to {path}" if path else "")
         )
 
-    def _report(self, msg: str) -> None:
+    def _report(self, msg: str, raise_later: bool = True) -> None:
         self.errors.append(msg)
-        self._unreported.append(msg)
+        if raise_later:
+            self._unreported.append(msg)
         try:
             print(msg, file=sys.stderr, flush=True)
         except Exception:
@@ -365,6 +373,29 @@ def _jsonable_batch(batch: dict) -> dict:
     return {k: v for k, v in batch.items() if v}
 
 
+def _split_by_run(batch: dict) -> list[dict]:
+    """The batch as one sub-batch per run (parents before children), to isolate a refused item."""
+    sections = ("runs", "params", "tags", "metrics", "updates", "artifacts", "inputs")
+    by_run: dict[str, dict] = {}
+    order: list[str] = []
+
+    def part(rid: str) -> dict:
+        if rid not in by_run:
+            by_run[rid] = {k: [] for k in sections}
+            by_run[rid]["heartbeat"] = []
+            order.append(rid)
+        return by_run[rid]
+
+    for r in batch.get("runs", []):
+        part(r["id"])["runs"].append(r)
+    for k in sections[1:]:
+        for item in batch.get(k, []):
+            part(item["run_id"])[k].append(item)
+    for rid in batch.get("heartbeat", []):
+        part(rid)["heartbeat"].append(rid)
+    return [by_run[rid] for rid in order]
+
+
 # -- process-wide writer -------------------------------------------------------------------------------------------
 
 _writers: list[Writer] = []
@@ -373,6 +404,19 @@ _writers: list[Writer] = []
 def register(writer: Writer) -> Writer:
     _writers.append(writer)
     return writer
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts with empty buffers and no writer thread (the parent's belong to the parent); its
+    own logging then starts its own writer."""
+    global _start_lock
+    _start_lock = threading.Lock()
+    for w in _writers:
+        w.__init__(w.sink, w.interval, w.max_points, w.flush_points)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

@@ -34,6 +34,8 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 RUN_STATUSES = ("running", "finished", "failed", "killed", "crashed")
+#: A running run whose writer has sent no heartbeat for this long reads as ``crashed`` (its process died).
+STALE_AFTER = 180.0
 ROLES = ("owner", "contributor", "viewer")
 
 # Times are float seconds since the epoch (double precision keeps microseconds).
@@ -260,4 +262,13 @@ project_members = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("role", String(20), nullable=False),
     CheckConstraint("role IN ('owner', 'contributor', 'viewer')", name="role"),
+)
+
+# One row: a counter bumped by every write transaction (``Store.revision``), so views can poll one value to know
+# whether anything changed — runs, points, artifacts, descriptions, the model registry.
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("revision", BigInteger, nullable=False, server_default="0"),
 )

@@ -25,10 +25,11 @@ import datetime as _dt
 import json
 import math
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, false, func, not_, or_, select, true
+from sqlalchemy import and_, case, false, func, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from . import schema as S
@@ -75,6 +76,9 @@ def tokenize(text: str) -> list[Tok]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m:
+            if text[pos] in "'\"`":
+                raise InvalidInput(f"search: the string starting at position {pos + 1} is never closed "
+                                   f"(unterminated {text[pos]}) in {text!r}")
             raise InvalidInput(f"search: unexpected character {text[pos]!r} at position {pos + 1} in {text!r}")
         kind = m.lastgroup
         if kind != "ws":
@@ -336,7 +340,18 @@ def _compare(col, op: str, v):
     raise InvalidInput(f"search: unknown operator {op}")  # pragma: no cover
 
 
+def effective_status(runs):
+    """A running run whose heartbeat stopped reads as ``crashed`` — in filters and sorting too."""
+    stale = time.time() - S.STALE_AFTER
+    return case(
+        (and_(runs.c.status == "running", func.coalesce(runs.c.heartbeat_at, runs.c.start_time) < stale), "crashed"),
+        else_=runs.c.status,
+    )
+
+
 def _attr_column(f: Field, runs):
+    if f.name == "status":
+        return effective_status(runs)
     if f.name == "duration":
         return func.coalesce(runs.c.end_time, runs.c.heartbeat_at, runs.c.start_time) - runs.c.start_time
     if f.name == "project":

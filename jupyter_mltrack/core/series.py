@@ -14,6 +14,7 @@ values (exponents, high mantissa bytes). Points are kept in arrival order; reade
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,18 +23,17 @@ CODEC_ZSTD_SHUFFLE = 1
 CHUNK_POINTS = 8192
 _ZSTD_LEVEL = 3
 
-_cctx = None
-_dctx = None
+_local = threading.local()
 
 
 def _zstd():
-    global _cctx, _dctx
-    if _cctx is None:
+    """This thread's (compressor, decompressor): zstandard's contexts must not be shared between threads."""
+    ctx = getattr(_local, "ctx", None)
+    if ctx is None:
         import zstandard
 
-        _cctx = zstandard.ZstdCompressor(level=_ZSTD_LEVEL)
-        _dctx = zstandard.ZstdDecompressor()
-    return _cctx, _dctx
+        ctx = _local.ctx = (zstandard.ZstdCompressor(level=_ZSTD_LEVEL), zstandard.ZstdDecompressor())
+    return ctx
 
 
 def _shuffle(a: np.ndarray) -> bytes:
@@ -169,14 +169,25 @@ def downsample(p: Points, max_points: int | None) -> tuple[Points, bool]:
         # duplicate steps: tsdownsample needs a strictly increasing x, so select on positions instead
         x = None
     finite = np.isfinite(y)
+    n_out = max(3, max_points - 2)  # room for the global extremes, added below
     if bool(finite.all()):
-        idx = MinMaxLTTBDownsampler().downsample(*(() if x is None else (x,)), y, n_out=max_points)
+        idx = MinMaxLTTBDownsampler().downsample(*(() if x is None else (x,)), y, n_out=n_out)
+        extremes = [int(np.argmin(y)), int(np.argmax(y))]
     else:
         yy = np.where(finite, y, np.nan)
-        idx = NaNMinMaxLTTBDownsampler().downsample(*(() if x is None else (x,)), yy, n_out=max_points)
+        idx = NaNMinMaxLTTBDownsampler().downsample(*(() if x is None else (x,)), yy, n_out=n_out)
+        extremes = [int(np.nanargmin(yy)), int(np.nanargmax(yy))] if bool(finite.any()) else []
         special = np.flatnonzero(~finite)
         if special.size <= max_points // 10:
             idx = np.union1d(idx, special)
+    # LTTB picks per bucket; make sure the series' own minimum and maximum are always drawn
+    if max_points < 5:  # too few points for first, last, min and max: LTTB's own choice stands
+        extremes = []
+    idx = np.union1d(np.asarray(idx, dtype=np.int64), np.asarray(extremes, dtype=np.int64))
+    if idx.size > max_points:  # only with many non-finite points: keep the ends and extremes, thin the rest
+        keep = set(extremes) | {0, n - 1}
+        rest = np.array([i for i in idx if i not in keep], dtype=np.int64)
+        rest = rest[np.linspace(0, rest.size - 1, max_points - len(keep)).astype(np.int64)]
+        idx = np.union1d(rest, np.asarray(sorted(keep), dtype=np.int64))
     idx = np.asarray(idx, dtype=np.int64)
-    idx.sort()
     return Points(p.steps[idx], p.timestamps[idx], p.values[idx]), True

@@ -34,8 +34,7 @@ T = TypeVar("T")
 
 DEFAULT_HOME = "~/.mltrack"
 DEFAULT_PROJECT = "Default"
-#: A running run whose writer has not sent a heartbeat for this long reads as ``crashed``.
-STALE_AFTER = 180.0
+STALE_AFTER = S.STALE_AFTER
 _WRITE_DEADLINE = 300.0
 
 
@@ -117,6 +116,7 @@ def _make_engine(loc: Location) -> Engine:
                 pass
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA case_sensitive_like = ON")  # 'like' is case-sensitive, as on PostgreSQL
             cur.execute("PRAGMA cache_size = -32000")
             cur.close()
 
@@ -141,6 +141,17 @@ def _insert(conn: Connection):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """JSON equality where true is not 1 and false is not 0 (Python's == says they are)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    return a == b
 
 
 def _parents_first(rows: list[dict]) -> list[dict]:
@@ -270,10 +281,13 @@ class Store:
                     conn.info.pop("mltrack_new_ids", None)
                     with conn.begin():
                         result = fn(conn)
+                        conn.execute(update(S.store_meta).values(revision=S.store_meta.c.revision + 1))
                     ids = conn.info.pop("mltrack_new_ids", None)
                     if ids and len(self._project_ids) < 10_000:
                         self._project_ids.update(ids)
                     return result
+            except IntegrityError as e:  # a constraint the validation did not foresee: refused for good, not retried
+                raise InvalidInput(f"the store refused the write: {getattr(e, 'orig', e)}") from None
             except OperationalError as e:
                 if not _is_locked(e) or time.monotonic() > deadline:
                     raise
@@ -396,9 +410,13 @@ class Store:
         # runs (set-based: one look-up, one multi-row insert)
         preexisting: set[str] = set()
         if b["runs"]:
-            ids = sorted({r["id"] for r in b["runs"]})
+            ids = sorted({r["id"] for r in b["runs"]} | {r["parent_id"] for r in b["runs"] if r.get("parent_id")})
             for part in _chunks(ids):
                 preexisting |= {r[0] for r in conn.execute(select(S.runs.c.id).where(S.runs.c.id.in_(part)))}
+            in_batch = {r["id"] for r in b["runs"]}
+            orphans = sorted({r["parent_id"] for r in b["runs"] if r.get("parent_id")} - in_batch - preexisting)
+            if orphans:
+                raise NotFound(f"unknown parent run{'s' if len(orphans) > 1 else ''}: {', '.join(orphans[:10])}")
             rows, links, camp_links = {}, [], []
             exp_ids: dict[tuple[int, str], int] = {}
             camp_ids: dict[str, int] = {}
@@ -469,7 +487,7 @@ class Store:
                 if old is None:
                     num, txt = param_columns(v)
                     rows.append({"run_id": k[0], "key": k[1], "value": v, "num": num, "text": txt})
-                elif old != v and json.loads(old) != json.loads(v):
+                elif old != v and not _same_value(json.loads(old), json.loads(v)):
                     conflicts.append({"run_id": k[0], "key": k[1], "stored": old, "value": v})
             if conflicts:
                 c = conflicts[0]
@@ -790,13 +808,9 @@ class Store:
     # -- reads ----------------------------------------------------------------------------------------------------
 
     def revision(self) -> str:
-        """Changes whenever anything is written; cheap enough to poll every second."""
-        r = S.runs
+        """Changes whenever anything is written (every write transaction bumps it); one tiny read to poll."""
         with self.read() as conn:
-            n, last = conn.execute(select(func.count(), func.max(r.c.updated_at))).one()
-            np_ = conn.execute(select(func.count()).select_from(S.projects)).scalar_one()
-            ne = conn.execute(select(func.count()).select_from(S.experiments)).scalar_one()
-        return f"{n}.{np_}.{ne}.{last or 0:.6f}"
+            return str(conn.execute(select(S.store_meta.c.revision)).scalar_one_or_none() or 0)
 
     def _run_scope(self, conn, project=None, experiment=None, campaign=None, filter=None, now=None):
         r = S.runs
@@ -1239,6 +1253,10 @@ def normalize_batch(batch: Mapping[str, Any]) -> dict:
         if isinstance(exps, str) or not isinstance(exps, (list, tuple)):
             raise InvalidInput("batch: runs.experiments must be a list of names")
         r["experiments"] = [check_key("experiment", e) for e in exps]
+        camps = r.get("campaigns") or []
+        if isinstance(camps, str) or not isinstance(camps, (list, tuple)):
+            raise InvalidInput("batch: runs.campaigns must be a list of names")
+        r["campaigns"] = [check_key("campaign", c) for c in camps]
         if r.get("start_time") is not None and not isinstance(r["start_time"], (int, float)):
             raise InvalidInput("batch: runs.start_time must be seconds since the epoch")
         runs_.append(r)

@@ -16,6 +16,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    store_meta = op.create_table('store_meta',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('revision', sa.BigInteger(), server_default='0', nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_store_meta'))
+    )
+    op.bulk_insert(store_meta, [{'id': 1, 'revision': 0}])
     op.create_table('blobs',
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('size', sa.BigInteger(), nullable=False),
@@ -238,6 +244,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('store_meta')
     with op.batch_alter_table('run_inputs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_run_inputs_artifact_id'))
 
