@@ -248,7 +248,7 @@ export async function requestJson<T>(path: string, settings?: ServerConnection.I
   const response = await requestRaw(apiUrl(path, settings), { method: 'GET' }, settings);
   try {
     return (await response.json()) as T;
-  } catch (err) {
+  } catch {
     throw new MLTrackApiError(`The server answered something that is not JSON for ${path}`, response.status, 'invalid');
   }
 }

@@ -9,10 +9,12 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { refreshIcon } from '@jupyterlab/ui-components';
 
 import { errorMessage, getRun, Run, setDefaultSettings } from './api';
 import { mltrackIcon } from './icon';
+import { activateLiveSnapshots } from './liveSnapshot';
 import { TrackerModel } from './sidebar/model';
 import { DetailActions } from './sidebar/sections';
 import { SIDEBAR_CAPTION, TrackerSidebar } from './sidebar/widget';
@@ -155,4 +157,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+/** Answers the kernel's "send me the live notebook" comm when a tracked cell ends (see liveSnapshot.ts). */
+const liveSnapshotPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-mltrack:live-snapshot',
+  description: 'Sends the live notebook (unsaved edits and outputs included) to the kernel for run snapshots.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  activate: (_: JupyterFrontEnd, tracker: INotebookTracker) => {
+    activateLiveSnapshots(tracker);
+  }
+};
+
+export default [plugin, liveSnapshotPlugin];

@@ -29,7 +29,7 @@ export function RunList(props: {
   const filter = combineFilters(params.filter, model.filter);
   const query: ListRunsParams = { ...params, filter, limit };
   const key = 'runs:' + JSON.stringify(query);
-  const res = useResource(model, key, () => listRuns(query, model.settings));
+  const res = useResource(model, key, () => listRuns(query, model.settings), { keepPrevious: true });
   const page = res.data;
 
   if (!page) {

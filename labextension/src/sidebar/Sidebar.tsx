@@ -2,6 +2,7 @@
 import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { errorMessage, listRuns } from '../api';
 import { EmptyMessage, ErrorMessage, Loading } from './common';
 import { useSignal } from './hooks';
 import { TrackerModel } from './model';
@@ -9,34 +10,54 @@ import { RunDetail } from './RunDetail';
 import { DetailActions } from './sections';
 import { ProjectTree } from './Tree';
 
+/** The runs filter: checked against the server once (one clear error here, not one per list), then applied. */
 function FilterBox(props: { model: TrackerModel }): JSX.Element {
   const { model } = props;
   const [text, setText] = React.useState(model.filter);
-  const apply = () => model.setFilter(text);
+  const [error, setError] = React.useState<string | null>(null);
+  const apply = async (value: string) => {
+    const filter = value.trim();
+    if (filter === model.filter) {
+      setError(null);
+      return;
+    }
+    if (filter) {
+      try {
+        await listRuns({ filter, limit: 0 }, model.settings);
+      } catch (err) {
+        setError(errorMessage(err));
+        return;
+      }
+    }
+    setError(null);
+    model.setFilter(filter);
+  };
   return (
     <form
       className="jp-mltrack-filter"
       onSubmit={e => {
         e.preventDefault();
-        apply();
+        void apply(text);
       }}
     >
       <input
-        className="jp-mltrack-filter-input"
+        className={'jp-mltrack-filter-input' + (error ? ' jp-mod-error' : '')}
         type="search"
         value={text}
         placeholder="Filter: metrics.acc > 0.9"
         title="Search language: metrics.acc > 0.5 and params.optimizer = 'adam', status = 'failed', name like 'rf-%'. Enter applies."
         aria-label="Filter runs"
+        aria-invalid={error !== null}
         spellCheck={false}
         onChange={e => {
           setText(e.target.value);
           if (e.target.value === '') {
-            model.setFilter('');
+            void apply('');
           }
         }}
-        onBlur={apply}
+        onBlur={() => void apply(text)}
       />
+      {error && <div className="jp-mltrack-filter-error">{error}</div>}
     </form>
   );
 }

@@ -133,7 +133,7 @@ function ProjectChildren(props: { model: TrackerModel; project: Project }): JSX.
 function ProjectNode(props: { model: TrackerModel; project: Project; only: boolean }): JSX.Element {
   const { model, project, only } = props;
   const key = `p:${project.id}`;
-  const expanded = model.isExpanded(key, only);
+  const expanded = model.isExpandedSticky(key, only);
   return (
     <li className="jp-mltrack-node jp-mltrack-project-node" data-project-name={project.name}>
       <NodeHeader

@@ -33,9 +33,15 @@ interface State<T> extends Resource<T> {
 /**
  * Load `key` with `load` when mounted, when the key changes and whenever the model's generation changes
  * (the server revision moved or the user refreshed). Old data stays on screen until the new answer arrives,
- * and identical answers do not re-render.
+ * and identical answers do not re-render. With `keepPrevious`, a new key with nothing cached yet keeps showing
+ * the previous key's data meanwhile (a list growing or being filtered), instead of a loading state.
  */
-export function useResource<T>(model: TrackerModel, key: string, load: () => Promise<T>): Resource<T> {
+export function useResource<T>(
+  model: TrackerModel,
+  key: string,
+  load: () => Promise<T>,
+  options: { keepPrevious?: boolean } = {}
+): Resource<T> {
   useSignal(model.dataChanged);
   const generation = model.generation;
   const fromCache = (): State<T> => ({
@@ -82,7 +88,13 @@ export function useResource<T>(model: TrackerModel, key: string, load: () => Pro
     };
   }, [key, generation, model]);
 
-  return state.key === key ? state : fromCache();
+  if (state.key === key) {
+    return state;
+  }
+  if (options.keepPrevious && !model.cache.has(key) && state.data !== undefined) {
+    return { data: state.data, error: null, loading: true };
+  }
+  return fromCache();
 }
 
 /** The current time (ms), updated every `intervalMs` so relative times stay true. */

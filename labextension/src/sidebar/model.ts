@@ -120,6 +120,15 @@ export class TrackerModel implements IDisposable {
     return this._expanded.get(key) ?? byDefault;
   }
 
+  /** Like isExpanded, but the first answer sticks: a default that depends on the data (say "the only project is
+   * open") does not flip when the data changes later. */
+  isExpandedSticky(key: string, byDefault: boolean): boolean {
+    if (!this._expanded.has(key)) {
+      this._expanded.set(key, byDefault);
+    }
+    return this._expanded.get(key) as boolean;
+  }
+
   setExpanded(key: string, expanded: boolean): void {
     this._expanded.set(key, expanded);
     this._uiChanged.emit();
