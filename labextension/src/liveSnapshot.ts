@@ -13,36 +13,49 @@ export const COMM_TARGET = 'jupyter_mltrack';
 /** Give up waiting for the kernel to be idle after this long (ms): a cell that runs on that long is left alone. */
 const IDLE_TIMEOUT = 30 * 60 * 1000;
 
-function whenIdle(kernel: Kernel.IKernelConnection): Promise<boolean> {
-  if (kernel.status === 'idle') {
-    return Promise.resolve(true);
-  }
+/**
+ * Resolve once the request that opened the comm (the tracked cell's execute_request) is over: the kernel publishes
+ * `status: idle` with that request as parent after the cell's last output. (The connection's overall `status` is
+ * not enough: it can read idle while the cell's messages are still being applied.)
+ */
+function whenRequestDone(kernel: Kernel.IKernelConnection, parentId: string | undefined): Promise<boolean> {
   return new Promise(resolve => {
-    const done = (idle: boolean) => {
+    const done = (ok: boolean) => {
+      kernel.iopubMessage.disconnect(onMessage);
       kernel.statusChanged.disconnect(onStatus);
       window.clearTimeout(timer);
-      resolve(idle);
+      // let the output area apply the messages that came with the status before reading the model
+      window.setTimeout(() => resolve(ok), 50);
+    };
+    const onMessage = (_: Kernel.IKernelConnection, msg: KernelMessage.IIOPubMessage) => {
+      if (
+        msg.header.msg_type === 'status' &&
+        (msg.content as KernelMessage.IStatusMsg['content']).execution_state === 'idle' &&
+        (parentId === undefined || (msg.parent_header as Partial<KernelMessage.IHeader>)?.msg_id === parentId)
+      ) {
+        done(true);
+      }
     };
     const onStatus = (_: Kernel.IKernelConnection, status: KernelMessage.Status) => {
-      if (status === 'idle') {
-        done(true);
-      } else if (status === 'dead' || status === 'restarting' || status === 'autorestarting') {
+      if (status === 'dead' || status === 'restarting' || status === 'autorestarting') {
         done(false);
       }
     };
     const timer = window.setTimeout(() => done(false), IDLE_TIMEOUT);
+    kernel.iopubMessage.connect(onMessage);
     kernel.statusChanged.connect(onStatus);
   });
 }
 
-async function sendWhenIdle(
+async function sendWhenDone(
   panel: NotebookPanel,
   kernel: Kernel.IKernelConnection,
-  comm: Kernel.IComm
+  comm: Kernel.IComm,
+  parentId: string | undefined
 ): Promise<void> {
-  const idle = await whenIdle(kernel);
+  const ok = await whenRequestDone(kernel, parentId);
   const model = panel.content.model;
-  if (!idle || comm.isDisposed || panel.isDisposed || model === null) {
+  if (!ok || comm.isDisposed || panel.isDisposed || model === null) {
     return;
   }
   try {
@@ -62,8 +75,9 @@ function answerSnapshotRequests(panel: NotebookPanel, kernel: Kernel.IKernelConn
       return;
     }
     // The kernel connection handles its messages one at a time and waits for this callback: return at once, and
-    // answer after the status 'idle' that follows the cell's last output.
-    void sendWhenIdle(panel, kernel, comm);
+    // answer after the status 'idle' that ends the request which opened the comm (the tracked cell).
+    const parent = msg.parent_header as Partial<KernelMessage.IHeader> | undefined;
+    void sendWhenDone(panel, kernel, comm, parent?.msg_id);
   });
 }
 
