@@ -256,6 +256,47 @@ class DiffHandler(BaseHandler):
         self.send(await self.call(work))
 
 
+class ReportHandler(BaseHandler):
+    """A standalone HTML report of one or more runs (the same as ``mlt.export_report``), as a download."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def get(self):
+        runs = self.str_arg("runs")
+        if runs is None:
+            raise ApiError(InvalidInput("query parameter 'runs' (comma-separated run ids) is required"))
+        ids = [r for r in runs.split(",") if r]
+        if not ids or len(ids) > 1000:
+            raise ApiError(InvalidInput("give between 1 and 1000 run ids"))
+        title = self.get_query_argument("title", None)
+
+        def work():
+            from ..report.export import build_report
+
+            store = self.store
+            run_dicts = [store.get_run(i) for i in ids]
+
+            def series_of(run_id, name, ctx):
+                try:
+                    return store.get_series(run_id, name, ctx, 2000)
+                except MLTrackError:
+                    return None
+
+            def read_file(aid, path):
+                return store.blobs.read_bytes(store.artifact_file(aid, path)["sha256"])
+
+            return build_report(run_dicts, read_file, series_of, title)
+
+        body = await self.call(work)
+        name = (f"mltrack-{ids[0]}" if len(ids) == 1 else f"mltrack-{len(ids)}-runs") + ".html"
+        self.set_header("Content-Type", "text/html; charset=UTF-8")
+        disp = "attachment" if self.get_query_argument("download", "1") in ("1", "true") else "inline"
+        self.set_header("Content-Disposition", f"{disp}; filename={name}")
+        # the report embeds plotly.js and runs it: keep it off the Jupyter origin's privileges
+        self.set_header("Content-Security-Policy", "sandbox allow-scripts allow-popups")
+        self.finish(body)
+
+
 class ModelsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -365,6 +406,7 @@ ROUTES = [
     (_P + r"metrics", SeriesManyHandler),
     (_P + r"models", ModelsHandler),
     (_P + r"diff", DiffHandler),
+    (_P + r"report", ReportHandler),
     (_P + r"artifacts/(?P<artifact_id>[0-9]{1,18})/files/(?P<path>.+)", ArtifactFileHandler),
     (_P + r"batch", BatchHandler),
     (_P + r"blobs/(?P<sha256>[0-9a-f]{64})", BlobHandler),

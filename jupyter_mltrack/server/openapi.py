@@ -178,6 +178,11 @@ def document(version: str) -> dict:
             "summary": "What differs between two runs: params, last metric values, tags and notebook cells (nbdime)",
             "parameters": [_q("a", "run id", required=True), _q("b", "run id", required=True)],
             "responses": {"200": _json(_ref("RunDiff")), **_ERRORS}}},
+        "/mltrack/api/report": {"get": {
+            "summary": "A standalone HTML report of runs: comparison, charts, params, environment, notebook snapshots",
+            "parameters": [_q("runs", "comma-separated run ids (1–1000)", required=True), _q("title", "report title"),
+                           _q("download", "1 (default) for Content-Disposition: attachment, 0 to show inline")],
+            "responses": {"200": {"description": "the report", "content": {"text/html": {}}}, **_ERRORS}}},
         "/mltrack/api/models": {"get": {
             "summary": "Registered model versions (newest first), optionally of one project",
             "parameters": [_q("project", "project id or name")],

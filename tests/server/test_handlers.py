@@ -267,3 +267,17 @@ async def test_plotly_js_is_served_for_the_widgets(jp_fetch):
     with pytest.raises(HTTPClientError) as e:
         await jp_fetch("mltrack", "static", "other.js")
     assert e.value.code == 404
+
+
+async def test_report_download(jp_fetch):
+    await jp_fetch("mltrack", "api", "batch", method="POST", body=batch_body(
+        runs=[{"id": "r1", "name": "first"}, {"id": "r2", "name": "second"}],
+        params=[{"run_id": "r1", "key": "lr", "value": 0.1}, {"run_id": "r2", "key": "lr", "value": 0.2}],
+        metrics=[{"run_id": "r1", "name": "loss", "values": [3, 2, 1]}, {"run_id": "r2", "name": "loss", "values": [4, 2]}]))
+    r = await jp_fetch("mltrack", "api", "report", params={"runs": "r1,r2", "title": "Two runs"})
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert r.headers["Content-Disposition"].startswith("attachment; filename=mltrack-2-runs.html")
+    body = r.body.decode()
+    assert "Two runs" in body and body.count('class="plotly-graph-div"') == 1 and "second" in body
+    await expect_error(jp_fetch, 400, "mltrack", "api", "report")
+    await expect_error(jp_fetch, 404, "mltrack", "api", "report", params={"runs": "r1,ghost"})
