@@ -294,7 +294,7 @@ class ReportHandler(BaseHandler):
         self.set_header("Content-Disposition", f"{disp}; filename={name}")
         # the report embeds plotly.js and runs it: keep it off the Jupyter origin's privileges
         self.set_header("Content-Security-Policy", "sandbox allow-scripts allow-popups")
-        self.finish(body)
+        self.finish(body, set_content_type="text/html; charset=UTF-8")  # APIHandler.finish would say JSON
 
 
 class ModelsHandler(BaseHandler):
@@ -332,7 +332,7 @@ class ArtifactFileHandler(BaseHandler):
                 await self.flush()
         finally:
             fh.close()
-        self.finish()
+        self.finish(set_content_type=media)  # APIHandler.finish would say JSON (an empty file writes no chunk)
 
 
 class BatchHandler(BaseHandler):
