@@ -156,7 +156,7 @@ class Run:
                 )
             raise InvalidInput(f"run {self.id} has ended ({self._status}); start a new run to log more")
         w = self._writer
-        if w._unreported:
+        if w._unreported or w._warn_only:
             w.warn_errors()
         return w
 
@@ -212,7 +212,7 @@ class Run:
         """Append one point to the series (name, context). ``step`` defaults to the series' previous step + 1.
         NaN and ±inf are stored as they are."""
         w = self._writer
-        if not self._live or w._unreported:
+        if not self._live or w._unreported or w._warn_only:
             self._check_live()
         if context is None:
             k = name

@@ -76,6 +76,7 @@ class Writer:
         self._last_heartbeat = 0.0
         self.errors: list[str] = []  # reported errors, newest last
         self._unreported: list[str] = []
+        self._warn_only: list[str] = []  # passing problems: warned about, never raised
         self._last_failure: BaseException | None = None
         self.stats = {"batches": 0, "points": 0, "retries": 0}
 
@@ -195,11 +196,12 @@ class Writer:
 
     def warn_errors(self) -> None:
         """Called by API functions: surface writer problems in the user's cell, once each."""
-        if self._unreported:
+        if self._unreported or self._warn_only:
             import warnings
 
             msgs, self._unreported = self._unreported, []
-            for m in msgs:
+            passing, self._warn_only = self._warn_only, []
+            for m in passing + msgs:
                 warnings.warn(m, RuntimeWarning, stacklevel=3)
 
     def close(self, timeout: float = 30.0) -> None:
@@ -286,13 +288,16 @@ class Writer:
                 self._report(f"jupyter_mltrack: could not capture {getattr(fn, '__name__', 'data')}: {e!r}")
         batch["heartbeat"] = heartbeat
         npts = batch.pop("_points")
-        self._write_with_retry(batch, gen)
+        self._write_with_retry(batch)
+        with self._lock:  # only now: a split batch is flushed when every part of it is
+            self._flushed_generation = max(self._flushed_generation, gen)
+            self._done.notify_all()
         if heartbeat:
             self._last_heartbeat = now
         self.stats["batches"] += 1
         self.stats["points"] += npts
 
-    def _write_with_retry(self, batch: dict, gen: int) -> None:
+    def _write_with_retry(self, batch: dict) -> None:
         delay = 0.2
         while True:
             try:
@@ -312,8 +317,8 @@ class Writer:
                 if len(parts) <= 1:
                     self._reject(_jsonable_batch(batch), str(e))
                     break
-                for part in parts:  # write what can be written; refuse only the runs whose items are refused
-                    self._write_with_retry(part, gen)
+                for part in parts:  # write what can be written; refuse only the items that are refused
+                    self._write_with_retry(part)
                 break
             except Exception as e:  # transient: keep the data, retry
                 self._last_failure = e
@@ -329,9 +334,6 @@ class Writer:
                     self._reject(_jsonable_batch(batch), f"gave up at exit: {e}")
                     break
                 delay = min(delay * 2, 5.0)
-        with self._lock:
-            self._flushed_generation = max(self._flushed_generation, gen)
-            self._done.notify_all()
 
     def _reject(self, items, reason: str) -> None:
         if not items:
@@ -352,9 +354,13 @@ class Writer:
         )
 
     def _report(self, msg: str, raise_later: bool = True) -> None:
+        """Say it on stderr now; warn in the user's next API call; and, unless it was only a passing problem,
+        make the next flush() raise it."""
         self.errors.append(msg)
         if raise_later:
             self._unreported.append(msg)
+        else:
+            self._warn_only.append(msg)
         try:
             print(msg, file=sys.stderr, flush=True)
         except Exception:
@@ -386,14 +392,25 @@ def _split_by_run(batch: dict) -> list[dict]:
             order.append(rid)
         return by_run[rid]
 
+    singles: dict[str, list[dict]] = {}
     for r in batch.get("runs", []):
         part(r["id"])["runs"].append(r)
     for k in sections[1:]:
         for item in batch.get(k, []):
-            part(item["run_id"])[k].append(item)
+            part(item["run_id"])
+            if k in ("artifacts", "inputs"):  # each on its own: a bad one must not take its run down
+                singles.setdefault(item["run_id"], []).append({k: [item]})
+            else:
+                by_run[item["run_id"]][k].append(item)
     for rid in batch.get("heartbeat", []):
         part(rid)["heartbeat"].append(rid)
-    return [by_run[rid] for rid in order]
+    out = []
+    for rid in order:
+        core = by_run[rid]
+        if any(core[k] for k in core):
+            out.append(core)
+        out.extend(singles.get(rid, []))
+    return out
 
 
 # -- process-wide writer -------------------------------------------------------------------------------------------

@@ -124,8 +124,6 @@ def test_start_run_validates_before_creating_anything(tracking, store):
     assert store.search_runs()[1] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="bug: start_run does not validate campaign names at call time; the store "
-                                       "refuses the whole batch later (the run and everything else in it is lost)")
 def test_start_run_validates_campaign_names(tracking):
     with pytest.raises(InvalidInput, match="campaign"):
         tracking.start_run(campaign="")
@@ -293,9 +291,6 @@ def test_log_metric_validates_at_call_time(tracking, kw, message):
             run.log_metric(**args)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Run.log_metric lets some bad input escape as TypeError/OverflowError "
-                                       "instead of InvalidInput (unhashable context values are used as a dict key "
-                                       "before validation; steps/values beyond int64/float are not range-checked)")
 @pytest.mark.parametrize("kw", [{"context": {"subset": ["val"]}}, {"step": 2**63}, {"value": 10**400}],
                          ids=["unhashable-context", "step-beyond-int64", "int-beyond-float"])
 def test_log_metric_bad_input_is_invalid_input(tracking, kw):
@@ -393,9 +388,6 @@ def test_metric_history(tracking):
         run.metric_history("nope")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Run.metric_history flushes only while the run is live, so right after "
-                                       "the with-block it reads the store before the writer stored the points "
-                                       "(NotFound or a partial series); Run.info flushes in that case")
 def test_metric_history_right_after_the_run_ended(tracking):
     tracking._client.writer.interval = 60  # no periodic flush can hide the problem
     with tracking.start_run(capture_environment=False) as run:
@@ -630,8 +622,6 @@ def test_a_failing_gatherer_is_reported_without_breaking_the_run(tracking, gathe
     assert run.metrics == {"m": 1.0}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: gather(timeout=GATHERER_TIMEOUT) binds the default when the module is "
-                                       "imported, so changing environment.GATHERER_TIMEOUT has no effect")
 def test_a_slow_gatherer_times_out_per_gatherer_timeout(tracking, gatherers, monkeypatch):
     import threading
 

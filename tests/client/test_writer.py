@@ -117,10 +117,6 @@ def test_a_script_dying_of_an_exception_fails_its_run(store_dir, store, run_py):
     assert {m["key"]: m["count"] for m in run["metrics"]}["loss"] == 100_000  # the data is stored anyway
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the environment is gathered on a ThreadPoolExecutor; in a script that "
-                                       "ends before the writer's first periodic flush, the exit flush runs after "
-                                       "threading shutdown and submit() raises 'cannot schedule new futures after "
-                                       "interpreter shutdown', so the run has no environment artifact")
 def test_a_short_script_still_captures_its_environment(store_dir, store, run_py):
     r = run_py("""
         import sys
@@ -135,9 +131,6 @@ def test_a_short_script_still_captures_its_environment(store_dir, store, run_py)
     assert [a["name"] for a in run["artifacts"]] == ["environment"], r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="bug: after os.fork() the writer resets itself lazily, on the child's first "
-                                       "flush, discarding everything the child logged before it (the child's run "
-                                       "never reaches the store and flush() reports nothing)")
 def test_a_forked_child_can_log(store_dir, store, run_py):
     run_py("""
         import os, sys
@@ -202,8 +195,6 @@ def test_a_sink_failure_is_warned_about_on_the_next_api_call(tracking, store):
     assert store.get_run(run.id)["metrics"][0]["count"] == 3
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Writer.flush() raises WriterError for a transient failure that was "
-                                       "retried successfully, although everything was stored")
 def test_flush_does_not_raise_once_a_transient_failure_is_resolved(store, writers):
     store.write_batch({"runs": [{"id": "r"}]})
     w = writers(FlakySink(LocalBackend(store), failures=1), interval=0.05)
@@ -262,11 +253,26 @@ def test_a_conflict_from_another_process_is_saved_and_the_rest_is_stored(trackin
     assert store.get_run(run.id)["status"] == "finished"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: on NotFound/InvalidInput the writer rejects the WHOLE batch (every run "
-                                       "created, param and point logged in that interval), contrary to its docstring "
-                                       "('the rest of the batch is written'); e.g. log_input of a missing artifact "
-                                       "loses its run")
-def test_a_refused_item_does_not_lose_the_rest_of_its_batch(tracking, store):
+def test_a_refused_item_only_costs_its_own_run(tracking, store):
+    tracking._client.writer.interval = 60  # everything below goes into one batch
+    good = tracking.start_run("good", params={"a": 1}, capture_environment=False)
+    bad = tracking.start_run("bad", parent=False, capture_environment=False)
+    good.log_metric("m", 1.0)
+    bad.log_input(999_999)  # no such artifact: the store refuses it for good
+    good.set_tag("t", "v")
+    bad.end()
+    good.end()
+    w = tracking._client.writer
+    w.close()  # joins the writer thread: every part of the batch is written or refused by now
+    assert any("no artifact 999999" in e for e in w.errors)
+    info = store.get_run(good.id)
+    assert info["status"] == "finished"
+    assert info["params"] == {"a": 1} and info["metrics"][0]["last"] == 1.0 and info["tags"] == {"t": "v"}
+    (f,) = rejected_files()
+    assert json.loads(f.read_text())["inputs"] == [{"run_id": bad.id, "artifact_id": 999_999, "role": "input"}]
+
+
+def test_a_refused_item_does_not_lose_the_rest_of_its_run(tracking, store):
     tracking._client.writer.interval = 60  # everything below goes into one batch
     run = tracking.start_run(params={"a": 1}, capture_environment=False)
     run.log_metric("m", 1.0)
@@ -278,13 +284,22 @@ def test_a_refused_item_does_not_lose_the_rest_of_its_batch(tracking, store):
     assert info["params"] == {"a": 1} and info["metrics"][0]["last"] == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a run whose parent_id does not exist makes the store raise "
-                                       "IntegrityError, which the writer treats as transient and retries forever, "
-                                       "so nothing else this process logs is stored any more")
-def test_an_unknown_parent_does_not_block_the_writer(store_dir, store, run_py):
+def test_flush_waits_for_every_part_of_a_split_batch(store, writers):
+    store.write_batch({"runs": [{"id": "good"}]})
+    sink = SlowSink(LocalBackend(store), delay=0.6)  # the good run's part is still on its way when flush() returns
+    w = writers(sink, interval=60)
+    w.add("tags", {"run_id": "ghost", "key": "t", "value": "x"})
+    w.add("tags", {"run_id": "good", "key": "t", "value": "kept"})
+    with pytest.raises(WriterError, match="unknown run: ghost"):
+        w.flush(timeout=30)
+    assert store.get_run("good")["tags"] == {"t": "kept"}
+
+
+def test_an_unknown_parent_is_refused_without_blocking_the_writer(store_dir, store, run_py):
     r = run_py("""
-        import os, sys
+        import sys
         import jupyter_mltrack.client.run as R
+        from jupyter_mltrack.client.writer import WriterError
         R.set_tracking_uri(sys.argv[1])
         R._get_client().writer.interval = 60
         a = R.start_run("a", capture_environment=False)
@@ -292,14 +307,22 @@ def test_an_unknown_parent_does_not_block_the_writer(store_dir, store, run_py):
         b = R.start_run("b", parent="nosuchparent", capture_environment=False)
         a.log_metric("m", 1.0)
         try:
-            R.flush(timeout=2)
-        except Exception as e:
-            print(type(e).__name__, e, file=sys.stderr)
-        print(a.id, flush=True)
-        os._exit(0)  # do not wait for the exit flush
-    """, store_dir)
-    run_id = r.stdout.strip()
-    assert [m["key"] for m in store.get_run(run_id)["metrics"]] == ["m"], r.stderr
+            R.flush(timeout=20)
+        except WriterError as e:
+            print(e, file=sys.stderr)
+        b.end()
+        a.log_metric("m", 2.0)
+        a.end()
+        print(a.id, b.id, flush=True)
+    """, store_dir, timeout=60)
+    a_id, b_id = r.stdout.split()
+    assert "unknown parent run: nosuchparent" in r.stderr
+    a = store.get_run(a_id)
+    assert a["status"] == "finished" and a["metrics"][0]["count"] == 2
+    with pytest.raises(NotFound):
+        store.get_run(b_id)
+    refused = [json.loads(f.read_text()) for f in rejected_files()]
+    assert any(x.get("runs", [{}])[0].get("id") == b_id for x in refused if isinstance(x, dict))
 
 
 def test_invalid_data_sent_by_hand_is_refused_and_saved(store, writers):

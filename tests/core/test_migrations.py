@@ -128,6 +128,7 @@ def test_an_old_unversioned_sqlite_file_is_migrated(tmp_path):
         s.close()
 
 
+
 def test_current_revision_of_an_empty_database(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     try:

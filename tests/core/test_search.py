@@ -203,14 +203,10 @@ def test_filter_on_project(st, flt, expected):
     assert found(st, flt) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="bug: 'like' is case-insensitive on SQLite (SQLite's LIKE), so it is the same "
-                                       "as 'ilike' there but not on PostgreSQL")
 def test_like_is_case_sensitive(st):
     assert found(st, "name like 'RF-%'") == set()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a stale running run reads as 'crashed' but status = 'crashed' does not "
-                                       "find it (the filter compares the stored 'running')")
 def test_status_crashed_finds_stale_runs(store):
     import time
 
@@ -294,8 +290,6 @@ def test_unterminated_string_is_refused_with_its_position(st):
         st.search_runs(filter="name = 'abc")
 
 
-@pytest.mark.xfail(strict=True, reason="bug (message): an unterminated string is reported as 'unexpected character' "
-                                       "instead of saying the quote is never closed")
 def test_unterminated_string_message_says_so(st):
     with pytest.raises(InvalidInput, match="(?i)unterminated|not closed|never closed|missing closing"):
         st.search_runs(filter="name = 'abc")

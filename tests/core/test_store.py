@@ -61,8 +61,6 @@ def test_parent_created_in_the_same_batch_after_its_child(store):
     assert store.get_run("kid")["parent_id"] == "dad"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an unknown parent_id is only caught by the foreign key, so write_batch "
-                                       "raises sqlalchemy's IntegrityError (HTTP 500; the client writer retries it forever)")
 def test_unknown_parent_is_not_found(store):
     with pytest.raises(NotFound, match="ghost"):
         store.write_batch({"runs": [{"id": "kid", "parent_id": "ghost"}]})
@@ -138,8 +136,6 @@ def test_a_batch_with_a_conflict_writes_nothing(store):
     assert store.revision() == rev
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the store treats true and 1 (and false and 0) as the same param value "
-                                       "because it compares json.loads(old) == json.loads(new) in Python")
 def test_bool_and_number_are_different_param_values(store):
     store.write_batch({"runs": [{"id": "r"}], "params": [{"run_id": "r", "key": "flag", "value": True}]})
     with pytest.raises(Conflict):
@@ -237,8 +233,6 @@ def test_malformed_batches_are_invalid_input_naming_the_problem(store, batch, me
     assert store.revision() == rev
 
 
-@pytest.mark.xfail(strict=True, reason="bug: normalize_batch does not check runs[].campaigns; a string is iterated "
-                                       "character by character, creating one campaign per letter")
 def test_campaigns_must_be_a_list(store):
     with pytest.raises(InvalidInput, match="campaigns"):
         store.write_batch({"runs": [{"id": "r", "campaigns": "abc"}]})
@@ -603,12 +597,9 @@ WRITES = {
     "add_run_input": lambda s, aid: s.add_run_input("r", aid),
     "new project": lambda s, aid: s.create_project("Fresh"),
     "new experiment": lambda s, aid: s.create_experiment("Default", "Fresh"),
-    "register_model": pytest.param(
-        lambda s, aid: s.register_model("Default", "model", aid),
-        marks=pytest.mark.xfail(strict=True, reason="bug: Store.revision() ignores the model registry")),
-    "project description": pytest.param(
-        lambda s, aid: s.create_project("Default", description="now described"),
-        marks=pytest.mark.xfail(strict=True, reason="bug: Store.revision() ignores project/experiment descriptions")),
+    "register_model": lambda s, aid: s.register_model("Default", "model", aid),
+    "project description": lambda s, aid: s.create_project("Default", description="now described"),
+    "experiment description": lambda s, aid: s.create_experiment("Default", "Fresh", description="described"),
 }
 
 

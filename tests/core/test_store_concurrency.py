@@ -6,8 +6,6 @@ import json
 import math
 import time
 
-import pytest
-
 from jupyter_mltrack.core import migrate
 from jupyter_mltrack.core.series import CHUNK_POINTS
 from jupyter_mltrack.core.store import Store
@@ -203,6 +201,45 @@ def test_processes_creating_a_new_store_at_the_same_moment(tmp_path, spawn_py):
             assert sql(s, "PRAGMA journal_mode") == [("wal",)]
         finally:
             s.close()
+
+
+THREADED_READS = """
+    import sys, threading, time
+    import numpy as np
+    from jupyter_mltrack.core.store import Store
+    s = Store(sys.argv[1])
+    n = 5 * 8192 + 100
+    s.write_batch({"runs": [{"id": "r"}], "metrics": [{"run_id": "r", "name": "m", "values": np.arange(n, dtype=float)}]})
+    errors = []
+    deadline = time.monotonic() + 1.5
+
+    def read():
+        while time.monotonic() < deadline and not errors:
+            try:
+                p = s.get_series("r", "m")["points"]
+                if len(p) < n or p.values[n - 1] != n - 1:
+                    errors.append("wrong points")
+            except Exception as e:
+                errors.append(repr(e))
+
+    def write():
+        i = n
+        while time.monotonic() < deadline and not errors:
+            s.write_batch({"metrics": [{"run_id": "r", "name": "m", "steps": [i], "values": [float(i)]}]})
+            i += 1
+
+    threads = [threading.Thread(target=read) for _ in range(4)] + [threading.Thread(target=write)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(errors[0] if errors else "ok")
+"""
+
+
+def test_threads_reading_series_while_another_writes(store_dir, run_py):
+    r = run_py(THREADED_READS, store_dir, check=False)  # in a subprocess: the failure can be a segmentation fault
+    assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stdout + r.stderr
 
 
 def test_threads_sharing_one_store(store):
