@@ -75,3 +75,26 @@ def test_snapshot_with_live_document(store):
     after = sum(1 for _ in store.blobs.root.rglob("*") if _.is_file())
     assert after == before
     assert [a["version"] for a in store.get_run("r1")["artifacts"] if a["name"] == "notebook"] == [1, 2]
+
+
+def test_a_hundred_reruns_store_the_bytes_once(store):
+    """Re-running a tracked cell 100 times with the same notebook stores its bytes once (proven by byte counts)."""
+    from jupyter_mltrack.client.backend import LocalBackend
+
+    backend = LocalBackend(store)
+    store.write_batch({"runs": [{"id": f"re{i}"} for i in range(100)]})
+    live = _nb_bytes()
+    snap = {"path": "/x/exp.ipynb", "how": "test", "saved": live,
+            "history": [{"source": "train()", "execution_count": 1, "output": None}], "cell": "train()",
+            "kernel_name": "python3"}
+
+    def blob_bytes():
+        return sum(p.stat().st_size for p in store.blobs.root.rglob("*") if p.is_file())
+
+    store.write_batch(N.snapshot_artifact("re0", snap, backend, live=live)())
+    once = blob_bytes()
+    for i in range(1, 100):
+        store.write_batch(N.snapshot_artifact(f"re{i}", snap, backend, live=live)())
+    assert blob_bytes() == once
+    files = sum(len(a["files"]) for i in range(100) for a in store.get_run(f"re{i}")["artifacts"])
+    assert files >= 100 * 4  # every run names its files; the bytes behind them are shared

@@ -84,3 +84,26 @@ def test_live_refresh(runs):
         time.sleep(0.2)
     assert t.total == 61 and t.rows[0]["name"] == "late"
     t.close()
+
+
+def test_ten_thousand_runs_one_page_at_a_time(tracking):
+    """10,000 runs: the widget holds one page; sorting and filtering run in the store."""
+    from jupyter_mltrack.widgets.run_table import RunTable
+
+    store = tracking._get_client().backend.store
+    for start in range(0, 10_000, 2_500):
+        ids = [f"k{i:05d}" for i in range(start, start + 2_500)]
+        store.write_batch({
+            "runs": [{"id": i, "project": "Big", "status": "finished"} for i in ids],
+            "params": [{"run_id": i, "key": "lr", "value": int(i[1:]) / 10_000} for i in ids],
+            "metrics": [{"run_id": i, "name": "acc", "values": [(int(i[1:]) * 7919 % 10_000) / 10_000]} for i in ids],
+        })
+    t = RunTable(project="Big", page_size=50, live=False)
+    assert t.total == 10_000 and len(t.rows) == 50
+    t.order_by = "metrics.acc DESC"
+    assert t.rows[0]["metrics.acc"] == 0.9999 and len(t.rows) == 50
+    t.filter = "params.lr >= 0.5 and metrics.acc < 0.1"
+    assert 0 < t.total < 10_000 and all(r["params.lr"] >= 0.5 and r["metrics.acc"] < 0.1 for r in t.rows)
+    import json
+
+    assert len(json.dumps(t.get_state()["rows"])) < 100_000  # the browser gets a page, never 10k rows
