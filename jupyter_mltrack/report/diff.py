@@ -109,7 +109,9 @@ def _entry(change: str, ia, ib, ca: dict | None, cb: dict | None) -> dict:
     sb = _source(cb) if cb else ""
     diff = ""
     if ca is not None and cb is not None and sa != sb:
-        diff = "".join(difflib.unified_diff(sa.splitlines(True), sb.splitlines(True), "a", "b", n=2))
+        # every line ends in a newline, the last one of a cell included, or '-' and '+' lines run together
+        diff = "".join(difflib.unified_diff([line + "\n" for line in sa.splitlines()],
+                                            [line + "\n" for line in sb.splitlines()], "a", "b", n=2))
     cell = ca or cb or {}
     return {
         "change": change, "a": ia, "b": ib, "cell_type": cell.get("cell_type", "code"),

@@ -125,6 +125,55 @@ export interface Series {
   values: MetricValue[];
 }
 
+/** One value on each side of a comparison (null where the run has none). */
+export interface ValuePair<T> {
+  a: T | null;
+  b: T | null;
+}
+
+export type CellChange = 'unchanged' | 'modified' | 'added' | 'removed';
+
+/** One cell of a notebook comparison; `a` / `b` are its indexes in each snapshot (null where it is absent). */
+export interface CellDiff {
+  change: CellChange;
+  a: number | null;
+  b: number | null;
+  cell_type: string;
+  source_a: string | null;
+  source_b: string | null;
+  /** Unified diff of the sources ('' when they are equal or a side is absent). */
+  source_diff: string;
+  outputs_changed: boolean;
+}
+
+/** The snapshot file compared on one side. */
+export interface SnapshotRef {
+  artifact_id: number;
+  path: string;
+  label: string;
+}
+
+export interface NotebookDiff {
+  a: SnapshotRef;
+  b: SnapshotRef;
+  summary: { [change in CellChange]: number };
+  /** How many cells have different outputs. */
+  outputs_changed: number;
+  cells: CellDiff[];
+}
+
+/** What differs between two runs (`GET diff`). */
+export interface RunDiff {
+  a: string;
+  b: string;
+  params: { [key: string]: ValuePair<JsonValue> };
+  metrics: { [key: string]: ValuePair<MetricValue> };
+  tags: { [key: string]: ValuePair<string> };
+  notebook: NotebookDiff | null;
+  /** Why there is no notebook comparison. */
+  notebook_note?: string;
+}
+
 export interface RunsPage {
   runs: RunSummary[];
   total: number;
@@ -289,6 +338,67 @@ export function getSeries(
     `runs/${encodeURIComponent(runId)}/metrics` + query({ name, context, max_points: options.maxPoints }),
     settings
   );
+}
+
+export function getRunDiff(a: string, b: string, settings?: ServerConnection.ISettings): Promise<RunDiff> {
+  return requestJson<RunDiff>('diff' + query({ a, b }), settings);
+}
+
+/** The URL of the HTML report of `runIds` (`download` makes it an attachment). */
+export function reportUrl(
+  runIds: string[],
+  options: { title?: string; download?: boolean } = {},
+  settings?: ServerConnection.ISettings
+): string {
+  return apiUrl(
+    'report' + query({ runs: runIds.join(','), title: options.title, download: options.download === false ? 0 : 1 }),
+    settings
+  );
+}
+
+/** A report fetched for saving: its bytes and the file name the server suggests. */
+export interface ReportFile {
+  blob: Blob;
+  filename: string;
+}
+
+/** The file name of a `Content-Disposition` header, if any. */
+export function dispositionFilename(header: string | null): string | null {
+  if (!header) {
+    return null;
+  }
+  const star = /filename\*=(?:UTF-8'')?([^;]+)/i.exec(header);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1].trim().replace(/^"|"$/g, ''));
+    } catch {
+      // fall through to the plain name
+    }
+  }
+  const plain = /filename=("([^"]*)"|[^;]+)/i.exec(header);
+  if (!plain) {
+    return null;
+  }
+  return (plain[2] ?? plain[1]).trim() || null;
+}
+
+/**
+ * Fetch the HTML report of `runIds`. Fetched rather than navigated to, so that a failure (an unknown run, a lost
+ * server) arrives as the server's JSON error message instead of a saved error page.
+ */
+export async function fetchReport(
+  runIds: string[],
+  options: { title?: string } = {},
+  settings?: ServerConnection.ISettings
+): Promise<ReportFile> {
+  if (runIds.length === 0) {
+    throw new MLTrackApiError('No run to export', null, 'invalid');
+  }
+  const url = reportUrl(runIds, { title: options.title, download: true }, settings);
+  const response = await requestRaw(url, { method: 'GET' }, settings);
+  const blob = await response.blob();
+  const fallback = runIds.length === 1 ? `mltrack-${runIds[0]}.html` : `mltrack-${runIds.length}-runs.html`;
+  return { blob, filename: dispositionFilename(response.headers.get('Content-Disposition')) ?? fallback };
 }
 
 /** The URL of one artifact file (add `?download=1` to have the browser save it). */

@@ -7,12 +7,14 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, Notification } from '@jupyterlab/apputils';
+import { ICommandPalette, Notification, WidgetTracker } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { refreshIcon } from '@jupyterlab/ui-components';
 
 import { errorMessage, getRun, Run, setDefaultSettings } from './api';
+import { DiffWidget } from './diff/widget';
+import { downloadReport } from './download';
 import { mltrackIcon } from './icon';
 import { activateLiveSnapshots } from './liveSnapshot';
 import { TrackerModel } from './sidebar/model';
@@ -26,6 +28,8 @@ export namespace CommandIDs {
   export const refresh = 'mltrack:refresh';
   export const openRun = 'mltrack:open-run';
   export const openSnapshot = 'mltrack:open-snapshot';
+  export const diffRuns = 'mltrack:diff-runs';
+  export const exportReport = 'mltrack:export-report';
 }
 
 const PALETTE_CATEGORY = 'Experiment tracking';
@@ -68,6 +72,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     };
 
+    const diffTracker = new WidgetTracker<DiffWidget>({ namespace: 'mltrack-diff' });
+
+    /** Open (or bring forward) the comparison of runs a (A) and b (B) in the main area. */
+    const diffRuns = (a: string, b: string): DiffWidget => {
+      const existing = diffTracker.find(w => w.a === a && w.b === b);
+      if (existing) {
+        app.shell.activateById(existing.id);
+        return existing;
+      }
+      const widget = new DiffWidget(model, a, b, runId => {
+        show();
+        model.openRun(runId);
+      });
+      void diffTracker.add(widget);
+      // a swap changes the pair the tab is restored with
+      widget.title.changed.connect(() => void diffTracker.save(widget));
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+      return widget;
+    };
+
     const actions: DetailActions = {
       openSnapshot: async (run, artifact, path) => {
         try {
@@ -75,6 +100,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         } catch {
           // already reported
         }
+      },
+      diffRuns: (a, b) => {
+        diffRuns(a, b);
       }
     };
 
@@ -149,8 +177,93 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    /** `a` and `b` from the args, else the two runs marked in the sidebar. */
+    const diffPair = (args: { [key: string]: unknown }): [string, string] | null => {
+      const a = typeof args['a'] === 'string' ? args['a'] : '';
+      const b = typeof args['b'] === 'string' ? args['b'] : '';
+      if (a && b) {
+        return [a, b];
+      }
+      const marked = model.marked;
+      return !a && !b && marked.length === 2 ? [marked[0].id, marked[1].id] : null;
+    };
+
+    app.commands.addCommand(CommandIDs.diffRuns, {
+      label: args => {
+        const pair = diffPair(args);
+        return pair ? `Diff Runs ${pair[0]} ↔ ${pair[1]}` : 'Diff Two Runs';
+      },
+      caption: 'Compare two runs: params, metrics, tags and notebook cells (args: a, b; else the two marked runs)',
+      icon: mltrackIcon,
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            a: { type: 'string', description: 'Run A (shown as removed lines)' },
+            b: { type: 'string', description: 'Run B (shown as added lines)' }
+          }
+        }
+      },
+      isEnabled: args => diffPair(args) !== null,
+      execute: args => {
+        const pair = diffPair(args);
+        if (!pair) {
+          throw new Error('mltrack:diff-runs needs two run ids, a and b (or exactly two runs marked in the sidebar)');
+        }
+        return diffRuns(pair[0], pair[1]);
+      }
+    });
+
+    /** The run ids of the args (`runs`: a list or a comma-separated string), else the marked runs. */
+    const exportIds = (args: { [key: string]: unknown }): string[] => {
+      const runs = args['runs'];
+      if (Array.isArray(runs)) {
+        return runs.filter((r): r is string => typeof r === 'string' && r !== '');
+      }
+      if (typeof runs === 'string' && runs) {
+        return runs.split(',').filter(r => r);
+      }
+      return model.marked.map(r => r.id);
+    };
+
+    app.commands.addCommand(CommandIDs.exportReport, {
+      label: args => {
+        const n = exportIds(args).length;
+        return n ? `Export Report of ${n} Run${n === 1 ? '' : 's'}` : 'Export Report of Marked Runs';
+      },
+      caption: 'Download a standalone HTML report of runs (args: runs, title; else the runs marked in the sidebar)',
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            runs: { type: 'array', items: { type: 'string' }, description: 'Run ids' },
+            title: { type: 'string', description: 'Report title' }
+          }
+        }
+      },
+      isEnabled: args => exportIds(args).length > 0,
+      execute: async args => {
+        const ids = exportIds(args);
+        const title = typeof args['title'] === 'string' ? args['title'] : undefined;
+        try {
+          return await downloadReport(ids, settings, { title });
+        } catch (err) {
+          Notification.error(`Cannot export the report: ${errorMessage(err)}`, { autoClose: 8000 });
+          throw err;
+        }
+      }
+    });
+
+    if (restorer) {
+      void restorer.restore(diffTracker, {
+        command: CommandIDs.diffRuns,
+        args: w => ({ a: w.a, b: w.b }),
+        name: w => `${w.a}:${w.b}`
+      });
+    }
+
     if (palette) {
-      for (const command of [CommandIDs.show, CommandIDs.refresh]) {
+      for (const command of [CommandIDs.show, CommandIDs.refresh, CommandIDs.diffRuns, CommandIDs.exportReport]) {
         palette.addItem({ command, category: PALETTE_CATEGORY });
       }
     }

@@ -29,7 +29,8 @@ def test_notebook_diff_cells():
     cells = notebook_diff(a, b)
     assert [c["change"] for c in cells] == ["unchanged", "modified", "unchanged", "added"]
     mod = cells[1]
-    assert "-lr = 0.1" in mod["source_diff"] and "+lr = 0.01" in mod["source_diff"] and mod["outputs_changed"]
+    assert "\n-lr = 0.1\n" in mod["source_diff"] and "\n+lr = 0.01\n" in mod["source_diff"] and mod["outputs_changed"]
+    assert all(line[:1] in ("-", "+", " ", "@") for line in mod["source_diff"].splitlines())
     assert cells[3]["source_b"] == "evaluate()" and cells[3]["a"] is None and cells[3]["b"] == 3
 
 

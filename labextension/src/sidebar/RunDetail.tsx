@@ -6,6 +6,7 @@ import * as React from 'react';
 import { getRun, Run } from '../api';
 import { formatDuration, isoTime, localTime, relativeTime, runLabel } from '../format';
 import { ErrorMessage, Loading, Section, StatusBadge } from './common';
+import { ExportButton } from './compare';
 import { useNow, useResource } from './hooks';
 import { TrackerModel } from './model';
 import {
@@ -94,6 +95,45 @@ function Facts(props: { model: TrackerModel; run: Run; now: number }): JSX.Eleme
   );
 }
 
+/** Export this run's report; mark it for comparison, or diff it with the one other marked run. */
+function DetailToolbar(props: { model: TrackerModel; run: Run; actions: DetailActions }): JSX.Element {
+  const { model, run, actions } = props;
+  const marked = model.isMarked(run.id);
+  const others = model.marked.filter(r => r.id !== run.id);
+  return (
+    <div className="jp-mltrack-detail-toolbar">
+      <ExportButton
+        model={model}
+        runIds={[run.id]}
+        className="jp-mltrack-export"
+        label="Export report"
+        title="Download a standalone HTML report of this run (charts, params, environment, notebook snapshot)"
+      />
+      <label
+        className="jp-mltrack-compare-toggle"
+        title="Mark this run for comparison; the bar above lists the marked runs"
+      >
+        <input
+          type="checkbox"
+          className="jp-mltrack-compare-check"
+          checked={marked}
+          onChange={e => model.setMarked(run, e.target.checked)}
+        />
+        Compare
+      </label>
+      {others.length === 1 && (
+        <button
+          className="jp-mltrack-button jp-mltrack-diff-with"
+          title={`Compare ${runLabel(others[0])} (A) with this run (B)`}
+          onClick={() => actions.diffRuns(others[0].id, run.id)}
+        >
+          Diff with {runLabel(others[0])}
+        </button>
+      )}
+    </div>
+  );
+}
+
 function DetailBody(props: { model: TrackerModel; run: Run; actions: DetailActions }): JSX.Element {
   const { model, run, actions } = props;
   const now = useNow(5000);
@@ -120,6 +160,7 @@ function DetailBody(props: { model: TrackerModel; run: Run; actions: DetailActio
         </div>
         <CopyId id={run.id} />
         {run.description && <p className="jp-mltrack-description">{run.description}</p>}
+        <DetailToolbar model={model} run={run} actions={actions} />
       </header>
       <Facts model={model} run={run} now={now} />
       {run.error && (

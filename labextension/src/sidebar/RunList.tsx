@@ -51,6 +51,8 @@ export function RunList(props: {
             now={now}
             selected={model.selectedRunId === run.id}
             onOpen={id => model.openRun(id)}
+            marked={model.isMarked(run.id)}
+            onMark={(r, marked) => model.setMarked(r, marked)}
           />
         ))
       )}

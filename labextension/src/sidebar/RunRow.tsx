@@ -13,14 +13,23 @@ export function RunRow(props: {
   now: number;
   selected: boolean;
   onOpen: (runId: string) => void;
+  /** Whether the run is marked for comparison; with `onMark`, the row shows a checkbox. */
+  marked?: boolean;
+  onMark?: (run: RunSummary, marked: boolean) => void;
 }): JSX.Element {
-  const { run, now, selected, onOpen } = props;
+  const { run, now, selected, onOpen, onMark } = props;
+  const marked = !!props.marked;
   const metrics = latestMetrics(run.metrics ?? [], ROW_METRICS);
   const label = runLabel(run);
   const open = () => onOpen(run.id);
   return (
     <div
-      className={'jp-mltrack-run' + (selected ? ' jp-mod-selected' : '')}
+      className={
+        'jp-mltrack-run' +
+        (selected ? ' jp-mod-selected' : '') +
+        (onMark ? ' jp-mltrack-run-markable' : '') +
+        (marked ? ' jp-mod-marked' : '')
+      }
       data-run-id={run.id}
       role="button"
       tabIndex={0}
@@ -28,6 +37,19 @@ export function RunRow(props: {
       onClick={open}
       onKeyDown={onActivateKey(open)}
     >
+      {onMark && (
+        <input
+          type="checkbox"
+          className="jp-mltrack-compare-check"
+          checked={marked}
+          title={marked ? 'Marked for comparison: click to unmark' : 'Mark for comparison (diff, report)'}
+          aria-label={`Mark ${label} for comparison`}
+          // the row opens the run on click / Enter / Space: keep the checkbox's own events to itself
+          onClick={e => e.stopPropagation()}
+          onKeyDown={e => e.stopPropagation()}
+          onChange={e => onMark(run, e.target.checked)}
+        />
+      )}
       <div className="jp-mltrack-run-line">
         <StatusBadge status={run.status} />
         <span className="jp-mltrack-run-name" title={run.name ? `${run.name} (${run.id})` : run.id}>

@@ -4,6 +4,7 @@ import * as React from 'react';
 
 import { errorMessage, listRuns } from '../api';
 import { EmptyMessage, ErrorMessage, Loading } from './common';
+import { CompareBar } from './compare';
 import { useSignal } from './hooks';
 import { TrackerModel } from './model';
 import { RunDetail } from './RunDetail';
@@ -104,6 +105,7 @@ export function SidebarApp(props: { model: TrackerModel; actions: DetailActions 
           Connection lost: {model.statusError} — showing the last data.
         </div>
       )}
+      {model.status !== null && <CompareBar model={model} actions={actions} />}
       <div className="jp-mltrack-body">{body ?? <EmptyMessage>Nothing to show.</EmptyMessage>}</div>
     </div>
   );

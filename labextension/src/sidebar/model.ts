@@ -196,6 +196,35 @@ export class TrackerModel implements IDisposable {
     this._uiChanged.emit();
   }
 
+  // ---- runs marked for comparison ------------------------------------------------------------------------
+
+  /** The runs marked for comparison / export, in the order they were marked (the first is "A" of a diff). */
+  get marked(): readonly MarkedRun[] {
+    return this._marked;
+  }
+
+  isMarked(runId: string): boolean {
+    return this._marked.some(r => r.id === runId);
+  }
+
+  setMarked(run: { id: string; name: string | null }, marked: boolean): void {
+    const has = this.isMarked(run.id);
+    if (marked === has) {
+      return;
+    }
+    this._marked = marked
+      ? [...this._marked, { id: run.id, name: run.name }]
+      : this._marked.filter(r => r.id !== run.id);
+    this._uiChanged.emit();
+  }
+
+  clearMarked(): void {
+    if (this._marked.length) {
+      this._marked = [];
+      this._uiChanged.emit();
+    }
+  }
+
   // ---- disposal ----------------------------------------------------------------------------------------------
 
   get isDisposed(): boolean {
@@ -226,7 +255,14 @@ export class TrackerModel implements IDisposable {
   private _selected: string | null = null;
   private _filter = '';
   private _limits = new Map<string, number>();
+  private _marked: MarkedRun[] = [];
   private _disposed = false;
+}
+
+/** A run marked for comparison (its name kept for the toolbar). */
+export interface MarkedRun {
+  id: string;
+  name: string | null;
 }
 
 /** Runs per page in a runs list. */

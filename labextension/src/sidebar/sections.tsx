@@ -13,6 +13,8 @@ import { RunRow } from './RunRow';
 export interface DetailActions {
   /** Save a notebook artifact file as a new notebook and open it. */
   openSnapshot: (run: Run, artifact: Artifact, path: string) => Promise<void>;
+  /** Open the comparison of two runs (A, B). */
+  diffRuns: (a: string, b: string) => void;
 }
 
 function sortedEntries<T>(obj: { [key: string]: T } | null | undefined): [string, T][] {
@@ -256,7 +258,15 @@ export function ChildrenList(props: { model: TrackerModel; run: Run }): JSX.Elem
   return (
     <div className="jp-mltrack-run-list jp-mltrack-children-runs">
       {res.data.runs.map(child => (
-        <RunRow key={child.id} run={child} now={now} selected={false} onOpen={id => model.openRun(id)} />
+        <RunRow
+          key={child.id}
+          run={child}
+          now={now}
+          selected={false}
+          onOpen={id => model.openRun(id)}
+          marked={model.isMarked(child.id)}
+          onMark={(r, marked) => model.setMarked(r, marked)}
+        />
       ))}
     </div>
   );
