@@ -19,6 +19,27 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
+def run_py(tmp_path):
+    """Run a Python script in a fresh interpreter; fails the test with its output when it exits non-zero."""
+    import subprocess
+    import sys
+
+    from ._subprocess import subprocess_env, write_script
+
+    def run(code: str, *args, timeout: float = 90, check: bool = True, env: dict | None = None):
+        script = write_script(tmp_path, code)
+        r = subprocess.run(
+            [sys.executable, str(script), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+            env=subprocess_env(**(env or {})), cwd=tmp_path,
+        )
+        if check and r.returncode != 0:
+            raise AssertionError(f"script exited {r.returncode}\n--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}")
+        return r
+
+    return run
+
+
+@pytest.fixture
 def store_dir(tmp_path):
     d = tmp_path / "store"
     d.mkdir()
