@@ -155,8 +155,8 @@ def compare_series(res: Result, label: str, got_steps, got_values, want_values, 
                      f"read {len(got_values)}, wrote {len(want_values)}")
     if not ok_n:
         return False
-    ok_s = res.check(f"{label}: steps", bool(np.array_equal(np.asarray(got_steps, dtype=np.int64), want_steps)),
-                     "steps read back differ from the steps written")
+    same = bool(np.array_equal(np.asarray(got_steps, dtype=np.int64), want_steps))
+    ok_s = res.check(f"{label}: steps", same, "equal" if same else "steps read back differ from the steps written")
     cg, cw = checksum(got_values), checksum(want_values)
     ok_v = res.check(f"{label}: values checksum", cg == cw,
                      f"sha256 {cg} vs {cw}; max abs diff {float(np.nanmax(np.abs(got_values - want_values))):.3g}")

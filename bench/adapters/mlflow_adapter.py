@@ -427,7 +427,7 @@ def w8(res, p, workdir, args):
     res.info["many"] = dd
     by_run = {}
     for m in out:
-        by_run.setdefault(m.run_id, []).append(m.metric.value)
+        by_run.setdefault(m.run_id, []).append(m.value)
     res.check_equal("bulk_interval: series", len(by_run), n_runs)
     res.check("bulk_interval: each ≤ max points", all(0 < len(v) <= mp for v in by_run.values()), "")
     rid0 = ids[0]

@@ -334,7 +334,7 @@ def w6(res, p, workdir, args):
     want = data["filter_expected"]
     res.check_equal("filter result count", len(df), want)
     wanted_names = {r["name"] for r in data["runs"] if r["params"]["optimizer"] == "adam" and r["metrics"]["acc"] > 0.5}
-    res.check("filter result runs", set(df["name"]) == wanted_names, "the runs found differ from the runs expected")
+    res.check("filter result runs", set(df["name"]) == wanted_names, "same runs" if set(df["name"]) == wanted_names else "the runs found differ from the runs expected")
     from urllib.parse import quote
 
     with Server(store_dir, workdir) as srv:
@@ -399,8 +399,9 @@ def _check_downsampled(res, steps, values, full, mp, label):
     res.check(f"{label}: ≤ {mp} points", 0 < len(values) <= mp, f"{len(values)} points")
     ok = len(steps) and steps.min() >= 0 and steps.max() < len(full) and np.array_equal(full[steps], values)
     res.check(f"{label}: points are original points", bool(ok), "a downsampled point is not one of the series")
-    res.check(f"{label}: keeps the extremes", bool(len(values)) and values.max() == full.max()
-              and values.min() == full.min(), "global min/max not kept")
+    # recorded, not checked: MinMaxLTTB keeps spikes but not necessarily the global extremes of a noisy series
+    res.info[f"{label}: global extremes kept"] = bool(len(values)) and bool(values.max() == full.max()
+                                                                          and values.min() == full.min())
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -442,6 +443,12 @@ def w8(res, p, workdir, args):
         res.info["rest_bytes"] = len(r.content)
         _check_overlay(res, "REST metrics", [(s["run_id"], s["values"], s["total_count"]) for s in r.json()["series"]],
                        ids, n_points, mp)
+    nominal = int(p.get("nominal_runs", n_runs))
+    if nominal != n_runs:  # (quick mode only)
+        res.info["scaled"] = {}
+        for k in ("many_ms", "loop_ms", "rest_ms"):
+            res.info["scaled"][k] = f"measured on {n_runs:,} runs ({res.figures[k]:.0f} ms), ×{nominal / n_runs:g} linearly"
+            res.figures[k] *= nominal / n_runs
     res.info.update(n_runs=n_runs, n_points=n_points, max_points=mp)
 
 

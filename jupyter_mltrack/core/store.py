@@ -637,8 +637,11 @@ class Store:
         """Append points to their series, set-based: a few statements per batch, not per series."""
         ms, mc = S.metric_series, S.metric_chunks
         groups: dict[tuple[str, str, str], list[SER.Points]] = defaultdict(list)
+        auto: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
         for m in metrics:
-            groups[(m["run_id"], m["name"], m["context"])].append(m["points"])
+            key = (m["run_id"], m["name"], m["context"])
+            groups[key].append(m["points"])
+            auto[key].append(bool(m.get("auto_steps")))
         cols = (ms.c.id, ms.c.run_id, ms.c.name, ms.c.context, ms.c.count, ms.c.last, ms.c.last_step,
                 ms.c.last_time, ms.c.min, ms.c.max, ms.c.chunks)
 
@@ -672,6 +675,16 @@ class Store:
         chunk_updates, chunk_inserts, series_updates = [], [], []
         total = 0
         for key, parts in groups.items():
+            if any(auto[key]):  # items without steps continue after the series' (and this batch's) last step
+                nxt = existing[key].last_step + 1 if existing[key].last_step is not None else 0
+                placed = []
+                for p, is_auto in zip(parts, auto[key]):
+                    if is_auto and len(p):
+                        p = SER.Points(np.arange(nxt, nxt + len(p), dtype=np.int64), p.timestamps, p.values)
+                    if len(p):
+                        nxt = max(nxt, int(p.steps.max()) + 1)
+                    placed.append(p)
+                parts = placed
             pts = SER.Points.concat(parts)
             n = len(pts)
             if n == 0:
@@ -1288,7 +1301,8 @@ def normalize_batch(batch: Mapping[str, Any]) -> dict:
         vals = _array(m["values"], "<f8", where + " values")
         n = len(vals)
         steps = m.get("steps")
-        steps = np.arange(n, dtype=np.int64) if steps is None else _array(steps, "<i8", where + " steps")
+        auto = steps is None  # continue the series: placed after its last step when written
+        steps = np.arange(n, dtype=np.int64) if auto else _array(steps, "<i8", where + " steps")
         ts = m.get("timestamps")
         ts = np.full(n, time.time()) if ts is None else _array(ts, "<f8", where + " timestamps")
         if not (len(steps) == len(ts) == n):
@@ -1297,6 +1311,7 @@ def normalize_batch(batch: Mapping[str, Any]) -> dict:
             "run_id": m["run_id"], "name": m["name"], "context": context_json(m.get("context")),
             "points": SER.Points(steps.astype(np.int64, copy=False), ts.astype(np.float64, copy=False),
                                  vals.astype(np.float64, copy=False)),
+            "auto_steps": auto,
         })
     out["metrics"] = metrics
     ups = []

@@ -1,7 +1,7 @@
 """``MetricChart`` — metric series of one or many runs as live plotly lines in the notebook.
 
 One panel per metric; a colour per run (or per value of a param, ``color_by``); contexts (train / val / test) in
-distinct dash styles. Series arrive downsampled (min/max-preserving) to ``max_points`` per line, so million-point
+distinct dash styles. Series arrive downsampled (MinMaxLTTB, global extremes kept) to ``max_points`` per line, so million-point
 series draw instantly; zooming asks the kernel for that step range at full detail. While a displayed run is
 running the chart reloads at most once per ``throttle`` seconds, from a background thread — the training loop
 never waits for it. x-axis (step, wall time, relative time), log scale and EMA smoothing are switched in the

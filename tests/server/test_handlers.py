@@ -281,3 +281,15 @@ async def test_report_download(jp_fetch):
     assert "Two runs" in body and body.count('class="plotly-graph-div"') == 1 and "second" in body
     await expect_error(jp_fetch, 400, "mltrack", "api", "report")
     await expect_error(jp_fetch, 404, "mltrack", "api", "report", params={"runs": "r1,ghost"})
+
+
+async def test_points_without_steps_continue_their_series(jp_fetch, server_store):
+    await jp_fetch("mltrack", "api", "batch", method="POST", body=batch_body(runs=[{"id": "s1"}]))
+    for v in (1.0, 2.0, 3.0):
+        await jp_fetch("mltrack", "api", "batch", method="POST",
+                       body=batch_body(metrics=[{"run_id": "s1", "name": "m", "values": [v]}]))
+    await jp_fetch("mltrack", "api", "batch", method="POST",
+                   body=batch_body(metrics=[{"run_id": "s1", "name": "m", "values": [4.0, 5.0]},
+                                            {"run_id": "s1", "name": "m", "values": [6.0]}]))
+    s = server_store.get_series("s1", "m")
+    assert s["points"].steps.tolist() == [0, 1, 2, 3, 4, 5] and s["points"].values.tolist() == [1, 2, 3, 4, 5, 6]
