@@ -293,6 +293,21 @@ def run_child(script: str, workload: str, params: dict, workdir, timeout: float 
     raise RuntimeError(f"child {workload} failed (exit {p.returncode}): {p.stderr[-2000:]}")
 
 
+def import_and_memory(res, p, workdir, script: str, module: str, api: str, env=None) -> None:
+    """Workload 10, the same for every system: ``import module`` and ``import module; module.api`` in fresh
+    interpreters, then the peak memory of a child process running the adapter's ``10mem`` workload."""
+    t, times = import_time(f"import {module}", n=int(p["import_n"]), env=env)
+    res.fig("import_ms", t * 1e3)
+    res.info["import_s"] = times
+    t, times = import_time(f"import {module}\n{module}.{api}", n=int(p["import_n"]), env=env)
+    res.fig("import_api_ms", t * 1e3)
+    res.info["import_api_s"] = times
+    child = run_child(script, "10mem", {"n": int(p["mem_n"])}, workdir / "mem")
+    res.checks += child["checks"]
+    res.info["mem_child"] = child["info"]
+    res.fig("peak_mb", child["figures"].get("peak_mb"))
+
+
 def import_time(module_stmt: str, n: int = 5, env=None) -> tuple[float, list[float]]:
     """Median seconds of ``module_stmt`` (e.g. ``import mlflow``) in ``n`` fresh interpreters, timed inside the
     interpreter (interpreter start-up excluded)."""

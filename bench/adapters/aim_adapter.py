@@ -397,16 +397,7 @@ def w9(res, p, workdir, args):
 
 def w10(res, p, workdir, args):
     _version(res)
-    t, times = C.import_time("import aim", n=int(p["import_n"]))
-    res.fig("import_ms", t * 1e3)
-    res.info["import_s"] = times
-    t, times = C.import_time("from aim import Run", n=int(p["import_n"]))
-    res.fig("import_api_ms", t * 1e3)
-    res.info["import_api_s"] = times
-    child = C.run_child(__file__, "10mem", {"n": int(p["mem_n"])}, workdir / "mem")
-    res.checks += child["checks"]
-    res.info["mem_child"] = child["info"]
-    res.fig("peak_mb", child["figures"].get("peak_mb"))
+    C.import_and_memory(res, p, workdir, __file__, "aim", "Run")
     res.note(f"Aim: peak memory while tracking {int(p['mem_n']):,} points — scaled down from 10M "
              f"(track logs ~7k points/s)")
 

@@ -488,16 +488,7 @@ def w9(res, p, workdir, args):
 
 def w10(res, p, workdir, args):
     env = dict(os.environ)
-    t, times = C.import_time("import mlflow", n=int(p["import_n"]), env=env)
-    res.fig("import_ms", t * 1e3)
-    res.info["import_s"] = times
-    t, times = C.import_time("import mlflow\nmlflow.start_run", n=int(p["import_n"]), env=env)
-    res.fig("import_api_ms", t * 1e3)
-    res.info["import_api_s"] = times
-    child = C.run_child(__file__, "10mem", {"n": int(p["mem_n"])}, workdir / "mem")
-    res.checks += child["checks"]
-    res.info["mem_child"] = child["info"]
-    res.fig("peak_mb", child["figures"].get("peak_mb"))
+    C.import_and_memory(res, p, workdir, __file__, "mlflow", "start_run", env=env)
     res.note(f"MLflow: peak memory while logging {int(p['mem_n']):,} points with log_batch (1,000 per call) — "
              f"scaled down from 10M (it logs ~10k points/s)")
 

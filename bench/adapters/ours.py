@@ -506,16 +506,7 @@ def w9(res, p, workdir, args):
 
 
 def w10(res, p, workdir, args):
-    t, times = C.import_time("import jupyter_mltrack", n=int(p["import_n"]))
-    res.fig("import_ms", t * 1e3)
-    res.info["import_s"] = times
-    t, times = C.import_time("import jupyter_mltrack\njupyter_mltrack.start_run", n=int(p["import_n"]))
-    res.fig("import_api_ms", t * 1e3)
-    res.info["import_api_s"] = times
-    child = C.run_child(__file__, "10mem", {"n": int(p["mem_n"])}, workdir / "mem")
-    res.checks += child["checks"]
-    res.info["mem_child"] = child["info"]
-    res.fig("peak_mb", child["figures"].get("peak_mb"))
+    C.import_and_memory(res, p, workdir, __file__, "jupyter_mltrack", "start_run")
 
 
 def w10mem(res, p, workdir, args):

@@ -181,8 +181,6 @@ def _chunks(seq: list, n: int = 500) -> Iterable[list]:
         yield seq[i : i + n]
 
 
-def _json_value(text_: str) -> Any:
-    return json.loads(text_)
 
 
 _EMPTY_SUMMARY = '"experiments":[],"params":{},"tags":{},"metrics":[]'
@@ -226,15 +224,6 @@ def _num_text(v) -> str:
     return repr(float(v))
 
 
-def _json_num(v):
-    """A float for JSON: non-finite values become the strings the REST API uses."""
-    if v is None or v.__class__ is int:
-        return v
-    if v != v:
-        return "NaN"
-    if v in (float("inf"), float("-inf")):
-        return "Infinity" if v > 0 else "-Infinity"
-    return v
 
 
 def _float_or_nan(v, count):
