@@ -180,32 +180,35 @@ class HttpBackend:
 
     # reads
     def search_runs(self, project=None, experiment=None, campaign=None, filter=None, order_by=None, limit=None,
-                    offset=0):
+                    offset=0, view="full"):
         out, total = [], None
-        page = 1000
+        page = 10_000 if view == "table" else 1000
+        fix = (lambda r: r) if view == "table" else _fix_run
         while True:
             want = page if limit is None else min(page, limit - len(out))
             params = {k: v for k, v in dict(project=project, experiment=experiment, campaign=campaign, filter=filter,
-                                            order_by=order_by, limit=want, offset=offset + len(out)).items()
+                                            order_by=order_by, limit=want, offset=offset + len(out),
+                                            view=None if view == "full" else view).items()
                       if v not in (None, "")}
             data = self._request("GET", "runs?" + urlencode(params)).json()
             total = data["total"]
-            out.extend(_fix_run(r) for r in data["runs"])
+            out.extend(fix(r) for r in data["runs"])
             if not data["runs"] or len(out) >= total - offset or (limit is not None and len(out) >= limit):
                 return out, total
 
     def run_table(self, **kw) -> dict:
-        rows, total = self.search_runs(**kw)
-        cols = ("run_id", "name", "status", "start_time", "end_time", "heartbeat_at", "project", "user", "parent_id",
-                "source")
+        """The run table from the REST list's table view (metrics: series key → last value)."""
+        rows, total = self.search_runs(**kw, view="table")
         return {
-            "total": total, "columns": cols,
-            "base": [(r["id"], r["name"], r["status"], r["start_time"], r["end_time"], r.get("heartbeat_at"),
+            "total": total,
+            "columns": ("run_id", "name", "status", "start_time", "end_time", "heartbeat_at", "project", "user",
+                        "parent_id", "source"),
+            "base": [(r["id"], r["name"], r["status"], r["start_time"], r["end_time"], None,
                       r["project"], r["user"], r["parent_id"], r["source"]) for r in rows],
             "experiments": [r["experiments"] for r in rows],
             "params": [r["params"] for r in rows],
             "tags": [r["tags"] for r in rows],
-            "metrics": [{m["key"]: m["last"] for m in r["metrics"]} for r in rows],
+            "metrics": [r["metrics"] for r in rows],
         }
 
     def run_columns(self, **kw) -> dict:

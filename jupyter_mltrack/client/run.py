@@ -707,15 +707,25 @@ def search_runs(
     client = _get_client()
     client.writer.flush(raise_errors=False)
     client.writer.warn_errors()
-    table = client.backend.run_table(
-        project=project, experiment=experiment, campaign=campaign, filter=filter, order_by=order_by,
-        limit=max_results,
-    )
-    return runs_dataframe(table)
+    from ..core.store import gc_paused
+
+    with gc_paused():  # one pause over the read and the frame: the collector then scans the result once
+        table = client.backend.run_table(
+            project=project, experiment=experiment, campaign=campaign, filter=filter, order_by=order_by,
+            limit=max_results,
+        )
+        return runs_dataframe(table)
 
 
 def runs_dataframe(table: dict):
     """Build the run DataFrame from :meth:`Store.run_table`'s columnar material."""
+    from ..core.store import gc_paused
+
+    with gc_paused():
+        return _runs_dataframe(table)
+
+
+def _runs_dataframe(table: dict):
     import numpy as np
     import pandas as pd
 
@@ -744,7 +754,7 @@ def runs_dataframe(table: dict):
             continue
         frame = pd.DataFrame.from_records(dicts, index=df.index) if len(dicts) else pd.DataFrame(index=df.index)
         frame = frame[sorted(frame.columns)]
-        if numeric:  # NaN arrives as None, ±inf as "Infinity"/"-Infinity"
+        if numeric:  # non-finite values arrive as "NaN", "Infinity", "-Infinity" (older stores: NaN as None)
             for c in frame.columns:
                 if frame[c].dtype == object:
                     frame[c] = pd.to_numeric(frame[c], errors="coerce")

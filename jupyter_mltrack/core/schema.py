@@ -80,8 +80,8 @@ runs = Table(
     # JSON object in the REST shape ('"experiments":[…],"params":{…},"tags":{…},"metrics":[…]'), rebuilt by every
     # write that changes them. Listing runs reads this column only; filters use the normalised tables below.
     Column("summary", Text, nullable=False, server_default=""),
-    # The same, compact, for DataFrames: '"experiments":[…],"params":{…},"tags":{…},"metrics":{"key": last, …}'
-    # (non-finite values as Python's NaN/Infinity tokens; read by Python only).
+    # The same, compact, for DataFrames and the REST table view: '"experiments":[…],"params":{…},"tags":{…},
+    # "metrics":{"key": last, …}' (non-finite values as the REST API's strings "NaN", "Infinity", "-Infinity").
     Column("table_row", Text, nullable=False, server_default=""),
     CheckConstraint("status IN ('running', 'finished', 'failed', 'killed', 'crashed')", name="status"),
     Index(None, "project_id", "start_time"),
@@ -169,6 +169,9 @@ metric_chunks = Table(
     Column("step_min", BigInteger, nullable=False),
     Column("step_max", BigInteger, nullable=False),
     Column("data", LargeBinary, nullable=False),
+    # min/max-preserving subset of a full chunk's points, in the chunk codec (series.overview); NULL otherwise
+    Column("overview", LargeBinary, nullable=True),
+    Column("overview_count", Integer, nullable=True),
 )
 
 blobs = Table(

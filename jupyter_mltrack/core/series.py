@@ -10,6 +10,10 @@ of the same length ``n`` (the row stores ``n``):
 
 Byte shuffling puts the i-th byte of every number together, which lets zstd find the repetition in slowly varying
 values (exponents, high mantissa bytes). Points are kept in arrival order; readers sort stably by step.
+
+A full chunk whose steps are strictly increasing also stores an *overview*: the minimum and maximum of every
+:data:`OVERVIEW_BUCKET` consecutive points (plus its ends and its few non-finite points), encoded as a chunk of
+its own (:func:`overview`). Downsampled reads of long series decode overviews instead of every point.
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ import numpy as np
 CODEC_ZSTD_SHUFFLE = 1
 CHUNK_POINTS = 8192
 _ZSTD_LEVEL = 3
+#: A chunk's overview keeps the minimum and maximum of every run of this many consecutive points.
+OVERVIEW_BUCKET = 32
+#: A chunk's overview keeps all its non-finite points when it has at most this many.
+OVERVIEW_MAX_SPECIAL = 64
+#: Chart reads use overviews when the points to read number at least this many times ``max_points``.
+OVERVIEW_READ_FACTOR = 64
 
 _local = threading.local()
 
@@ -40,9 +50,15 @@ def _shuffle(a: np.ndarray) -> bytes:
     return np.ascontiguousarray(a.astype(a.dtype.newbyteorder("<"), copy=False).view(np.uint8).reshape(-1, 8).T).tobytes()
 
 
-def _unshuffle(buf: bytes, n: int, dtype: str) -> np.ndarray:
-    b = np.frombuffer(buf, dtype=np.uint8).reshape(8, n).T
-    return np.ascontiguousarray(b).view(dtype).reshape(n)
+def _unshuffle(buf: bytes, n: int, dtype: str, arrays: int = 1) -> np.ndarray:
+    """Undo :func:`_shuffle` for ``arrays`` shuffled arrays of ``n`` numbers stored one after the other in ``buf``:
+    shape ``(n,)`` for one array, ``(arrays, n)`` for more."""
+    planes = np.frombuffer(buf, dtype=np.uint8).reshape(arrays, 8, n)
+    out = np.empty((arrays, n, 8), np.uint8)
+    for k in range(8):  # one strided column write per byte plane: about twice as fast as a transposed copy
+        out[:, :, k] = planes[:, k, :]
+    out = out.view(dtype).reshape(arrays, n)
+    return out[0] if arrays == 1 else out
 
 
 @dataclass
@@ -107,10 +123,10 @@ def decode_chunk(data: bytes, n: int) -> Points:
     raw = dctx.decompress(memoryview(data)[1:], max_output_size=24 * n)
     if len(raw) != 24 * n:
         raise ValueError("corrupt metric chunk: expected %d points" % n)
-    w = 8 * n
-    steps = np.cumsum(_unshuffle(raw[:w], n, "<i8"), dtype=np.int64)
-    micros = np.cumsum(_unshuffle(raw[w : 2 * w], n, "<i8"), dtype=np.int64)
-    values = _unshuffle(raw[2 * w :], n, "<f8").astype(np.float64, copy=False)
+    cols = _unshuffle(raw, n, "<i8", 3)  # the three arrays at once: a small chunk costs little more than one
+    steps = np.cumsum(cols[0], dtype=np.int64)
+    micros = np.cumsum(cols[1], dtype=np.int64)
+    values = cols[2].view("<f8").astype(np.float64)  # a copy: a view would keep all three arrays' memory alive
     return Points(steps.astype(np.int64, copy=False), micros / 1e6, values)
 
 
@@ -149,6 +165,76 @@ class Summary:
 
 def split_chunks(p: Points, size: int = CHUNK_POINTS) -> list[Points]:
     return [p.slice(i, i + size) for i in range(0, len(p), size)] or []
+
+
+def overview_indices(p: Points) -> np.ndarray | None:
+    """Positions of the points of ``p`` that its overview keeps, sorted and unique; None if the steps of ``p`` are
+    not strictly increasing (or ``p`` is empty), such a chunk has no overview.
+
+    Per bucket of :data:`OVERVIEW_BUCKET` consecutive points: the first minimum and the first maximum of its finite
+    values (NaN and ±inf take no part, as in :func:`downsample`), or the bucket's first point when it has no finite
+    value. Also the first and last point, and every non-finite point when there are at most
+    :data:`OVERVIEW_MAX_SPECIAL` of them."""
+    n = len(p)
+    steps = p.steps
+    if n == 0 or (n > 1 and not bool(np.all(steps[1:] > steps[:-1]))):
+        return None
+    b = OVERVIEW_BUCKET
+    nb = -(-n // b)
+    vals = np.asarray(p.values, dtype=np.float64)
+    finite = np.isfinite(vals)
+    all_finite = bool(finite.all())
+    if all_finite and n == nb * b:  # the usual full chunk: no masking, no padding
+        v = vals.reshape(nb, b)
+        lo, hi = v.argmin(axis=1), v.argmax(axis=1)
+    else:
+        # the padding of a last partial bucket counts as non-finite; a bucket without finite values is all +inf
+        # (resp. -inf) here, so argmin/argmax give its first point, which exists since padding only follows points
+        f = np.zeros(nb * b, dtype=bool)
+        f[:n] = finite
+        v = np.zeros(nb * b, dtype=np.float64)
+        v[:n] = vals
+        v, f = v.reshape(nb, b), f.reshape(nb, b)
+        lo = np.argmin(np.where(f, v, np.inf), axis=1)
+        hi = np.argmax(np.where(f, v, -np.inf), axis=1)
+    base = np.arange(0, nb * b, b, dtype=np.int64)
+    keep = np.zeros(n, dtype=bool)  # a mask gives sorted, unique positions without sorting
+    keep[base + lo] = True
+    keep[base + hi] = True
+    keep[0] = keep[n - 1] = True
+    if not all_finite:
+        special = np.flatnonzero(~finite)
+        if special.size <= OVERVIEW_MAX_SPECIAL:
+            keep[special] = True
+    return np.flatnonzero(keep).astype(np.int64, copy=False)
+
+
+def overview(p: Points) -> Points | None:
+    """The min/max-preserving subset of a chunk's points chosen by :func:`overview_indices`, or None."""
+    idx = overview_indices(p)
+    if idx is None:
+        return None
+    return Points(p.steps[idx], p.timestamps[idx], p.values[idx])
+
+
+def use_overviews(n_points: int, max_points: int | None) -> bool:
+    """Whether a read of ``n_points`` points downsampled to ``max_points`` should read chunk overviews."""
+    return max_points is not None and n_points >= OVERVIEW_READ_FACTOR * max_points
+
+
+def decode_chunks(rows) -> tuple[Points, int, int]:
+    """Decode ``(count, overview_count, blob)`` rows, in order: ``blob`` is the chunk's overview when
+    ``overview_count`` is not None, else its data. Returns the concatenated points, the number of points the
+    decoded overviews stand for (the sum of their chunks' counts) and the number of points decoded from them."""
+    parts, stands_for, from_overviews = [], 0, 0
+    for count, ov_count, blob in rows:
+        if ov_count is None:
+            parts.append(decode_chunk(blob, count))
+        else:
+            parts.append(decode_chunk(blob, ov_count))
+            stands_for += count
+            from_overviews += ov_count
+    return Points.concat(parts), stands_for, from_overviews
 
 
 def downsample(p: Points, max_points: int | None) -> tuple[Points, bool]:

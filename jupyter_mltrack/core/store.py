@@ -9,6 +9,7 @@ locked`` until a generous deadline, so the error never reaches a user. Readers n
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import threading
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import numpy as np
-from sqlalchemy import and_, bindparam, create_engine, delete, event, func, select, update
+from sqlalchemy import and_, bindparam, case, create_engine, delete, event, func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -205,6 +206,97 @@ def _fetch_raw(conn: Connection, stmt) -> list[tuple]:
         cur.close()
 
 
+@contextlib.contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while a bulk read builds many containers at once (10k runs make ~100k
+    dicts and lists): it would otherwise rescan the growing heap again and again — a third of the time of a big
+    run table. Nothing cyclic is made meanwhile; the collector resumes as it was."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _json_encoder():
+    global _ENCODER
+    if _ENCODER is None:
+        import msgspec
+
+        _ENCODER = msgspec.json.Encoder()
+    return _ENCODER
+
+
+_ENCODER = None
+
+
+class _Raw:
+    """A statement compiled once per dialect (and per size of its IN list, rounded up to a power of two) and run on
+    the DBAPI cursor. SQLAlchemy builds, keys and binds a statement anew on every call, which was most of the time of
+    a small write (a one-point batch runs seven statements); the write path's frequent statements skip that. DBAPI
+    errors are raised as SQLAlchemy's, so :meth:`Store.write` retries and reports them as usual.
+
+    ``build(n)`` returns the statement; an IN list of ``n`` values binds ``i0`` … ``i{n-1}`` (see :func:`_in`)."""
+
+    __slots__ = ("_build", "_cache")
+
+    def __init__(self, build: Callable[[int], Any]):
+        self._build = build
+        self._cache: dict = {}
+
+    def _compiled(self, dialect, n: int):
+        hit = self._cache.get((dialect.name, n))
+        if hit is None:
+            c = self._build(n).compile(dialect=dialect)
+            consts = {k: v for k, v in c.params.items() if v is not None}  # values written into the statement
+            hit = self._cache[(dialect.name, n)] = (str(c), tuple(c.positiontup) if c.positional else None, consts)
+        return hit
+
+    def run(self, conn: Connection, params: Mapping | None = None, ids: list | None = None,
+            many: list[Mapping] | None = None) -> list[tuple]:
+        """Execute with ``params`` (plus ``ids`` for the IN list), or once per mapping of ``many``; the rows of a
+        SELECT."""
+        n = 0
+        if ids:
+            n = 1 << (len(ids) - 1).bit_length()  # padded with the last id: a repeated value changes no IN
+            params = {**(params or {}), **{f"i{k}": ids[min(k, len(ids) - 1)] for k in range(n)}}
+        sql, names, consts = self._compiled(conn.dialect, n)
+        if consts:
+            params = {**consts, **(params or {})}
+            if many is not None:
+                many = [{**consts, **p} for p in many]
+        cur = conn.connection.driver_connection.cursor()
+        dbapi = conn.dialect.loaded_dbapi
+        try:
+            if many is not None:
+                cur.executemany(sql, [tuple(p[k] for k in names) for p in many] if names is not None else many)
+                return []
+            cur.execute(sql, (tuple(params[k] for k in names) if names is not None else params) if params else ())
+            return cur.fetchall() if cur.description else []
+        except dbapi.Error as e:
+            raise DBAPIError.instance(sql, params, e, dbapi.Error, dialect=conn.dialect) from None
+        finally:
+            cur.close()
+
+
+def _in(n: int) -> list:
+    """The bind parameters of an IN list of ``n`` values, for :class:`_Raw` statements."""
+    return [bindparam(f"i{k}") for k in range(n)]
+
+
+_KNOWN_RUNS = _Raw(lambda n: select(S.runs.c.id).where(S.runs.c.id.in_(_in(n))))
+_BUMP_REVISION = _Raw(lambda n: update(S.store_meta).values(revision=S.store_meta.c.revision + 1))
+_TOUCH_RUNS = {
+    (beat, clear): _Raw(lambda n, beat=beat, clear=clear: update(S.runs).where(S.runs.c.id.in_(_in(n))).values(
+        updated_at=bindparam("now"), **({"heartbeat_at": bindparam("now")} if beat else {}),
+        **({"summary": "", "table_row": ""} if clear else {})))
+    for beat in (False, True) for clear in (False, True)
+}
+
+
 def _decode_json(text_: str):
     try:
         import msgspec
@@ -281,7 +373,7 @@ class Store:
                     conn.info.pop("mltrack_new_ids", None)
                     with conn.begin():
                         result = fn(conn)
-                        conn.execute(update(S.store_meta).values(revision=S.store_meta.c.revision + 1))
+                        _BUMP_REVISION.run(conn)
                     ids = conn.info.pop("mltrack_new_ids", None)
                     if ids and len(self._project_ids) < 10_000:
                         self._project_ids.update(ids)
@@ -460,7 +552,7 @@ class Store:
         if unknown:
             known = set()
             for part in _chunks(sorted(unknown)):
-                known |= {r[0] for r in conn.execute(select(S.runs.c.id).where(S.runs.c.id.in_(part)))}
+                known |= {r[0] for r in _KNOWN_RUNS.run(conn, ids=part)}
             missing = unknown - known
             if missing:
                 raise NotFound(f"unknown run{'s' if len(missing) > 1 else ''}: {', '.join(sorted(missing)[:10])}")
@@ -554,18 +646,12 @@ class Store:
         if changed & final:
             self._refresh_summaries(conn, changed & final)
 
+        # every run written is marked updated; heartbeats; fragments of runs still logging cleared
         hb = set(b["heartbeat"])
-        if hb:
-            for part in _chunks(sorted(hb)):
-                conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(heartbeat_at=now))
-        touched -= hb
-        for part in _chunks(sorted(touched - stale)):
-            conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(updated_at=now))
-        for part in _chunks(sorted(stale)):
-            conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(updated_at=now, summary="", table_row=""))
-        if hb:
-            for part in _chunks(sorted(hb)):
-                conn.execute(update(S.runs).where(S.runs.c.id.in_(part)).values(updated_at=now))
+        for ids_, beat, clear in ((hb & stale, True, True), (hb - stale, True, False), (stale - hb, False, True),
+                                  (touched - hb - stale, False, False)):
+            for part in _chunks(sorted(ids_)):
+                _TOUCH_RUNS[(beat, clear)].run(conn, {"now": now}, ids=part)
         return counts
 
     def _refresh_summaries(self, conn: Connection, run_ids: Iterable[str]) -> None:
@@ -605,7 +691,7 @@ class Store:
                 k = keys.get((name, ctx))
                 if k is None:
                     k = keys[(name, ctx)] = (dumps(name), dumps(series_key(name, ctx)))
-                lasts[rid].append(k[1] + ":" + ("null" if last is None or last != last else _num_text(last)))
+                lasts[rid].append(k[1] + ":" + ('"NaN"' if last is None and count else _num_text(last)))
                 metrics[rid].append(
                     '{"name":%s,"context":%s,"key":%s,"last":%s,"last_step":%s,"last_time":%s,"min":%s,"max":%s,'
                     '"count":%d}' % (
@@ -699,8 +785,11 @@ class Store:
                 pts = SER.Points.concat([SER.decode_chunk(last.data, last.count), pts])
                 seq = nchunks - 1
             for i, piece in enumerate(SER.split_chunks(pts)):
+                # only full chunks get an overview: a partial one is rewritten by the next flush
+                ov = SER.overview(piece) if len(piece) == SER.CHUNK_POINTS else None
                 vals = {"b_sid": sid, "b_seq": seq + i, "b_count": len(piece), "b_smin": int(piece.steps.min()),
-                        "b_smax": int(piece.steps.max()), "b_data": SER.encode_chunk(piece)}
+                        "b_smax": int(piece.steps.max()), "b_data": SER.encode_chunk(piece),
+                        "b_ov": None if ov is None else SER.encode_chunk(ov), "b_ovn": None if ov is None else len(ov)}
                 (chunk_updates if seq + i < nchunks else chunk_inserts).append(vals)
                 last_seq = seq + i
             series_updates.append({
@@ -711,14 +800,15 @@ class Store:
             conn.execute(
                 update(mc).where(mc.c.series_id == bindparam("b_sid"), mc.c.seq == bindparam("b_seq")).values(
                     count=bindparam("b_count"), step_min=bindparam("b_smin"), step_max=bindparam("b_smax"),
-                    data=bindparam("b_data")),
+                    data=bindparam("b_data"), overview=bindparam("b_ov"), overview_count=bindparam("b_ovn")),
                 chunk_updates,
             )
         if chunk_inserts:
             conn.execute(
                 mc.insert().values(series_id=bindparam("b_sid"), seq=bindparam("b_seq"), count=bindparam("b_count"),
                                    step_min=bindparam("b_smin"), step_max=bindparam("b_smax"),
-                                   data=bindparam("b_data")),
+                                   data=bindparam("b_data"), overview=bindparam("b_ov"),
+                                   overview_count=bindparam("b_ovn")),
                 chunk_inserts,
             )
         if series_updates:
@@ -851,10 +941,10 @@ class Store:
             conds.append(r.c.id.in_(select(link.c.run_id).where(link.c.campaign_id == cid[0])))
         return and_(*conds)
 
-    # column order of _search's rows (then "project"); indexes below follow it
-    _RUN_COLS = ("id", "name", "status", "project_id", "parent_id", "user", "source", "start_time", "end_time",
-                 "description", "heartbeat_at", "error", "summary")
-    _ID, _NAME, _STATUS, _PID, _PARENT, _USER, _SOURCE, _START, _END, _DESC, _BEAT, _ERR, _SUMM, _PROJ = range(14)
+    # column order of _search's rows: the first ten are run_table's ``base`` columns, so a row slice is a base row
+    _BASE_COLUMNS = ("run_id", "name", "status", "start_time", "end_time", "heartbeat_at", "project", "user",
+                     "parent_id", "source")
+    _ID, _NAME, _STATUS, _START, _END, _BEAT, _PROJ, _USER, _PARENT, _SOURCE, _PID, _DESC, _ERR, _SUMM = range(14)
 
     def _search(self, project, experiment, campaign, filter, order_by, limit, offset, table=False):
         r = S.runs
@@ -865,20 +955,24 @@ class Store:
         order = Q.order_by_sql(order_by, r)
         with self.read() as conn:
             where = self._run_scope(conn, project, experiment, campaign, filter)
-            total = None
-            if limit is not None or offset:
-                total = conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
-            cols = [r.c[c] for c in self._RUN_COLS if c != "summary"]
-            cols.append(r.c.table_row if table else r.c.summary)
+            c = r.c
             q = (
-                select(*cols, S.projects.c.name.label("project"))
-                .join(S.projects, S.projects.c.id == r.c.project_id)
+                select(c.id, c.name, c.status, c.start_time, c.end_time, c.heartbeat_at, S.projects.c.name, c.user,
+                       c.parent_id, c.source, c.project_id, c.description, c.error,
+                       c.table_row if table else c.summary)
+                .join(S.projects, S.projects.c.id == c.project_id)
                 .where(where).order_by(*order).offset(offset)
             )
             if limit is not None:
                 q = q.limit(limit)
             read_at = time.time()
             rows = _fetch_raw(conn, q)
+            # the page tells the total when it is not full (and, past offset 0, not empty): the filter's
+            # subqueries then run once, not twice
+            if (limit is None or len(rows) < limit) and (rows or not offset):
+                total = offset + len(rows)
+            else:
+                total = conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
             stale = [row[self._ID] for row in rows if not row[self._SUMM]]
             built = {}
             if stale:
@@ -895,7 +989,7 @@ class Store:
                 self.write(lambda c: c.execute(upd, rows_))
             except (OperationalError, InvalidInput):  # pragma: no cover - a busy store: the next reader tries again
                 pass
-        return rows, len(rows) if total is None else total
+        return rows, total
 
     def search_runs(
         self,
@@ -909,19 +1003,20 @@ class Store:
     ) -> tuple[list[dict], int]:
         """Runs matching the scope and filter, as dicts (RunSummary of docs/rest-api.md, with ``heartbeat_at`` and
         ``error``; metric values as floats), plus the total count. Reads ``runs.summary``, never the points."""
-        rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset)
         now = time.time()
-        details = _decode_json("[" + ",".join("{" + (row[self._SUMM] or _EMPTY_SUMMARY) + "}" for row in rows) + "]")
-        out = []
-        for row, d in zip(rows, details):
-            run = self._row_dict(row, now)
-            run.update(d)
-            for m in run["metrics"]:
-                for k in ("last", "min", "max"):
-                    v = m[k]
-                    if v.__class__ is str:
-                        m[k] = _SPECIAL[v]
-            out.append(run)
+        with gc_paused():
+            rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset)
+            details = _decode_json("[" + ",".join("{" + (row[self._SUMM] or _EMPTY_SUMMARY) + "}" for row in rows) + "]")
+            out = []
+            for row, d in zip(rows, details):
+                run = self._row_dict(row, now)
+                run.update(d)
+                for m in run["metrics"]:
+                    for k in ("last", "min", "max"):
+                        v = m[k]
+                        if v.__class__ is str:
+                            m[k] = _SPECIAL[v]
+                out.append(run)
         return out, total
 
     def _row_dict(self, row: tuple, now: float) -> dict:
@@ -940,20 +1035,16 @@ class Store:
         """Columnar material for a DataFrame of runs: ``base`` (row tuples, names in ``columns``) and, per run,
         the ``experiments`` list and ``params``, ``tags`` and ``metrics`` (series key → last value; NaN as None,
         ±inf as "Infinity"/"-Infinity") dicts — all parsed from ``runs.table_row`` in one go."""
-        rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, table=True)
         stale = time.time() - STALE_AFTER
-        I = self
-        details = _decode_json("[" + ",".join("{" + (row[I._SUMM] or _EMPTY_TABLE) + "}" for row in rows) + "]")
-        base = [
-            (row[I._ID], row[I._NAME],
-             "crashed" if row[I._STATUS] == "running" and (row[I._BEAT] or row[I._START]) < stale else row[I._STATUS],
-             row[I._START], row[I._END], row[I._BEAT], row[I._PROJ], row[I._USER], row[I._PARENT], row[I._SOURCE])
-            for row in rows
-        ]
+        with gc_paused():
+            rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, table=True)
+            F, ST, START, BEAT = self._SUMM, self._STATUS, self._START, self._BEAT
+            details = _decode_json("[" + ",".join(["{" + (row[F] or _EMPTY_TABLE) + "}" for row in rows]) + "]")
+            base = [row[:10] if row[ST] != "running" or (row[BEAT] or row[START]) >= stale else
+                    row[:ST] + ("crashed",) + row[ST + 1:10] for row in rows]
         return {
             "total": total,
-            "columns": ("run_id", "name", "status", "start_time", "end_time", "heartbeat_at", "project", "user",
-                        "parent_id", "source"),
+            "columns": self._BASE_COLUMNS,
             "base": base,
             "experiments": [d["experiments"] for d in details],
             "params": [d["params"] for d in details],
@@ -974,26 +1065,29 @@ class Store:
         return {"params": params, "metrics": metrics, "tags": tags_}
 
     def search_runs_json(self, project=None, experiment=None, campaign=None, filter=None, order_by=None,
-                         limit: int | None = 100, offset: int = 0) -> tuple[str, int]:
-        """The same as :meth:`search_runs`, as the JSON text of the REST ``runs`` array (no parse, no dump)."""
-        rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset)
+                         limit: int | None = 100, offset: int = 0, view: str = "full") -> tuple[str, int]:
+        """The runs of :meth:`search_runs` as the JSON text of the REST ``runs`` array, put together from the
+        stored fragments (never parsed). ``view="full"``: each run with its metric summaries (``metrics`` a list
+        of MetricSummary); ``view="table"``: the run table's compact rows (``metrics`` maps each series key to its
+        last value, as the DataFrame and the search language do), about a third of the size."""
+        if view not in ("full", "table"):
+            raise InvalidInput(f"view must be 'full' or 'table', not {view!r}")
+        table = view == "table"
+        rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, table=table)
         stale = time.time() - STALE_AFTER
-        dumps = json.dumps
+        enc = _json_encoder().encode
+        empty = _EMPTY_TABLE if table else _EMPTY_SUMMARY
         I = self
         parts = []
         for row in rows:
             status = row[I._STATUS]
             if status == "running" and (row[I._BEAT] or row[I._START]) < stale:
                 status = "crashed"
-            end = row[I._END]
-            parts.append(
-                '{"id":%s,"name":%s,"status":"%s","project_id":%d,"project":%s,"parent_id":%s,"user":%s,'
-                '"source":%s,"start_time":%r,"end_time":%s,"description":%s,%s}' % (
-                    dumps(row[I._ID]), dumps(row[I._NAME]), status, row[I._PID], dumps(row[I._PROJ]),
-                    dumps(row[I._PARENT]), dumps(row[I._USER]), dumps(row[I._SOURCE]), row[I._START],
-                    "null" if end is None else repr(end), dumps(row[I._DESC]), row[I._SUMM] or _EMPTY_SUMMARY,
-                )
-            )
+            head = enc({"id": row[I._ID], "name": row[I._NAME], "status": status, "project_id": row[I._PID],
+                        "project": row[I._PROJ], "parent_id": row[I._PARENT], "user": row[I._USER],
+                        "source": row[I._SOURCE], "start_time": row[I._START], "end_time": row[I._END],
+                        "description": row[I._DESC]})
+            parts.append(head[:-1].decode() + "," + (row[I._SUMM] or empty) + "}")
         return "[" + ",".join(parts) + "]", total
 
     def _run_dict(self, row, now: float) -> dict:
@@ -1125,12 +1219,24 @@ class Store:
                 if conn.execute(select(S.runs.c.id).where(S.runs.c.id == run_id)).first() is None:
                     raise NotFound(f"no run {run_id!r}")
                 raise NotFound(f"run {run_id} has no metric {series_key(name, ctx)!r}")
-            chunks = conn.execute(
-                select(mc.c.count, mc.c.data).where(mc.c.series_id == row.id).order_by(mc.c.seq)
-            ).all()
-        pts = SER.Points.concat([SER.decode_chunk(c.data, c.count) for c in chunks]).sorted_by_step()
-        total = len(pts)
+            if SER.use_overviews(row.count, max_points):
+                # a chart of a long series: a chunk's overview instead of its points where it has one (the data
+                # blob of such a chunk is not even read)
+                has_ov = mc.c.overview.isnot(None)
+                chunks = conn.execute(
+                    select(mc.c.count, case((has_ov, mc.c.overview_count), else_=None),
+                           case((has_ov, mc.c.overview), else_=mc.c.data))
+                    .where(mc.c.series_id == row.id).order_by(mc.c.seq)
+                ).all()
+            else:
+                chunks = [(c.count, None, c.data) for c in conn.execute(
+                    select(mc.c.count, mc.c.data).where(mc.c.series_id == row.id).order_by(mc.c.seq)
+                )]
+        pts, stands_for, from_overviews = SER.decode_chunks(chunks)
+        pts = pts.sorted_by_step()
+        total = len(pts) - from_overviews + stands_for
         pts, down = SER.downsample(pts, max_points)
+        down = down or stands_for > 0
         return {
             "run_id": run_id, "name": name, "context": json.loads(ctx), "key": series_key(name, ctx),
             "total_count": total, "downsampled": down, "points": pts,
@@ -1149,30 +1255,51 @@ class Store:
         if not isinstance(run_ids, (list, tuple)) or not all(isinstance(r, str) for r in run_ids):
             raise InvalidInput("run_ids must be a list of run ids")
         ids: dict[int, str] = {}
+        big: set[int] = set()  # series read from chunk overviews (see series.use_overviews)
         chunks: dict[int, list] = defaultdict(list)
+        in_range = [] if step_range is None else [mc.c.step_max >= int(step_range[0]),
+                                                  mc.c.step_min <= int(step_range[1])]
+        n_read = None  # per series: the number of points in the chunks to read
+        if max_points is not None:
+            n_read = ms.c.count if step_range is None else select(func.coalesce(func.sum(mc.c.count), 0)).where(
+                mc.c.series_id == ms.c.id, *in_range).scalar_subquery()
         with self.read() as conn:
             for part in _chunks(list(dict.fromkeys(run_ids))):
-                for sid, rid in conn.execute(
-                    select(ms.c.id, ms.c.run_id).where(ms.c.run_id.in_(part), ms.c.name == name, ms.c.context == ctx)
+                for r in conn.execute(
+                    select(ms.c.id, ms.c.run_id, *(() if n_read is None else (n_read,)))
+                    .where(ms.c.run_id.in_(part), ms.c.name == name, ms.c.context == ctx)
                 ):
-                    ids[sid] = rid
+                    ids[r[0]] = r[1]
+                    if n_read is not None and SER.use_overviews(int(r[2]), max_points):
+                        big.add(r[0])
+            # in a series in ``big``, an overview replaces a chunk lying wholly inside the range (its data blob is not
+            # read); chunks on the range's edges are read in full, so the edge points and the count stay exact
+            has_ov = and_(mc.c.overview.isnot(None), *(() if step_range is None else (
+                mc.c.step_min >= int(step_range[0]), mc.c.step_max <= int(step_range[1]))))
             for part in _chunks(sorted(ids)):
-                q = select(mc.c.series_id, mc.c.count, mc.c.data).where(mc.c.series_id.in_(part))
-                if step_range is not None:
-                    q = q.where(mc.c.step_max >= int(step_range[0]), mc.c.step_min <= int(step_range[1]))
-                for sid, count, data in _fetch_raw(conn, q.order_by(mc.c.series_id, mc.c.seq)):
-                    chunks[sid].append((count, data))
+                big_part = [sid for sid in part if sid in big]
+                if big_part:
+                    use = has_ov if len(big_part) == len(part) else and_(has_ov, mc.c.series_id.in_(big_part))
+                    q = select(mc.c.series_id, mc.c.count, case((use, mc.c.overview_count), else_=None),
+                               case((use, mc.c.overview), else_=mc.c.data))
+                else:
+                    q = select(mc.c.series_id, mc.c.count, mc.c.data)
+                q = q.where(mc.c.series_id.in_(part), *in_range).order_by(mc.c.series_id, mc.c.seq)
+                for r in _fetch_raw(conn, q):
+                    chunks[r[0]].append((r[1], r[2], r[3]) if big_part else (r[1], None, r[2]))
         by_run = {}
         ctx_obj = json.loads(ctx)
         key = series_key(name, ctx)
         for sid, rid in ids.items():
-            pts = SER.Points.concat([SER.decode_chunk(d, n) for n, d in chunks[sid]]).sorted_by_step()
-            if step_range is not None:
+            pts, stands_for, from_overviews = SER.decode_chunks(chunks[sid])
+            pts = pts.sorted_by_step()
+            if step_range is not None:  # overview points all lie inside it: this cuts only chunks read in full
                 lo, hi = np.searchsorted(pts.steps, [int(step_range[0]), int(step_range[1])], side="left")[0], \
                     np.searchsorted(pts.steps, int(step_range[1]), side="right")
                 pts = pts.slice(int(lo), int(hi))
-            total = len(pts)
+            total = len(pts) - from_overviews + stands_for
             pts, down = SER.downsample(pts, max_points)
+            down = down or stands_for > 0
             by_run[rid] = {"run_id": rid, "name": name, "context": ctx_obj, "key": key, "total_count": total,
                            "downsampled": down, "points": pts}
         return [by_run[r] for r in dict.fromkeys(run_ids) if r in by_run]

@@ -34,16 +34,32 @@ class ApiError(tornado.web.HTTPError):
 
 
 def series_lists(points) -> dict:
-    """A series' arrays as JSON-ready lists in C speed: only non-finite values need a Python pass."""
+    """A series' arrays as JSON-ready lists at C speed: only non-finite values need a Python pass (JSON has no
+    NaN or infinity; they become the strings "NaN", "Infinity", "-Infinity")."""
     import numpy as np
 
     values = points.values
-    if bool(np.isfinite(values).all()):
-        vals = values.tolist()
-    else:
-        vals = [v if v == v and v not in (math.inf, -math.inf) else
-                ("NaN" if v != v else "Infinity" if v > 0 else "-Infinity") for v in values.tolist()]
+    finite = np.isfinite(values)
+    vals = values.tolist()
+    if not bool(finite.all()):
+        for i in np.flatnonzero(~finite).tolist():
+            v = vals[i]
+            vals[i] = "NaN" if v != v else "Infinity" if v > 0 else "-Infinity"
     return {"steps": points.steps.tolist(), "timestamps": points.timestamps.tolist(), "values": vals}
+
+
+def encode_json(obj: Any) -> bytes:
+    """JSON bytes of an object free of non-finite floats, encoded in C (msgspec: about 15× faster than the
+    standard library for number arrays, same shortest round-trip float text)."""
+    global _encoder
+    if _encoder is None:
+        import msgspec
+
+        _encoder = msgspec.json.Encoder()
+    return _encoder.encode(obj)
+
+
+_encoder = None
 
 
 def jsonable(obj: Any) -> Any:
@@ -77,12 +93,13 @@ class BaseHandler(APIHandler):
     def send(self, obj: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(jsonable(obj), allow_nan=False, separators=(",", ":")))
+        self.finish(encode_json(jsonable(obj)))
 
-    def send_ready(self, obj: Any, status: int = 200) -> None:
-        """Like :meth:`send` for objects already free of non-finite floats (series built by series_lists)."""
+    def send_bytes(self, body: bytes, status: int = 200) -> None:
+        """Send JSON already encoded (by :func:`encode_json` on a worker thread)."""
         self.set_status(status)
-        self.finish(json.dumps(obj, allow_nan=False, separators=(",", ":")))
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(body)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -185,11 +202,12 @@ class RunsHandler(BaseHandler):
     async def get(self):
         limit = self.int_arg("limit", 100, 0, MAX_LIMIT)
         offset = self.int_arg("offset", 0, 0)
+        view = self.str_arg("view") or "full"
         runs_json, total = await self.call(
             self.store.search_runs_json,
             project=self.str_arg("project"), experiment=self.str_arg("experiment"),
             campaign=self.str_arg("campaign"), filter=self.str_arg("filter"), order_by=self.str_arg("order_by"),
-            limit=limit, offset=offset,
+            limit=limit, offset=offset, view=view,
         )
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish('{"runs":%s,"total":%d,"limit":%d,"offset":%d}' % (runs_json, total, limit, offset))
@@ -222,9 +240,14 @@ class SeriesHandler(BaseHandler):
             raise ApiError(InvalidInput("query parameter 'name' (the metric name) is required"))
         context = self.get_query_argument("context", None)
         max_points = self.int_arg("max_points", None, 3, 1_000_000)
-        s = await self.call(self.store.get_series, run_id, name, context, max_points)
-        s.update(series_lists(s.pop("points")))
-        self.send_ready(s)
+        store = self.store
+
+        def work() -> bytes:  # reading, listing and encoding all happen off the event loop
+            s = store.get_series(run_id, name, context, max_points)
+            s.update(series_lists(s.pop("points")))
+            return encode_json(s)
+
+        self.send_bytes(await self.call(work))
 
 
 class SeriesManyHandler(BaseHandler):
@@ -245,11 +268,15 @@ class SeriesManyHandler(BaseHandler):
         step_range = None
         if lo is not None or hi is not None:
             step_range = (-(2**62) if lo is None else lo, 2**62 if hi is None else hi)
-        out = await self.call(self.store.get_series_many, run_ids, name, self.get_query_argument("context", None),
-                              max_points, step_range)
-        for s in out:
-            s.update(series_lists(s.pop("points")))
-        self.send_ready({"series": out})
+        store, context = self.store, self.get_query_argument("context", None)
+
+        def work() -> bytes:
+            out = store.get_series_many(run_ids, name, context, max_points, step_range)
+            for s in out:
+                s.update(series_lists(s.pop("points")))
+            return encode_json({"series": out})
+
+        self.send_bytes(await self.call(work))
 
 
 class DiffHandler(BaseHandler):

@@ -58,6 +58,16 @@ SCHEMAS: dict[str, Any] = {
         "end_time": {"type": ["number", "null"]}, "description": {"type": "string"},
         "params": {"type": "object"}, "tags": {"type": "object", "additionalProperties": {"type": "string"}},
         "metrics": {"type": "array", "items": _ref("MetricSummary")}}},
+    "RunRow": {"type": "object", "description": "a run in the list's table view: RunSummary with metrics as "
+               "{series key: last value}", "properties": {
+        "id": {"type": "string"}, "name": {"type": "string"},
+        "status": {"type": "string", "enum": ["running", "finished", "failed", "killed", "crashed"]},
+        "project_id": {"type": "integer"}, "project": {"type": "string"},
+        "experiments": {"type": "array", "items": {"type": "string"}}, "parent_id": {"type": ["string", "null"]},
+        "user": {"type": "string"}, "source": {"type": "string"}, "start_time": {"type": "number"},
+        "end_time": {"type": ["number", "null"]}, "description": {"type": "string"},
+        "params": {"type": "object"}, "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+        "metrics": {"type": "object", "additionalProperties": _nullable_num}}},
     "Artifact": {"type": "object", "properties": {
         "id": {"type": "integer"}, "run_id": {"type": "string"}, "name": {"type": "string"},
         "type": {"type": "string"}, "version": {"type": "integer"}, "created_at": {"type": "number"},
@@ -141,9 +151,13 @@ def document(version: str) -> dict:
                 _q("order_by", "e.g. metrics.acc DESC, start_time (default: newest first)"),
                 _q("limit", "page size (default 100, max 10000)", {"type": "integer", "minimum": 0, "maximum": 10000}),
                 _q("offset", "rows to skip", {"type": "integer", "minimum": 0}),
+                _q("view", "full (default): RunSummary with every metric's summary; table: RunRow, metrics as "
+                   "{series key: last value} (a run table, about a third of the size)",
+                   {"type": "string", "enum": ["full", "table"]}),
             ],
             "responses": {"200": _json({"type": "object", "properties": {
-                "runs": {"type": "array", "items": _ref("RunSummary")}, "total": {"type": "integer"},
+                "runs": {"type": "array", "items": {"oneOf": [_ref("RunSummary"), _ref("RunRow")]}},
+                "total": {"type": "integer"},
                 "limit": {"type": "integer"}, "offset": {"type": "integer"}}}), **_ERRORS}}},
         "/mltrack/api/columns": {"get": {
             "summary": "The param keys, metric series keys and tag keys used by the runs in scope",

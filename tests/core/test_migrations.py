@@ -135,3 +135,92 @@ def test_current_revision_of_an_empty_database(tmp_path):
         assert migrate.current_revision(engine) is None
     finally:
         engine.dispose()
+
+
+def _store_at_0001_with_a_chunk(path, n):
+    """A store file migrated to 0001 only, holding one run with one full chunk of ``n`` points."""
+    import numpy as np
+    from alembic import command
+    from sqlalchemy import text
+
+    from jupyter_mltrack.core import series as SER
+
+    p = SER.Points(np.arange(n, dtype=np.int64), 1.7e9 + np.arange(n) * 0.5, np.sin(np.arange(n) / 40.0))
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            command.upgrade(migrate.alembic_config(conn), "0001")
+            conn.commit()
+        assert migrate.current_revision(engine) == "0001"
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO projects (id, name, created_at) VALUES (1, 'Default', 0)"))
+            conn.execute(text("INSERT INTO runs (id, project_id, start_time, updated_at) VALUES ('r', 1, 0, 0)"))
+            conn.execute(text(
+                "INSERT INTO metric_series (id, run_id, name, context, count, last, last_step, last_time, min, max,"
+                " chunks) VALUES (1, 'r', 'm', '{}', :n, :last, :ls, :lt, :lo, :hi, 1)"),
+                {"n": n, "last": float(p.values[-1]), "ls": n - 1, "lt": float(p.timestamps[-1]),
+                 "lo": float(p.values.min()), "hi": float(p.values.max())})
+            conn.execute(text(
+                "INSERT INTO metric_chunks (series_id, seq, count, step_min, step_max, data) "
+                "VALUES (1, 0, :n, 0, :smax, :data)"), {"n": n, "smax": n - 1, "data": SER.encode_chunk(p)})
+    finally:
+        engine.dispose()
+    return p
+
+
+def test_upgrading_a_0001_store_keeps_its_points_and_reads_them(tmp_path):
+    import numpy as np
+
+    from jupyter_mltrack.core import series as SER
+
+    db = tmp_path / "mltrack.db"
+    n = SER.CHUNK_POINTS
+    p = _store_at_0001_with_a_chunk(db, n)
+    s = Store(db)  # ensure_schema upgrades it
+    try:
+        assert migrate.current_revision(s.engine) == migrate.HEAD
+        cols = {c["name"] for c in inspect(s.engine).get_columns("metric_chunks")}
+        assert {"overview", "overview_count"} <= cols
+        got = s.get_series("r", "m")
+        assert got["total_count"] == n and np.array_equal(got["points"].values, p.values)
+        assert np.array_equal(got["points"].steps, p.steps)
+        # a chart read: the old chunk has no overview and is read in full
+        chart = s.get_series("r", "m", max_points=100)
+        want, _ = SER.downsample(p, 100)
+        assert chart["total_count"] == n and chart["downsampled"]
+        assert np.array_equal(chart["points"].steps, want.steps)
+        (many,) = s.get_series_many(["r"], "m", max_points=100, step_range=(10, n - 10))
+        assert many["total_count"] == n - 19 and len(many["points"]) <= 100
+        # new full chunks get overviews, the old one keeps none
+        s.write_batch({"metrics": [{"run_id": "r", "name": "m", "steps": np.arange(n, 3 * n),
+                                    "values": np.cos(np.arange(2 * n) / 30.0)}]})
+        from ._helpers import sql
+
+        rows = sql(s, "SELECT seq, count, overview_count FROM metric_chunks ORDER BY seq")
+        assert [(r.seq, r.count, r.overview_count is not None) for r in rows] == [
+            (0, n, False), (1, n, True), (2, n, True)]
+        assert s.get_series("r", "m", max_points=100)["total_count"] == 3 * n
+        assert s.get_run("r")["metrics"][0]["count"] == 3 * n
+    finally:
+        s.close()
+
+
+def test_downgrade_to_0001_keeps_the_points(store):
+    import numpy as np
+    from alembic import command
+
+    from jupyter_mltrack.core import series as SER
+
+    n = 2 * SER.CHUNK_POINTS
+    values = np.random.default_rng(0).standard_normal(n)
+    store.write_batch({"runs": [{"id": "r"}], "metrics": [{"run_id": "r", "name": "m", "values": values}]})
+    with store.engine.connect() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0001")
+        conn.commit()
+    assert migrate.current_revision(store.engine) == "0001"
+    assert "overview" not in {c["name"] for c in inspect(store.engine).get_columns("metric_chunks")}
+    migrate.upgrade(store.engine)
+    assert migrate.current_revision(store.engine) == migrate.HEAD
+    got = store.get_series("r", "m", max_points=100)
+    assert got["total_count"] == n and got["downsampled"]
+    assert np.array_equal(store.get_series("r", "m")["points"].values, values)

@@ -129,6 +129,39 @@ async def test_paging_and_order(jp_fetch):
     assert newest["runs"][0]["id"] == "r24"
 
 
+async def test_table_view_of_the_run_list(jp_fetch):
+    runs = [{"id": f"t{i:02d}", "name": f"n{i}", "project": "P", "experiments": ["e"], "start_time": 1000.0 + i}
+            for i in range(12)]
+    params = [{"run_id": f"t{i:02d}", "key": "lr", "value": i / 10} for i in range(12)]
+    metrics = [{"run_id": f"t{i:02d}", "name": "acc", "context": {"subset": "val"}, "values": [0.0, i / 12]}
+               for i in range(12)]
+    metrics += [{"run_id": "t00", "name": "loss", "values": ["NaN"]}, {"run_id": "t01", "name": "loss", "values": ["-Infinity"]}]
+    updates = [{"run_id": f"t{i:02d}", "status": "finished", "end_time": 2000.0} for i in range(0, 12, 2)]
+    await jp_fetch("mltrack", "api", "batch", method="POST",
+                   body=batch_body(runs=runs, params=params, metrics=metrics, updates=updates))
+    full = await fetch_json(jp_fetch, "mltrack", "api", "runs", params={"limit": 100})
+    table = await fetch_json(jp_fetch, "mltrack", "api", "runs", params={"limit": 100, "view": "table"})
+    assert table["total"] == full["total"] == 12
+    assert [r["id"] for r in table["runs"]] == [r["id"] for r in full["runs"]] == [f"t{i:02d}" for i in range(11, -1, -1)]
+    for f, t in zip(full["runs"], table["runs"]):
+        assert {k: v for k, v in t.items() if k != "metrics"} == {k: v for k, v in f.items() if k != "metrics"}
+        assert t["metrics"] == {m["key"]: m["last"] for m in f["metrics"]}
+    by_id = {r["id"]: r for r in table["runs"]}
+    assert by_id["t03"]["metrics"] == {"acc[subset=val]": 3 / 12} and by_id["t03"]["params"] == {"lr": 0.3}
+    assert by_id["t00"]["metrics"]["loss"] == "NaN" and by_id["t01"]["metrics"]["loss"] == "-Infinity"
+    assert by_id["t02"]["status"] == "finished" and by_id["t03"]["status"] == "running"
+    # filters, order and paging work the same in both views; a short page tells the total, a full one counts
+    page = await fetch_json(jp_fetch, "mltrack", "api", "runs", params={
+        "view": "table", "filter": "metrics.acc[subset=val] > 0.5", "order_by": "params.lr", "limit": 3, "offset": 2})
+    assert page["total"] == 5 and [r["id"] for r in page["runs"]] == ["t09", "t10", "t11"]
+    page = await fetch_json(jp_fetch, "mltrack", "api", "runs", params={"view": "table", "limit": 3, "offset": 30})
+    assert page["total"] == 12 and page["runs"] == []
+    page = await fetch_json(jp_fetch, "mltrack", "api", "runs", params={"limit": 0})
+    assert page["total"] == 12 and page["runs"] == []
+    err = await expect_error(jp_fetch, 400, "mltrack", "api", "runs", params={"view": "wide"})
+    assert "view" in err["message"]
+
+
 async def test_downsampled_series(jp_fetch):
     n = 100_000
     vals = np.sin(np.arange(n) / 1000.0)
