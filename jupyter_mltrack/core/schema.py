@@ -76,18 +76,26 @@ runs = Table(
     Column("source", Text, nullable=False, server_default=""),
     Column("parent_id", String(32), ForeignKey("runs.id", ondelete="SET NULL")),
     Column("error", Text),
-    # Denormalised for the run table: the run's experiments, params, tags and metric summaries as the inside of a
-    # JSON object in the REST shape ('"experiments":[…],"params":{…},"tags":{…},"metrics":[…]'), rebuilt by every
-    # write that changes them. Listing runs reads this column only; filters use the normalised tables below.
-    Column("summary", Text, nullable=False, server_default=""),
-    # The same, compact, for DataFrames and the REST table view: '"experiments":[…],"params":{…},"tags":{…},
-    # "metrics":{"key": last, …}' (non-finite values as the REST API's strings "NaN", "Infinity", "-Infinity").
+    # Denormalised for the run table: the run's experiments, params, tags and last metric values as the inside of
+    # a JSON object, '"experiments":[…],"params":{…},"tags":{…},"metrics":{"key": last, …}' (non-finite values as
+    # the REST API's strings "NaN", "Infinity", "-Infinity"); '' until built. Listing runs reads this column (and,
+    # for the full REST list, the series rows); filters use the normalised tables below.
     Column("table_row", Text, nullable=False, server_default=""),
     CheckConstraint("status IN ('running', 'finished', 'failed', 'killed', 'crashed')", name="status"),
     Index(None, "project_id", "start_time"),
     Index(None, "start_time"),
     Index(None, "parent_id"),
     Index(None, "updated_at"),
+)
+
+# The REST shape of each metric summary of a run ('[{"name":…,"context":…,"key":…,"last":…,…,"count":…},…]'),
+# built with the run's table_row and read by the full run list; valid only while the run's table_row is not ''
+# (writes clear only table_row). Kept out of the runs table so that its rows stay narrow for tables and filters.
+run_summaries = Table(
+    "run_summaries",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("metrics", Text, nullable=False),
 )
 
 run_experiments = Table(

@@ -14,8 +14,9 @@ import json
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
@@ -29,7 +30,7 @@ from . import search as Q
 from . import series as SER
 from .blobs import BlobStore
 from .errors import Conflict, InvalidInput, NotFound
-from .validation import check_key, context_json, param_columns, series_key
+from .validation import check_key, context_json, param_columns, param_json, series_key, tag_value
 
 T = TypeVar("T")
 
@@ -184,7 +185,6 @@ def _chunks(seq: list, n: int = 500) -> Iterable[list]:
 
 
 
-_EMPTY_SUMMARY = '"experiments":[],"params":{},"tags":{},"metrics":[]'
 _PERSIST_STALE = 100
 _EMPTY_TABLE = '"experiments":[],"params":{},"tags":{},"metrics":{}'
 _SPECIAL = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
@@ -239,47 +239,64 @@ class _Raw:
     a small write (a one-point batch runs seven statements); the write path's frequent statements skip that. DBAPI
     errors are raised as SQLAlchemy's, so :meth:`Store.write` retries and reports them as usual.
 
-    ``build(n)`` returns the statement; an IN list of ``n`` values binds ``i0`` … ``i{n-1}`` (see :func:`_in`)."""
+    ``build(n)`` returns the statement; an IN list of ``n`` values binds ``i0`` … ``i{n-1}`` (see :func:`_in`).
+    With ``by_dialect``, ``build(n, dialect_name)``: for dialect-specific constructs such as ON CONFLICT."""
 
-    __slots__ = ("_build", "_cache")
+    __slots__ = ("_build", "_cache", "_by_dialect")
 
-    def __init__(self, build: Callable[[int], Any]):
+    def __init__(self, build: Callable[..., Any], by_dialect: bool = False):
         self._build = build
+        self._by_dialect = by_dialect
         self._cache: dict = {}
 
     def _compiled(self, dialect, n: int):
         hit = self._cache.get((dialect.name, n))
         if hit is None:
-            c = self._build(n).compile(dialect=dialect)
+            stmt = self._build(n, dialect.name) if self._by_dialect else self._build(n)
+            c = stmt.compile(dialect=dialect)
             consts = {k: v for k, v in c.params.items() if v is not None}  # values written into the statement
-            hit = self._cache[(dialect.name, n)] = (str(c), tuple(c.positiontup) if c.positional else None, consts)
+            order = None  # a mapping's values in statement order, for positional paramstyles
+            if c.positional:
+                names = tuple(c.positiontup)
+                if not names:
+                    order = _no_params
+                elif len(names) == 1:
+                    order = (lambda p, k=names[0]: (p[k],))
+                else:
+                    order = itemgetter(*names)
+            hit = self._cache[(dialect.name, n)] = (str(c), order, consts, tuple(f"i{k}" for k in range(n)))
         return hit
 
     def run(self, conn: Connection, params: Mapping | None = None, ids: list | None = None,
             many: list[Mapping] | None = None) -> list[tuple]:
         """Execute with ``params`` (plus ``ids`` for the IN list), or once per mapping of ``many``; the rows of a
         SELECT."""
-        n = 0
+        n = 1 << (len(ids) - 1).bit_length() if ids else 0
+        sql, order, consts, in_names = self._compiled(conn.dialect, n)
         if ids:
-            n = 1 << (len(ids) - 1).bit_length()  # padded with the last id: a repeated value changes no IN
-            params = {**(params or {}), **{f"i{k}": ids[min(k, len(ids) - 1)] for k in range(n)}}
-        sql, names, consts = self._compiled(conn.dialect, n)
+            if len(ids) < n:  # padded with the last id: a repeated value changes no IN
+                ids = [*ids, *[ids[-1]] * (n - len(ids))]
+            params = {**params, **dict(zip(in_names, ids))} if params else dict(zip(in_names, ids))
         if consts:
-            params = {**consts, **(params or {})}
+            params = {**consts, **params} if params else consts
             if many is not None:
                 many = [{**consts, **p} for p in many]
         cur = conn.connection.driver_connection.cursor()
         dbapi = conn.dialect.loaded_dbapi
         try:
             if many is not None:
-                cur.executemany(sql, [tuple(p[k] for k in names) for p in many] if names is not None else many)
+                cur.executemany(sql, map(order, many) if order is not None else many)
                 return []
-            cur.execute(sql, (tuple(params[k] for k in names) if names is not None else params) if params else ())
+            cur.execute(sql, (order(params) if order is not None else params) if params else ())
             return cur.fetchall() if cur.description else []
         except dbapi.Error as e:
             raise DBAPIError.instance(sql, params, e, dbapi.Error, dialect=conn.dialect) from None
         finally:
             cur.close()
+
+
+def _no_params(_params) -> tuple:
+    return ()
 
 
 def _in(n: int) -> list:
@@ -292,9 +309,43 @@ _BUMP_REVISION = _Raw(lambda n: update(S.store_meta).values(revision=S.store_met
 _TOUCH_RUNS = {
     (beat, clear): _Raw(lambda n, beat=beat, clear=clear: update(S.runs).where(S.runs.c.id.in_(_in(n))).values(
         updated_at=bindparam("now"), **({"heartbeat_at": bindparam("now")} if beat else {}),
-        **({"summary": "", "table_row": ""} if clear else {})))
+        **({"table_row": ""} if clear else {})))
     for beat in (False, True) for clear in (False, True)
 }
+
+
+def _dialect_insert(dialect_name: str):
+    """The INSERT (with ON CONFLICT support) of a dialect, by name (see :func:`_insert`)."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+# the statements of Store._write_points; a series row as _LOAD_SERIES selects it
+_SeriesRow = namedtuple("_SeriesRow", "id run_id name context count last last_step last_time min max chunks")
+_LOAD_SERIES = _Raw(lambda n: select(*(S.metric_series.c[f] for f in _SeriesRow._fields))
+                    .where(S.metric_series.c.run_id.in_(_in(n))).with_for_update())
+_NEW_SERIES = _Raw(lambda n, dialect: _dialect_insert(dialect)(S.metric_series).values(
+    run_id=bindparam("b_run"), name=bindparam("b_name"), context=bindparam("b_ctx"), count=0, chunks=0,
+).inline().on_conflict_do_nothing(index_elements=["run_id", "name", "context"]), by_dialect=True)
+_PARTIAL_CHUNKS = _Raw(lambda n: (  # (series_id, count, data) of each series' last chunk when it is not full
+    select(S.metric_chunks.c.series_id, S.metric_chunks.c.count, S.metric_chunks.c.data)
+    .join(S.metric_series, S.metric_series.c.id == S.metric_chunks.c.series_id)
+    .where(S.metric_chunks.c.series_id.in_(_in(n)), S.metric_chunks.c.seq == S.metric_series.c.chunks - 1,
+           S.metric_chunks.c.count < SER.CHUNK_POINTS)))
+_CHUNK_VALUES = dict(count=bindparam("b_count"), step_min=bindparam("b_smin"), step_max=bindparam("b_smax"),
+                     data=bindparam("b_data"), overview=bindparam("b_ov"), overview_count=bindparam("b_ovn"))
+_UPDATE_CHUNK = _Raw(lambda n: update(S.metric_chunks).where(
+    S.metric_chunks.c.series_id == bindparam("b_sid"), S.metric_chunks.c.seq == bindparam("b_seq"),
+).values(**_CHUNK_VALUES))
+_INSERT_CHUNK = _Raw(lambda n: S.metric_chunks.insert().values(
+    series_id=bindparam("b_sid"), seq=bindparam("b_seq"), **_CHUNK_VALUES))
+_UPDATE_SERIES = _Raw(lambda n: update(S.metric_series).where(S.metric_series.c.id == bindparam("b_id")).values(
+    count=bindparam("b_count"), last=bindparam("b_last"), last_step=bindparam("b_last_step"),
+    last_time=bindparam("b_last_time"), min=bindparam("b_min"), max=bindparam("b_max"),
+    chunks=bindparam("b_chunks")))
 
 
 def _decode_json(text_: str):
@@ -303,6 +354,13 @@ def _decode_json(text_: str):
     except ImportError:  # pragma: no cover - msgspec is a dependency; plain json is the slow fallback
         return json.loads(text_)
     return msgspec.json.decode(text_)
+
+
+def _full_fragment(table_row: str, metrics: str | None) -> str:
+    """A run's REST object members as ``{…}``: its table_row with the metric summaries in place of the last values
+    (the table_row's last member is "metrics"; no key or value can contain that member's opening text unescaped)."""
+    table_row = table_row or _EMPTY_TABLE
+    return "{" + table_row[:table_row.rindex('"metrics":')] + '"metrics":' + (metrics or "[]") + "}"
 
 
 def _num_text(v) -> str:
@@ -643,8 +701,13 @@ class Store:
         if len(stale) >= _PERSIST_STALE:  # a bulk import of runs still "running": build their fragments now
             final |= stale
             stale = set()
-        if changed & final:
-            self._refresh_summaries(conn, changed & final)
+        ended = final - changed  # ended without other writes in this batch: built now if cleared by an earlier one
+        refresh = changed & final
+        for part in _chunks(sorted(ended)):
+            refresh |= {x[0] for x in _fetch_raw(conn, select(S.runs.c.id).where(S.runs.c.id.in_(part),
+                                                                                  S.runs.c.table_row == ""))}
+        if refresh:
+            self._refresh_table_rows(conn, refresh)
 
         # every run written is marked updated; heartbeats; fragments of runs still logging cleared
         hb = set(b["heartbeat"])
@@ -654,23 +717,31 @@ class Store:
                 _TOUCH_RUNS[(beat, clear)].run(conn, {"now": now}, ids=part)
         return counts
 
-    def _refresh_summaries(self, conn: Connection, run_ids: Iterable[str]) -> None:
-        """Rebuild and store ``runs.summary`` / ``runs.table_row`` of these runs."""
-        rows = [{"b_id": rid, "b_summary": summ, "b_table": table}
-                for rid, (summ, table) in self._build_summaries(conn, run_ids).items()]
-        if rows:
-            conn.execute(
-                update(S.runs).where(S.runs.c.id == bindparam("b_id")).values(
-                    summary=bindparam("b_summary"), table_row=bindparam("b_table")),
-                rows,
-            )
+    def _refresh_table_rows(self, conn: Connection, run_ids: Iterable[str]) -> None:
+        """Rebuild and store the run-table fragments of these runs (``runs.table_row``, ``run_summaries``)."""
+        built = self._build_table_rows(conn, run_ids)
+        if built:
+            self._store_table_rows(conn, built)
 
-    def _build_summaries(self, conn: Connection, run_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
-        """The run-table fragments (summary, table_row) of these runs, from the normalised tables. JSON is put
-        together as text (the context column is canonical JSON already): ~10k runs a second."""
+    def _store_table_rows(self, conn: Connection, built: dict[str, tuple[str, str]], read_at: float | None = None):
+        """Store fragments; with ``read_at``, only for runs not written since then (a reader's fragments)."""
+        r, rs = S.runs, S.run_summaries
+        upd = update(r).where(r.c.id == bindparam("b_id")).values(table_row=bindparam("b_table"))
+        if read_at is not None:
+            upd = upd.where(r.c.table_row == "", r.c.updated_at < read_at)
+        conn.execute(upd, [{"b_id": rid, "b_table": t} for rid, (t, _m) in built.items()])
+        # a summary row counts only while its run's table_row is set: a stale one left beside '' is never read
+        ins = _insert(conn)(rs)
+        conn.execute(ins.on_conflict_do_update(index_elements=["run_id"], set_={"metrics": ins.excluded.metrics}),
+                     [{"run_id": rid, "metrics": m} for rid, (_t, m) in built.items()])
+
+    def _build_table_rows(self, conn: Connection, run_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """The run-table fragments of these runs from the normalised tables: (``runs.table_row``,
+        ``run_summaries.metrics``). JSON is put together as text (params are stored as JSON, the context column is
+        canonical JSON): ~10k runs a second."""
         p, t, ms, e, link = S.params, S.tags, S.metric_series, S.experiments, S.run_experiments
         dumps = json.dumps
-        keys: dict[tuple[str, str], tuple[str, str]] = {}  # (name, context) → (name JSON, key JSON)
+        keys: dict[tuple[str, str], tuple[str, str]] = {}  # (name, context) → (series key JSON, summary head)
         out: dict[str, tuple[str, str]] = {}
         for part in _chunks(sorted(run_ids)):
             params: dict[str, list[str]] = defaultdict(list)
@@ -690,22 +761,21 @@ class Store:
             for rid, name, ctx, last, last_step, last_time, lo, hi, count in _fetch_raw(conn, q):
                 k = keys.get((name, ctx))
                 if k is None:
-                    k = keys[(name, ctx)] = (dumps(name), dumps(series_key(name, ctx)))
-                lasts[rid].append(k[1] + ":" + ('"NaN"' if last is None and count else _num_text(last)))
-                metrics[rid].append(
-                    '{"name":%s,"context":%s,"key":%s,"last":%s,"last_step":%s,"last_time":%s,"min":%s,"max":%s,'
-                    '"count":%d}' % (
-                        k[0], ctx, k[1], '"NaN"' if last is None and count else _num_text(last),
-                        "null" if last_step is None else int(last_step), _num_text(last_time), _num_text(lo),
-                        _num_text(hi), count or 0))
+                    kj = dumps(series_key(name, ctx))
+                    k = keys[(name, ctx)] = (kj, '{"name":%s,"context":%s,"key":%s' % (dumps(name), ctx, kj))
+                last_text = '"NaN"' if last is None and count else _num_text(last)
+                lasts[rid].append(k[0] + ":" + last_text)
+                metrics[rid].append('%s,"last":%s,"last_step":%s,"last_time":%s,"min":%s,"max":%s,"count":%d}' % (
+                    k[1], last_text, "null" if last_step is None else int(last_step), _num_text(last_time),
+                    _num_text(lo), _num_text(hi), count or 0))
             q = select(link.c.run_id, e.c.name).join(e, e.c.id == link.c.experiment_id).where(link.c.run_id.in_(part))
             for rid, name in _fetch_raw(conn, q.order_by(link.c.run_id, e.c.name)):
                 exps[rid].append(dumps(name))
             for rid in part:
-                head = ('"experiments":[' + ",".join(exps.get(rid, ())) + '],"params":{' + ",".join(params.get(rid, ()))
-                        + '},"tags":{' + ",".join(tags_.get(rid, ())) + '},"metrics":')
-                out[rid] = (head + "[" + ",".join(metrics.get(rid, ())) + "]",
-                            head + "{" + ",".join(lasts.get(rid, ())) + "}")
+                out[rid] = ('"experiments":[' + ",".join(exps.get(rid, ())) + '],"params":{'
+                            + ",".join(params.get(rid, ())) + '},"tags":{' + ",".join(tags_.get(rid, ()))
+                            + '},"metrics":{' + ",".join(lasts.get(rid, ())) + "}",
+                            "[" + ",".join(metrics.get(rid, ())) + "]")
         return out
 
     def _ensure_campaign(self, conn: Connection, name: str) -> int:
@@ -720,43 +790,32 @@ class Store:
 
     def _write_points(self, conn: Connection, metrics: list[dict], new_runs: set[str]) -> int:
         """Append points to their series, set-based: a few statements per batch, not per series."""
-        ms, mc = S.metric_series, S.metric_chunks
         groups: dict[tuple[str, str, str], list[SER.Points]] = defaultdict(list)
         auto: dict[tuple[str, str, str], list[bool]] = defaultdict(list)
         for m in metrics:
             key = (m["run_id"], m["name"], m["context"])
             groups[key].append(m["points"])
             auto[key].append(bool(m.get("auto_steps")))
-        cols = (ms.c.id, ms.c.run_id, ms.c.name, ms.c.context, ms.c.count, ms.c.last, ms.c.last_step,
-                ms.c.last_time, ms.c.min, ms.c.max, ms.c.chunks)
 
         def load(run_ids: list[str], into: dict) -> None:
             for part in _chunks(run_ids):
                 # FOR UPDATE serialises concurrent appends to one series on PostgreSQL (SQLite's write lock does)
-                for row in conn.execute(select(*cols).where(ms.c.run_id.in_(part)).with_for_update()):
-                    key = (row.run_id, row.name, row.context)
+                for row in _LOAD_SERIES.run(conn, ids=part):
+                    key = (row[1], row[2], row[3])
                     if key in groups:
-                        into[key] = row
+                        into[key] = _SeriesRow._make(row)
 
-        existing: dict[tuple[str, str, str], Any] = {}
+        existing: dict[tuple[str, str, str], _SeriesRow] = {}
         load(sorted({k[0] for k in groups} - new_runs), existing)
         missing = [k for k in groups if k not in existing]
         if missing:
-            conn.execute(
-                _insert(conn)(ms).on_conflict_do_nothing(index_elements=["run_id", "name", "context"]),
-                [{"run_id": k[0], "name": k[1], "context": k[2], "count": 0, "chunks": 0} for k in missing],
-            )
+            _NEW_SERIES.run(conn, many=[{"b_run": k[0], "b_name": k[1], "b_ctx": k[2]} for k in missing])
             load(sorted({k[0] for k in missing}), existing)
-        partial: dict[int, Any] = {}
+        partial: dict[int, tuple] = {}  # series id → (series_id, count, data) of its partial last chunk
         ids = [row.id for row in existing.values() if row.chunks > 0]
         for part in _chunks(ids):
-            q = (
-                select(mc.c.series_id, mc.c.count, mc.c.data)
-                .join(ms, ms.c.id == mc.c.series_id)
-                .where(mc.c.series_id.in_(part), mc.c.seq == ms.c.chunks - 1, mc.c.count < SER.CHUNK_POINTS)
-            )
-            for r in conn.execute(q):
-                partial[r.series_id] = r
+            for r in _PARTIAL_CHUNKS.run(conn, ids=part):
+                partial[r[0]] = r
         chunk_updates, chunk_inserts, series_updates = [], [], []
         total = 0
         for key, parts in groups.items():
@@ -782,7 +841,7 @@ class Store:
             seq = nchunks
             last = partial.get(sid)
             if last is not None:
-                pts = SER.Points.concat([SER.decode_chunk(last.data, last.count), pts])
+                pts = SER.Points.concat([SER.decode_chunk(last[2], last[1]), pts])
                 seq = nchunks - 1
             for i, piece in enumerate(SER.split_chunks(pts)):
                 # only full chunks get an overview: a partial one is rewritten by the next flush
@@ -797,28 +856,11 @@ class Store:
                 "b_last_time": summ.last_time, "b_min": summ.min, "b_max": summ.max, "b_chunks": last_seq + 1,
             })
         if chunk_updates:
-            conn.execute(
-                update(mc).where(mc.c.series_id == bindparam("b_sid"), mc.c.seq == bindparam("b_seq")).values(
-                    count=bindparam("b_count"), step_min=bindparam("b_smin"), step_max=bindparam("b_smax"),
-                    data=bindparam("b_data"), overview=bindparam("b_ov"), overview_count=bindparam("b_ovn")),
-                chunk_updates,
-            )
+            _UPDATE_CHUNK.run(conn, many=chunk_updates)
         if chunk_inserts:
-            conn.execute(
-                mc.insert().values(series_id=bindparam("b_sid"), seq=bindparam("b_seq"), count=bindparam("b_count"),
-                                   step_min=bindparam("b_smin"), step_max=bindparam("b_smax"),
-                                   data=bindparam("b_data"), overview=bindparam("b_ov"),
-                                   overview_count=bindparam("b_ovn")),
-                chunk_inserts,
-            )
+            _INSERT_CHUNK.run(conn, many=chunk_inserts)
         if series_updates:
-            conn.execute(
-                update(ms).where(ms.c.id == bindparam("b_id")).values(
-                    count=bindparam("b_count"), last=bindparam("b_last"), last_step=bindparam("b_last_step"),
-                    last_time=bindparam("b_last_time"), min=bindparam("b_min"), max=bindparam("b_max"),
-                    chunks=bindparam("b_chunks")),
-                series_updates,
-            )
+            _UPDATE_SERIES.run(conn, many=series_updates)
         return total
 
     def _write_artifact(self, conn: Connection, a: dict, now: float) -> int:
@@ -944,25 +986,27 @@ class Store:
     # column order of _search's rows: the first ten are run_table's ``base`` columns, so a row slice is a base row
     _BASE_COLUMNS = ("run_id", "name", "status", "start_time", "end_time", "heartbeat_at", "project", "user",
                      "parent_id", "source")
-    _ID, _NAME, _STATUS, _START, _END, _BEAT, _PROJ, _USER, _PARENT, _SOURCE, _PID, _DESC, _ERR, _SUMM = range(14)
+    _ID, _NAME, _STATUS, _START, _END, _BEAT, _PROJ, _USER, _PARENT, _SOURCE, _PID, _DESC, _ERR, _ROW = range(14)
 
-    def _search(self, project, experiment, campaign, filter, order_by, limit, offset, table=False):
-        r = S.runs
+    def _search(self, project, experiment, campaign, filter, order_by, limit, offset, summaries=False):
+        """Rows of the runs in scope (columns as above, then ``runs.table_row``, built where it is missing, and with
+        ``summaries`` the run's ``run_summaries.metrics``) and the total."""
+        r, rs = S.runs, S.run_summaries
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
             raise InvalidInput(f"limit must be a non-negative integer, not {limit!r}")
         if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
             raise InvalidInput(f"offset must be a non-negative integer, not {offset!r}")
         order = Q.order_by_sql(order_by, r)
+        ID, ROW = self._ID, self._ROW
         with self.read() as conn:
             where = self._run_scope(conn, project, experiment, campaign, filter)
             c = r.c
-            q = (
-                select(c.id, c.name, c.status, c.start_time, c.end_time, c.heartbeat_at, S.projects.c.name, c.user,
-                       c.parent_id, c.source, c.project_id, c.description, c.error,
-                       c.table_row if table else c.summary)
-                .join(S.projects, S.projects.c.id == c.project_id)
-                .where(where).order_by(*order).offset(offset)
-            )
+            q = select(c.id, c.name, c.status, c.start_time, c.end_time, c.heartbeat_at, S.projects.c.name, c.user,
+                       c.parent_id, c.source, c.project_id, c.description, c.error, c.table_row)
+            q = q.join(S.projects, S.projects.c.id == c.project_id)
+            if summaries:
+                q = q.add_columns(rs.c.metrics).outerjoin(rs, rs.c.run_id == c.id)
+            q = q.where(where).order_by(*order).offset(offset)
             if limit is not None:
                 q = q.limit(limit)
             read_at = time.time()
@@ -973,20 +1017,15 @@ class Store:
                 total = offset + len(rows)
             else:
                 total = conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
-            stale = [row[self._ID] for row in rows if not row[self._SUMM]]
+            stale = [row[ID] for row in rows if not row[ROW]]
             built = {}
             if stale:
-                built = self._build_summaries(conn, stale)
-                k = 1 if table else 0
-                rows = [row if row[self._SUMM] else row[:self._SUMM] + (built[row[self._ID]][k],) + row[self._SUMM + 1:]
+                built = self._build_table_rows(conn, stale)
+                rows = [row if row[ROW] else row[:ROW] + (built[row[ID]] if summaries else built[row[ID]][:1])
                         for row in rows]
         if len(stale) >= _PERSIST_STALE:  # many runs written without ending: store the fragments just built
-            r = S.runs
-            upd = (update(r).where(r.c.id == bindparam("b_id"), r.c.summary == "", r.c.updated_at < read_at)
-                   .values(summary=bindparam("b_summary"), table_row=bindparam("b_table")))
-            rows_ = [{"b_id": i, "b_summary": built[i][0], "b_table": built[i][1]} for i in stale]
             try:  # only where nothing was written since this read began (a newer write cleared them again)
-                self.write(lambda c: c.execute(upd, rows_))
+                self.write(lambda c: self._store_table_rows(c, built, read_at))
             except (OperationalError, InvalidInput):  # pragma: no cover - a busy store: the next reader tries again
                 pass
         return rows, total
@@ -1002,11 +1041,13 @@ class Store:
         offset: int = 0,
     ) -> tuple[list[dict], int]:
         """Runs matching the scope and filter, as dicts (RunSummary of docs/rest-api.md, with ``heartbeat_at`` and
-        ``error``; metric values as floats), plus the total count. Reads ``runs.summary``, never the points."""
+        ``error``; metric values as floats), plus the total count. Reads ``runs.table_row`` and the series
+        summaries, never the points."""
         now = time.time()
+        ROW = self._ROW
         with gc_paused():
-            rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset)
-            details = _decode_json("[" + ",".join("{" + (row[self._SUMM] or _EMPTY_SUMMARY) + "}" for row in rows) + "]")
+            rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, summaries=True)
+            details = _decode_json("[" + ",".join(_full_fragment(row[ROW], row[ROW + 1]) for row in rows) + "]")
             out = []
             for row, d in zip(rows, details):
                 run = self._row_dict(row, now)
@@ -1033,12 +1074,12 @@ class Store:
     def run_table(self, project=None, experiment=None, campaign=None, filter=None, order_by=None,
                   limit: int | None = None, offset: int = 0) -> dict:
         """Columnar material for a DataFrame of runs: ``base`` (row tuples, names in ``columns``) and, per run,
-        the ``experiments`` list and ``params``, ``tags`` and ``metrics`` (series key → last value; NaN as None,
-        ±inf as "Infinity"/"-Infinity") dicts — all parsed from ``runs.table_row`` in one go."""
+        the ``experiments`` list and ``params``, ``tags`` and ``metrics`` (series key → last value; non-finite
+        values as "NaN", "Infinity", "-Infinity") dicts — all parsed from ``runs.table_row`` in one go."""
         stale = time.time() - STALE_AFTER
         with gc_paused():
-            rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, table=True)
-            F, ST, START, BEAT = self._SUMM, self._STATUS, self._START, self._BEAT
+            rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset)
+            F, ST, START, BEAT = self._ROW, self._STATUS, self._START, self._BEAT
             details = _decode_json("[" + ",".join(["{" + (row[F] or _EMPTY_TABLE) + "}" for row in rows]) + "]")
             base = [row[:10] if row[ST] != "running" or (row[BEAT] or row[START]) >= stale else
                     row[:ST] + ("crashed",) + row[ST + 1:10] for row in rows]
@@ -1066,18 +1107,18 @@ class Store:
 
     def search_runs_json(self, project=None, experiment=None, campaign=None, filter=None, order_by=None,
                          limit: int | None = 100, offset: int = 0, view: str = "full") -> tuple[str, int]:
-        """The runs of :meth:`search_runs` as the JSON text of the REST ``runs`` array, put together from the
-        stored fragments (never parsed). ``view="full"``: each run with its metric summaries (``metrics`` a list
-        of MetricSummary); ``view="table"``: the run table's compact rows (``metrics`` maps each series key to its
-        last value, as the DataFrame and the search language do), about a third of the size."""
+        """The runs of :meth:`search_runs` as the JSON text of the REST ``runs`` array, put together as text from
+        the stored fragments (never parsed). ``view="full"``: each run with its metric summaries (``metrics`` a
+        list of MetricSummary, from the series rows); ``view="table"``: the run table's compact rows (``metrics``
+        maps each series key to its last value, as the DataFrame and the search language do)."""
         if view not in ("full", "table"):
             raise InvalidInput(f"view must be 'full' or 'table', not {view!r}")
-        table = view == "table"
-        rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, table=table)
+        full = view == "full"
+        rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, summaries=full)
         stale = time.time() - STALE_AFTER
         enc = _json_encoder().encode
-        empty = _EMPTY_TABLE if table else _EMPTY_SUMMARY
         I = self
+        ROW = I._ROW
         parts = []
         for row in rows:
             status = row[I._STATUS]
@@ -1087,7 +1128,8 @@ class Store:
                         "project": row[I._PROJ], "parent_id": row[I._PARENT], "user": row[I._USER],
                         "source": row[I._SOURCE], "start_time": row[I._START], "end_time": row[I._END],
                         "description": row[I._DESC]})
-            parts.append(head[:-1].decode() + "," + (row[I._SUMM] or empty) + "}")
+            frag = _full_fragment(row[ROW], row[ROW + 1])[1:-1] if full else row[ROW] or _EMPTY_TABLE
+            parts.append(head[:-1].decode() + "," + frag + "}")
         return "[" + ",".join(parts) + "]", total
 
     def _run_dict(self, row, now: float) -> dict:
@@ -1411,8 +1453,6 @@ def normalize_batch(batch: Mapping[str, Any]) -> dict:
         p = _need(item, "params", ["run_id", "key", "value"])
         _run_id(p["run_id"], "params")
         check_key("param", p["key"])
-        from .validation import param_json
-
         params.append({"run_id": p["run_id"], "key": p["key"], "value": param_json(p["key"], p["value"])})
     out["params"] = params
     tags_ = []
@@ -1420,11 +1460,10 @@ def normalize_batch(batch: Mapping[str, Any]) -> dict:
         t = _need(item, "tags", ["run_id", "key", "value"])
         _run_id(t["run_id"], "tags")
         check_key("tag", t["key"])
-        from .validation import tag_value
-
         tags_.append({"run_id": t["run_id"], "key": t["key"], "value": None if t["value"] is None else tag_value(t["key"], t["value"])})
     out["tags"] = tags_
     metrics = []
+    now = None  # points without timestamps are stamped with one clock reading per batch
     for item in out["metrics"]:
         m = _need(item, "metrics", ["run_id", "name", "values"])
         _run_id(m["run_id"], "metrics")
@@ -1436,7 +1475,12 @@ def normalize_batch(batch: Mapping[str, Any]) -> dict:
         auto = steps is None  # continue the series: placed after its last step when written
         steps = np.arange(n, dtype=np.int64) if auto else _array(steps, "<i8", where + " steps")
         ts = m.get("timestamps")
-        ts = np.full(n, time.time()) if ts is None else _array(ts, "<f8", where + " timestamps")
+        if ts is None:
+            if now is None:
+                now = time.time()
+            ts = np.full(n, now)
+        else:
+            ts = _array(ts, "<f8", where + " timestamps")
         if not (len(steps) == len(ts) == n):
             raise InvalidInput(f"batch: {where}: steps, timestamps and values must have the same length")
         metrics.append({

@@ -457,6 +457,81 @@ def test_search_run_summary_content(store):
     assert {m["key"]: m["last"] for m in j["metrics"]} == {"acc[subset=val]": 0.7, "loss": "-Infinity"}
 
 
+@pytest.mark.parametrize("finished", [False, True])  # fragments built by a reader / stored at run end
+def test_every_listing_agrees_with_the_normalised_tables(store, finished):
+    """search_runs, both REST views and run_table against get_run, with keys and values that could confuse a
+    fragment put together as text: a param named "metrics" holding an object with a "metrics" member, quotes and
+    brackets in keys, NaN and ±inf, a run without anything."""
+    tricky = {"metrics": {"metrics": {"x": 1}, "a": [1, "}"]}, 'quo"te': 'say "hi"', "lr": 0.1}
+    store.write_batch({
+        "runs": [{"id": "a", "name": "A", "project": "P", "experiments": ["E2", "E1"]}, {"id": "b", "project": "P"}],
+        "params": [{"run_id": "a", "key": k, "value": v} for k, v in tricky.items()],
+        "tags": [{"run_id": "a", "key": 'tag"metrics":', "value": '"metrics":{'}],
+        "metrics": [{"run_id": "a", "name": 'm"metrics":{', "values": [1.0, 2.0]},
+                    {"run_id": "a", "name": "nan", "values": [1.0, math.nan]},
+                    {"run_id": "a", "name": "inf", "context": {"subset": 'v"al'}, "values": [math.inf]},
+                    {"run_id": "a", "name": "ninf", "values": [-math.inf, 3.0], "steps": [5, 1]}],
+        "updates": [{"run_id": r, "status": "finished", "end_time": 1e10} for r in ("a", "b")] if finished else [],
+    })
+    truth = {r: store.get_run(r) for r in ("a", "b")}
+    runs, total = store.search_runs(order_by="name")
+    assert total == 2 and [r["id"] for r in runs] == ["b", "a"]
+    for r in runs:
+        t = truth[r["id"]]
+        for k in ("name", "status", "project", "experiments", "params", "tags"):
+            assert r[k] == t[k], k
+        got = {m["key"]: m for m in r["metrics"]}
+        want = {m["key"]: m for m in t["metrics"]}
+        assert got.keys() == want.keys()
+        for key, m in want.items():
+            for f in ("name", "context", "last_step", "count", "min", "max", "last"):
+                assert got[key][f] == m[f] or (m[f] != m[f] and got[key][f] != got[key][f]), (key, f)
+    a = next(r for r in runs if r["id"] == "a")
+    assert a["params"] == tricky and a["experiments"] == ["E1", "E2"]
+    assert math.isnan({m["key"]: m for m in a["metrics"]}["nan"]["last"])
+
+    def no_constants(c):
+        raise AssertionError(f"non-JSON constant {c}")
+
+    for view in ("full", "table"):
+        text, total = store.search_runs_json(order_by="name", view=view)
+        rows = json.loads(text, parse_constant=no_constants)
+        assert [r["id"] for r in rows] == ["b", "a"] and total == 2
+        ra = rows[1]
+        assert ra["params"] == tricky and ra["tags"] == {'tag"metrics":': '"metrics":{'}
+        lasts = ({m["key"]: m["last"] for m in ra["metrics"]} if view == "full" else ra["metrics"])
+        assert lasts == {'m"metrics":{': 2.0, "nan": "NaN", 'inf[subset=v"al]': "Infinity", "ninf": "-Infinity"}
+        assert rows[0]["metrics"] == ([] if view == "full" else {}) and rows[0]["params"] == {}
+    table = store.run_table(order_by="name")
+    assert table["params"][1] == tricky
+    assert table["metrics"][1] == {'m"metrics":{': 2.0, "nan": "NaN", 'inf[subset=v"al]': "Infinity", "ninf": "-Infinity"}
+    with pytest.raises(InvalidInput, match="view"):
+        store.search_runs_json(view="wide")
+
+
+def test_stored_summaries_are_never_read_stale(store):
+    """A run's summary row is stored with its table_row; a later write clears the table_row only, and every listing
+    then shows the new values, whether the fragments were stored at run end or by a reader of 100+ runs."""
+    ids = [f"r{i:03d}" for i in range(150)]
+    store.write_batch({"runs": [{"id": i} for i in ids],
+                       "metrics": [{"run_id": i, "name": "m", "values": [1.0]} for i in ids]})
+    assert count(store, "run_summaries") == 150  # a bulk import of running runs: stored at once
+    store.write_batch({"updates": [{"run_id": "r000", "status": "finished"}]})
+    for rid, value in (("r000", 2.0), ("r001", 3.0)):
+        store.write_batch({"metrics": [{"run_id": rid, "name": "m", "values": [value]}]})
+    for view in ("full", "table"):
+        rows = {r["id"]: r for r in json.loads(store.search_runs_json(limit=1000, view=view)[0])}
+        for rid, value in (("r000", 2.0), ("r001", 3.0), ("r002", 1.0)):
+            m = rows[rid]["metrics"]
+            assert (m[0]["last"], m[0]["count"]) == (value, 1 if value == 1.0 else 2) if view == "full" else \
+                m == {"m": value}
+    runs = {r["id"]: r for r in store.search_runs()[0]}
+    assert runs["r000"]["metrics"][0]["last"] == 2.0 and runs["r000"]["metrics"][0]["count"] == 2
+    assert store.run_table(filter="id = 'r001'")["metrics"] == [{"m": 3.0}]
+    store.write_batch({"updates": [{"run_id": "r001", "status": "finished"}]})
+    assert json.loads(sql(store, "SELECT metrics FROM run_summaries WHERE run_id = 'r001'")[0][0])[0]["last"] == 3.0
+
+
 def test_get_run_content(store):
     store.write_batch({
         "runs": [{"id": "dad", "name": "parent", "project": "P", "experiments": ["E1", "E2"], "campaigns": ["C1"]},
@@ -695,3 +770,110 @@ def test_schema_tables_are_all_there(store):
     names = {r[0] for r in sql(store, "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert set(S.metadata.tables) <= names
     assert sql(store, "PRAGMA journal_mode") == [("wal",)]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the write path's precompiled statements (store._Raw)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5, 300, 700])
+def test_raw_in_lists_of_any_length(store, n):
+    """An IN list is padded to a power of two with its last id (and a batch's ids go in parts of 500): every id
+    asked for is found, none other, and every run of a batch gets its point."""
+    from jupyter_mltrack.core import store as store_mod
+
+    ids = [f"r{i:04d}" for i in range(n)]
+    store.write_batch({"runs": [{"id": r} for r in ids + ["decoy"]],
+                       "metrics": [{"run_id": r, "name": "m", "values": [1.0]} for r in ids + ["decoy"]]})
+    with store.engine.connect() as conn:
+        found = []
+        for part in store_mod._chunks(ids):
+            found += [row[0] for row in store_mod._KNOWN_RUNS.run(conn, ids=part)]
+        conn.rollback()
+    assert sorted(found) == ids
+
+    store.write_batch({"metrics": [{"run_id": r, "name": "m", "values": [float(i)]} for i, r in enumerate(ids)],
+                       "heartbeat": ids})
+    summaries = {r: store.get_run(r)["metrics"][0] for r in (ids[0], ids[-1], ids[len(ids) // 2], "decoy")}
+    for i, r in ((0, ids[0]), (len(ids) - 1, ids[-1]), (len(ids) // 2, ids[len(ids) // 2])):
+        assert (summaries[r]["count"], summaries[r]["last"], summaries[r]["last_step"]) == (2, float(i), 1)
+    assert (summaries["decoy"]["count"], summaries["decoy"]["last"]) == (1, 1.0)
+    assert count(store, "metric_series", "count = 2") == n
+    assert count(store, "metric_chunks", "count = 2") == n
+
+    with pytest.raises(NotFound) as e:
+        store.write_batch({"heartbeat": ids + ["nope"]})
+    assert str(e.value) == "unknown run: nope"
+
+
+def test_a_locked_database_through_raw_is_sqlalchemys_operational_error(store, store_dir):
+    """Store.write retries OperationalError 'database is locked'; a statement run on the DBAPI cursor raises that
+    same error type."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from jupyter_mltrack.core import store as store_mod
+
+    store.write_batch({"runs": [{"id": "r"}]})
+    other = sqlite3.connect(store_dir / "mltrack.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA busy_timeout = 50")
+            try:
+                with pytest.raises(OperationalError) as e:
+                    store_mod._TOUCH_RUNS[(True, False)].run(conn, {"now": 1.0}, ids=["r"])
+                assert store_mod._is_locked(e.value)
+                with pytest.raises(OperationalError):
+                    store_mod._BUMP_REVISION.run(conn)
+            finally:
+                conn.rollback()
+                conn.exec_driver_sql("PRAGMA busy_timeout = 60000")
+                conn.rollback()
+    finally:
+        other.rollback()
+        other.close()
+    assert store.write_batch({"heartbeat": ["r"]})["runs"] == 0
+
+
+def test_one_point_batches_read_back_exactly(store):
+    """10,000 single-point batches (explicit steps with gaps, repeated steps, automatic steps, NaN and ±inf): the
+    partial last chunk is rewritten by each, fills, and a new chunk starts; points and summary match exactly."""
+    rng = np.random.default_rng(7)
+    store.write_batch({"runs": [{"id": "r"}], "metrics": [
+        {"run_id": "r", "name": "loss", "steps": [0, 1, 2], "values": [5.0, math.nan, -1.0]}]})
+    steps, values = [0, 1, 2], [5.0, math.nan, -1.0]
+    for k in range(10_000):
+        v = float(rng.normal())
+        if k == 4000:
+            v = math.inf
+        elif k == 6000:
+            v = -math.inf
+        elif k % 997 == 0 or k == 9_999:
+            v = math.nan
+        item = {"run_id": "r", "name": "loss", "values": [v]}
+        if k % 5 == 0:  # no steps: after the series' last step
+            steps.append(max(steps) + 1)
+        else:
+            repeat = k % 11 == 0 and k > 8192  # a repeated step; the first chunk's steps increase (overview)
+            steps.append(max(steps) + (0 if repeat else int(rng.integers(1, 4))))
+            item["steps"] = [steps[-1]]
+        values.append(v)
+        assert store.write_batch({"metrics": [item]})["points"] == 1
+    order = np.argsort(np.array(steps), kind="stable")
+    want_steps, want_values = np.array(steps)[order], np.array(values)[order]
+    pts = store.get_series("r", "loss")["points"]
+    assert len(pts) == 10_003
+    assert np.array_equal(pts.steps, want_steps)
+    assert np.array_equal(pts.values, want_values, equal_nan=True)
+    m = store.get_run("r")["metrics"][0]
+    finite = [x for x in values if not math.isnan(x)]
+    assert m["count"] == 10_003 and m["last_step"] == max(steps)
+    assert math.isnan(m["last"])  # the last point logged at the greatest step is NaN
+    assert (m["min"], m["max"]) == (min(finite), max(finite)) == (-math.inf, math.inf)
+    chunks = sql(store, "SELECT seq, count, step_min, step_max, overview IS NOT NULL FROM metric_chunks ORDER BY seq")
+    assert [c[:2] for c in chunks] == [(0, 8192), (1, 10_003 - 8192)]
+    assert [c[4] for c in chunks] == [1, 0]  # only the full chunk has an overview
+    assert (chunks[0][2], chunks[0][3]) == (min(steps[:8192]), max(steps[:8192]))
+    assert sql(store, "SELECT chunks, count FROM metric_series") == [(2, 10_003)]

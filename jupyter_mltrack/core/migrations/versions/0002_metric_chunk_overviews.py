@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-07 10:00:00.000000
+Create Date: 2026-12-01 22:10:00.000000
 
 Full chunks written from now on carry an overview (a min/max-preserving subset of their points, see
 core/series.py); chunks written before keep NULL there and are read in full.
