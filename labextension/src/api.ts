@@ -181,6 +181,18 @@ export interface RunsPage {
   offset: number;
 }
 
+/** A run in the list's table view: its params and each series' last value (`metrics`: series key → last). */
+export interface RunRow extends Omit<RunSummary, 'metrics'> {
+  metrics: { [key: string]: MetricValue | null };
+}
+
+export interface RunRowsPage {
+  runs: RunRow[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
 export interface ListRunsParams {
   project?: string | number;
   experiment?: string | number;
@@ -321,6 +333,11 @@ export async function listExperiments(
 
 export function listRuns(params: ListRunsParams = {}, settings?: ServerConnection.ISettings): Promise<RunsPage> {
   return requestJson<RunsPage>('runs' + query({ ...params }), settings);
+}
+
+/** `GET runs?view=table`: the run table (params and last metric values), compact for thousands of runs. */
+export function listRunRows(params: ListRunsParams = {}, settings?: ServerConnection.ISettings): Promise<RunRowsPage> {
+  return requestJson<RunRowsPage>('runs' + query({ ...params, view: 'table' }), settings);
 }
 
 export function getRun(runId: string, settings?: ServerConnection.ISettings): Promise<Run> {
