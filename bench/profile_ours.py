@@ -7,8 +7,8 @@ target. Runs in the project's venv:
 
 Each case builds its data with the benchmark's own generators in a temp folder, times the operation (median of a
 few calls after a warm-up) and prints cProfile's top functions by own time and by cumulative time. The REST cases
-profile in-process what the handler does on its worker thread and in ``send()`` (the store call, ``jsonable`` and
-``json.dumps``); the HTTP/tornado part is timed separately against a real server when ``--http`` is given.
+profile in-process what the handler does on its worker thread (the store call, ``series_lists`` and
+``encode_json``); the HTTP/tornado part is timed separately against a real server when ``--http`` is given.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import json
 import pstats
 import statistics
 import sys
@@ -65,10 +64,13 @@ def profile(label, fn, top, n=5):
     print(out.getvalue())
 
 
-def _send_json(obj):
-    from jupyter_mltrack.server.handlers import jsonable
+def _series_body(series: list[dict] | dict) -> bytes:
+    """What the series handlers do on their worker thread: arrays to lists, then msgspec's JSON."""
+    from jupyter_mltrack.server.handlers import encode_json, series_lists
 
-    return json.dumps(jsonable(obj), allow_nan=False, separators=(",", ":"))
+    for s in series if isinstance(series, list) else [series]:
+        s.update(series_lists(s.pop("points")))
+    return encode_json({"series": series} if isinstance(series, list) else series)
 
 
 def case_run_table(work, top, n_runs=10_000):
@@ -87,12 +89,14 @@ def case_run_table(work, top, n_runs=10_000):
 
     profile(f"runs_dataframe (DataFrame build), {n_runs} runs", lambda: runs_dataframe(table), top)
     profile(f"mlt.search_runs(), {n_runs} runs", lambda: mlt.search_runs(), top)
-    profile(f"Store.search_runs_json (REST list), {n_runs} runs", lambda: store.search_runs_json(limit=10_000), top)
-    body, _ = store.search_runs_json(limit=10_000)
-    print(f"REST list body: {len(body) / 1e6:.1f} MB for {n_runs} runs")
+    for view in ("table", "full"):
+        profile(f"Store.search_runs_json (REST list, view={view}), {n_runs} runs",
+                lambda: store.search_runs_json(limit=10_000, view=view), top)
+        body, _ = store.search_runs_json(limit=10_000, view=view)
+        print(f"REST list body (view={view}): {len(body) / 1e6:.1f} MB for {n_runs} runs")
     profile(f"mlt.search_runs(filter=…), {n_runs} runs", lambda: mlt.search_runs(filter=O.FILTER), top)
     profile(f"Store.search_runs_json(filter=…), {n_runs} runs",
-            lambda: store.search_runs_json(filter=O.FILTER, limit=10_000), top)
+            lambda: store.search_runs_json(filter=O.FILTER, limit=10_000, view="table"), top)
 
 
 def case_rest_series(work, top):
@@ -103,13 +107,10 @@ def case_rest_series(work, top):
     store = O._store(store_dir)
 
     def handler(name, mp=None):
-        s = store.get_series(O.RID7, name, None, mp)
-        pts = s.pop("points")
-        s.update(steps=pts.steps.tolist(), timestamps=pts.timestamps.tolist(), values=pts.values.tolist())
-        return _send_json(s)
+        return _series_body(store.get_series(O.RID7, name, None, mp))
 
     profile("Store.get_series 10k full", lambda: store.get_series(O.RID7, "s_small"), top)
-    profile("REST handler work: 10k-point series (get_series + tolist + jsonable + json.dumps)",
+    profile("REST handler work: 10k-point series (get_series + series_lists + encode_json)",
             lambda: handler("s_small"), top)
     profile("Store.get_series 1M → 2,000", lambda: store.get_series(O.RID7, "s_big", max_points=2000), top)
     profile("Store.get_series 1M full", lambda: store.get_series(O.RID7, "s_big"), top)
@@ -125,11 +126,7 @@ def case_overlay(work, top):
     ids = [f"ov{i:05d}" for i in range(1000)]
 
     def handler():
-        out = store.get_series_many(ids, "loss", None, 200)
-        for s in out:
-            pts = s.pop("points")
-            s.update(steps=pts.steps.tolist(), timestamps=pts.timestamps.tolist(), values=pts.values.tolist())
-        return _send_json({"series": out})
+        return _series_body(store.get_series_many(ids, "loss", None, 200))
 
     profile("Store.get_series_many, 1,000 runs → 200 points", lambda: store.get_series_many(ids, "loss", None, 200),
             top)

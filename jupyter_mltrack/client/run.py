@@ -709,12 +709,16 @@ def search_runs(
     client.writer.warn_errors()
     from ..core.store import gc_paused
 
-    with gc_paused():  # one pause over the read and the frame: the collector then scans the result once
+    # one pause over the read and the frame; the intermediate dicts are freed before the collector resumes, so it
+    # has only the frame to look at
+    with gc_paused():
         table = client.backend.run_table(
             project=project, experiment=experiment, campaign=campaign, filter=filter, order_by=order_by,
             limit=max_results,
         )
-        return runs_dataframe(table)
+        df = runs_dataframe(table)
+        del table
+    return df
 
 
 def runs_dataframe(table: dict):

@@ -237,6 +237,34 @@ def decode_chunks(rows) -> tuple[Points, int, int]:
     return Points.concat(parts), stands_for, from_overviews
 
 
+_MINMAX_LTTB: dict = {}
+
+
+def _minmax_lttb(x: np.ndarray | None, y: np.ndarray, n_out: int) -> np.ndarray:
+    """MinMaxLTTB indices of finite ``y`` (float64, contiguous) over ``x`` (int64, strictly increasing, or None for
+    positions). The library's public call checks dtypes with regular expressions on every call — a third of the
+    time of an overlay of 1,000 short series — so the compiled function it resolves for int64/float64 is looked up
+    once and called directly; the public call stays the fallback."""
+    key = x is None
+    fn = _MINMAX_LTTB.get(key)
+    if fn is None:
+        from tsdownsample import MinMaxLTTBDownsampler
+
+        ds = MinMaxLTTBDownsampler()
+        try:
+            if x is None:
+                f = ds._switch_mod_with_y(np.dtype(np.float64), ds.mod_single_core)
+                fn = lambda x_, y_, n: f(y_, n, ratio=4)  # noqa: E731
+            else:
+                f = ds._switch_mod_with_x_and_y(np.dtype(np.int64), np.dtype(np.float64), ds.mod_single_core)
+                fn = lambda x_, y_, n: f(x_, y_, n, ratio=4)  # noqa: E731
+        except Exception:  # another tsdownsample: its public call
+            fn = lambda x_, y_, n: ds.downsample(*(() if x_ is None else (x_,)), y_, n_out=n)  # noqa: E731
+        _MINMAX_LTTB[key] = fn
+    return fn(None if x is None else np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(y, dtype=np.float64),
+              n_out)
+
+
 def downsample(p: Points, max_points: int | None) -> tuple[Points, bool]:
     """Keep at most ``max_points`` points, preserving each bucket's extremes (MinMaxLTTB from tsdownsample).
 
@@ -247,8 +275,6 @@ def downsample(p: Points, max_points: int | None) -> tuple[Points, bool]:
         return p, False
     if max_points < 3:
         raise ValueError("max_points must be at least 3")
-    from tsdownsample import MinMaxLTTBDownsampler, NaNMinMaxLTTBDownsampler
-
     x = p.steps
     y = p.values
     if len(x) > 1 and not bool(np.all(x[1:] > x[:-1])):
@@ -257,10 +283,12 @@ def downsample(p: Points, max_points: int | None) -> tuple[Points, bool]:
     finite = np.isfinite(y)
     n_out = max(3, max_points - 2)  # room for the global extremes, added below
     if bool(finite.all()):
-        idx = MinMaxLTTBDownsampler().downsample(*(() if x is None else (x,)), y, n_out=n_out)
+        idx = _minmax_lttb(x, y, n_out)
         extremes = [int(np.argmin(y)), int(np.argmax(y))]
     else:
         yy = np.where(finite, y, np.nan)
+        from tsdownsample import NaNMinMaxLTTBDownsampler
+
         idx = NaNMinMaxLTTBDownsampler().downsample(*(() if x is None else (x,)), yy, n_out=n_out)
         extremes = [int(np.nanargmin(yy)), int(np.nanargmax(yy))] if bool(finite.any()) else []
         special = np.flatnonzero(~finite)

@@ -1080,7 +1080,8 @@ class Store:
         with gc_paused():
             rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset)
             F, ST, START, BEAT = self._ROW, self._STATUS, self._START, self._BEAT
-            details = _decode_json("[" + ",".join(["{" + (row[F] or _EMPTY_TABLE) + "}" for row in rows]) + "]")
+            # one text for all rows, no string per row: "[{" row "},{" row … "}]"
+            details = _decode_json("[{" + "},{".join([row[F] or _EMPTY_TABLE for row in rows]) + "}]" if rows else "[]")
             base = [row[:10] if row[ST] != "running" or (row[BEAT] or row[START]) >= stale else
                     row[:ST] + ("crashed",) + row[ST + 1:10] for row in rows]
         return {
@@ -1129,8 +1130,10 @@ class Store:
                         "source": row[I._SOURCE], "start_time": row[I._START], "end_time": row[I._END],
                         "description": row[I._DESC]})
             frag = _full_fragment(row[ROW], row[ROW + 1])[1:-1] if full else row[ROW] or _EMPTY_TABLE
-            parts.append(head[:-1].decode() + "," + frag + "}")
-        return "[" + ",".join(parts) + "]", total
+            parts += (head[:-1].decode(), ",", frag, "},")
+        if parts:
+            parts[-1] = "}"
+        return "[" + "".join(parts) + "]", total
 
     def _run_dict(self, row, now: float) -> dict:
         m = row._mapping

@@ -356,3 +356,17 @@ def test_store_get_series_downsamples(store):
     assert s["downsampled"] and s["total_count"] == n and len(s["points"]) <= 100
     full = store.get_series("r", "m", max_points=n)
     assert not full["downsampled"] and len(full["points"]) == n
+
+
+@pytest.mark.parametrize("with_x", [True, False])
+def test_the_direct_minmaxlttb_call_equals_the_librarys_public_one(with_x):
+    from tsdownsample import MinMaxLTTBDownsampler
+
+    from jupyter_mltrack.core.series import _minmax_lttb
+
+    rng = np.random.default_rng(7)
+    for n, n_out in ((1000, 198), (50_000, 1998), (10, 5)):
+        x = np.cumsum(rng.integers(1, 5, n)).astype(np.int64)
+        y = np.cumsum(rng.standard_normal(n))
+        public = MinMaxLTTBDownsampler().downsample(*((x,) if with_x else ()), y, n_out=n_out)
+        assert np.array_equal(_minmax_lttb(x if with_x else None, y, n_out), public)
