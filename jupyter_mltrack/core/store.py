@@ -138,11 +138,7 @@ def _make_engine(loc: Location) -> Engine:
 
 def _insert(conn: Connection):
     """The dialect's INSERT (with ON CONFLICT support)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+    return _dialect_insert(conn.dialect.name)
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -315,7 +311,7 @@ _TOUCH_RUNS = {
 
 
 def _dialect_insert(dialect_name: str):
-    """The INSERT (with ON CONFLICT support) of a dialect, by name (see :func:`_insert`)."""
+    """The INSERT (with ON CONFLICT support) of a dialect, by name."""
     if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
