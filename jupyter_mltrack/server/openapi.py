@@ -7,6 +7,17 @@ from typing import Any
 _num_or_special = {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]}
 _nullable_num = {"oneOf": [_num_or_special, {"type": "null"}]}
 
+# the fields of a run in a listing (RunSummary and RunRow differ only in "metrics")
+_RUN_FIELDS = {
+    "id": {"type": "string"}, "name": {"type": "string"},
+    "status": {"type": "string", "enum": ["running", "finished", "failed", "killed", "crashed"]},
+    "project_id": {"type": "integer"}, "project": {"type": "string"},
+    "experiments": {"type": "array", "items": {"type": "string"}}, "parent_id": {"type": ["string", "null"]},
+    "user": {"type": "string"}, "source": {"type": "string"}, "start_time": {"type": "number"},
+    "end_time": {"type": ["number", "null"]}, "description": {"type": "string"},
+    "params": {"type": "object"}, "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+}
+
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -50,24 +61,10 @@ SCHEMAS: dict[str, Any] = {
         "last_step": {"type": ["integer", "null"]}, "last_time": {"type": ["number", "null"]},
         "min": _nullable_num, "max": _nullable_num, "count": {"type": "integer"}}},
     "RunSummary": {"type": "object", "properties": {
-        "id": {"type": "string"}, "name": {"type": "string"},
-        "status": {"type": "string", "enum": ["running", "finished", "failed", "killed", "crashed"]},
-        "project_id": {"type": "integer"}, "project": {"type": "string"},
-        "experiments": {"type": "array", "items": {"type": "string"}}, "parent_id": {"type": ["string", "null"]},
-        "user": {"type": "string"}, "source": {"type": "string"}, "start_time": {"type": "number"},
-        "end_time": {"type": ["number", "null"]}, "description": {"type": "string"},
-        "params": {"type": "object"}, "tags": {"type": "object", "additionalProperties": {"type": "string"}},
-        "metrics": {"type": "array", "items": _ref("MetricSummary")}}},
+        **_RUN_FIELDS, "metrics": {"type": "array", "items": _ref("MetricSummary")}}},
     "RunRow": {"type": "object", "description": "a run in the list's table view: RunSummary with metrics as "
                "{series key: last value}", "properties": {
-        "id": {"type": "string"}, "name": {"type": "string"},
-        "status": {"type": "string", "enum": ["running", "finished", "failed", "killed", "crashed"]},
-        "project_id": {"type": "integer"}, "project": {"type": "string"},
-        "experiments": {"type": "array", "items": {"type": "string"}}, "parent_id": {"type": ["string", "null"]},
-        "user": {"type": "string"}, "source": {"type": "string"}, "start_time": {"type": "number"},
-        "end_time": {"type": ["number", "null"]}, "description": {"type": "string"},
-        "params": {"type": "object"}, "tags": {"type": "object", "additionalProperties": {"type": "string"}},
-        "metrics": {"type": "object", "additionalProperties": _nullable_num}}},
+        **_RUN_FIELDS, "metrics": {"type": "object", "additionalProperties": _nullable_num}}},
     "Artifact": {"type": "object", "properties": {
         "id": {"type": "integer"}, "run_id": {"type": "string"}, "name": {"type": "string"},
         "type": {"type": "string"}, "version": {"type": "integer"}, "created_at": {"type": "number"},
