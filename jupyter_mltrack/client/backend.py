@@ -60,6 +60,9 @@ class LocalBackend:
     def run_table(self, **kw) -> dict:
         return self.store.run_table(**kw)
 
+    def run_frame(self, **kw) -> dict:
+        return self.store.run_frame(**kw)
+
     def run_columns(self, **kw) -> dict:
         return self.store.run_columns(**kw)
 

@@ -711,11 +711,10 @@ def search_runs(
 
     # one pause over the read and the frame; the intermediate dicts are freed before the collector resumes, so it
     # has only the frame to look at
+    read = getattr(client.backend, "run_frame", None) or client.backend.run_table
     with gc_paused():
-        table = client.backend.run_table(
-            project=project, experiment=experiment, campaign=campaign, filter=filter, order_by=order_by,
-            limit=max_results,
-        )
+        table = read(project=project, experiment=experiment, campaign=campaign, filter=filter, order_by=order_by,
+                     limit=max_results)
         df = runs_dataframe(table)
         del table
     return df
@@ -751,6 +750,8 @@ def _runs_dataframe(table: dict):
         "parent_id": base["parent_id"],
         "source": base["source"],
     })
+    if "numeric" in table:  # Store.run_frame: numbers arrive as arrays
+        return _frame_with_arrays(df, table)
     parts = [df]
     for prefix, dicts, numeric in (("params.", table["params"], False), ("metrics.", table["metrics"], True),
                                    ("tags.", table["tags"], False)):
@@ -766,6 +767,33 @@ def _runs_dataframe(table: dict):
         frame.columns = [prefix + c for c in frame.columns]
         parts.append(frame)
     return pd.concat(parts, axis=1) if len(parts) > 1 else df
+
+
+def _frame_with_arrays(df, table: dict):
+    """The run DataFrame from :meth:`Store.run_frame`: numeric params and metrics as given arrays, the other params
+    and tags from their dicts (pandas infers those columns), columns ordered as the dict path orders them."""
+    import numpy as np
+    import pandas as pd
+
+    numeric = table["numeric"]
+    text = {}
+    for prefix, dicts in (("params.", table["params"]), ("tags.", table["tags"])):
+        if any(dicts):
+            frame = pd.DataFrame.from_records(dicts, index=df.index)
+            text.update({prefix + c: frame[c] for c in frame.columns})
+    columns = {}
+    for name in sorted(set(numeric) | set(text), key=lambda c: (c.split(".", 1)[0] != "params",
+                                                                c.split(".", 1)[0] == "tags", c.split(".", 1)[1])):
+        if name in numeric and name in text:  # numbers in some runs, other values in others: pandas infers
+            key, nums = name.split(".", 1)[1], numeric[name]
+            have = ~np.isnan(nums) if nums.dtype.kind == "f" else np.ones(len(nums), bool)
+            values = [d[key] if key in d else (nums[i].item() if have[i] else np.nan)
+                      for i, d in enumerate(table["params"])]
+            columns[name] = pd.Series(values, index=df.index)
+        else:
+            columns[name] = numeric[name] if name in numeric else text[name]
+    extra = pd.DataFrame(columns, index=df.index, copy=False)
+    return pd.concat([df, extra], axis=1) if columns else df
 
 
 def register_model(name: str, run: "Run | str", artifact: str = "model", version: int | None = None,

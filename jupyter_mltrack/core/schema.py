@@ -81,6 +81,14 @@ runs = Table(
     # the REST API's strings "NaN", "Infinity", "-Infinity"); '' until built. Listing runs reads this column (and,
     # for the full REST list, the series rows); filters use the normalised tables below.
     Column("table_row", Text, nullable=False, server_default=""),
+    # The same run table for DataFrames, built with table_row (valid while it is not ''): the numeric params and
+    # last metric values as little-endian 8-byte slots (``frame_nums``) named by ``frame_keys`` (a JSON list of
+    # "i:params.k" / "f:metrics.k" — int64 or float64 — in column order), and the rest as ``frame_text``
+    # ('"experiments":[…],"params":{…non-numeric…},"tags":{…}'). Numbers then reach the frame as arrays, never
+    # as one Python object each.
+    Column("frame_keys", Text),
+    Column("frame_nums", LargeBinary),
+    Column("frame_text", Text),
     CheckConstraint("status IN ('running', 'finished', 'failed', 'killed', 'crashed')", name="status"),
     Index(None, "project_id", "start_time"),
     Index(None, "start_time"),

@@ -12,13 +12,15 @@ import contextlib
 import gc
 import json
 import os
+import re
+import struct
 import threading
 import time
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, TypeVar
 
 import numpy as np
 from sqlalchemy import and_, bindparam, case, create_engine, delete, event, func, select, update
@@ -350,6 +352,52 @@ def _decode_json(text_: str):
     except ImportError:  # pragma: no cover - msgspec is a dependency; plain json is the slow fallback
         return json.loads(text_)
     return msgspec.json.decode(text_)
+
+
+class _Fragments(NamedTuple):
+    """A run's stored listing fragments: ``runs.table_row``, ``run_summaries.metrics`` and the DataFrame's
+    ``runs.frame_keys``, ``frame_nums``, ``frame_text`` (see core/schema.py)."""
+
+    table_row: str
+    metrics: str
+    frame_keys: str
+    frame_nums: bytes
+    frame_text: str
+
+
+_INT_TEXT = re.compile(r"-?[0-9]+")
+_NAN = float("nan")
+_EMPTY_FRAME = '"experiments":[],"params":{},"tags":{}'
+
+
+def _frame_columns(groups: dict[str, list[int]], blobs: list, n: int) -> dict[str, np.ndarray]:
+    """Numeric DataFrame columns from the runs' ``frame_nums`` (``blobs``, in row order) grouped by their
+    ``frame_keys`` text (``groups``: keys → row positions): one array per group, sliced into columns; a column that
+    is int64 in every row stays int64, anything else (floats, missing rows) is float64 with NaN for missing."""
+    parts: dict[str, list[tuple[list[int] | None, np.ndarray, str]]] = defaultdict(list)
+    for keys_text, rows in groups.items():
+        keys = json.loads(keys_text) if keys_text else []
+        if not keys:
+            continue
+        data = b"".join([blobs[i] for i in rows])
+        floats = np.frombuffer(data, dtype="<f8").reshape(len(rows), len(keys))
+        ints = floats.view("<i8")
+        whole = len(rows) == n
+        for j, typed in enumerate(keys):
+            kind = typed[0]
+            parts[typed[2:]].append((None if whole else rows, (ints if kind == "i" else floats)[:, j], kind))
+    out = {}
+    for name, pieces in parts.items():
+        if len(pieces) == 1 and pieces[0][0] is None:
+            out[name] = np.array(pieces[0][1], dtype=np.int64 if pieces[0][2] == "i" else np.float64)
+            continue
+        every = sum(n if rows is None else len(rows) for rows, _v, _k in pieces) == n
+        ints = every and all(kind == "i" for _r, _v, kind in pieces)
+        col = np.empty(n, np.int64) if ints else np.full(n, np.nan)
+        for rows, values, _kind in pieces:
+            col[rows if rows is not None else slice(None)] = values
+        out[name] = col
+    return out
 
 
 def _full_fragment(table_row: str, metrics: str | None) -> str:
@@ -719,48 +767,66 @@ class Store:
         if built:
             self._store_table_rows(conn, built)
 
-    def _store_table_rows(self, conn: Connection, built: dict[str, tuple[str, str]], read_at: float | None = None):
+    def _store_table_rows(self, conn: Connection, built: dict[str, "_Fragments"], read_at: float | None = None):
         """Store fragments; with ``read_at``, only for runs not written since then (a reader's fragments)."""
         r, rs = S.runs, S.run_summaries
-        upd = update(r).where(r.c.id == bindparam("b_id")).values(table_row=bindparam("b_table"))
+        upd = update(r).where(r.c.id == bindparam("b_id")).values(
+            table_row=bindparam("b_table"), frame_keys=bindparam("b_fkeys"), frame_nums=bindparam("b_fnums"),
+            frame_text=bindparam("b_ftext"))
         if read_at is not None:
             upd = upd.where(r.c.table_row == "", r.c.updated_at < read_at)
-        conn.execute(upd, [{"b_id": rid, "b_table": t} for rid, (t, _m) in built.items()])
+        conn.execute(upd, [{"b_id": rid, "b_table": f.table_row, "b_fkeys": f.frame_keys, "b_fnums": f.frame_nums,
+                            "b_ftext": f.frame_text} for rid, f in built.items()])
         # a summary row counts only while its run's table_row is set: a stale one left beside '' is never read
         ins = _insert(conn)(rs)
         conn.execute(ins.on_conflict_do_update(index_elements=["run_id"], set_={"metrics": ins.excluded.metrics}),
-                     [{"run_id": rid, "metrics": m} for rid, (_t, m) in built.items()])
+                     [{"run_id": rid, "metrics": f.metrics} for rid, f in built.items()])
 
-    def _build_table_rows(self, conn: Connection, run_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
-        """The run-table fragments of these runs from the normalised tables: (``runs.table_row``,
-        ``run_summaries.metrics``). JSON is put together as text (params are stored as JSON, the context column is
-        canonical JSON): ~10k runs a second."""
+    def _build_table_rows(self, conn: Connection, run_ids: Iterable[str]) -> dict[str, "_Fragments"]:
+        """The run-table fragments of these runs from the normalised tables (see :class:`_Fragments`). JSON is put
+        together as text (params are stored as JSON, the context column is canonical JSON): ~10k runs a second."""
         p, t, ms, e, link = S.params, S.tags, S.metric_series, S.experiments, S.run_experiments
         dumps = json.dumps
-        keys: dict[tuple[str, str], tuple[str, str]] = {}  # (name, context) → (series key JSON, summary head)
-        out: dict[str, tuple[str, str]] = {}
+        keys: dict[tuple[str, str], tuple[str, str, str]] = {}  # (name, context) → (key JSON, summary head, column)
+        out: dict[str, _Fragments] = {}
         for part in _chunks(sorted(run_ids)):
             params: dict[str, list[str]] = defaultdict(list)
+            texts: dict[str, list[str]] = defaultdict(list)  # the params that are not numbers
+            nums: dict[str, list[tuple[str, Any]]] = defaultdict(list)  # (typed column name, number)
             tags_: dict[str, list[str]] = defaultdict(list)
             metrics: dict[str, list[str]] = defaultdict(list)
             lasts: dict[str, list[str]] = defaultdict(list)
             exps: dict[str, list[str]] = defaultdict(list)
-            for rid, key, value in _fetch_raw(conn, select(p.c.run_id, p.c.key, p.c.value)
-                                              .where(p.c.run_id.in_(part)).order_by(p.c.run_id, p.c.key)):
-                params[rid].append(dumps(key) + ":" + value)
+            for rid, key, value, num in _fetch_raw(conn, select(p.c.run_id, p.c.key, p.c.value, p.c.num)
+                                                   .where(p.c.run_id.in_(part)).order_by(p.c.run_id, p.c.key)):
+                item = dumps(key) + ":" + value
+                params[rid].append(item)
+                if num is None or value in ("true", "false"):
+                    texts[rid].append(item)
+                elif _INT_TEXT.fullmatch(value):  # ints beyond int64 stay Python ints, as pandas keeps them
+                    if -(2**63) <= int(value) < 2**63:
+                        nums[rid].append(("i:params." + key, int(value)))
+                    else:
+                        texts[rid].append(item)
+                else:
+                    nums[rid].append(("f:params." + key, float(value)))
             for rid, key, value in _fetch_raw(conn, select(t.c.run_id, t.c.key, t.c.value)
                                               .where(t.c.run_id.in_(part)).order_by(t.c.run_id, t.c.key)):
                 tags_[rid].append(dumps(key) + ":" + dumps(value))
             q = (select(ms.c.run_id, ms.c.name, ms.c.context, ms.c.last, ms.c.last_step, ms.c.last_time, ms.c.min,
                         ms.c.max, ms.c.count)
                  .where(ms.c.run_id.in_(part)).order_by(ms.c.run_id, ms.c.name, ms.c.context))
+            metric_cols: dict[str, list[tuple[str, float]]] = defaultdict(list)
             for rid, name, ctx, last, last_step, last_time, lo, hi, count in _fetch_raw(conn, q):
                 k = keys.get((name, ctx))
                 if k is None:
-                    kj = dumps(series_key(name, ctx))
-                    k = keys[(name, ctx)] = (kj, '{"name":%s,"context":%s,"key":%s' % (dumps(name), ctx, kj))
+                    sk = series_key(name, ctx)
+                    kj = dumps(sk)
+                    k = keys[(name, ctx)] = (kj, '{"name":%s,"context":%s,"key":%s' % (dumps(name), ctx, kj),
+                                             "f:metrics." + sk)
                 last_text = '"NaN"' if last is None and count else _num_text(last)
                 lasts[rid].append(k[0] + ":" + last_text)
+                metric_cols[rid].append((k[2], _NAN if last is None else last))
                 metrics[rid].append('%s,"last":%s,"last_step":%s,"last_time":%s,"min":%s,"max":%s,"count":%d}' % (
                     k[1], last_text, "null" if last_step is None else int(last_step), _num_text(last_time),
                     _num_text(lo), _num_text(hi), count or 0))
@@ -768,10 +834,18 @@ class Store:
             for rid, name in _fetch_raw(conn, q.order_by(link.c.run_id, e.c.name)):
                 exps[rid].append(dumps(name))
             for rid in part:
-                out[rid] = ('"experiments":[' + ",".join(exps.get(rid, ())) + '],"params":{'
-                            + ",".join(params.get(rid, ())) + '},"tags":{' + ",".join(tags_.get(rid, ()))
-                            + '},"metrics":{' + ",".join(lasts.get(rid, ())) + "}",
-                            "[" + ",".join(metrics.get(rid, ())) + "]")
+                head = '"experiments":[' + ",".join(exps.get(rid, ())) + "]"
+                tags_text = '"tags":{' + ",".join(tags_.get(rid, ())) + "}"
+                slots = nums.get(rid, []) + metric_cols.get(rid, [])
+                out[rid] = _Fragments(
+                    table_row=(head + ',"params":{' + ",".join(params.get(rid, ())) + "}," + tags_text
+                               + ',"metrics":{' + ",".join(lasts.get(rid, ())) + "}"),
+                    metrics="[" + ",".join(metrics.get(rid, ())) + "]",
+                    frame_keys=dumps([k for k, _ in slots]),
+                    frame_nums=struct.pack("<" + "".join("q" if k[0] == "i" else "d" for k, _ in slots),
+                                           *[v for _, v in slots]),
+                    frame_text=head + ',"params":{' + ",".join(texts.get(rid, ())) + "}," + tags_text,
+                )
         return out
 
     def _ensure_campaign(self, conn: Connection, name: str) -> int:
@@ -984,9 +1058,10 @@ class Store:
                      "parent_id", "source")
     _ID, _NAME, _STATUS, _START, _END, _BEAT, _PROJ, _USER, _PARENT, _SOURCE, _PID, _DESC, _ERR, _ROW = range(14)
 
-    def _search(self, project, experiment, campaign, filter, order_by, limit, offset, summaries=False):
-        """Rows of the runs in scope (columns as above, then ``runs.table_row``, built where it is missing, and with
-        ``summaries`` the run's ``run_summaries.metrics``) and the total."""
+    def _search(self, project, experiment, campaign, filter, order_by, limit, offset, kind="table"):
+        """Rows of the runs in scope and the total. Columns as above, then per ``kind``: "table" ``runs.table_row``,
+        "summaries" that and ``run_summaries.metrics``, "frame" ``frame_keys``, ``frame_nums``, ``frame_text`` —
+        fragments built here where a write cleared them."""
         r, rs = S.runs, S.run_summaries
         if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
             raise InvalidInput(f"limit must be a non-negative integer, not {limit!r}")
@@ -998,9 +1073,13 @@ class Store:
             where = self._run_scope(conn, project, experiment, campaign, filter)
             c = r.c
             q = select(c.id, c.name, c.status, c.start_time, c.end_time, c.heartbeat_at, S.projects.c.name, c.user,
-                       c.parent_id, c.source, c.project_id, c.description, c.error, c.table_row)
+                       c.parent_id, c.source, c.project_id, c.description, c.error)
             q = q.join(S.projects, S.projects.c.id == c.project_id)
-            if summaries:
+            if kind == "frame":  # the frame fragments, and whether they are current (not the table_row text)
+                q = q.add_columns(case((c.table_row == "", None), else_=c.frame_keys), c.frame_nums, c.frame_text)
+            else:
+                q = q.add_columns(c.table_row)
+            if kind == "summaries":
                 q = q.add_columns(rs.c.metrics).outerjoin(rs, rs.c.run_id == c.id)
             q = q.where(where).order_by(*order).offset(offset)
             if limit is not None:
@@ -1013,18 +1092,46 @@ class Store:
                 total = offset + len(rows)
             else:
                 total = conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
-            stale = [row[ID] for row in rows if not row[ROW]]
+            stale = [row[ID] for row in rows if row[ROW] is None or row[ROW] == ""]
             built = {}
             if stale:
                 built = self._build_table_rows(conn, stale)
-                rows = [row if row[ROW] else row[:ROW] + (built[row[ID]] if summaries else built[row[ID]][:1])
-                        for row in rows]
+                pick = {"table": slice(0, 1), "summaries": slice(0, 2), "frame": slice(2, 5)}[kind]
+                rows = [row if row[ROW] else row[:ROW] + tuple(built[row[ID]])[pick] for row in rows]
         if len(stale) >= _PERSIST_STALE:  # many runs written without ending: store the fragments just built
             try:  # only where nothing was written since this read began (a newer write cleared them again)
                 self.write(lambda c: self._store_table_rows(c, built, read_at))
             except (OperationalError, InvalidInput):  # pragma: no cover - a busy store: the next reader tries again
                 pass
         return rows, total
+
+    def run_frame(self, project=None, experiment=None, campaign=None, filter=None, order_by=None,
+                  limit: int | None = None, offset: int = 0) -> dict:
+        """:meth:`run_table`'s material for a DataFrame, with the numbers as arrays: ``numeric`` maps each numeric
+        column ("params.k", "metrics.k") to an int64 or float64 array over the rows; ``params`` holds the other
+        params only. Built from ``frame_nums`` blobs (one array per set of keys), so 10,000 runs × 30 numbers
+        never become 300,000 Python objects."""
+        stale = time.time() - STALE_AFTER
+        with gc_paused():
+            rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, kind="frame")
+            K, ST, START, BEAT = self._ROW, self._STATUS, self._START, self._BEAT
+            text = "[{" + "},{".join([row[K + 2] or _EMPTY_FRAME for row in rows]) + "}]" if rows else "[]"
+            details = _decode_json(text)
+            groups: dict[str, list[int]] = defaultdict(list)
+            for i, row in enumerate(rows):
+                groups[row[K] or ""].append(i)
+            numeric = _frame_columns(groups, [row[K + 1] or b"" for row in rows], len(rows))
+            base = [row[:10] if row[ST] != "running" or (row[BEAT] or row[START]) >= stale else
+                    row[:ST] + ("crashed",) + row[ST + 1:10] for row in rows]
+        return {
+            "total": total,
+            "columns": self._BASE_COLUMNS,
+            "base": base,
+            "experiments": [d["experiments"] for d in details],
+            "params": [d["params"] for d in details],
+            "tags": [d["tags"] for d in details],
+            "numeric": numeric,
+        }
 
     def search_runs(
         self,
@@ -1042,7 +1149,7 @@ class Store:
         now = time.time()
         ROW = self._ROW
         with gc_paused():
-            rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, summaries=True)
+            rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, kind="summaries")
             details = _decode_json("[" + ",".join(_full_fragment(row[ROW], row[ROW + 1]) for row in rows) + "]")
             out = []
             for row, d in zip(rows, details):
@@ -1111,7 +1218,8 @@ class Store:
         if view not in ("full", "table"):
             raise InvalidInput(f"view must be 'full' or 'table', not {view!r}")
         full = view == "full"
-        rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, summaries=full)
+        rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset,
+                                   kind="summaries" if full else "table")
         stale = time.time() - STALE_AFTER
         enc = _json_encoder().encode
         I = self

@@ -642,3 +642,43 @@ def test_a_slow_gatherer_times_out_per_gatherer_timeout(tracking, gatherers, mon
         assert "slow" not in env or env["slow"] != {"late": True}
     finally:
         release.set()
+
+
+def test_the_dataframe_from_arrays_equals_the_one_from_dicts(tracking):
+    mlt = tracking
+    """mlt.search_runs builds numeric columns from stored arrays (Store.run_frame); the frame must equal the one
+    built from the run table's dicts, whatever the mix of types across runs."""
+    import pandas as pd
+
+    from jupyter_mltrack.client.run import _get_client, runs_dataframe
+
+    store = _get_client().backend.store
+    runs = [
+        {"n": 3, "lr": 0.1, "opt": "adam", "flag": True, "mixed": 1, "big": 2**70, "cfg": {"a": [1, 2]}, "sometimes": 5},
+        {"n": 4, "lr": 1, "opt": "sgd", "flag": False, "mixed": "x", "big": 2**70, "cfg": {"a": []}},
+        {"n": -7, "lr": 2.5e-9, "opt": "adam", "flag": True, "mixed": 2.5, "big": 1, "cfg": None, "only_here": 1},
+    ]
+    metrics = [{"acc": 0.5, "loss": math.nan}, {"acc": math.inf}, {"acc": -math.inf, "loss": 1.0, "f1": 0.25}]
+    batch = {"runs": [], "params": [], "metrics": [], "tags": [], "updates": []}
+    for i, (params, ms) in enumerate(zip(runs, metrics)):
+        rid = f"df{i}"
+        batch["runs"].append({"id": rid, "name": f"n{i}", "project": "frames", "start_time": 1000.0 + i})
+        batch["params"] += [{"run_id": rid, "key": k, "value": v} for k, v in params.items()]
+        batch["metrics"] += [{"run_id": rid, "name": k, "values": [0.0, v], "context": {"s": "v"} if k == "f1" else None}
+                             for k, v in ms.items()]
+        batch["tags"].append({"run_id": rid, "key": "who", "value": f"t{i}"})
+        if i != 1:  # one run still running: its fragments are built by the reader
+            batch["updates"].append({"run_id": rid, "status": "finished", "end_time": 2000.0})
+    batch["runs"].append({"id": "empty", "project": "frames", "start_time": 999.0})
+    store.write_batch(batch)
+    for filt in (None, "params.opt = 'adam'", "id = 'nothing'"):
+        got = mlt.search_runs(project="frames", filter=filt)
+        want = runs_dataframe(store.run_table(project="frames", filter=filt))
+        pd.testing.assert_frame_equal(got, want)
+    df = mlt.search_runs(project="frames")
+    assert str(df["params.n"].dtype) == "float64"  # the empty run has no n: missing → NaN, as pandas does
+    one = mlt.search_runs(project="frames", filter="params.opt = 'sgd'")
+    assert str(one["params.n"].dtype) == "int64" and one["params.n"].tolist() == [4]
+    assert df.set_index("run_id").loc["df0", "params.mixed"] == 1
+    assert df.set_index("run_id").loc["df1", "params.mixed"] == "x"
+    assert df.set_index("run_id").loc["df1", "metrics.acc"] == math.inf
