@@ -782,8 +782,8 @@ def _frame_with_arrays(df, table: dict):
             frame = pd.DataFrame.from_records(dicts, index=df.index)
             text.update({prefix + c: frame[c] for c in frame.columns})
     columns = {}
-    for name in sorted(set(numeric) | set(text), key=lambda c: (c.split(".", 1)[0] != "params",
-                                                                c.split(".", 1)[0] == "tags", c.split(".", 1)[1])):
+    rank = {"params": 0, "metrics": 1, "tags": 2}
+    for name in sorted(set(numeric) | set(text), key=lambda c: (rank[c.split(".", 1)[0]], c.split(".", 1)[1])):
         if name in numeric and name in text:  # numbers in some runs, other values in others: pandas infers
             key, nums = name.split(".", 1)[1], numeric[name]
             have = ~np.isnan(nums) if nums.dtype.kind == "f" else np.ones(len(nums), bool)

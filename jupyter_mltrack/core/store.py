@@ -219,13 +219,15 @@ def gc_paused():
         gc.enable()
 
 
-def _json_encoder():
+def encode_json(obj: Any) -> bytes:
+    """JSON bytes of an object free of non-finite floats, encoded in C (msgspec: about 15× faster than the
+    standard library for number arrays, the same shortest round-trip float text). Imported on first use."""
     global _ENCODER
     if _ENCODER is None:
         import msgspec
 
         _ENCODER = msgspec.json.Encoder()
-    return _ENCODER
+    return _ENCODER.encode(obj)
 
 
 _ENCODER = None
@@ -398,6 +400,19 @@ def _frame_columns(groups: dict[str, list[int]], blobs: list, n: int) -> dict[st
             col[rows if rows is not None else slice(None)] = values
         out[name] = col
     return out
+
+
+def _decode_members(fragments: list[str | None], empty: str) -> list[dict]:
+    """Decode fragments holding the inside of a JSON object each, as one text ("[{" a "},{" b … "}]": no string
+    per row); a missing fragment reads as ``empty``."""
+    if not fragments:
+        return []
+    return _decode_json("[{" + "},{".join([f or empty for f in fragments]) + "}]")
+
+
+def _split_details(details: list[dict], keys: tuple[str, ...]) -> dict[str, list]:
+    """{key: [each decoded fragment's member]} for the columnar run tables."""
+    return {k: [d[k] for d in details] for k in keys}
 
 
 def _full_fragment(table_row: str, metrics: str | None) -> str:
@@ -1105,33 +1120,31 @@ class Store:
                 pass
         return rows, total
 
+    def _base_rows(self, rows: list[tuple]) -> list[tuple]:
+        """The ``base`` tuples of run_table/run_frame: a row's first ten columns, status "crashed" for a running run
+        without a recent heartbeat."""
+        stale = time.time() - STALE_AFTER
+        ST, START, BEAT = self._STATUS, self._START, self._BEAT
+        return [row[:10] if row[ST] != "running" or (row[BEAT] or row[START]) >= stale else
+                row[:ST] + ("crashed",) + row[ST + 1:10] for row in rows]
+
     def run_frame(self, project=None, experiment=None, campaign=None, filter=None, order_by=None,
                   limit: int | None = None, offset: int = 0) -> dict:
         """:meth:`run_table`'s material for a DataFrame, with the numbers as arrays: ``numeric`` maps each numeric
         column ("params.k", "metrics.k") to an int64 or float64 array over the rows; ``params`` holds the other
         params only. Built from ``frame_nums`` blobs (one array per set of keys), so 10,000 runs × 30 numbers
         never become 300,000 Python objects."""
-        stale = time.time() - STALE_AFTER
         with gc_paused():
             rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset, kind="frame")
-            K, ST, START, BEAT = self._ROW, self._STATUS, self._START, self._BEAT
-            text = "[{" + "},{".join([row[K + 2] or _EMPTY_FRAME for row in rows]) + "}]" if rows else "[]"
-            details = _decode_json(text)
+            K = self._ROW
+            details = _decode_members([row[K + 2] for row in rows], _EMPTY_FRAME)
             groups: dict[str, list[int]] = defaultdict(list)
             for i, row in enumerate(rows):
                 groups[row[K] or ""].append(i)
             numeric = _frame_columns(groups, [row[K + 1] or b"" for row in rows], len(rows))
-            base = [row[:10] if row[ST] != "running" or (row[BEAT] or row[START]) >= stale else
-                    row[:ST] + ("crashed",) + row[ST + 1:10] for row in rows]
-        return {
-            "total": total,
-            "columns": self._BASE_COLUMNS,
-            "base": base,
-            "experiments": [d["experiments"] for d in details],
-            "params": [d["params"] for d in details],
-            "tags": [d["tags"] for d in details],
-            "numeric": numeric,
-        }
+            base = self._base_rows(rows)
+        return {"total": total, "columns": self._BASE_COLUMNS, "base": base,
+                **_split_details(details, ("experiments", "params", "tags")), "numeric": numeric}
 
     def search_runs(
         self,
@@ -1179,23 +1192,12 @@ class Store:
         """Columnar material for a DataFrame of runs: ``base`` (row tuples, names in ``columns``) and, per run,
         the ``experiments`` list and ``params``, ``tags`` and ``metrics`` (series key → last value; non-finite
         values as "NaN", "Infinity", "-Infinity") dicts — all parsed from ``runs.table_row`` in one go."""
-        stale = time.time() - STALE_AFTER
         with gc_paused():
             rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset)
-            F, ST, START, BEAT = self._ROW, self._STATUS, self._START, self._BEAT
-            # one text for all rows, no string per row: "[{" row "},{" row … "}]"
-            details = _decode_json("[{" + "},{".join([row[F] or _EMPTY_TABLE for row in rows]) + "}]" if rows else "[]")
-            base = [row[:10] if row[ST] != "running" or (row[BEAT] or row[START]) >= stale else
-                    row[:ST] + ("crashed",) + row[ST + 1:10] for row in rows]
-        return {
-            "total": total,
-            "columns": self._BASE_COLUMNS,
-            "base": base,
-            "experiments": [d["experiments"] for d in details],
-            "params": [d["params"] for d in details],
-            "tags": [d["tags"] for d in details],
-            "metrics": [d["metrics"] for d in details],
-        }
+            details = _decode_members([row[self._ROW] for row in rows], _EMPTY_TABLE)
+            base = self._base_rows(rows)
+        return {"total": total, "columns": self._BASE_COLUMNS, "base": base,
+                **_split_details(details, ("experiments", "params", "tags", "metrics"))}
 
     def run_columns(self, project=None, experiment=None, campaign=None, filter=None) -> dict[str, list[str]]:
         """The param keys, metric series keys and tag keys used by the runs in scope (for column choosers)."""
@@ -1221,7 +1223,7 @@ class Store:
         rows, total = self._search(project, experiment, campaign, filter, order_by, limit, offset,
                                    kind="summaries" if full else "table")
         stale = time.time() - STALE_AFTER
-        enc = _json_encoder().encode
+        enc = encode_json
         I = self
         ROW = I._ROW
         parts = []
