@@ -66,7 +66,7 @@ def profile(label, fn, top, n=5):
 
 def _series_body(series: list[dict] | dict) -> bytes:
     """What the series handlers do on their worker thread: arrays to lists, then msgspec's JSON."""
-    from jupyter_mltrack.server.handlers import encode_json, series_lists
+    from jupyter_mltrack.core.wire import encode_json, series_lists
 
     for s in series if isinstance(series, list) else [series]:
         s.update(series_lists(s.pop("points")))
@@ -80,12 +80,12 @@ def case_run_table(work, top, n_runs=10_000):
     import jupyter_mltrack as mlt
 
     mlt.set_tracking_uri(str(store_dir))
-    from jupyter_mltrack.client.run import _get_client
+    from jupyter_mltrack.client.tracking import get_client
 
-    store = _get_client().backend.store
+    store = get_client().backend.store
     profile(f"Store.run_table, {n_runs} runs", lambda: store.run_table(), top)
     table = store.run_table()
-    from jupyter_mltrack.client.run import runs_dataframe
+    from jupyter_mltrack.client.frames import runs_dataframe
 
     profile(f"runs_dataframe (DataFrame build), {n_runs} runs", lambda: runs_dataframe(table), top)
     profile(f"mlt.search_runs(), {n_runs} runs", lambda: mlt.search_runs(), top)

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-try:
-    from ._version import __version__
-except ImportError:  # pragma: no cover - running from a source tree without a build
-    __version__ = "0.0.0.dev0"
+from .version import __version__
 
-_RUN_API = (
-    "Run", "start_run", "active_run", "end_run", "get_run", "search_runs", "log_param", "log_params", "log_metric",
-    "log_metrics", "set_tag", "set_tags", "log_artifact", "flush", "set_tracking_uri", "get_tracking_uri",
-    "list_projects", "list_experiments", "new_run_id", "register_model", "list_models", "diff_notebooks", "RunDiff",
-    "export_report",
-)
-_LAZY = {name: "jupyter_mltrack.client.run" for name in _RUN_API}
+_API = {
+    "jupyter_mltrack.client.run": ("Run", "new_run_id"),
+    "jupyter_mltrack.client.fluent": ("start_run", "active_run", "end_run", "log_param", "log_params", "log_metric",
+                                      "log_metrics", "set_tag", "set_tags", "log_artifact"),
+    "jupyter_mltrack.client.tracking": ("flush", "set_tracking_uri", "get_tracking_uri"),
+    "jupyter_mltrack.client.queries": ("get_run", "search_runs", "list_projects", "list_experiments",
+                                       "register_model", "list_models", "diff_notebooks", "RunDiff", "export_report"),
+}
+_LAZY = {name: module for module, names in _API.items() for name in names}
 _LAZY.update({
     "set_notebook": "jupyter_mltrack.client.notebook",
     "find_notebook": "jupyter_mltrack.client.notebook",
@@ -46,12 +45,15 @@ __all__ = sorted(_LAZY) + ["__version__", "load_ipython_extension"]
 if TYPE_CHECKING:  # pragma: no cover
     from .client.environment import register_gatherer
     from .client.notebook import find_notebook, set_notebook
-    from .client.run import (
-        Run, RunDiff, active_run, diff_notebooks, end_run, export_report, flush, get_run, get_tracking_uri, list_experiments, list_models, list_projects,
-        log_artifact, register_model,
-        log_metric, log_metrics, log_param, log_params, new_run_id, search_runs, set_tag, set_tags,
-        set_tracking_uri, start_run,
+    from .client.fluent import (
+        active_run, end_run, log_artifact, log_metric, log_metrics, log_param, log_params, set_tag, set_tags, start_run,
     )
+    from .client.queries import (
+        RunDiff, diff_notebooks, export_report, get_run, list_experiments, list_models, list_projects, register_model,
+        search_runs,
+    )
+    from .client.run import Run, new_run_id
+    from .client.tracking import flush, get_tracking_uri, set_tracking_uri
     from .client.writer import WriterError
     from .widgets.compare import Compare, compare
     from .widgets.metric_chart import MetricChart

@@ -27,14 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     p_exp.add_argument("--filter", help="export the runs matching this search")
 
     args = parser.parse_args(argv)
-    from .client import run as R
+    from .client.queries import export_report, search_runs
+    from .client.tracking import set_tracking_uri
     from .core.errors import MLTrackError
 
     try:
         if args.uri:
-            R.set_tracking_uri(args.uri)
+            set_tracking_uri(args.uri)
         if args.command == "runs":
-            df = R.search_runs(project=args.project, experiment=args.experiment, filter=args.filter,
+            df = search_runs(project=args.project, experiment=args.experiment, filter=args.filter,
                                order_by=args.order_by, max_results=args.max)
             if args.csv:
                 df.to_csv(sys.stdout, index=False)
@@ -49,11 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             runs = list(args.runs)
             if args.filter or args.project:
-                df = R.search_runs(project=args.project, filter=args.filter)
+                df = search_runs(project=args.project, filter=args.filter)
                 runs += [r for r in df["run_id"] if r not in runs]
             if not runs:
                 parser.error("name run ids or give --filter/--project")
-            path = R.export_report(runs, args.output, title=args.title)
+            path = export_report(runs, args.output, title=args.title)
             print(f"wrote {path} ({len(runs)} run{'s' if len(runs) != 1 else ''})")
             return 0
     except MLTrackError as e:

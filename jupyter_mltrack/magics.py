@@ -60,12 +60,12 @@ class TrackingMagics(Magics):
     def track_run(self, line: str, cell: str):
         """Run the cell as a tracked run. Inside, ``mlt.active_run()`` is the run; ``mlt.start_run()`` makes a
         child run."""
-        from .client import run as R
+        from .client.fluent import start_run
 
         args = _parse(self.track_run, line)
         params = _kv(args.param, "param")
         tags = {k: (v if isinstance(v, str) else json.dumps(v)) for k, v in _kv(args.tag, "tag").items()}
-        run = R.start_run(
+        run = start_run(
             args.name, project=args.project, experiment=args.experiment, params=params, tags=tags,
             description=args.description, campaign=args.campaign,
             capture_environment=not args.no_environment,
@@ -114,8 +114,8 @@ class TrackingMagics(Magics):
         """``%mltrack runs [FILTER]`` — the runs as a live table widget; ``%mltrack df [FILTER]`` — as a DataFrame;
         ``%mltrack compare ID ID …`` — compare runs; ``%mltrack uri`` — where runs are stored; ``%mltrack notebook PATH`` — name this kernel's notebook file;
         ``%mltrack flush``."""
-        from . import client as C
-        from .client import run as R
+        from .client.queries import search_runs
+        from .client.tracking import flush, get_tracking_uri
 
         parts = line.strip().split(None, 1)
         cmd = parts[0] if parts else "help"
@@ -133,18 +133,18 @@ class TrackingMagics(Magics):
                 return None
             return compare(ids)
         if cmd == "df":
-            return R.search_runs(filter=rest)
+            return search_runs(filter=rest)
         if cmd == "uri":
-            return R.get_tracking_uri()
+            return get_tracking_uri()
         if cmd == "notebook":
-            if not rest:
-                from .client.notebook import find_notebook
+            from .client.notebook import find_notebook, set_notebook
 
+            if not rest:
                 return find_notebook()
-            C.notebook.set_notebook(rest.strip().strip("'\""))
+            set_notebook(rest.strip().strip("'\""))
             return None
         if cmd == "flush":
-            R.flush()
+            flush()
             return None
         print(self.mltrack.__doc__)
         return None

@@ -58,15 +58,15 @@ def store(store_dir):
 @pytest.fixture
 def tracking(store_dir, monkeypatch):
     """The client pointed at a fresh local store; reset afterwards."""
-    import jupyter_mltrack.client.run as R
+    import jupyter_mltrack as R
+    from jupyter_mltrack.client.tracking import reset
 
     monkeypatch.setenv("MLTRACK_URI", str(store_dir))
     R.set_tracking_uri(str(store_dir))
     yield R
     while R.active_run() is not None:
         R.active_run().end("killed")
-    R._client.writer.close()
-    R._client = None
+    reset()
 
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)

@@ -1,21 +1,49 @@
 """Where the client's data goes and comes from: the local store (embedded) or a Jupyter server (remote).
 
-Both backends offer the same calls; the writer uses ``write``/``put_file`` as its sink, the read API the rest.
+Both backends implement :class:`Backend`; the writer uses ``write``/``put_file``/``put_bytes`` as its sink (and
+only the writer thread writes), the read API and the widgets the rest.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
 from array import array
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 from ..core.errors import Conflict, Forbidden, InvalidInput, MLTrackError, NotFound
+from ..core.wire import RUN_TABLE_COLUMNS, float_from_wire, metrics_from_wire
+
+
+class Backend(Protocol):
+    """What the client needs of a store, embedded or over HTTP."""
+
+    kind: str
+
+    @property
+    def uri(self) -> str: ...
+
+    # the writer's sink (called on the writer thread only)
+    def write(self, batch: dict) -> dict: ...
+    def put_file(self, path) -> tuple[str, int]: ...
+    def put_bytes(self, data: bytes) -> tuple[str, int]: ...
+
+    # reads
+    def search_runs(self, **kw) -> tuple[list[dict], int]: ...
+    def run_table(self, **kw) -> dict: ...
+    def run_columns(self, **kw) -> dict: ...
+    def revision(self) -> str: ...
+    def get_run(self, run_id: str) -> dict: ...
+    def get_series(self, run_id, name, context=None, max_points=None) -> dict: ...
+    def get_series_many(self, run_ids, name, context=None, max_points=None, step_range=None) -> list[dict]: ...
+    def list_projects(self) -> list[dict]: ...
+    def list_experiments(self, project=None) -> list[dict]: ...
+    def list_models(self, project=None) -> list[dict]: ...
+    def read_artifact_file(self, artifact_id: int, path: str) -> bytes: ...
 
 
 def _np(a, dtype) -> np.ndarray:
@@ -84,9 +112,11 @@ class LocalBackend:
     def list_experiments(self, project=None):
         return self.store.list_experiments(project)
 
+    def list_models(self, project=None):
+        return self.store.list_models(project)
+
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
-        f = self.store.artifact_file(artifact_id, path)
-        return self.store.blobs.read_bytes(f["sha256"])
+        return self.store.read_artifact_file(artifact_id, path)
 
 
 _ERRORS = {"invalid": InvalidInput, "not_found": NotFound, "conflict": Conflict, "forbidden": Forbidden}
@@ -186,7 +216,7 @@ class HttpBackend:
                     offset=0, view="full"):
         out, total = [], None
         page = 10_000 if view == "table" else 1000
-        fix = (lambda r: r) if view == "table" else _fix_run
+        fix = (lambda r: r) if view == "table" else _run_from_wire
         while True:
             want = page if limit is None else min(page, limit - len(out))
             params = {k: v for k, v in dict(project=project, experiment=experiment, campaign=campaign, filter=filter,
@@ -204,8 +234,7 @@ class HttpBackend:
         rows, total = self.search_runs(**kw, view="table")
         return {
             "total": total,
-            "columns": ("run_id", "name", "status", "start_time", "end_time", "heartbeat_at", "project", "user",
-                        "parent_id", "source"),
+            "columns": RUN_TABLE_COLUMNS,
             "base": [(r["id"], r["name"], r["status"], r["start_time"], r["end_time"], None,
                       r["project"], r["user"], r["parent_id"], r["source"]) for r in rows],
             "experiments": [r["experiments"] for r in rows],
@@ -222,7 +251,7 @@ class HttpBackend:
         return self._request("GET", "status").json()["revision"]
 
     def get_run(self, run_id: str) -> dict:
-        return _fix_run(self._request("GET", f"runs/{quote(run_id, safe='')}").json())
+        return _run_from_wire(self._request("GET", f"runs/{quote(run_id, safe='')}").json())
 
     def get_series(self, run_id, name, context=None, max_points=None) -> dict:
         from ..core.series import Points
@@ -235,7 +264,7 @@ class HttpBackend:
         d["points"] = Points(
             np.asarray(d.pop("steps"), dtype=np.int64),
             np.asarray(d.pop("timestamps"), dtype=np.float64),
-            np.asarray([_num(v) for v in d.pop("values")], dtype=np.float64),
+            np.asarray([float_from_wire(v) for v in d.pop("values")], dtype=np.float64),
         )
         return d
 
@@ -252,7 +281,7 @@ class HttpBackend:
         for d in out:
             d["points"] = Points(np.asarray(d.pop("steps"), dtype=np.int64),
                                  np.asarray(d.pop("timestamps"), dtype=np.float64),
-                                 np.asarray([_num(v) for v in d.pop("values")], dtype=np.float64))
+                                 np.asarray([float_from_wire(v) for v in d.pop("values")], dtype=np.float64))
         return out
 
     def list_projects(self):
@@ -262,21 +291,16 @@ class HttpBackend:
         q = "?" + urlencode({"project": project}) if project is not None else ""
         return self._request("GET", "experiments" + q).json()["experiments"]
 
+    def list_models(self, project=None):
+        q = "?" + urlencode({"project": project}) if project is not None else ""
+        return self._request("GET", "models" + q).json()["models"]
+
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
         return self._request("GET", f"artifacts/{artifact_id}/files/{quote(path)}").content
 
 
-def _num(v):
-    if isinstance(v, str):
-        return {"NaN": np.nan, "Infinity": np.inf, "-Infinity": -np.inf}[v]
-    return np.nan if v is None else v
-
-
-def _fix_run(r: dict) -> dict:
-    for m in r.get("metrics", []):
-        for k in ("last", "min", "max"):
-            if isinstance(m.get(k), str):
-                m[k] = _num(m[k])
+def _run_from_wire(r: dict) -> dict:
+    metrics_from_wire(r.get("metrics", []))
     return r
 
 

@@ -9,6 +9,7 @@ such as times, so identical environments are stored once.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import platform
@@ -46,10 +47,19 @@ def _platform() -> dict:
             "platform": platform.platform()}
 
 
-def _host() -> dict:
-    from .run import _user
+def current_user() -> str:
+    """Who runs this process: ``JUPYTERHUB_USER``, ``MLTRACK_USER``, else the login name."""
+    for var in ("JUPYTERHUB_USER", "MLTRACK_USER"):
+        if os.environ.get(var):
+            return os.environ[var]
+    try:
+        return getpass.getuser()
+    except Exception:
+        return ""
 
-    return {"hostname": socket.gethostname(), "user": _user()}
+
+def _host() -> dict:
+    return {"hostname": socket.gethostname(), "user": current_user()}
 
 
 def _packages() -> dict:

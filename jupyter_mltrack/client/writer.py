@@ -22,8 +22,10 @@ import threading
 import time
 import traceback
 from array import array
+from concurrent.futures import Future
 from typing import Any, Callable
 
+from ..core.batch import RUN_SECTIONS, SECTIONS
 from ..core.errors import Conflict, InvalidInput, MLTrackError, NotFound
 
 #: Runs that are open keep a heartbeat so that a dead kernel's runs read as "crashed".
@@ -60,7 +62,8 @@ class Writer:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._done = threading.Condition(self._lock)
-        self._items: dict[str, list] = {k: [] for k in ("runs", "params", "tags", "updates", "artifacts", "inputs")}
+        self._items: dict[str, list] = {k: [] for k in SECTIONS if k not in ("metrics", "heartbeat")}
+        self._calls: list[tuple[dict, Future]] = []  # batches written at once, after the buffer (write_now)
         self._deferred: list[Callable[[], dict]] = []
         self._nitems = 0
         self._bufs: dict[tuple[str, str, str], _SeriesBuf] = {}
@@ -75,8 +78,8 @@ class Writer:
         self.open_runs: set[str] = set()
         self._last_heartbeat = 0.0
         self.errors: list[str] = []  # reported errors, newest last
-        self._unreported: list[str] = []
-        self._warn_only: list[str] = []  # passing problems: warned about, never raised
+        self.unreported: list[str] = []  # errors not yet warned about in a cell (flush() raises them)
+        self.passing: list[str] = []  # passing problems: warned about, never raised
         self._last_failure: BaseException | None = None
         self.stats = {"batches": 0, "points": 0, "retries": 0}
 
@@ -108,6 +111,19 @@ class Writer:
             self._generation += 1
         if self._thread is None:
             self._ensure_thread()
+
+    def write_now(self, batch: dict, timeout: float | None = 60.0) -> dict:
+        """Write ``batch`` on the writer thread right after everything buffered before it, and return what the sink
+        answered (raising what it raised). For the few writes whose caller needs the result — registering a
+        model, creating a project — so that they too go through the one writer, in order."""
+        fut: Future = Future()
+        with self._lock:
+            self._calls.append((batch, fut))
+            self._generation += 1
+            self._flush_requested = True
+            self._wake.notify_all()
+        self._ensure_thread()
+        return fut.result(timeout)
 
     def series(self, run_id: str, name: str, context: str, next_step: int = 0) -> _SeriesBuf:
         key = (run_id, name, context)
@@ -190,17 +206,17 @@ class Writer:
                 )
 
     def raise_errors(self) -> None:
-        if self._unreported:
-            msgs, self._unreported = self._unreported, []
+        if self.unreported:
+            msgs, self.unreported = self.unreported, []
             raise WriterError("\n".join(msgs))
 
     def warn_errors(self) -> None:
         """Called by API functions: surface writer problems in the user's cell, once each."""
-        if self._unreported or self._warn_only:
+        if self.unreported or self.passing:
             import warnings
 
-            msgs, self._unreported = self._unreported, []
-            passing, self._warn_only = self._warn_only, []
+            msgs, self.unreported = self.unreported, []
+            passing, self.passing = self.passing, []
             for m in passing + msgs:
                 warnings.warn(m, RuntimeWarning, stacklevel=3)
 
@@ -217,19 +233,20 @@ class Writer:
                 self._closing = True
                 self._wake.notify()
             self._thread.join(timeout=5)
-        if self._unreported:
-            for m in self._unreported:
+        if self.unreported:
+            for m in self.unreported:
                 print(m, file=sys.stderr)
-            self._unreported = []
+            self.unreported = []
 
     # -- writer thread --------------------------------------------------------------------------------------------
 
     def _has_data(self) -> bool:
-        return bool(self._nitems or self._pending_points or self._deferred)
+        return bool(self._nitems or self._pending_points or self._deferred or self._calls)
 
-    def _take(self) -> tuple[dict, int, list]:
+    def _take(self) -> tuple[dict, int, list, list]:
         with self._lock:
             gen = self._generation
+            calls, self._calls = self._calls, []
             items, self._items = self._items, {k: [] for k in self._items}
             self._nitems = 0
             deferred, self._deferred = self._deferred, []
@@ -249,7 +266,7 @@ class Writer:
         batch = dict(items)
         batch["metrics"] = metrics
         batch["_points"] = npts
-        return batch, gen, deferred
+        return batch, gen, deferred, calls
 
     def _loop(self) -> None:
         while True:
@@ -261,7 +278,7 @@ class Writer:
             try:
                 self._flush_once()
             except BaseException as e:  # never let the thread die silently
-                self._report(f"jupyter_mltrack: writer error: {e!r}\n{traceback.format_exc(limit=5)}")
+                self.report(f"jupyter_mltrack: writer error: {e!r}\n{traceback.format_exc(limit=5)}")
             if closing:
                 return
 
@@ -278,17 +295,23 @@ class Writer:
                 self._flushed_generation = max(self._flushed_generation, gen)
                 self._done.notify_all()
             return
-        batch, gen, deferred = self._take()
+        batch, gen, deferred, calls = self._take()
         for fn in deferred:
             try:
                 extra = fn() or {}
                 for k, v in extra.items():
                     batch.setdefault(k, []).extend(v)
             except Exception as e:
-                self._report(f"jupyter_mltrack: could not capture {getattr(fn, '__name__', 'data')}: {e!r}")
+                self.report(f"jupyter_mltrack: could not capture {getattr(fn, '__name__', 'data')}: {e!r}")
         batch["heartbeat"] = heartbeat
         npts = batch.pop("_points")
-        self._write_with_retry(batch)
+        if any(batch.values()):
+            self._write_with_retry(batch)
+        for call, fut in calls:  # after the buffer they followed
+            try:
+                fut.set_result(self.sink.write(call))
+            except BaseException as e:  # raised in the caller
+                fut.set_exception(e)
         with self._lock:  # only now: a split batch is flushed when every part of it is
             self._flushed_generation = max(self._flushed_generation, gen)
             self._done.notify_all()
@@ -325,7 +348,7 @@ class Writer:
                 self.stats["retries"] += 1
                 if self.stats["retries"] in (1, 10, 100) or self.stats["retries"] % 1000 == 0:
                     # said, but not raised by flush(): if a retry succeeds nothing was lost
-                    self._report(f"jupyter_mltrack: cannot write to the store yet ({e}); retrying, nothing is lost",
+                    self.report(f"jupyter_mltrack: cannot write to the store yet ({e}); retrying, nothing is lost",
                                  raise_later=False)
                 with self._lock:
                     self._wake.wait(delay)
@@ -348,19 +371,19 @@ class Writer:
             path.write_text(json.dumps(items, default=_json_default, indent=1))
         except Exception:
             path = None
-        self._report(
+        self.report(
             f"jupyter_mltrack: the store refused data: {reason}"
             + (f" — the refused items were saved to {path}" if path else "")
         )
 
-    def _report(self, msg: str, raise_later: bool = True) -> None:
+    def report(self, msg: str, raise_later: bool = True) -> None:
         """Say it on stderr now; warn in the user's next API call; and, unless it was only a passing problem,
         make the next flush() raise it."""
         self.errors.append(msg)
         if raise_later:
-            self._unreported.append(msg)
+            self.unreported.append(msg)
         else:
-            self._warn_only.append(msg)
+            self.passing.append(msg)
         try:
             print(msg, file=sys.stderr, flush=True)
         except Exception:
@@ -381,7 +404,7 @@ def _jsonable_batch(batch: dict) -> dict:
 
 def _split_by_run(batch: dict) -> list[dict]:
     """The batch as one sub-batch per run (parents before children), to isolate a refused item."""
-    sections = ("runs", "params", "tags", "metrics", "updates", "artifacts", "inputs")
+    sections = ("runs",) + RUN_SECTIONS
     by_run: dict[str, dict] = {}
     order: list[str] = []
 

@@ -10,7 +10,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 #: The newest revision in migrations/versions (a test checks it against Alembic's head).

@@ -34,8 +34,6 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 RUN_STATUSES = ("running", "finished", "failed", "killed", "crashed")
-#: A running run whose writer has sent no heartbeat for this long reads as ``crashed`` (its process died).
-STALE_AFTER = 180.0
 ROLES = ("owner", "contributor", "viewer")
 
 # Times are float seconds since the epoch (double precision keeps microseconds).

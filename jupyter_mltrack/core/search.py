@@ -1,4 +1,4 @@
-"""The run search language → parameterised SQL (SQLAlchemy Core expressions; never string-pasted values).
+"""The run search language: tokens, fields and a parser to a small AST (``core/search_sql.py`` makes it SQL).
 
 Examples::
 
@@ -21,18 +21,10 @@ Operators
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import math
 import re
-import time
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import and_, case, false, func, not_, or_, select, true
-from sqlalchemy.sql import ColumnElement
-
-from . import schema as S
 from .errors import InvalidInput
 from .validation import context_json
 
@@ -60,7 +52,7 @@ ATTRIBUTES = (
     "id", "name", "status", "user", "source", "description", "parent_id",
     "start_time", "end_time", "duration", "project", "experiment", "campaign",
 )
-_TIME_ATTRS = {"start_time", "end_time"}
+TIME_ATTRIBUTES = {"start_time", "end_time"}
 
 
 @dataclass
@@ -310,219 +302,10 @@ def parse(text: str | None):
     return _Parser(str(text)).parse()
 
 
-def _to_time(field: Field, v: Any) -> float:
-    if isinstance(v, bool):
-        raise InvalidInput(f"search: {field.label} compares with a time, not {v!r}")
-    if isinstance(v, (int, float)):
-        return float(v)
-    try:
-        d = _dt.datetime.fromisoformat(str(v))
-    except ValueError:
-        raise InvalidInput(f"search: {field.label} needs seconds since the epoch or an ISO date, not {v!r}") from None
-    if d.tzinfo is None:
-        d = d.astimezone()
-    return d.timestamp()
-
-
-def _compare(col, op: str, v):
-    if op == "=":
-        return col == v
-    if op == "!=":
-        return col != v
-    if op == "<":
-        return col < v
-    if op == "<=":
-        return col <= v
-    if op == ">":
-        return col > v
-    if op == ">=":
-        return col >= v
-    raise InvalidInput(f"search: unknown operator {op}")  # pragma: no cover
-
-
-def effective_status(runs):
-    """A running run whose heartbeat stopped reads as ``crashed`` — in filters and sorting too."""
-    stale = time.time() - S.STALE_AFTER
-    return case(
-        (and_(runs.c.status == "running", func.coalesce(runs.c.heartbeat_at, runs.c.start_time) < stale), "crashed"),
-        else_=runs.c.status,
-    )
-
-
-def _attr_column(f: Field, runs):
-    if f.name == "status":
-        return effective_status(runs)
-    if f.name == "duration":
-        return func.coalesce(runs.c.end_time, runs.c.heartbeat_at, runs.c.start_time) - runs.c.start_time
-    if f.name == "project":
-        # an alias: the run queries also join ``projects``, which would otherwise be correlated away
-        p = S.projects.alias("project_of_run")
-        return select(p.c.name).where(p.c.id == runs.c.project_id).scalar_subquery()
-    return runs.c[f.name]
-
-
-# Predicates are uncorrelated IN-subqueries: the database evaluates each once through the (name, context, last),
-# (key, num) / (key, text) and (key, value) indexes, instead of probing the detail tables once per run.
-
-
-def _metric_sql(f: Field, runs, pred_builder):
-    ms = S.metric_series
-    col = ms.c[f.summary]
-    return runs.c.id.in_(
-        select(ms.c.run_id).where(ms.c.name == f.name, ms.c.context == f.context, pred_builder(col))
-    )
-
-
-def _kv_sql(f: Field, runs, pred_builder):
-    t = S.params if f.kind == "param" else S.tags
-    return runs.c.id.in_(select(t.c.run_id).where(t.c.key == f.name, pred_builder(t)))
-
-
-def _param_value_pred(f: Field, op: str, v):
-    p = S.params
-
-    def build(t):
-        if isinstance(v, bool):
-            return _compare(p.c.num, op, float(v))
-        if isinstance(v, (int, float)):
-            return _compare(p.c.num, op, float(v))
-        return _compare(p.c.text, op, v)
-
-    return build
-
-
-def _membership_sql(f: Field, runs, table, key_col, name_col, values, like=None):
-    """experiment / campaign names through their link tables."""
-    link = S.run_experiments if table is S.experiments else S.campaign_runs
-    fk = link.c.experiment_id if table is S.experiments else link.c.campaign_id
-    cond = like(table.c.name) if like is not None else table.c.name.in_(values)
-    return runs.c.id.in_(select(link.c.run_id).select_from(link.join(table, fk == table.c.id)).where(cond))
-
-
-def to_sql(node, runs=S.runs) -> ColumnElement[bool]:
-    """Turn a parsed filter into a boolean SQL expression over ``runs``."""
-    if node is None:
-        return true()
-    kind = node[0]
-    if kind == "and":
-        return and_(to_sql(node[1], runs), to_sql(node[2], runs))
-    if kind == "or":
-        return or_(to_sql(node[1], runs), to_sql(node[2], runs))
-    if kind == "not":
-        return not_(to_sql(node[1], runs))
-    f: Field = node[1]
-    if kind == "cmp":
-        op, v = node[2], node[3]
-        return _cmp_sql(f, op, v, runs)
-    if kind == "in":
-        vals, neg = node[2], node[3]
-        expr = _in_sql(f, vals, runs)
-        return not_(expr) if neg else expr
-    if kind == "like":
-        how, pattern, neg = node[2], node[3], node[4]
-
-        def like(col):
-            return col.ilike(pattern) if how == "ilike" else col.like(pattern)
-
-        if f.kind == "metric":
-            raise InvalidInput(f"search: {f.label} is a number; 'like' compares text")
-        if f.kind == "param":
-            expr = _kv_sql(f, runs, lambda t: like(t.c.text))
-        elif f.kind == "tag":
-            expr = _kv_sql(f, runs, lambda t: like(t.c.value))
-        elif f.name in ("experiment", "campaign"):
-            table = S.experiments if f.name == "experiment" else S.campaigns
-            expr = _membership_sql(f, runs, table, None, None, None, like=like)
-        elif f.name in _TIME_ATTRS or f.name == "duration":
-            raise InvalidInput(f"search: {f.name} is a time; 'like' compares text")
-        else:
-            expr = like(_attr_column(f, runs))
-        return not_(expr) if neg else expr
-    if kind == "isnull":
-        neg = node[2]
-        if f.kind == "metric":
-            expr = _metric_sql(f, runs, lambda col: true())
-            return expr if neg else not_(expr)
-        if f.kind in ("param", "tag"):
-            expr = _kv_sql(f, runs, lambda t: true())
-            return expr if neg else not_(expr)
-        if f.name in ("experiment", "campaign"):
-            link = S.run_experiments if f.name == "experiment" else S.campaign_runs
-            expr = runs.c.id.in_(select(link.c.run_id))
-            return expr if neg else not_(expr)
-        col = _attr_column(f, runs)
-        return col.is_not(None) if neg else col.is_(None)
-    raise InvalidInput(f"search: cannot evaluate {node!r}")  # pragma: no cover
-
-
-def _in_sql(f: Field, vals: list, runs):
-    """``field in (…)`` as one IN list (a chain of ORs would overflow SQLite's expression depth at ~1000 values)."""
-    if not vals:
-        return false()
-    if f.kind == "metric":
-        if any(isinstance(v, (str, bool)) for v in vals):
-            raise InvalidInput(f"search: {f.label} is a number and cannot be compared with strings")
-        return _metric_sql(f, runs, lambda col: col.in_([float(v) for v in vals]))
-    if f.kind == "param":
-        nums = [float(v) for v in vals if not isinstance(v, str)]
-        strs = [v for v in vals if isinstance(v, str)]
-        return _kv_sql(f, runs, lambda t: or_(*([t.c.num.in_(nums)] if nums else []) + ([t.c.text.in_(strs)] if strs else [])))
-    if f.kind == "tag":
-        return _kv_sql(f, runs, lambda t: t.c.value.in_([v if isinstance(v, str) else json.dumps(v) for v in vals]))
-    if f.name in ("experiment", "campaign"):
-        table = S.experiments if f.name == "experiment" else S.campaigns
-        return _membership_sql(f, runs, table, None, None, [str(v) for v in vals])
-    if f.name in _TIME_ATTRS or f.name == "duration" or f.name == "status":
-        return or_(*[_cmp_sql(f, "=", v, runs) for v in vals])
-    return _attr_column(f, runs).in_([v if isinstance(v, str) else str(v) for v in vals])
-
-
-def _cmp_sql(f: Field, op: str, v, runs):
-    if f.kind == "metric":
-        if isinstance(v, str) or isinstance(v, bool):
-            raise InvalidInput(f"search: {f.label} is a number and cannot be compared with {v!r}")
-        if isinstance(v, float) and math.isnan(v):
-            raise InvalidInput("search: NaN is never equal to anything; use 'is null' or compare with a number")
-        return _metric_sql(f, runs, lambda col: _compare(col, op, v))
-    if f.kind == "param":
-        return _kv_sql(f, runs, _param_value_pred(f, op, v))
-    if f.kind == "tag":
-        sv = v if isinstance(v, str) else json.dumps(v)
-        return _kv_sql(f, runs, lambda t: _compare(t.c.value, op, sv))
-    # attributes
-    if f.name in ("experiment", "campaign"):
-        if op not in ("=", "!="):
-            raise InvalidInput(f"search: {f.name} supports =, !=, in, like")
-        table = S.experiments if f.name == "experiment" else S.campaigns
-        expr = _membership_sql(f, runs, table, None, None, [str(v)])
-        return expr if op == "=" else not_(expr)
-    if f.name in _TIME_ATTRS:
-        return _compare(runs.c[f.name], op, _to_time(f, v))
-    if f.name == "duration":
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            raise InvalidInput(f"search: duration is in seconds, not {v!r}")
-        return _compare(_attr_column(f, runs), op, float(v))
-    if f.name == "status" and isinstance(v, str) and op in ("=", "!="):
-        if v.lower() not in S.RUN_STATUSES:
-            raise InvalidInput(f"search: status {v!r} is not one of {', '.join(S.RUN_STATUSES)}")
-        v = v.lower()
-    if not isinstance(v, str):
-        v = str(v)
-    return _compare(_attr_column(f, runs), op, v)
-
-
-def filter_sql(text: str | None, runs=S.runs) -> ColumnElement[bool]:
-    return to_sql(parse(text), runs)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# order by
-
-
-def order_by_sql(text: str | None, runs=S.runs) -> list:
-    """``metrics.acc DESC, params.lr, start_time`` → ORDER BY clauses (NULLs always last)."""
+def parse_order_by(text: str | None) -> list[tuple[Field, str]]:
+    """``metrics.acc DESC, params.lr, start_time`` → [(field, "asc" | "desc"), …]; empty for no order."""
     if text is None or not str(text).strip():
-        return [runs.c.start_time.desc(), runs.c.id.desc()]
+        return []
     out = []
     for part in _split_commas(str(text)):
         part = part.strip()
@@ -536,11 +319,8 @@ def order_by_sql(text: str | None, runs=S.runs) -> list:
         f = p.field()
         if p.peek() is not None:
             raise InvalidInput(f"order_by: cannot read {part!r}; write e.g. 'metrics.acc DESC, start_time'")
-        col = _order_column(f, runs)
-        col = col.desc() if direction == "desc" else col.asc()
-        out.append(col.nulls_last())
-    out.append(runs.c.id.asc())
-    return flatten_order(out)
+        out.append((f, direction))
+    return out
 
 
 def _split_commas(text: str) -> list[str]:
@@ -564,57 +344,3 @@ def _split_commas(text: str) -> list[str]:
         cur.append(ch)
     parts.append("".join(cur))
     return parts
-
-
-def _order_column(f: Field, runs):
-    if f.kind == "metric":
-        ms = S.metric_series
-        return (
-            select(ms.c[f.summary])
-            .where(ms.c.run_id == runs.c.id, ms.c.name == f.name, ms.c.context == f.context)
-            .scalar_subquery()
-        )
-    if f.kind == "param":
-        p = S.params
-        base = select(p.c.num).where(p.c.run_id == runs.c.id, p.c.key == f.name).scalar_subquery()
-        text = select(p.c.text).where(p.c.run_id == runs.c.id, p.c.key == f.name).scalar_subquery()
-        return _ParamOrder(base, text)
-    if f.kind == "tag":
-        t = S.tags
-        return select(t.c.value).where(t.c.run_id == runs.c.id, t.c.key == f.name).scalar_subquery()
-    if f.name in ("experiment", "campaign"):
-        raise InvalidInput(f"order_by: cannot sort by {f.name}")
-    return _attr_column(f, runs)
-
-
-class _ParamOrder:
-    """Params sort numbers first (numerically), then strings — two ORDER BY terms behind one object."""
-
-    def __init__(self, num, text):
-        self.num, self.text, self._dir = num, text, "asc"
-
-    def desc(self):
-        self._dir = "desc"
-        return self
-
-    def asc(self):
-        self._dir = "asc"
-        return self
-
-    def nulls_last(self):
-        d = (lambda c: c.desc()) if self._dir == "desc" else (lambda c: c.asc())
-        return _Multi([d(self.num).nulls_last(), d(self.text).nulls_last()])
-
-
-class _Multi(list):
-    pass
-
-
-def flatten_order(clauses: list) -> list:
-    out = []
-    for c in clauses:
-        if isinstance(c, _Multi):
-            out.extend(c)
-        else:
-            out.append(c)
-    return out

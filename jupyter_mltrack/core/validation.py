@@ -76,15 +76,29 @@ def param_columns(value_json: str) -> tuple[float | None, str | None]:
     return None, None
 
 
+def same_json_value(a: Any, b: Any) -> bool:
+    """JSON equality where true is not 1 and false is not 0 (Python's == says they are)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json_value(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json_value(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 def metric_value(name: str, value: Any) -> float:
-    if isinstance(value, bool):
-        return float(value)
+    """A metric value as a float (bools, ints, numpy scalars…); NaN and ±inf are values like any other."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise InvalidInput(f"metric {name!r}: value {value!r} of type {type(value).__name__} is not a number")
     try:
         return float(value)
     except (TypeError, ValueError):
         raise InvalidInput(
             f"metric {name!r}: value {value!r} of type {type(value).__name__} is not a number"
         ) from None
+    except OverflowError:
+        raise InvalidInput(f"metric {name!r}: value {value!r} is too large for a float") from None
 
 
 def metric_step(name: str, step: Any) -> int:

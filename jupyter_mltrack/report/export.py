@@ -15,6 +15,8 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from ..core.wire import float_to_wire
+
 _MAX_CHART_POINTS = 2000
 
 
@@ -24,9 +26,8 @@ def _esc(v) -> str:
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        if v != v:
-            return "NaN"
-        return f"{v:.6g}"
+        w = float_to_wire(v)
+        return w if isinstance(w, str) else f"{v:.6g}"
     return _esc(v)
 
 

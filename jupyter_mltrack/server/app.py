@@ -29,7 +29,8 @@ class MLTrackApp(ExtensionApp):
         self.settings.update(
             mltrack_store=self.store,
             mltrack_read_pool=ThreadPoolExecutor(self.read_threads, thread_name_prefix="mltrack-read"),
-            mltrack_write_pool=ThreadPoolExecutor(1, thread_name_prefix="mltrack-write"),
+            # the store's one write thread: every write request runs there (core/db.py)
+            mltrack_write_pool=self.store.write_executor,
         )
 
     def initialize_handlers(self) -> None:
@@ -38,10 +39,9 @@ class MLTrackApp(ExtensionApp):
         self.handlers.extend(ROUTES + STATIC_ROUTES)
 
     async def stop_extension(self) -> None:
-        for key in ("mltrack_read_pool", "mltrack_write_pool"):
-            pool = self.settings.get(key)
-            if pool is not None:
-                pool.shutdown(wait=False)
+        pool = self.settings.get("mltrack_read_pool")
+        if pool is not None:
+            pool.shutdown(wait=False)
         store = self.settings.get("mltrack_store")
         if store is not None:
             store.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from typing import Any, Callable
 from urllib.parse import quote
 
@@ -18,9 +17,9 @@ import tornado.web
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 
-from .. import __version__
+from ..version import __version__
 from ..core.errors import InvalidInput, MLTrackError, NotFound
-from ..core.store import encode_json
+from ..core.wire import encode_json, jsonable, series_lists
 
 _CODES = {400: "invalid", 401: "forbidden", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 413: "too_large"}
@@ -32,36 +31,6 @@ class ApiError(tornado.web.HTTPError):
         super().__init__(err.http_status, log_message=str(err).replace("%", "%%"))
         self.code = err.code
         self.items = getattr(err, "items", None)
-
-
-def series_lists(points) -> dict:
-    """A series' arrays as JSON-ready lists at C speed: only non-finite values need a Python pass (JSON has no
-    NaN or infinity; they become the strings "NaN", "Infinity", "-Infinity")."""
-    import numpy as np
-
-    values = points.values
-    finite = np.isfinite(values)
-    vals = values.tolist()
-    if not bool(finite.all()):
-        for i in np.flatnonzero(~finite).tolist():
-            v = vals[i]
-            vals[i] = "NaN" if v != v else "Infinity" if v > 0 else "-Infinity"
-    return {"steps": points.steps.tolist(), "timestamps": points.timestamps.tolist(), "values": vals}
-
-
-
-
-def jsonable(obj: Any) -> Any:
-    """Replace non-finite floats by the strings "NaN", "Infinity", "-Infinity" (JSON has no such numbers)."""
-    if isinstance(obj, float):
-        if math.isfinite(obj):
-            return obj
-        return "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
-    if isinstance(obj, dict):
-        return {k: jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    return obj
 
 
 class BaseHandler(APIHandler):
@@ -282,8 +251,7 @@ class DiffHandler(BaseHandler):
             from ..report.diff import run_diff
 
             store = self.store
-            return run_diff(store.get_run(a), store.get_run(b),
-                            lambda aid, path: store.blobs.read_bytes(store.artifact_file(aid, path)["sha256"]))
+            return run_diff(store.get_run(a), store.get_run(b), store.read_artifact_file)
 
         self.send(await self.call(work))
 
@@ -314,10 +282,7 @@ class ReportHandler(BaseHandler):
                 except MLTrackError:
                     return None
 
-            def read_file(aid, path):
-                return store.blobs.read_bytes(store.artifact_file(aid, path)["sha256"])
-
-            return build_report(run_dicts, read_file, series_of, title)
+            return build_report(run_dicts, store.read_artifact_file, series_of, title)
 
         body = await self.call(work)
         name = (f"mltrack-{ids[0]}" if len(ids) == 1 else f"mltrack-{len(ids)}-runs") + ".html"

@@ -19,6 +19,23 @@ _RUN_FIELDS = {
 }
 
 
+_S = {"type": "string"}
+_RUN_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"}
+_NAMES = {"type": "array", "items": _S}
+_MAX_POINTS = {"type": "integer", "minimum": 3, "maximum": 1_000_000}
+_STEP = {"type": "integer", "minimum": -(2**62), "maximum": 2**62}
+_SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+
+def _obj(required: list[str], **properties: dict) -> dict:
+    """A closed object (the batch refuses unknown fields)."""
+    return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+
+
+def _items(item: dict, desc: str | None = None) -> dict:
+    return {"type": "array", "items": item, **({"description": desc} if desc else {})}
+
+
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -102,20 +119,49 @@ SCHEMAS: dict[str, Any] = {
         "steps": {"type": "array", "items": {"type": "integer"}},
         "timestamps": {"type": "array", "items": {"type": "number"}},
         "values": {"type": "array", "items": _num_or_special}}},
-    "Batch": {"type": "object", "additionalProperties": False, "properties": {
-        "runs": {"type": "array", "items": {"type": "object", "required": ["id"]}},
-        "params": {"type": "array", "items": {"type": "object", "required": ["run_id", "key", "value"]}},
-        "tags": {"type": "array", "items": {"type": "object", "required": ["run_id", "key", "value"]}},
-        "metrics": {"type": "array", "items": {"type": "object", "required": ["run_id", "name", "values"]}},
-        "updates": {"type": "array", "items": {"type": "object", "required": ["run_id"]}},
-        "artifacts": {"type": "array", "items": {"type": "object", "required": ["run_id", "name", "files"]}},
-        "inputs": {"type": "array", "items": {"type": "object", "required": ["run_id", "artifact_id"]}},
-        "heartbeat": {"type": "array", "items": {"type": "string"}}}},
+    "Batch": {"type": "object", "additionalProperties": False, "description":
+              "Sections are applied in this order; every section may be left out. Unknown sections and fields "
+              "are refused.", "properties": {
+        "projects": _items(_obj(["name"], name=_S, description=_S),
+                           "create a project; a description given replaces its own"),
+        "experiments": _items(_obj(["project", "name"], project=_S, name=_S, description=_S),
+                              "create an experiment in a project (and the project)"),
+        "runs": _items(_obj(["id"], id=_RUN_ID, name=_S, project=_S, experiments=_NAMES, campaigns=_NAMES,
+                            parent_id={"oneOf": [_RUN_ID, {"type": "null"}]}, user=_S, source=_S, description=_S,
+                            start_time={"type": "number"}, status=_RUN_FIELDS["status"]),
+                       "create runs (idempotent on id)"),
+        "params": _items(_obj(["run_id", "key", "value"], run_id=_RUN_ID, key=_S, value={}),
+                         "immutable: logging another value is a 409"),
+        "tags": _items(_obj(["run_id", "key", "value"], run_id=_RUN_ID, key=_S, value={}),
+                       "value null deletes the tag; other non-strings are stored as JSON text"),
+        "metrics": _items(_obj(["run_id", "name", "values"], run_id=_RUN_ID, name=_S,
+                               context={"oneOf": [{"type": "object", "additionalProperties": {"type": "string"}},
+                                                  {"type": "string"}, {"type": "null"}]},
+                               steps={"type": ["array", "null"], "items": {"type": "integer"}},
+                               timestamps={"type": ["array", "null"], "items": {"type": "number"}},
+                               values={"type": "array", "items": {"oneOf": [_num_or_special, {"type": "null"}]}}),
+                          "metric points; without steps they continue the series after its last step"),
+        "artifacts": _items(_obj(["run_id", "name", "files"], run_id=_RUN_ID, name=_S, type=_S,
+                                 metadata={"type": "object"},
+                                 files={"type": "array", "items": _obj(
+                                     ["path", "sha256", "size"], path=_S,
+                                     sha256=_SHA256,
+                                     size={"type": "integer", "minimum": 0}, media_type=_S)}),
+                            "a new version of an artifact; its files' bytes uploaded first (PUT blobs/{sha256})"),
+        "inputs": _items(_obj(["run_id", "artifact_id"], run_id=_RUN_ID, artifact_id={"type": "integer"}, role=_S),
+                         "lineage: the run consumed that artifact"),
+        "updates": _items(_obj(["run_id"], run_id=_RUN_ID, status=_RUN_FIELDS["status"],
+                               end_time={"type": ["number", "null"]}, error={"type": ["string", "null"]},
+                               description=_S, name=_S)),
+        "models": _items(_obj(["project", "name", "artifact_id"], project=_S, name=_S,
+                              artifact_id={"type": "integer"}, stage=_S, description=_S),
+                         "register a new version of model name in project, pointing at the artifact"),
+        "heartbeat": {"type": "array", "items": _RUN_ID, "description": "ids of runs still alive"}}},
 }
 
 
 def document(version: str) -> dict:
-    run_id = _p("run_id", "run id", {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"})
+    run_id = _p("run_id", "run id", _RUN_ID)
     paths = {
         "/mltrack/api/status": {"get": {
             "summary": "Version, backend and the store's revision (changes on every write; poll it cheaply)",
@@ -171,18 +217,16 @@ def document(version: str) -> dict:
             "summary": "One metric series, sorted by step; optionally downsampled (min/max-preserving LTTB)",
             "parameters": [run_id, _q("name", "metric name", required=True),
                            _q("context", 'context as JSON, e.g. {"subset":"val"} (default {})'),
-                           _q("max_points", "downsample to at most this many points",
-                              {"type": "integer", "minimum": 3})],
+                           _q("max_points", "downsample to at most this many points", _MAX_POINTS)],
             "responses": {"200": _json(_ref("Series")), **_ERRORS}}},
         "/mltrack/api/metrics": {"get": {
             "summary": "One metric series of many runs (overlay charts); runs without it are left out",
             "parameters": [_q("runs", "comma-separated run ids", required=True),
                            _q("name", "metric name", required=True),
                            _q("context", 'context as JSON (default {})'),
-                           _q("max_points", "downsample each series to at most this many points",
-                              {"type": "integer", "minimum": 3}),
-                           _q("step_min", "only points with step ≥ this", {"type": "integer"}),
-                           _q("step_max", "only points with step ≤ this", {"type": "integer"})],
+                           _q("max_points", "downsample each series to at most this many points", _MAX_POINTS),
+                           _q("step_min", "only points with step ≥ this", _STEP),
+                           _q("step_max", "only points with step ≤ this", _STEP)],
             "responses": {"200": _json({"type": "object", "properties": {
                 "series": {"type": "array", "items": _ref("Series")}}}), **_ERRORS}}},
         "/mltrack/api/diff": {"get": {
@@ -192,7 +236,8 @@ def document(version: str) -> dict:
         "/mltrack/api/report": {"get": {
             "summary": "A standalone HTML report of runs: comparison, charts, params, environment, notebook snapshots",
             "parameters": [_q("runs", "comma-separated run ids (1–1000)", required=True), _q("title", "report title"),
-                           _q("download", "1 (default) for Content-Disposition: attachment, 0 to show inline")],
+                           _q("download", "1 or true (default) for Content-Disposition: attachment; "
+                                          "anything else (0) shows it inline")],
             "responses": {"200": {"description": "the report", "content": {"text/html": {}}}, **_ERRORS}}},
         "/mltrack/api/models": {"get": {
             "summary": "Registered model versions (newest first), optionally of one project",
@@ -203,19 +248,27 @@ def document(version: str) -> dict:
             "summary": "The bytes of one artifact file, streamed with its content type",
             "parameters": [_p("artifact_id", "artifact id", {"type": "integer"}),
                            _p("path", "file path inside the artifact"),
-                           _q("download", "1 to send Content-Disposition: attachment")],
+                           _q("download", "1 or true to send Content-Disposition: attachment")],
             "responses": {"200": {"description": "the file", "content": {"*/*": {}}}, **_ERRORS}}},
         "/mltrack/api/batch": {"post": {
-            "summary": "Write runs, params, tags, metric points, updates, artifacts and inputs in one transaction",
-            "requestBody": {"required": True, "content": {
+            "summary": "Write projects, experiments, runs, params, tags, metric points, artifacts, inputs, updates, "
+                       "model versions and heartbeats in one transaction: all of it, or nothing",
+            "requestBody": {"required": True, "description": "JSON or msgpack; in msgpack, metric arrays may be "
+                            "little-endian bytes (<i8 steps, <f8 timestamps and values)", "content": {
                 "application/json": {"schema": _ref("Batch")},
-                "application/msgpack": {"schema": _ref("Batch"), "description":
-                                        "metric arrays may be little-endian bytes (<i8 steps, <f8 timestamps/values)"}}},
-            "responses": {"200": _json({"type": "object", "properties": {"written": {"type": "object"}}}),
+                "application/msgpack": {"schema": _ref("Batch")},
+                "application/x-msgpack": {"schema": _ref("Batch")}}},
+            "responses": {"200": _json({"type": "object", "properties": {"written": {
+                "type": "object", "description": "counts per kind (runs: the runs created); registered: the model "
+                "versions registered, when there were any", "properties": {
+                    **{k: {"type": "integer"} for k in ("projects", "experiments", "runs", "params", "tags", "points",
+                                                        "artifacts", "inputs", "updates", "models")},
+                    "registered": {"type": "array", "items": {"type": "object", "properties": {
+                        "project": _S, "name": _S, "version": {"type": "integer"}}}}}}}}),
                           "409": _json(_ref("Error"), "A param was logged again with another value"), **_ERRORS}}},
         "/mltrack/api/blobs/{sha256}": {"put": {
             "summary": "Upload the bytes of an artifact file (content-addressed; the hash is checked)",
-            "parameters": [_p("sha256", "SHA-256 of the body", {"type": "string", "pattern": "^[0-9a-f]{64}$"})],
+            "parameters": [_p("sha256", "SHA-256 of the body", _SHA256)],
             "requestBody": {"required": True, "content": {"application/octet-stream": {}}},
             "responses": {"201": _json({"type": "object", "properties": {
                 "sha256": {"type": "string"}, "size": {"type": "integer"}}}), **_ERRORS}}},

@@ -13,14 +13,15 @@ import json
 import math
 import threading
 from pathlib import Path
-from typing import Any
 
 import anywidget
 import traitlets as t
 
+from ..client.tracking import get_client
 from ..core.errors import InvalidInput, MLTrackError
-from ._esm import esm
-from .metric_chart import PALETTE, _clean, run_ids_of
+from ..core.wire import cell_value
+from .esm import esm
+from .metric_chart import PALETTE, finite_or_none, run_ids_of
 
 _STATIC = Path(__file__).parent / "static"
 MAX_RUNS = 1000
@@ -32,14 +33,6 @@ def _num(v) -> float | None:
     if isinstance(v, (int, float)) and not (isinstance(v, float) and (math.isnan(v) or math.isinf(v))):
         return float(v)
     return None
-
-
-def _show(v) -> Any:
-    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-        return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
-    if isinstance(v, (dict, list)):
-        return json.dumps(v)
-    return v
 
 
 class Compare(anywidget.AnyWidget):
@@ -59,10 +52,9 @@ class Compare(anywidget.AnyWidget):
     error = t.Unicode("").tag(sync=True)
 
     def __init__(self, runs, metric: str | None = None, goal: str | None = None, max_points: int = 300, **kwargs):
-        from ..client.run import _get_client
         from .run_table import RunTable
 
-        client = _get_client()
+        client = get_client()
         client.writer.flush(raise_errors=False)
         self._backend = client.backend
         self._source = runs if isinstance(runs, RunTable) else None
@@ -113,7 +105,7 @@ class Compare(anywidget.AnyWidget):
             for i, base in enumerate(table["base"]):
                 row = dict(zip(table["columns"], base))
                 runs.append({"run_id": row["run_id"], "name": row["name"] or row["run_id"], "status": row["status"],
-                             "params": {k: _show(v) for k, v in table["params"][i].items()},
+                             "params": {k: cell_value(v) for k, v in table["params"][i].items()},
                              "metrics": {k: (None if v is None else v if not isinstance(v, str) else v)
                                          for k, v in table["metrics"][i].items()}})
             runs.sort(key=lambda r: order.get(r["run_id"], 0))
@@ -170,7 +162,8 @@ class Compare(anywidget.AnyWidget):
         colors = {r["run_id"]: r["color"] for r in self.runs}
         names = {r["run_id"]: r["name"] for r in self.runs}
         return [{"run_id": s["run_id"], "name": names[s["run_id"]], "color": colors[s["run_id"]],
-                 "steps": s["points"].steps.tolist(), "values": _clean(s["points"].values.tolist())} for s in series]
+                 "steps": s["points"].steps.tolist(), "values": finite_or_none(s["points"].values.tolist())}
+                for s in series]
 
     def close(self) -> None:
         if self._source is not None:

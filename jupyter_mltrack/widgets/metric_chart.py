@@ -17,15 +17,16 @@ from __future__ import annotations
 import html
 import math
 import threading
-import weakref
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import anywidget
 import traitlets as t
 
+from ..client.tracking import get_client
 from ..core.errors import InvalidInput, MLTrackError
-from ._esm import esm
+from .esm import esm
+from .live import RevisionPoller
 
 _STATIC = Path(__file__).parent / "static"
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
@@ -36,28 +37,35 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 def run_ids_of(runs: Any) -> list[str]:
     """Run ids from a Run, an id, a list of either, a search_runs DataFrame or a RunTable (its selection, else its
     page)."""
-    from ..client.run import Run
     from .run_table import RunTable
 
     if isinstance(runs, RunTable):
         return list(runs.selected) or [r["run_id"] for r in runs.rows]
-    if isinstance(runs, (str, Run)):
+    if isinstance(runs, str) or _is_run(runs):
         runs = [runs]
     if hasattr(runs, "columns") and "run_id" in getattr(runs, "columns", ()):
         return [str(x) for x in runs["run_id"]]
-    out = [r.id if isinstance(r, Run) else str(r) for r in runs]
+    out = [r.id if _is_run(r) else str(r) for r in runs]
     if not out:
         raise InvalidInput("no runs to chart")
     return out
 
 
-def _clean(values: Iterable[float]) -> list:
+def _is_run(x: Any) -> bool:
+    """A ``client.run.Run``, known by its string ``id`` (a DataFrame's ``id`` column is no string): the client is not
+    imported here, since ``Run.chart()`` imports this module."""
+    return isinstance(getattr(x, "id", None), str)
+
+
+def finite_or_none(values: Iterable[float]) -> list:
+    """The values with NaN and ±inf as None (JSON has neither; plotly draws a gap)."""
     return [None if (v != v or v in (math.inf, -math.inf)) else v for v in values]
 
 
 class MetricChart(anywidget.AnyWidget):
     _esm = esm("metric_chart.js", plotly=True)
     _css = _STATIC / "widgets.css"
+    _poller: RevisionPoller | None = None  # the live refresh thread, while displayed
 
     traces = t.List(t.Dict()).tag(sync=True)
     metrics = t.List(t.Unicode()).tag(sync=True)
@@ -74,9 +82,7 @@ class MetricChart(anywidget.AnyWidget):
     def __init__(self, runs, metrics: str | list[str] | None = None, context: Mapping[str, Any] | None = None,
                  x: str = "step", log_y: bool = False, smoothing: float = 0.0, color_by: str | None = None,
                  live: bool = True, max_points: int = 1000, throttle: float = 1.0, title: str = "", **kwargs):
-        from ..client.run import _get_client
-
-        client = _get_client()
+        client = get_client()
         client.writer.flush(raise_errors=False)
         self._backend = client.backend
         self._run_ids = run_ids_of(runs)
@@ -91,10 +97,10 @@ class MetricChart(anywidget.AnyWidget):
         self.observe(lambda change: self.reload(), names=["x_range"])
         self.observe(lambda change: self._recolor(), names=["color_by"])
         self.reload()
-        self._stop = threading.Event()
-        if live:
-            threading.Thread(target=_poll, args=(weakref.ref(self), self._stop), daemon=True,
-                             name="mltrack-chart").start()
+        # while any charted run is running (or nothing is charted yet), reload at most once per ``throttle`` seconds
+        self._poller = RevisionPoller(self, self._backend, name="mltrack-chart", interval=lambda w: w.throttle,
+                                      loaded=lambda w: w._revision, reload=lambda w: w.reload(),
+                                      wanted=_wants_reload) if live else None
 
     # -- data -------------------------------------------------------------------------------------------------------
 
@@ -148,7 +154,8 @@ class MetricChart(anywidget.AnyWidget):
                     "metric": name, "context": ctx_label, "key": key,
                     "dash": DASHES[contexts.index(str(sorted(ctx.items()))) % len(DASHES)],
                     "group": self._group(run), "start_time": run["start_time"],
-                    "steps": p.steps.tolist(), "timestamps": p.timestamps.tolist(), "values": _clean(p.values.tolist()),
+                    "steps": p.steps.tolist(), "timestamps": p.timestamps.tolist(),
+                    "values": finite_or_none(p.values.tolist()),
                     "total_count": s["total_count"], "downsampled": s["downsampled"],
                 })
         groups = sorted({tr["group"] for tr in traces}, key=str)
@@ -173,7 +180,8 @@ class MetricChart(anywidget.AnyWidget):
         self.traces = traces
 
     def close(self) -> None:
-        self._stop.set()
+        if self._poller is not None:
+            self._poller.stop()
         super().close()
 
     # -- static fallback --------------------------------------------------------------------------------------------
@@ -245,20 +253,6 @@ class MetricChart(anywidget.AnyWidget):
         return bundle
 
 
-def _poll(ref, stop: threading.Event) -> None:
-    """While any charted run is running, reload at most once per ``throttle`` seconds when the store changed."""
-    while True:
-        w = ref()
-        if w is None or w.comm is None:
-            return
-        wait = w.throttle
-        try:
-            if w.live and any(tr["status"] == "running" for tr in w.traces) or (w.live and not w.traces):
-                rev = w._backend.revision()
-                if rev != w._revision:
-                    w.reload()
-        except Exception:
-            pass
-        del w
-        if stop.wait(wait):
-            return
+
+def _wants_reload(chart: MetricChart) -> bool:
+    return chart.live and (not chart.traces or any(tr["status"] == "running" for tr in chart.traces))

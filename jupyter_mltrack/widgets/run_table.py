@@ -12,39 +12,28 @@ page that was on screen.
 from __future__ import annotations
 
 import html
-import math
 import threading
 import time
-import weakref
 from pathlib import Path
 
 import anywidget
 import traitlets as t
 
+from ..client.tracking import get_client
 from ..core.errors import MLTrackError
-from ._esm import esm
+from ..core.wire import cell_value
+from .esm import esm
+from .live import RevisionPoller
 
 _STATIC = Path(__file__).parent / "static"
 FIXED = ("name", "status", "start_time", "duration")
 _POLL_SECONDS = 1.0
 
 
-def _json_value(v):
-    if isinstance(v, float):
-        if math.isnan(v):
-            return None
-        if math.isinf(v):
-            return "Infinity" if v > 0 else "-Infinity"
-    if isinstance(v, (list, dict)):
-        import json
-
-        return json.dumps(v)
-    return v
-
-
 class RunTable(anywidget.AnyWidget):
     _esm = esm("run_table.js")
     _css = _STATIC / "widgets.css"
+    _poller: RevisionPoller | None = None  # the live refresh thread, while displayed
 
     project = t.Unicode("").tag(sync=True)
     experiment = t.Unicode("").tag(sync=True)
@@ -64,9 +53,7 @@ class RunTable(anywidget.AnyWidget):
     def __init__(self, project: str | None = None, experiment: str | None = None, filter: str | None = None,
                  order_by: str | None = None, columns: list[str] | None = None, page_size: int = 25,
                  live: bool = True, **kwargs):
-        from ..client.run import _get_client
-
-        client = _get_client()
+        client = get_client()
         client.writer.flush(raise_errors=False)
         self._backend = client.backend
         self._lock = threading.RLock()
@@ -77,10 +64,8 @@ class RunTable(anywidget.AnyWidget):
         self.observe(self._requery, names=["project", "experiment", "filter", "order_by", "page", "page_size"])
         self.observe(self._recolumn, names=["columns"])
         self.refresh()
-        self._stop = threading.Event()
-        if live:
-            threading.Thread(target=_poll, args=(weakref.ref(self), self._stop), daemon=True,
-                             name="mltrack-runtable").start()
+        self._poller = RevisionPoller(self, self._backend, name="mltrack-runtable", interval=_POLL_SECONDS,
+                                      loaded=lambda w: w.revision, reload=lambda w: w.refresh()) if live else None
 
     # -- queries ----------------------------------------------------------------------------------------------------
 
@@ -134,7 +119,7 @@ class RunTable(anywidget.AnyWidget):
     @property
     def selected_runs(self):
         """The ticked runs as a DataFrame (same columns as ``mlt.search_runs``)."""
-        from ..client.run import runs_dataframe
+        from ..client.frames import runs_dataframe
 
         if not self.selected:
             return runs_dataframe(self._backend.run_table(filter="id = '__none__'"))
@@ -142,7 +127,8 @@ class RunTable(anywidget.AnyWidget):
         return runs_dataframe(self._backend.run_table(filter=f"id in ({ids})"))
 
     def close(self) -> None:
-        self._stop.set()
+        if self._poller is not None:
+            self._poller.stop()
         super().close()
 
     # -- static fallback --------------------------------------------------------------------------------------------
@@ -183,28 +169,11 @@ def _rows(table: dict) -> list[dict]:
         row["duration"] = ((end or beat or start) - start) if start is not None else None
         row["experiments"] = ", ".join(table["experiments"][i])
         for k, v in table["params"][i].items():
-            row["params." + k] = _json_value(v)
+            row["params." + k] = cell_value(v)
         for k, v in table["metrics"][i].items():
-            row["metrics." + k] = _json_value(v)
+            row["metrics." + k] = cell_value(v)
         for k, v in table["tags"][i].items():
             row["tags." + k] = v
         out.append(row)
     return out
 
-
-def _poll(ref, stop: threading.Event) -> None:
-    """Reload the table when the store's revision changes, until the widget is closed or collected."""
-    while not stop.wait(_POLL_SECONDS):
-        w = ref()
-        if w is None or w.comm is None:
-            return
-        if not w.live:
-            del w
-            continue
-        try:
-            rev = w._backend.revision()
-            if rev != w.revision:
-                w.refresh()
-        except Exception:
-            pass
-        del w

@@ -12,6 +12,7 @@ import pytest
 from jupyter_mltrack.core.errors import Conflict, InvalidInput, NotFound
 
 from ._helpers import blob_files
+from jupyter_mltrack.client.tracking import get_client
 
 
 def stored(store, run):
@@ -389,7 +390,7 @@ def test_metric_history(tracking):
 
 
 def test_metric_history_right_after_the_run_ended(tracking):
-    tracking._client.writer.interval = 60  # no periodic flush can hide the problem
+    get_client().writer.interval = 60  # no periodic flush can hide the problem
     with tracking.start_run(capture_environment=False) as run:
         run.log_metric("m", 1.0)
         run.log_metric("m", 2.0)
@@ -650,9 +651,9 @@ def test_the_dataframe_from_arrays_equals_the_one_from_dicts(tracking):
     built from the run table's dicts, whatever the mix of types across runs."""
     import pandas as pd
 
-    from jupyter_mltrack.client.run import _get_client, runs_dataframe
+    from jupyter_mltrack.client.frames import runs_dataframe
 
-    store = _get_client().backend.store
+    store = get_client().backend.store
     runs = [
         {"n": 3, "lr": 0.1, "opt": "adam", "flag": True, "mixed": 1, "big": 2**70, "cfg": {"a": [1, 2]}, "sometimes": 5},
         {"n": 4, "lr": 1, "opt": "sgd", "flag": False, "mixed": "x", "big": 2**70, "cfg": {"a": []}},

@@ -19,6 +19,7 @@ from jupyter_mltrack.client import writer as W
 from jupyter_mltrack.client.backend import LocalBackend
 from jupyter_mltrack.client.writer import Writer, WriterError
 from jupyter_mltrack.core.errors import NotFound
+from jupyter_mltrack.client.tracking import get_client
 
 
 class FlakySink:
@@ -79,7 +80,7 @@ def rejected_files() -> list[Path]:
 
 EXIT_SCRIPT = """
     import sys
-    import jupyter_mltrack.client.run as R
+    import jupyter_mltrack as R
     R.set_tracking_uri(sys.argv[1])
     run = R.start_run("script", params={"lr": 0.01, "layers": [3, 4]}, tags={"kind": "exit-test"},
                       capture_environment=False)
@@ -120,7 +121,7 @@ def test_a_script_dying_of_an_exception_fails_its_run(store_dir, store, run_py):
 def test_a_short_script_still_captures_its_environment(store_dir, store, run_py):
     r = run_py("""
         import sys
-        import jupyter_mltrack.client.run as R
+        import jupyter_mltrack as R
         R.set_tracking_uri(sys.argv[1])
         with R.start_run("short") as run:
             run.log_metric("m", 1.0)
@@ -134,7 +135,7 @@ def test_a_short_script_still_captures_its_environment(store_dir, store, run_py)
 def test_a_forked_child_can_log(store_dir, store, run_py):
     run_py("""
         import os, sys
-        import jupyter_mltrack.client.run as R
+        import jupyter_mltrack as R
         R.set_tracking_uri(sys.argv[1])
         with R.start_run("parent", capture_environment=False) as run:
             run.log_metric("m", 1.0)
@@ -176,7 +177,7 @@ def test_transient_sink_failures_are_retried_and_reported(store, writers):
 
 
 def test_a_sink_failure_is_warned_about_on_the_next_api_call(tracking, store):
-    w = tracking._client.writer
+    w = get_client().writer
     sink = FlakySink(w.sink, failures=2)
     w.sink = sink
     run = tracking.start_run(capture_environment=False)
@@ -246,7 +247,7 @@ def test_a_conflict_from_another_process_is_saved_and_the_rest_is_stored(trackin
     files = rejected_files()
     assert len(files) == 1
     assert json.loads(files[0].read_text()) == [{"run_id": run.id, "key": "lr", "value": 0.1}]
-    assert str(files[0]) in tracking._client.writer.errors[-1]
+    assert str(files[0]) in get_client().writer.errors[-1]
     run.log_metric("m", 2.0)  # the writer goes on
     run.end()
     tracking.flush()
@@ -254,7 +255,7 @@ def test_a_conflict_from_another_process_is_saved_and_the_rest_is_stored(trackin
 
 
 def test_a_refused_item_only_costs_its_own_run(tracking, store):
-    tracking._client.writer.interval = 60  # everything below goes into one batch
+    get_client().writer.interval = 60  # everything below goes into one batch
     good = tracking.start_run("good", params={"a": 1}, capture_environment=False)
     bad = tracking.start_run("bad", parent=False, capture_environment=False)
     good.log_metric("m", 1.0)
@@ -262,7 +263,7 @@ def test_a_refused_item_only_costs_its_own_run(tracking, store):
     good.set_tag("t", "v")
     bad.end()
     good.end()
-    w = tracking._client.writer
+    w = get_client().writer
     w.close()  # joins the writer thread: every part of the batch is written or refused by now
     assert any("no artifact 999999" in e for e in w.errors)
     info = store.get_run(good.id)
@@ -273,7 +274,7 @@ def test_a_refused_item_only_costs_its_own_run(tracking, store):
 
 
 def test_a_refused_item_does_not_lose_the_rest_of_its_run(tracking, store):
-    tracking._client.writer.interval = 60  # everything below goes into one batch
+    get_client().writer.interval = 60  # everything below goes into one batch
     run = tracking.start_run(params={"a": 1}, capture_environment=False)
     run.log_metric("m", 1.0)
     run.log_input(999_999)
@@ -298,10 +299,11 @@ def test_flush_waits_for_every_part_of_a_split_batch(store, writers):
 def test_an_unknown_parent_is_refused_without_blocking_the_writer(store_dir, store, run_py):
     r = run_py("""
         import sys
-        import jupyter_mltrack.client.run as R
+        import jupyter_mltrack as R
+        from jupyter_mltrack.client.tracking import get_client
         from jupyter_mltrack.client.writer import WriterError
         R.set_tracking_uri(sys.argv[1])
-        R._get_client().writer.interval = 60
+        get_client().writer.interval = 60
         a = R.start_run("a", capture_environment=False)
         a.flush()
         b = R.start_run("b", parent="nosuchparent", capture_environment=False)
@@ -411,7 +413,7 @@ def test_producers_on_several_threads(store, writers):
 
 def test_open_runs_send_heartbeats(tracking, store, monkeypatch):
     monkeypatch.setattr(W, "HEARTBEAT_EVERY", 0.0)
-    w = tracking._client.writer
+    w = get_client().writer
     w.interval = 0.02
     run = tracking.start_run(capture_environment=False)
     assert run.id in w.open_runs
@@ -459,3 +461,27 @@ def test_unknown_run_is_refused_not_retried(store, writers):
     assert json.loads(f.read_text())["metrics"][0]["values"] == [1.0]
     with pytest.raises(NotFound):
         store.get_run("ghost")
+
+
+def test_write_now_runs_on_the_writer_thread_after_the_buffer(store, writers):
+    """A write whose caller needs the answer (a model version) still goes through the writer, after what was
+    logged before it: here the buffered run must exist before the immediate batch refers to it."""
+    import threading
+
+    seen = []
+
+    class Spy(LocalBackend):
+        def write(self, batch):
+            seen.append((threading.current_thread().name, sorted(k for k, v in batch.items() if v)))
+            return super().write(batch)
+
+    w = writers(Spy(store), interval=60)
+    w.add("runs", {"id": "buffered"})
+    out = w.write_now({"params": [{"run_id": "buffered", "key": "k", "value": 1}]})
+    assert out["params"] == 1 and store.get_run("buffered")["params"] == {"k": 1}
+    assert seen == [("mltrack-writer", ["runs"]), ("mltrack-writer", ["params"])]
+    with pytest.raises(NotFound):  # the sink's error reaches the caller, and the writer goes on
+        w.write_now({"heartbeat": ["nope"]})
+    w.add("tags", {"run_id": "buffered", "key": "t", "value": "v"})
+    w.flush()
+    assert store.get_run("buffered")["tags"] == {"t": "v"}

@@ -32,7 +32,8 @@ def blob(store, data: bytes = b"hello") -> dict:
 
 def test_run_creation_is_idempotent_on_id(store):
     w = store.write_batch({"runs": [{"id": "r1", "name": "first", "project": "P", "experiments": ["E"]}]})
-    assert w == {"runs": 1, "params": 0, "tags": 0, "points": 0, "updates": 0, "artifacts": 0}
+    assert w == {"runs": 1, "params": 0, "tags": 0, "points": 0, "updates": 0, "artifacts": 0, "inputs": 0,
+                 "projects": 0, "experiments": 0, "models": 0}
     w = store.write_batch({"runs": [{"id": "r1", "name": "second", "project": "P", "experiments": ["E"]}]})
     assert w["runs"] == 0
     assert count(store, "runs") == 1
@@ -282,7 +283,8 @@ def test_a_run_can_be_created_logged_and_ended_in_one_batch(store):
         "metrics": [{"run_id": "r", "name": "m", "values": [1.0, 2.0, 3.0]}],
         "updates": [{"run_id": "r", "status": "finished", "end_time": time.time()}],
     })
-    assert w == {"runs": 1, "params": 1, "tags": 0, "points": 3, "updates": 1, "artifacts": 0}
+    assert w == {"runs": 1, "params": 1, "tags": 0, "points": 3, "updates": 1, "artifacts": 0, "inputs": 0,
+                 "projects": 0, "experiments": 0, "models": 0}
     run = store.get_run("r")
     assert run["status"] == "finished" and run["params"] == {"a": 1} and run["metrics"][0]["count"] == 3
 
@@ -773,22 +775,24 @@ def test_schema_tables_are_all_there(store):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# the write path's precompiled statements (store._Raw)
+# the write path's precompiled statements (db.Statement)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 300, 700])
 def test_raw_in_lists_of_any_length(store, n):
     """An IN list is padded to a power of two with its last id (and a batch's ids go in parts of 500): every id
     asked for is found, none other, and every run of a batch gets its point."""
-    from jupyter_mltrack.core import store as store_mod
+    from jupyter_mltrack.core import schema as S
+    from jupyter_mltrack.core.db import Statement, chunked, in_list
 
+    known_runs = Statement(lambda k: S.runs.select().with_only_columns(S.runs.c.id).where(S.runs.c.id.in_(in_list(k))))
     ids = [f"r{i:04d}" for i in range(n)]
     store.write_batch({"runs": [{"id": r} for r in ids + ["decoy"]],
                        "metrics": [{"run_id": r, "name": "m", "values": [1.0]} for r in ids + ["decoy"]]})
     with store.engine.connect() as conn:
         found = []
-        for part in store_mod._chunks(ids):
-            found += [row[0] for row in store_mod._KNOWN_RUNS.run(conn, ids=part)]
+        for part in chunked(ids):
+            found += [row[0] for row in known_runs.run(conn, ids=part)]
         conn.rollback()
     assert sorted(found) == ids
 
@@ -813,8 +817,12 @@ def test_a_locked_database_through_raw_is_sqlalchemys_operational_error(store, s
 
     from sqlalchemy.exc import OperationalError
 
-    from jupyter_mltrack.core import store as store_mod
+    from sqlalchemy import bindparam, update
 
+    from jupyter_mltrack.core import schema as S
+    from jupyter_mltrack.core.db import BUMP_REVISION, Statement, in_list, is_locked
+
+    touch = Statement(lambda k: update(S.runs).where(S.runs.c.id.in_(in_list(k))).values(heartbeat_at=bindparam("now")))
     store.write_batch({"runs": [{"id": "r"}]})
     other = sqlite3.connect(store_dir / "mltrack.db", isolation_level=None)
     try:
@@ -823,10 +831,10 @@ def test_a_locked_database_through_raw_is_sqlalchemys_operational_error(store, s
             conn.exec_driver_sql("PRAGMA busy_timeout = 50")
             try:
                 with pytest.raises(OperationalError) as e:
-                    store_mod._TOUCH_RUNS[(True, False)].run(conn, {"now": 1.0}, ids=["r"])
-                assert store_mod._is_locked(e.value)
+                    touch.run(conn, {"now": 1.0}, ids=["r"])
+                assert is_locked(e.value)
                 with pytest.raises(OperationalError):
-                    store_mod._BUMP_REVISION.run(conn)
+                    BUMP_REVISION.run(conn)
             finally:
                 conn.rollback()
                 conn.exec_driver_sql("PRAGMA busy_timeout = 60000")

@@ -112,10 +112,15 @@ def test_param_columns():
 
 @pytest.mark.parametrize("value, expected", [
     (1, 1.0), (0.25, 0.25), (True, 1.0), (np.float32(0.5), 0.5), (np.int64(3), 3.0), (np.float64(-2.0), -2.0),
-    (np.array(4.5), 4.5), ("1.5", 1.5),
+    (np.array(4.5), 4.5),
 ])
 def test_metric_value_accepts_numbers(value, expected):
     assert metric_value("m", value) == expected
+
+
+def test_metric_value_refuses_what_does_not_fit_a_float():
+    with pytest.raises(InvalidInput, match="metric 'm': value .* is too large for a float"):
+        metric_value("m", 10**400)
 
 
 def test_metric_value_keeps_non_finite():
@@ -123,7 +128,7 @@ def test_metric_value_keeps_non_finite():
     assert metric_value("m", np.inf) == math.inf and metric_value("m", -math.inf) == -math.inf
 
 
-@pytest.mark.parametrize("value", ["abc", None, [1.0], {"a": 1}, object()])
+@pytest.mark.parametrize("value", ["abc", "1.5", b"1", None, [1.0], {"a": 1}, object()])
 def test_metric_value_refusals_name_the_metric(value):
     with pytest.raises(InvalidInput, match="metric 'loss': value .* is not a number"):
         metric_value("loss", value)

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from jupyter_mltrack.report.diff import notebook_diff, pick_snapshot
+from jupyter_mltrack.client.tracking import get_client
 
 
 def _nb(*cells):
@@ -65,7 +66,7 @@ def _snapshot_run(store, run_id, params, nb, metric):
 
 def test_diff_notebooks_between_runs(tracking):
     R = tracking
-    store = R._get_client().backend.store
+    store = get_client().backend.store
     _snapshot_run(store, "ra", {"lr": 0.1, "opt": "adam"}, _nb("lr = 0.1", "fit()"), 0.8)
     _snapshot_run(store, "rb", {"lr": 0.01, "opt": "adam"}, _nb("lr = 0.01", "fit()"), 0.9)
     d = R.diff_notebooks("ra", "rb")
@@ -80,7 +81,7 @@ def test_diff_notebooks_between_runs(tracking):
 
 def test_diff_without_snapshot_says_so(tracking):
     R = tracking
-    store = R._get_client().backend.store
+    store = get_client().backend.store
     store.write_batch({"runs": [{"id": "x1"}, {"id": "x2"}]})
     d = R.diff_notebooks("x1", "x2")
     assert d["notebook"] is None and "no notebook snapshot" in d["notebook_note"]

@@ -245,7 +245,8 @@ async def test_artifacts_upload_and_download(jp_fetch):
 
 async def test_remote_client_logs_over_http(jp_fetch, jp_serverapp, jp_http_port, jp_base_url, server_store, tmp_path):
     """The kernel-side client in remote mode: the writer posts batches to the server's batch endpoint."""
-    import jupyter_mltrack.client.run as R
+    import jupyter_mltrack as R
+    from jupyter_mltrack.client.tracking import reset
 
     token = jp_serverapp.identity_provider.token
     R.set_tracking_uri(f"http://127.0.0.1:{jp_http_port}{jp_base_url}?token={token}")
@@ -276,9 +277,14 @@ async def test_remote_client_logs_over_http(jp_fetch, jp_serverapp, jp_http_port
         assert np.isnan(df["metrics.nan"].iloc[0])
         hist = await loop.run_in_executor(None, lambda: R.get_run(run_id).metric_history("loss", {"subset": "train"}))
         assert len(hist) == 1000
+        # the registry over HTTP: a model version is a batch's "models" item, listed by GET models
+        v = await loop.run_in_executor(None, lambda: R.register_model("remote-model", run_id, artifact="model.bin",
+                                                                      stage="candidate"))
+        assert (v["name"], v["version"], v["run_id"], v["stage"]) == ("remote-model", 1, run_id, "candidate")
+        models = await loop.run_in_executor(None, lambda: R.list_models("Remote"))
+        assert list(models["version"]) == [1] and server_store.list_models("Remote")[0]["artifact_name"] == "model.bin"
     finally:
-        await loop.run_in_executor(None, lambda: R._client.writer.close())
-        R._client = None
+        await loop.run_in_executor(None, reset)
 
 
 async def test_one_metric_of_many_runs(jp_fetch):

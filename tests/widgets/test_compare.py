@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jupyter_mltrack.core.errors import InvalidInput
+from jupyter_mltrack.client.tracking import get_client
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_many_runs(tracking):
     from jupyter_mltrack.widgets.compare import compare
 
     R = tracking
-    store = R._get_client().backend.store
+    store = get_client().backend.store
     runs = [{"id": f"m{i:04d}", "project": "Many"} for i in range(1000)]
     params = [{"run_id": f"m{i:04d}", "key": "lr", "value": i / 1000} for i in range(1000)]
     metrics = [{"run_id": f"m{i:04d}", "name": "acc", "values": list(np.linspace(0, i / 1000, 50))} for i in range(1000)]

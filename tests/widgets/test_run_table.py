@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from jupyter_mltrack.client.tracking import get_client
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_ten_thousand_runs_one_page_at_a_time(tracking):
     """10,000 runs: the widget holds one page; sorting and filtering run in the store."""
     from jupyter_mltrack.widgets.run_table import RunTable
 
-    store = tracking._get_client().backend.store
+    store = get_client().backend.store
     for start in range(0, 10_000, 2_500):
         ids = [f"k{i:05d}" for i in range(start, start + 2_500)]
         store.write_batch({

@@ -7,7 +7,7 @@ import * as React from 'react';
 
 import { CellDiff, getRun, getRunDiff, JsonValue, MetricValue, NotebookDiff, Run, RunDiff, ValuePair } from '../api';
 import { formatMetric, formatValue, isoTime, localTime, runLabel } from '../format';
-import { EmptyMessage, ErrorMessage, Loading, Section, StatusBadge } from '../sidebar/common';
+import { EmptyMessage, ErrorMessage, Loading, RememberedSection, StatusBadge } from '../sidebar/common';
 import { ExportButton } from '../sidebar/compare';
 import { Resource, useResource, useSignal } from '../sidebar/hooks';
 import { TrackerModel } from '../sidebar/model';
@@ -101,9 +101,18 @@ function ValueCell(props: { side: Side; text: string | null }): JSX.Element {
   );
 }
 
+/** One key of a PairTable: its text in A and B (null: not set there), for metrics the change B − A. */
+interface PairRow {
+  key: string;
+  a: string | null;
+  b: string | null;
+  delta?: string;
+  deltaTitle?: string;
+}
+
 function PairTable(props: {
   kind: 'param' | 'metric' | 'tag';
-  rows: { key: string; a: string | null; b: string | null; delta?: string; deltaTitle?: string }[];
+  rows: PairRow[];
   labels: { a: string; b: string };
 }): JSX.Element {
   const { kind, rows, labels } = props;
@@ -394,22 +403,30 @@ function NotebookSection(props: { diff: RunDiff }): JSX.Element {
 
 // ---- the view -------------------------------------------------------------------------------------------------
 
+/** The params, metrics or tags that differ (the section is named `params`, `metrics`, `tags`); `children` says
+ * that none do. */
+function PairSection(props: {
+  model: TrackerModel;
+  kind: 'param' | 'metric' | 'tag';
+  title: string;
+  rows: PairRow[];
+  labels: { a: string; b: string };
+  children: React.ReactNode;
+}): JSX.Element {
+  const { model, kind, rows } = props;
+  return (
+    <RememberedSection model={model} scope="diff-section" name={`${kind}s`} title={props.title} count={rows.length}>
+      {rows.length ? (
+        <PairTable kind={kind} rows={rows} labels={props.labels} />
+      ) : (
+        <EmptyMessage>{props.children}</EmptyMessage>
+      )}
+    </RememberedSection>
+  );
+}
+
 function DiffBody(props: { model: TrackerModel; diff: RunDiff; labels: { a: string; b: string } }): JSX.Element {
   const { model, diff, labels } = props;
-  const section = (name: string, title: string, count: number | undefined, body: React.ReactNode) => {
-    const key = `diff-section:${name}`;
-    return (
-      <Section
-        name={name}
-        title={title}
-        count={count}
-        expanded={model.isExpanded(key, true)}
-        onToggle={v => model.setExpanded(key, v)}
-      >
-        {body}
-      </Section>
-    );
-  };
   const params = sortedKeys(diff.params).map(key => ({
     key,
     a: jsonText(diff.params[key].a),
@@ -426,33 +443,18 @@ function DiffBody(props: { model: TrackerModel; diff: RunDiff; labels: { a: stri
   const nbCount = nb ? nb.cells.length - nb.summary.unchanged : undefined;
   return (
     <>
-      {section(
-        'params',
-        'Params that differ',
-        params.length,
-        params.length ? (
-          <PairTable kind="param" rows={params} labels={labels} />
-        ) : (
-          <EmptyMessage>Same params in both runs.</EmptyMessage>
-        )
-      )}
-      {section(
-        'metrics',
-        'Metrics that differ (last values)',
-        metrics.length,
-        metrics.length ? (
-          <PairTable kind="metric" rows={metrics} labels={labels} />
-        ) : (
-          <EmptyMessage>Same last metric values in both runs.</EmptyMessage>
-        )
-      )}
-      {section(
-        'tags',
-        'Tags that differ',
-        tags.length,
-        tags.length ? <PairTable kind="tag" rows={tags} labels={labels} /> : <EmptyMessage>Same tags in both runs.</EmptyMessage>
-      )}
-      {section('notebook', 'Notebook', nbCount, <NotebookSection diff={diff} />)}
+      <PairSection model={model} kind="param" title="Params that differ" rows={params} labels={labels}>
+        Same params in both runs.
+      </PairSection>
+      <PairSection model={model} kind="metric" title="Metrics that differ (last values)" rows={metrics} labels={labels}>
+        Same last metric values in both runs.
+      </PairSection>
+      <PairSection model={model} kind="tag" title="Tags that differ" rows={tags} labels={labels}>
+        Same tags in both runs.
+      </PairSection>
+      <RememberedSection model={model} scope="diff-section" name="notebook" title="Notebook" count={nbCount}>
+        <NotebookSection diff={diff} />
+      </RememberedSection>
     </>
   );
 }

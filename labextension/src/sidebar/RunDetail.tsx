@@ -5,7 +5,7 @@ import * as React from 'react';
 
 import { getRun, Run } from '../api';
 import { formatDuration, isoTime, localTime, relativeTime, runLabel } from '../format';
-import { ErrorMessage, Loading, Section, StatusBadge } from './common';
+import { ErrorMessage, Loading, RememberedSection, StatusBadge } from './common';
 import { ExportButton } from './compare';
 import { useNow, useResource } from './hooks';
 import { TrackerModel } from './model';
@@ -137,20 +137,8 @@ function DetailToolbar(props: { model: TrackerModel; run: Run; actions: DetailAc
 function DetailBody(props: { model: TrackerModel; run: Run; actions: DetailActions }): JSX.Element {
   const { model, run, actions } = props;
   const now = useNow(5000);
-  const section = (name: string, title: string, count: number | undefined, body: React.ReactNode) => {
-    const key = `section:${name}`;
-    return (
-      <Section
-        name={name}
-        title={title}
-        count={count}
-        expanded={model.isExpanded(key, true)}
-        onToggle={v => model.setExpanded(key, v)}
-      >
-        {body}
-      </Section>
-    );
-  };
+  const params = run.params ?? {};
+  const tags = run.tags ?? {};
   return (
     <>
       <header className="jp-mltrack-detail-header">
@@ -169,18 +157,34 @@ function DetailBody(props: { model: TrackerModel; run: Run; actions: DetailActio
           <pre>{run.error}</pre>
         </div>
       )}
-      {section('params', 'Params', Object.keys(run.params ?? {}).length, <ParamsTable params={run.params ?? {}} />)}
-      {section('metrics', 'Metrics', run.metrics.length, <MetricsTable metrics={run.metrics} />)}
-      {section('tags', 'Tags', Object.keys(run.tags ?? {}).length, <TagsTable tags={run.tags ?? {}} />)}
-      {section(
-        'artifacts',
-        'Artifacts',
-        run.artifacts.length,
+      <RememberedSection model={model} scope="section" name="params" title="Params" count={Object.keys(params).length}>
+        <ParamsTable params={params} />
+      </RememberedSection>
+      <RememberedSection model={model} scope="section" name="metrics" title="Metrics" count={run.metrics.length}>
+        <MetricsTable metrics={run.metrics} />
+      </RememberedSection>
+      <RememberedSection model={model} scope="section" name="tags" title="Tags" count={Object.keys(tags).length}>
+        <TagsTable tags={tags} />
+      </RememberedSection>
+      <RememberedSection model={model} scope="section" name="artifacts" title="Artifacts" count={run.artifacts.length}>
         <ArtifactsList model={model} run={run} actions={actions} />
+      </RememberedSection>
+      {run.inputs && run.inputs.length > 0 && (
+        <RememberedSection model={model} scope="section" name="inputs" title="Inputs" count={run.inputs.length}>
+          <InputsList model={model} run={run} />
+        </RememberedSection>
       )}
-      {run.inputs && run.inputs.length > 0 && section('inputs', 'Inputs', run.inputs.length, <InputsList model={model} run={run} />)}
-      {run.children.length > 0 &&
-        section('children', 'Child runs', run.children.length, <ChildrenList model={model} run={run} />)}
+      {run.children.length > 0 && (
+        <RememberedSection
+          model={model}
+          scope="section"
+          name="children"
+          title="Child runs"
+          count={run.children.length}
+        >
+          <ChildrenList model={model} run={run} />
+        </RememberedSection>
+      )}
     </>
   );
 }

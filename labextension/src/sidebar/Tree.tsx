@@ -13,58 +13,74 @@ const NO_RUNS_YET = (
   </>
 );
 
-/** A clickable node header (the element carrying the node's class and data attributes). */
-function NodeHeader(props: {
-  className: string;
+/** A tree node: its clickable header (the element carrying the `jp-mltrack-<kind>` class and the `data` attributes)
+ * and, while expanded, its children. `itemData` goes on the node's `<li>`; the open state is the model's `stateKey`. */
+function TreeNode(props: {
+  kind: 'project' | 'experiment' | 'group';
+  itemData: { [attr: string]: string };
   data: { [attr: string]: string };
+  model: TrackerModel;
+  stateKey: string;
   expanded: boolean;
-  onToggle: () => void;
   label: string;
   count?: number;
   title?: string;
+  children: React.ReactNode;
 }): JSX.Element {
+  const { kind, model, stateKey, expanded } = props;
+  const toggle = () => model.setExpanded(stateKey, !expanded);
   return (
-    <div
-      className={'jp-mltrack-node-header ' + props.className}
-      {...props.data}
-      role="treeitem"
-      tabIndex={0}
-      aria-expanded={props.expanded}
-      title={props.title}
-      onClick={props.onToggle}
-      onKeyDown={onActivateKey(props.onToggle)}
-    >
-      <Caret expanded={props.expanded} />
-      <span className="jp-mltrack-node-label">{props.label}</span>
-      {props.count !== undefined && <span className="jp-mltrack-count">{props.count}</span>}
-    </div>
+    <li className={`jp-mltrack-node jp-mltrack-${kind}-node`} {...props.itemData}>
+      <div
+        className={`jp-mltrack-node-header jp-mltrack-${kind}`}
+        {...props.data}
+        role="treeitem"
+        tabIndex={0}
+        aria-expanded={expanded}
+        title={props.title}
+        onClick={toggle}
+        onKeyDown={onActivateKey(toggle)}
+      >
+        <Caret expanded={expanded} />
+        <span className="jp-mltrack-node-label">{props.label}</span>
+        {props.count !== undefined && <span className="jp-mltrack-count">{props.count}</span>}
+      </div>
+      {expanded && props.children}
+    </li>
   );
+}
+
+/** A project or an experiment: labelled with its name and run count; `data-<kind>-name` on the node and its header,
+ * `data-<kind>-id` on the header. */
+function NamedNode(props: {
+  kind: 'project' | 'experiment';
+  item: Project | Experiment;
+  model: TrackerModel;
+  stateKey: string;
+  expanded: boolean;
+  title: string;
+  children: React.ReactNode;
+}): JSX.Element {
+  const { kind, item, ...rest } = props;
+  const name = { [`data-${kind}-name`]: item.name };
+  const data = { ...name, [`data-${kind}-id`]: String(item.id) };
+  return <TreeNode {...rest} kind={kind} itemData={name} data={data} label={item.name} count={item.run_count} />;
 }
 
 function ExperimentNode(props: { model: TrackerModel; experiment: Experiment }): JSX.Element {
   const { model, experiment } = props;
   const key = `e:${experiment.id}`;
   const expanded = model.isExpanded(key);
+  const title = experiment.description || experiment.name;
   return (
-    <li className="jp-mltrack-node jp-mltrack-experiment-node" data-experiment-name={experiment.name}>
-      <NodeHeader
-        className="jp-mltrack-experiment"
-        data={{ 'data-experiment-name': experiment.name, 'data-experiment-id': String(experiment.id) }}
-        expanded={expanded}
-        onToggle={() => model.setExpanded(key, !expanded)}
-        label={experiment.name}
-        count={experiment.run_count}
-        title={experiment.description || experiment.name}
+    <NamedNode kind="experiment" item={experiment} model={model} stateKey={key} expanded={expanded} title={title}>
+      <RunList
+        model={model}
+        listKey={key}
+        params={{ project: experiment.project_id, experiment: experiment.id }}
+        empty="No runs in this experiment yet."
       />
-      {expanded && (
-        <RunList
-          model={model}
-          listKey={key}
-          params={{ project: experiment.project_id, experiment: experiment.id }}
-          empty="No runs in this experiment yet."
-        />
-      )}
-    </li>
+    </NamedNode>
   );
 }
 
@@ -79,25 +95,24 @@ function GroupNode(props: {
   const all = group === 'all';
   const expanded = model.isExpanded(key, all);
   return (
-    <li className="jp-mltrack-node jp-mltrack-group-node" data-group={group}>
-      <NodeHeader
-        className="jp-mltrack-group"
-        data={{ 'data-group': group, 'data-project-name': project.name }}
-        expanded={expanded}
-        onToggle={() => model.setExpanded(key, !expanded)}
-        label={all ? 'All runs' : 'No experiment'}
-        count={all ? project.run_count : undefined}
-        title={all ? `Every run of ${project.name}` : `Runs of ${project.name} that belong to no experiment`}
+    <TreeNode
+      kind="group"
+      itemData={{ 'data-group': group }}
+      data={{ 'data-group': group, 'data-project-name': project.name }}
+      model={model}
+      stateKey={key}
+      expanded={expanded}
+      label={all ? 'All runs' : 'No experiment'}
+      count={all ? project.run_count : undefined}
+      title={all ? `Every run of ${project.name}` : `Runs of ${project.name} that belong to no experiment`}
+    >
+      <RunList
+        model={model}
+        listKey={key}
+        params={all ? { project: project.id } : { project: project.id, filter: 'experiment is null' }}
+        empty={all ? NO_RUNS_YET : 'Every run of this project belongs to an experiment.'}
       />
-      {expanded && (
-        <RunList
-          model={model}
-          listKey={key}
-          params={all ? { project: project.id } : { project: project.id, filter: 'experiment is null' }}
-          empty={all ? NO_RUNS_YET : 'Every run of this project belongs to an experiment.'}
-        />
-      )}
-    </li>
+    </TreeNode>
   );
 }
 
@@ -134,19 +149,11 @@ function ProjectNode(props: { model: TrackerModel; project: Project; only: boole
   const { model, project, only } = props;
   const key = `p:${project.id}`;
   const expanded = model.isExpandedSticky(key, only);
+  const title = project.description ? `${project.name}: ${project.description}` : project.name;
   return (
-    <li className="jp-mltrack-node jp-mltrack-project-node" data-project-name={project.name}>
-      <NodeHeader
-        className="jp-mltrack-project"
-        data={{ 'data-project-name': project.name, 'data-project-id': String(project.id) }}
-        expanded={expanded}
-        onToggle={() => model.setExpanded(key, !expanded)}
-        label={project.name}
-        count={project.run_count}
-        title={project.description ? `${project.name}: ${project.description}` : project.name}
-      />
-      {expanded && <ProjectChildren model={model} project={project} />}
-    </li>
+    <NamedNode kind="project" item={project} model={model} stateKey={key} expanded={expanded} title={title}>
+      <ProjectChildren model={model} project={project} />
+    </NamedNode>
   );
 }
 

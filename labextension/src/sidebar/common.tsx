@@ -3,6 +3,7 @@ import { caretDownIcon, caretRightIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { RunStatus } from '../api';
+import { TrackerModel } from './model';
 
 const STATUS_TITLES: { [s in RunStatus]: string } = {
   running: 'Running: the run is still being written',
@@ -81,6 +82,31 @@ export function Section(props: {
       </h3>
       {props.expanded && <div className="jp-mltrack-section-body">{props.children}</div>}
     </section>
+  );
+}
+
+/** A Section, open at first, whose open/closed state the model keeps under `${scope}:${name}` (so it survives a
+ * reload and is shared by every view of that scope). */
+export function RememberedSection(props: {
+  model: TrackerModel;
+  scope: string;
+  name: string;
+  title: string;
+  count?: number;
+  children: React.ReactNode;
+}): JSX.Element {
+  const { model, scope, name } = props;
+  const key = `${scope}:${name}`;
+  return (
+    <Section
+      name={name}
+      title={props.title}
+      count={props.count}
+      expanded={model.isExpanded(key, true)}
+      onToggle={v => model.setExpanded(key, v)}
+    >
+      {props.children}
+    </Section>
   );
 }
 

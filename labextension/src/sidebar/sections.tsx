@@ -21,18 +21,25 @@ function sortedEntries<T>(obj: { [key: string]: T } | null | undefined): [string
   return Object.entries(obj ?? {}).sort(([a], [b]) => a.localeCompare(b));
 }
 
-export function ParamsTable(props: { params: { [key: string]: JsonValue } }): JSX.Element {
-  const entries = sortedEntries(props.params);
+/** Sorted key → value rows: the params or the tags of a run. */
+function KeyValueTable(props: {
+  kind: 'param' | 'tag';
+  values: { [key: string]: JsonValue };
+  empty: string;
+}): JSX.Element {
+  const { kind, values, empty } = props;
+  const entries = sortedEntries(values);
   if (entries.length === 0) {
-    return <EmptyMessage>No params.</EmptyMessage>;
+    return <EmptyMessage>{empty}</EmptyMessage>;
   }
+  const attr = `data-${kind}-key`;
   return (
-    <table className="jp-mltrack-table jp-mltrack-params">
+    <table className={`jp-mltrack-table jp-mltrack-${kind}s`}>
       <tbody>
         {entries.map(([key, value]) => {
           const text = formatValue(value);
           return (
-            <tr key={key} data-param-key={key}>
+            <tr key={key} {...{ [attr]: key }}>
               <th scope="row" title={key}>
                 {key}
               </th>
@@ -45,25 +52,12 @@ export function ParamsTable(props: { params: { [key: string]: JsonValue } }): JS
   );
 }
 
+export function ParamsTable(props: { params: { [key: string]: JsonValue } }): JSX.Element {
+  return <KeyValueTable kind="param" values={props.params} empty="No params." />;
+}
+
 export function TagsTable(props: { tags: { [key: string]: string } }): JSX.Element {
-  const entries = sortedEntries(props.tags);
-  if (entries.length === 0) {
-    return <EmptyMessage>No tags.</EmptyMessage>;
-  }
-  return (
-    <table className="jp-mltrack-table jp-mltrack-tags">
-      <tbody>
-        {entries.map(([key, value]) => (
-          <tr key={key} data-tag-key={key}>
-            <th scope="row" title={key}>
-              {key}
-            </th>
-            <td title={String(value)}>{formatValue(value)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
+  return <KeyValueTable kind="tag" values={props.tags} empty="No tags." />;
 }
 
 export function MetricsTable(props: { metrics: MetricSummary[] }): JSX.Element {

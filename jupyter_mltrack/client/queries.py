@@ -1,0 +1,159 @@
+"""Reading the store from the kernel: a run, runs as a DataFrame, the model registry, diffs and reports.
+
+Each call first lets the writer store what this process logged, so a read sees one's own writes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..core.errors import InvalidInput, NotFound
+from ..core.wire import gc_paused
+from .frames import runs_dataframe
+from .run import ACTIVE, Run
+from .tracking import get_client
+
+
+def get_run(run_id: str) -> Run:
+    """A read view of a stored run (``.params``, ``.metrics``, ``.tags``, ``.artifacts``, ``.metric_history()``)."""
+    for r in ACTIVE.all():
+        if r.id == run_id:
+            return r
+    client = get_client()
+    client.writer.flush(raise_errors=False)
+    info = client.backend.get_run(run_id)
+    return Run(info["id"], name=info["name"], project=info["project"], experiments=info["experiments"],
+               parent_id=info["parent_id"], client=client)
+
+
+def search_runs(
+    project: str | None = None,
+    experiment: str | None = None,
+    filter: str | None = None,
+    order_by: str | None = None,
+    max_results: int | None = None,
+    campaign: str | None = None,
+):
+    """Runs as a pandas DataFrame, one row per run: ``run_id``, ``name``, ``status``, ``start_time``,
+    ``end_time``, ``duration``, ``project``, ``experiments``, ``user``, ``parent_id``, ``source``, then
+    ``params.*``, ``metrics.*`` (last value of each series, the context in brackets) and ``tags.*``.
+
+    ``filter`` is the search language (``"metrics.acc > 0.5 and params.optimizer = 'adam'"``, see
+    :mod:`jupyter_mltrack.core.search`), ``order_by`` e.g. ``"metrics.acc DESC"`` (default: newest first)."""
+    client = get_client()
+    client.writer.flush(raise_errors=False)
+    client.writer.warn_errors()
+    # one pause over the read and the frame; the intermediate dicts are freed before the collector resumes, so it
+    # has only the frame to look at
+    read = getattr(client.backend, "run_frame", None) or client.backend.run_table
+    with gc_paused():
+        table = read(project=project, experiment=experiment, campaign=campaign, filter=filter, order_by=order_by,
+                     limit=max_results)
+        df = runs_dataframe(table)
+        del table
+    return df
+
+
+def register_model(name: str, run: "Run | str", artifact: str = "model", version: int | None = None,
+                   stage: str = "", description: str = "", project: str | None = None) -> dict:
+    """Register the artifact ``artifact`` of ``run`` (newest version by default) as a new version of the model
+    ``name`` in the run's project (or ``project``). Returns the model version as :func:`list_models` lists it."""
+    client = get_client()
+    client.writer.flush()
+    info = client.backend.get_run(run.id if isinstance(run, Run) else run)
+    arts = [a for a in info["artifacts"] if a["name"] == artifact and (version is None or a["version"] == version)]
+    if not arts:
+        raise NotFound(f"run {info['id']!r} has no artifact {artifact!r}" + (f" version {version}" if version else ""))
+    project = project or info["project"]
+    done = client.writer.write_now({"models": [{"project": project, "name": name, "artifact_id": arts[-1]["id"],
+                                                "stage": stage, "description": description}]})
+    v = done["registered"][0]
+    return next(m for m in client.backend.list_models(project) if m["name"] == v["name"] and m["version"] == v["version"])
+
+
+def list_models(project: str | None = None):
+    """Every registered model version (of ``project``), newest version first, as a DataFrame."""
+    import pandas as pd
+
+    return pd.DataFrame(get_client().backend.list_models(project))
+
+
+class RunDiff(dict):
+    """What differs between two runs: ``params``, ``metrics`` (last values), ``tags`` ({key: {"a", "b"}}) and
+    ``notebook`` (cell-by-cell comparison of their notebook snapshots, with unified diffs of changed sources)."""
+
+    def _repr_html_(self) -> str:
+        import html
+
+        def table(title, d):
+            if not d:
+                return f"<p><b>{title}</b>: no difference</p>"
+            rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(repr(v['a']))}</td>"
+                           f"<td>{html.escape(repr(v['b']))}</td></tr>" for k, v in d.items())
+            return f"<p><b>{title}</b></p><table><tr><th></th><th>{self['a']}</th><th>{self['b']}</th></tr>{rows}</table>"
+
+        parts = [table("Params", self["params"]), table("Metrics (last)", self["metrics"]), table("Tags", self["tags"])]
+        nb = self.get("notebook")
+        if nb is None:
+            parts.append(f"<p><b>Notebook</b>: {html.escape(self.get('notebook_note', ''))}</p>")
+        else:
+            s = nb["summary"]
+            parts.append(f"<p><b>Notebook</b>: {s['modified']} modified, {s['added']} added, {s['removed']} removed, "
+                         f"{s['unchanged']} unchanged cells; outputs changed in {nb['outputs_changed']}</p>")
+            for c in nb["cells"]:
+                if c["change"] == "unchanged" and not c["outputs_changed"]:
+                    continue
+                body = c["source_diff"] or (c["source_b"] if c["change"] == "added" else c["source_a"]) or ""
+                parts.append(f"<p>{c['change']} cell (a: {c['a']}, b: {c['b']})"
+                             f"{' — outputs changed' if c['outputs_changed'] else ''}</p>"
+                             f"<pre>{html.escape(body)}</pre>")
+        return "<div>" + "".join(parts) + "</div>"
+
+
+def diff_notebooks(run_a: "Run | str", run_b: "Run | str") -> RunDiff:
+    """Compare two runs: params, last metric values, tags and their notebook snapshots (cells via nbdime)."""
+    from ..report.diff import run_diff
+
+    client = get_client()
+    client.writer.flush(raise_errors=False)
+    a = client.backend.get_run(run_a.id if isinstance(run_a, Run) else run_a)
+    b = client.backend.get_run(run_b.id if isinstance(run_b, Run) else run_b)
+    return RunDiff(run_diff(a, b, client.backend.read_artifact_file))
+
+
+def _run_ids(runs) -> list[str]:
+    if isinstance(runs, (str, Run)):
+        runs = [runs]
+    if hasattr(runs, "columns") and "run_id" in getattr(runs, "columns", ()):  # a search_runs DataFrame
+        return [str(x) for x in runs["run_id"]]
+    out = []
+    for r in runs:
+        out.append(r.id if isinstance(r, Run) else str(r))
+    if not out:
+        raise InvalidInput("no runs given")
+    return out
+
+
+def export_report(runs, path: str | os.PathLike = "mltrack-report.html", title: str | None = None,
+                  max_points: int = 2000, progress: bool | None = None) -> Path:
+    """Write a standalone HTML report of one or more runs (Run objects, ids, or a search_runs DataFrame):
+    comparison table, metric charts, params, environment and notebook snapshots. Returns the file's path."""
+    from ..report.export import export_report as _export
+
+    client = get_client()
+    client.writer.flush(raise_errors=False)
+    ids = _run_ids(runs)
+    return _export(ids, path, client.backend, title=title, max_points=max_points, progress=progress)
+
+
+def list_projects():
+    import pandas as pd
+
+    return pd.DataFrame(get_client().backend.list_projects())
+
+
+def list_experiments(project: str | None = None):
+    import pandas as pd
+
+    return pd.DataFrame(get_client().backend.list_experiments(project))

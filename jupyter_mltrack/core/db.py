@@ -1,0 +1,414 @@
+"""The database layer: where a store lives (a URI), its engine, transactions, and the one thread that writes.
+
+- **Location** (:func:`resolve_uri`): the argument, else ``MLTRACK_URI``, else ``~/.mltrack/mltrack.db``.
+- **Engine**: SQLite in WAL mode (``BEGIN IMMEDIATE`` for writes, so two writers never deadlock upgrading a read
+  lock; a 60 s busy timeout) or any SQLAlchemy URL — PostgreSQL for teams — through the same code.
+- **One write path** (:class:`Database`): every write transaction of a process runs on the database's single
+  write thread (:class:`WriteThread`, an executor the server uses as its write executor). ``write(fn)`` from any
+  other thread hands ``fn`` to it and waits; ``write_soon(fn)`` hands it over without waiting (readers use it for
+  the run-table fragments they rebuilt). Reads run on the caller's thread and never write. A write is retried
+  while the database is busy ("database is locked" never reaches a user) until a generous deadline.
+- **Compiled statements** (:class:`Statement`): the write path's frequent statements compiled once per dialect
+  and run on the DBAPI cursor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+import time
+import weakref
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+
+from sqlalchemy import bindparam, create_engine, event, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from . import schema as S
+from .errors import InvalidInput
+
+T = TypeVar("T")
+
+DEFAULT_HOME = "~/.mltrack"
+WRITE_DEADLINE = 300.0  # seconds a write keeps retrying while the database is busy
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# where a store lives
+
+
+@dataclass(frozen=True)
+class Location:
+    kind: str  # "sqlite" | "sql" | "http"
+    url: str  # SQLAlchemy URL, or the server's base URL for http
+    artifacts: str | None  # blob root
+    path: str | None = None  # the SQLite file
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("MLTRACK_HOME") or DEFAULT_HOME).expanduser()
+
+
+def resolve_uri(uri: str | os.PathLike | None = None) -> Location:
+    """Where a store lives: the argument, else ``MLTRACK_URI``, else ``~/.mltrack/mltrack.db``.
+
+    Accepted: a path to a ``.db`` file or to a folder (``<folder>/mltrack.db``), ``sqlite:///…``, any SQLAlchemy
+    URL such as ``postgresql+psycopg://…``, or ``http(s)://host/base/`` (a Jupyter server running the extension;
+    clients only). Blobs live in ``artifacts/`` beside a SQLite file, else in ``MLTRACK_ARTIFACTS`` or
+    ``~/.mltrack/artifacts``."""
+    raw = os.fspath(uri) if uri is not None else (os.environ.get("MLTRACK_URI") or "")
+    artifacts_env = os.environ.get("MLTRACK_ARTIFACTS")
+    if not raw:
+        home = default_home()
+        p = home / "mltrack.db"
+        return Location("sqlite", f"sqlite:///{p}", artifacts_env or str(home / "artifacts"), str(p))
+    if raw.startswith(("http://", "https://")):
+        return Location("http", raw, None)
+    if raw.startswith("sqlite:"):
+        path = raw.split(":///", 1)[1] if ":///" in raw else ""
+        if not path or path == ":memory:":
+            raise InvalidInput("an in-memory SQLite store cannot be shared; give a file path")
+        p = Path(path.split("?", 1)[0]).expanduser()
+        return Location("sqlite", f"sqlite:///{p}", artifacts_env or str(p.parent / "artifacts"), str(p))
+    if "://" in raw:
+        home = default_home()
+        return Location("sql", raw, artifacts_env or str(home / "artifacts"))
+    p = Path(raw).expanduser()
+    if p.is_dir() or raw.endswith(("/", os.sep)) or (not p.suffix and not p.exists()):
+        p = p / "mltrack.db"
+    p = p.absolute()
+    return Location("sqlite", f"sqlite:///{p}", artifacts_env or str(p.parent / "artifacts"), str(p))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# engine
+
+
+def is_locked(e: BaseException) -> bool:
+    msg = str(getattr(e, "orig", e)).lower()
+    return "database is locked" in msg or "database table is locked" in msg or "busy" in msg
+
+
+def make_engine(loc: Location) -> Engine:
+    if loc.kind == "sqlite":
+        Path(loc.path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            loc.url,
+            connect_args={"timeout": 60, "check_same_thread": False},
+            pool_size=8,
+            max_overflow=16,
+            pool_pre_ping=False,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout = 60000")
+            try:
+                cur.execute("PRAGMA journal_mode = WAL")
+            except Exception:  # another process holds a lock while switching; it is persistent anyway
+                pass
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA case_sensitive_like = ON")  # 'like' is case-sensitive, as on PostgreSQL
+            cur.execute("PRAGMA cache_size = -32000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn):
+            if conn.get_execution_options().get("mltrack_write"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
+
+        return engine
+    try:
+        return create_engine(loc.url, pool_size=8, max_overflow=16, pool_pre_ping=True)
+    except Exception as e:  # bad URL, missing driver
+        raise InvalidInput(f"cannot open store {loc.url!r}: {e}") from None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# statements
+
+
+def fetch_raw(conn: Connection, stmt) -> list[tuple]:
+    """Execute a SELECT on the DBAPI cursor directly: plain tuples, none of SQLAlchemy's per-row work (the run
+    table reads 10k rows; that work was a third of the time). Values are bound as parameters as usual."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    if compiled.positional:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(str(compiled), params)
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+class Statement:
+    """A statement compiled once per dialect (and per size of its IN list, rounded up to a power of two) and run on
+    the DBAPI cursor. SQLAlchemy builds, keys and binds a statement anew on every call, which was most of the time of
+    a small write (a one-point batch runs seven statements); the write path's frequent statements skip that. DBAPI
+    errors are raised as SQLAlchemy's, so :meth:`Database.write` retries and reports them as usual.
+
+    ``build(n)`` returns the statement; an IN list of ``n`` values binds ``i0`` … ``i{n-1}`` (see :func:`in_list`).
+    With ``by_dialect``, ``build(n, dialect_name)``: for dialect-specific constructs such as ON CONFLICT."""
+
+    __slots__ = ("_build", "_cache", "_by_dialect")
+
+    def __init__(self, build: Callable[..., Any], by_dialect: bool = False):
+        self._build = build
+        self._by_dialect = by_dialect
+        self._cache: dict = {}
+
+    def _compiled(self, dialect, n: int):
+        hit = self._cache.get((dialect.name, n))
+        if hit is None:
+            stmt = self._build(n, dialect.name) if self._by_dialect else self._build(n)
+            c = stmt.compile(dialect=dialect)
+            consts = {k: v for k, v in c.params.items() if v is not None}  # values written into the statement
+            order = None  # a mapping's values in statement order, for positional paramstyles
+            if c.positional:
+                names = tuple(c.positiontup)
+                if not names:
+                    order = _no_params
+                elif len(names) == 1:
+                    order = (lambda p, k=names[0]: (p[k],))
+                else:
+                    order = itemgetter(*names)
+            hit = self._cache[(dialect.name, n)] = (str(c), order, consts, tuple(f"i{k}" for k in range(n)))
+        return hit
+
+    def run(self, conn: Connection, params: Mapping | None = None, ids: list | None = None,
+            many: list[Mapping] | None = None) -> list[tuple]:
+        """Execute with ``params`` (plus ``ids`` for the IN list), or once per mapping of ``many``; the rows of a
+        SELECT."""
+        n = 1 << (len(ids) - 1).bit_length() if ids else 0
+        sql, order, consts, in_names = self._compiled(conn.dialect, n)
+        if ids:
+            if len(ids) < n:  # padded with the last id: a repeated value changes no IN
+                ids = [*ids, *[ids[-1]] * (n - len(ids))]
+            params = {**params, **dict(zip(in_names, ids))} if params else dict(zip(in_names, ids))
+        if consts:
+            params = {**consts, **params} if params else consts
+            if many is not None:
+                many = [{**consts, **p} for p in many]
+        cur = conn.connection.driver_connection.cursor()
+        dbapi = conn.dialect.loaded_dbapi
+        try:
+            if many is not None:
+                cur.executemany(sql, map(order, many) if order is not None else many)
+                return []
+            cur.execute(sql, (order(params) if order is not None else params) if params else ())
+            return cur.fetchall() if cur.description else []
+        except dbapi.Error as e:
+            raise DBAPIError.instance(sql, params, e, dbapi.Error, dialect=conn.dialect) from None
+        finally:
+            cur.close()
+
+
+def _no_params(_params) -> tuple:
+    return ()
+
+
+def in_list(n: int) -> list:
+    """The bind parameters of an IN list of ``n`` values, for :class:`Statement` statements."""
+    return [bindparam(f"i{k}") for k in range(n)]
+
+
+def dialect_insert(dialect_name: str):
+    """The INSERT (with ON CONFLICT support) of a dialect, by name."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+
+
+def get_or_insert(conn: Connection, table, key: Mapping[str, Any], **values: Any) -> int:
+    """The id of the row of ``table`` with the unique ``key`` columns, inserted (with ``values``) when missing;
+    safe when another transaction inserts it at the same time."""
+    q = select(table.c.id).where(*(table.c[k] == v for k, v in key.items()))
+    row = conn.execute(q).first()
+    if row is None:
+        ins = dialect_insert(conn.dialect.name)(table).values(**key, **values)
+        conn.execute(ins.on_conflict_do_nothing(index_elements=list(key)))
+        row = conn.execute(q).first()
+    return row[0]
+
+
+def chunked(seq: Sequence | Iterable, n: int = 500) -> Iterable[list]:
+    """``seq`` in lists of at most ``n`` (IN lists stay within every database's parameter limit)."""
+    seq = list(seq)
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+BUMP_REVISION = Statement(lambda n: update(S.store_meta).values(revision=S.store_meta.c.revision + 1))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the write thread
+
+
+_write_threads: "weakref.WeakSet[WriteThread]" = weakref.WeakSet()
+
+
+class WriteThread(Executor):
+    """One daemon thread running the functions handed to it, in order. An :class:`~concurrent.futures.Executor`,
+    so the server hands its writes to it with ``loop.run_in_executor``. A plain thread, not a pool: it starts even
+    while the interpreter runs its exit handlers (the kernel's last flush), and a forked child gets a fresh one."""
+
+    def __init__(self, name: str = "mltrack-store-write"):
+        self._name = name
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._ident: int | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        _write_threads.add(self)
+
+    def on_thread(self) -> bool:
+        """Whether the caller is this write thread."""
+        return threading.get_ident() == self._ident
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> "Future[T]":
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        fut: Future = Future()
+        self._queue.put((fut, fn, args, kwargs))
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    t = threading.Thread(target=self._run, name=self._name, daemon=True)
+                    t.start()
+                    self._thread = t
+        return fut
+
+    def _run(self) -> None:
+        self._ident = threading.get_ident()
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fut, fn, args, kwargs = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(*args, **kwargs))
+            except BaseException as e:  # handed to whoever waits on the future
+                fut.set_exception(e)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._closed = True
+        t = self._thread
+        if t is not None:
+            self._queue.put(None)
+            if wait and t is not threading.current_thread():
+                t.join(timeout=30)
+
+    def _after_fork(self) -> None:
+        self._queue = queue.SimpleQueue()
+        self._thread = None
+        self._ident = None
+        self._lock = threading.Lock()
+
+
+_databases: "weakref.WeakSet[Database]" = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    """A forked child gets its own write threads and database connections (the parent's are the parent's)."""
+    for w in list(_write_threads):
+        w._after_fork()
+    for d in list(_databases):
+        d.engine.dispose(close=False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# the database
+
+
+class Database:
+    """A store's database: its engine, read transactions, and write transactions on the one write thread."""
+
+    def __init__(self, loc: Location):
+        self.location = loc
+        self.engine = make_engine(loc)
+        self.dialect = "sqlite" if loc.kind == "sqlite" else self.engine.dialect.name
+        self.writer = WriteThread()
+        _databases.add(self)
+
+    def close(self) -> None:
+        self.writer.shutdown(wait=True)
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def read(self):
+        """A read transaction on the caller's thread."""
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(conn)`` in one write transaction on the write thread and return its result (or raise its error).
+        Called on the write thread (the server's write executor), it runs at once."""
+        if self.writer.on_thread():
+            return self._transaction(fn)
+        return self.writer.submit(self._transaction, fn).result()
+
+    def write_soon(self, fn: Callable[[Connection], Any]) -> None:
+        """Hand ``fn(conn)`` to the write thread without waiting; a failure is dropped (for work that a later
+        reader redoes when it did not happen, such as storing rebuilt run-table fragments)."""
+        try:
+            self.writer.submit(self._transaction, fn)
+        except RuntimeError:  # closed
+            pass
+
+    def _transaction(self, fn: Callable[[Connection], T]) -> T:
+        """One write transaction, retried while the database is busy; callbacks registered with
+        :func:`after_commit` run once it has committed."""
+        deadline = time.monotonic() + WRITE_DEADLINE
+        delay = 0.005
+        while True:
+            try:
+                with self.engine.connect().execution_options(mltrack_write=True) as conn:
+                    conn.info.pop("mltrack_after_commit", None)
+                    with conn.begin():
+                        result = fn(conn)
+                        BUMP_REVISION.run(conn)
+                    for cb in conn.info.pop("mltrack_after_commit", ()):
+                        cb()
+                    return result
+            except IntegrityError as e:  # a constraint the validation did not foresee: refused for good, not retried
+                raise InvalidInput(f"the store refused the write: {getattr(e, 'orig', e)}") from None
+            except OperationalError as e:
+                if not is_locked(e) or time.monotonic() > deadline:
+                    raise
+            except DBAPIError as e:  # PostgreSQL serialization failures / deadlocks are retried too
+                orig = getattr(e, "orig", None)
+                code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+                if code not in ("40001", "40P01") or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+
+def after_commit(conn: Connection, fn: Callable[[], None]) -> None:
+    """Run ``fn`` once the write transaction of ``conn`` has committed (never when it rolls back)."""
+    conn.info.setdefault("mltrack_after_commit", []).append(fn)

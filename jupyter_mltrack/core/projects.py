@@ -1,0 +1,122 @@
+"""Projects, experiments and campaigns: the names runs are grouped by.
+
+Writes (``ensure_*``) run inside a write transaction — a batch creates what its runs name; reads resolve a project
+given by id or name and list projects and experiments with their counts.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
+
+from . import schema as S
+from .db import after_commit, get_or_insert
+from .errors import NotFound
+from .validation import check_key
+
+DEFAULT_PROJECT = "Default"
+
+
+class ProjectIds:
+    """Project name → id, remembered once the transaction that created or found it has committed (never an id a
+    rollback may undo); saves a query per batch for the common case of one project."""
+
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> int | None:
+        return self._ids.get(name)
+
+    def remember(self, conn: Connection, name: str, pid: int) -> None:
+        def keep() -> None:
+            with self._lock:
+                if len(self._ids) < self.LIMIT:
+                    self._ids[name] = pid
+
+        after_commit(conn, keep)
+
+
+def ensure_project(conn: Connection, ids: ProjectIds, name: str | None) -> int:
+    """The id of the project ``name`` (default: "Default"), created if new."""
+    name = check_key("project", name or DEFAULT_PROJECT)
+    pid = ids.get(name)
+    if pid is not None:
+        return pid
+    pid = get_or_insert(conn, S.projects, {"name": name}, description="", created_at=time.time())
+    ids.remember(conn, name, pid)
+    return pid
+
+
+def ensure_experiment(conn: Connection, project_id: int, name: str) -> int:
+    return get_or_insert(conn, S.experiments, {"project_id": project_id, "name": check_key("experiment", name)},
+                         description="", created_at=time.time())
+
+
+def ensure_campaign(conn: Connection, name: str) -> int:
+    return get_or_insert(conn, S.campaigns, {"name": check_key("campaign", name)}, description="",
+                         created_at=time.time())
+
+
+def write_projects(conn: Connection, ids: ProjectIds, items: list) -> None:
+    """The batch's ``projects`` section: create each project, setting its description when one is given."""
+    for p in items:
+        pid = ensure_project(conn, ids, p["name"])
+        if p.get("description"):
+            conn.execute(update(S.projects).where(S.projects.c.id == pid).values(description=p["description"]))
+
+
+def write_experiments(conn: Connection, ids: ProjectIds, items: list) -> None:
+    """The batch's ``experiments`` section: create each experiment (and its project)."""
+    for x in items:
+        eid = ensure_experiment(conn, ensure_project(conn, ids, x["project"]), x["name"])
+        if x.get("description"):
+            conn.execute(update(S.experiments).where(S.experiments.c.id == eid).values(description=x["description"]))
+
+
+# -- reads -----------------------------------------------------------------------------------------------------------
+
+def project_id(conn: Connection, project: int | str | None) -> int | None:
+    """The id of a project given by id or name; None for no project; :class:`NotFound` for an unknown one."""
+    if project is None or project == "":
+        return None
+    if isinstance(project, int) or (isinstance(project, str) and project.isdigit()):
+        row = conn.execute(select(S.projects.c.id).where(S.projects.c.id == int(project))).first()
+        if row is None and isinstance(project, str):
+            row = conn.execute(select(S.projects.c.id).where(S.projects.c.name == project)).first()
+    else:
+        row = conn.execute(select(S.projects.c.id).where(S.projects.c.name == project)).first()
+    if row is None:
+        raise NotFound(f"no project {project!r}")
+    return row[0]
+
+
+def list_projects(conn: Connection, project: int | str | None = None) -> list[dict]:
+    """Projects with their run and experiment counts, by name; only ``project`` when given."""
+    p, r, e = S.projects, S.runs, S.experiments
+    run_count = select(func.count()).where(r.c.project_id == p.c.id).scalar_subquery()
+    exp_count = select(func.count()).where(e.c.project_id == p.c.id).scalar_subquery()
+    q = select(p, run_count.label("run_count"), exp_count.label("experiment_count")).order_by(p.c.name)
+    pid = project_id(conn, project)
+    if pid is not None:
+        q = q.where(p.c.id == pid)
+    return [dict(row._mapping) for row in conn.execute(q)]
+
+
+def list_experiments(conn: Connection, project: int | str | None = None) -> list[dict]:
+    e, p, link = S.experiments, S.projects, S.run_experiments
+    run_count = select(func.count()).where(link.c.experiment_id == e.c.id).scalar_subquery()
+    q = (
+        select(e, p.c.name.label("project"), run_count.label("run_count"))
+        .join(p, p.c.id == e.c.project_id)
+        .order_by(p.c.name, e.c.name)
+    )
+    pid = project_id(conn, project)
+    if pid is not None:
+        q = q.where(e.c.project_id == pid)
+    return [dict(row._mapping) for row in conn.execute(q)]

@@ -1,0 +1,285 @@
+"""Applying a normalised batch (``core/batch.py``) inside one write transaction: one function per section.
+
+Order: projects and experiments, runs (with their experiment and campaign links), then a check that every run the
+batch refers to exists, params (immutable: a different value refuses the batch), tags, metric points, artifacts,
+run inputs, run updates (last: a run may be created, logged and ended in one batch), model versions; finally the
+run-table fragments of runs that reached a final state are rebuilt and every run written is marked updated.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, TypedDict
+
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.engine import Connection
+
+from . import fragments as F
+from . import schema as S
+from .batch import (RUN_SECTIONS, ArtifactItem, InputItem, NormalBatch, NormalParam, NormalTag, RunItem, UpdateItem,
+                    referenced_runs)
+from .blobs import BlobStore
+from .db import Statement, chunked, dialect_insert, fetch_raw, in_list
+from .errors import Conflict, NotFound
+from .metric_store import write_points
+from .projects import ProjectIds, ensure_campaign, ensure_experiment, ensure_project, write_experiments, write_projects
+from .registry import Registered, write_models
+from .validation import param_columns, same_json_value
+
+
+class WriteResult(TypedDict, total=False):
+    """What a batch wrote: counts per kind, and the model versions it registered (when it registered any)."""
+
+    projects: int
+    experiments: int
+    runs: int
+    params: int
+    tags: int
+    points: int
+    artifacts: int
+    inputs: int
+    updates: int
+    models: int
+    registered: list[Registered]
+
+
+_KNOWN_RUNS = Statement(lambda n: select(S.runs.c.id).where(S.runs.c.id.in_(in_list(n))))
+_TOUCH_RUNS = {
+    (beat, clear): Statement(lambda n, beat=beat, clear=clear: update(S.runs).where(S.runs.c.id.in_(in_list(n))).values(
+        updated_at=bindparam("now"), **({"heartbeat_at": bindparam("now")} if beat else {}),
+        **({"table_row": ""} if clear else {})))
+    for beat in (False, True) for clear in (False, True)
+}
+
+
+def apply_batch(conn: Connection, b: NormalBatch, blobs: BlobStore, ids: ProjectIds) -> WriteResult:
+    """Write a normalised batch in the transaction of ``conn``; raises NotFound / Conflict / InvalidInput."""
+    now = time.time()
+    out: WriteResult = {"projects": len(b["projects"]), "experiments": len(b["experiments"])}
+    write_projects(conn, ids, b["projects"])
+    write_experiments(conn, ids, b["experiments"])
+    created, preexisting = write_runs(conn, ids, b["runs"], now)
+    out["runs"] = len(created - preexisting)
+    check_runs_exist(conn, referenced_runs(b) - created)
+    new_runs = created - preexisting
+    out["params"] = write_params(conn, b["params"], new_runs)
+    out["tags"] = write_tags(conn, b["tags"])
+    out["points"] = write_points(conn, b["metrics"], new_runs) if b["metrics"] else 0
+    out["artifacts"] = write_artifacts(conn, b["artifacts"], blobs, now)
+    out["inputs"] = write_inputs(conn, b["inputs"])
+    out["updates"] = write_updates(conn, b["updates"])
+    out["models"] = len(b["models"])
+    if b["models"]:
+        out["registered"] = write_models(conn, ids, b["models"])
+    finish_runs(conn, b, created, now)
+    return out
+
+
+def write_runs(conn: Connection, ids: ProjectIds, runs: list[RunItem], now: float) -> tuple[set[str], set[str]]:
+    """Create the batch's runs (a run sent again — a retried batch — is left as it is) and link them to their
+    experiments and campaigns. Returns (the runs the batch declares, those of them that existed before)."""
+    if not runs:
+        return set(), set()
+    preexisting: set[str] = set()
+    wanted = sorted({r["id"] for r in runs} | {r["parent_id"] for r in runs if r.get("parent_id")})
+    for part in chunked(wanted):
+        preexisting |= {r[0] for r in conn.execute(select(S.runs.c.id).where(S.runs.c.id.in_(part)))}
+    declared = {r["id"] for r in runs}
+    orphans = sorted({r["parent_id"] for r in runs if r.get("parent_id")} - declared - preexisting)
+    if orphans:
+        raise NotFound(f"unknown parent run{'s' if len(orphans) > 1 else ''}: {', '.join(orphans[:10])}")
+    rows: dict[str, dict[str, Any]] = {}
+    links, camp_links = [], []
+    exp_ids: dict[tuple[int, str], int] = {}
+    camp_ids: dict[str, int] = {}
+    for run in runs:
+        pid = ensure_project(conn, ids, run.get("project"))
+        rid = run["id"]
+        if rid not in preexisting and rid not in rows:
+            rows[rid] = dict(
+                id=rid, project_id=pid, name=run.get("name") or "", status=run.get("status") or "running",
+                start_time=float(run.get("start_time") or now), end_time=None, heartbeat_at=now,
+                updated_at=now, user=run.get("user") or "", description=run.get("description") or "",
+                source=run.get("source") or "", parent_id=run.get("parent_id"), error=None,
+            )
+        for exp in run.get("experiments") or []:
+            eid = exp_ids.get((pid, exp))
+            if eid is None:
+                eid = exp_ids[(pid, exp)] = ensure_experiment(conn, pid, exp)
+            links.append({"run_id": rid, "experiment_id": eid})
+        for camp in run.get("campaigns") or []:
+            cid = camp_ids.get(camp)
+            if cid is None:
+                cid = camp_ids[camp] = ensure_campaign(conn, camp)
+            camp_links.append({"run_id": rid, "campaign_id": cid})
+    insert = dialect_insert(conn.dialect.name)
+    if rows:
+        conn.execute(insert(S.runs).on_conflict_do_nothing(index_elements=["id"]), _parents_first(list(rows.values())))
+    if links:
+        conn.execute(insert(S.run_experiments).on_conflict_do_nothing(), links)
+    if camp_links:
+        conn.execute(insert(S.campaign_runs).on_conflict_do_nothing(), camp_links)
+    return declared, preexisting
+
+
+def _parents_first(rows: list[dict]) -> list[dict]:
+    """Order new runs so that a parent created in the same batch is inserted before its children."""
+    ids = {r["id"] for r in rows}
+    done: set[str] = set()
+    out: list[dict] = []
+    pending = rows
+    while pending:
+        nxt = []
+        for r in pending:
+            p = r["parent_id"]
+            if p is None or p not in ids or p in done or p == r["id"]:
+                out.append(r)
+                done.add(r["id"])
+            else:
+                nxt.append(r)
+        if len(nxt) == len(pending):  # a cycle: let the database refuse it
+            out.extend(nxt)
+            break
+        pending = nxt
+    return out
+
+
+def check_runs_exist(conn: Connection, run_ids: set[str]) -> None:
+    """NotFound naming the runs that do not exist."""
+    if not run_ids:
+        return
+    known: set[str] = set()
+    for part in chunked(sorted(run_ids)):
+        known |= {r[0] for r in _KNOWN_RUNS.run(conn, ids=part)}
+    missing = run_ids - known
+    if missing:
+        raise NotFound(f"unknown run{'s' if len(missing) > 1 else ''}: {', '.join(sorted(missing)[:10])}")
+
+
+def write_params(conn: Connection, params: list[NormalParam], new_runs: set[str]) -> int:
+    """Params are immutable: the same value again is nothing; another value refuses the batch (Conflict, with
+    ``items`` listing every conflict). Runs created by this batch have no stored params to compare with."""
+    if not params:
+        return 0
+    want: dict[tuple[str, str], str] = {}
+    conflicts = []
+    for p in params:
+        k = (p["run_id"], p["key"])
+        if k in want and want[k] != p["value"]:
+            conflicts.append({"run_id": k[0], "key": k[1], "stored": want[k], "value": p["value"]})
+        want[k] = p["value"]
+    existing: dict[tuple[str, str], str] = {}
+    for part in chunked(sorted({rid for rid, _ in want} - new_runs)):
+        q = select(S.params.c.run_id, S.params.c.key, S.params.c.value).where(S.params.c.run_id.in_(part))
+        for rid, key, value in conn.execute(q):
+            if (rid, key) in want:
+                existing[(rid, key)] = value
+    rows = []
+    for k, v in want.items():
+        old = existing.get(k)
+        if old is None:
+            num, txt = param_columns(v)
+            rows.append({"run_id": k[0], "key": k[1], "value": v, "num": num, "text": txt})
+        elif old != v and not same_json_value(json.loads(old), json.loads(v)):
+            conflicts.append({"run_id": k[0], "key": k[1], "stored": old, "value": v})
+    if conflicts:
+        c = conflicts[0]
+        err = Conflict(
+            f"param {c['key']!r} of run {c['run_id']} is already {c['stored']}; params are immutable, "
+            f"cannot set it to {c['value']}" + (f" (and {len(conflicts) - 1} more conflicts)" if len(conflicts) > 1 else "")
+        )
+        err.items = conflicts
+        raise err
+    if rows:
+        conn.execute(S.params.insert(), rows)
+    return len(rows)
+
+
+def write_tags(conn: Connection, tags: list[NormalTag]) -> int:
+    """Tags are mutable: set (insert or replace) or, with value None, deleted."""
+    insert = dialect_insert(conn.dialect.name)
+    for t in tags:
+        if t["value"] is None:
+            conn.execute(delete(S.tags).where(S.tags.c.run_id == t["run_id"], S.tags.c.key == t["key"]))
+        else:
+            ins = insert(S.tags).values(run_id=t["run_id"], key=t["key"], value=t["value"])
+            conn.execute(ins.on_conflict_do_update(index_elements=["run_id", "key"], set_={"value": ins.excluded.value}))
+    return len(tags)
+
+
+def write_artifacts(conn: Connection, artifacts: list[ArtifactItem], blobs: BlobStore, now: float) -> int:
+    """A new version of each artifact; its files must have been uploaded (their blobs exist)."""
+    ar, af = S.artifacts, S.artifact_files
+    insert = dialect_insert(conn.dialect.name)
+    for a in artifacts:
+        for f in a["files"]:
+            if not blobs.exists(f["sha256"]):
+                raise NotFound(
+                    f"artifact {a['name']!r}: file {f['path']!r} (sha256 {f['sha256'][:12]}…) has not been uploaded"
+                )
+            conn.execute(insert(S.blobs).values(sha256=f["sha256"], size=f["size"], created_at=now)
+                         .on_conflict_do_nothing())
+        version = conn.execute(
+            select(func.coalesce(func.max(ar.c.version), 0)).where(ar.c.run_id == a["run_id"], ar.c.name == a["name"])
+        ).scalar_one() + 1
+        res = conn.execute(ar.insert().values(
+            run_id=a["run_id"], name=a["name"], type=a.get("type") or "", version=version, created_at=now,
+            meta=json.dumps(a.get("metadata") or {}, default=str),
+        ))
+        aid = res.inserted_primary_key[0]
+        if a["files"]:
+            conn.execute(af.insert(), [
+                {"artifact_id": aid, "path": f["path"], "sha256": f["sha256"], "size": f["size"],
+                 "media_type": f.get("media_type") or "application/octet-stream"}
+                for f in a["files"]
+            ])
+    return len(artifacts)
+
+
+def write_inputs(conn: Connection, inputs: list[InputItem]) -> int:
+    """Record artifacts a run used (a repeated input is recorded once)."""
+    insert = dialect_insert(conn.dialect.name)
+    for i in inputs:
+        if conn.execute(select(S.artifacts.c.id).where(S.artifacts.c.id == i["artifact_id"])).first() is None:
+            raise NotFound(f"no artifact {i['artifact_id']} (run input of {i['run_id']})")
+        conn.execute(insert(S.run_inputs).values(**i).on_conflict_do_nothing())
+    return len(inputs)
+
+
+def write_updates(conn: Connection, updates: list[UpdateItem]) -> int:
+    """Change runs' status, end time, error, description or name."""
+    n = 0
+    for u in updates:
+        vals = {k: u[k] for k in ("status", "end_time", "error", "description", "name") if k in u}
+        if vals:
+            conn.execute(update(S.runs).where(S.runs.c.id == u["run_id"]).values(**vals))
+            n += 1
+    return n
+
+
+def finish_runs(conn: Connection, b: NormalBatch, created: set[str], now: float) -> None:
+    """Run-table fragments and bookkeeping. Fragments are rebuilt now for runs that reach a final state in this
+    batch (they will not change again); for runs still logging they are only cleared here and rebuilt by readers,
+    so a flush of a few points costs no extra queries. Every run written is marked updated; heartbeats are set."""
+    changed = created | {p["run_id"] for p in b["params"]} | {t["run_id"] for t in b["tags"]}
+    changed |= {m["run_id"] for m in b["metrics"]}
+    final = {u["run_id"] for u in b["updates"] if u.get("status") not in (None, "running")}
+    final |= {r["id"] for r in b["runs"] if r.get("status") not in (None, "running")}
+    stale = changed - final
+    if len(stale) >= F.PERSIST_STALE:  # a bulk import of runs still "running": build their fragments now
+        final |= stale
+        stale = set()
+    ended = final - changed  # ended without other writes in this batch: built now if cleared by an earlier one
+    refresh = changed & final
+    for part in chunked(sorted(ended)):
+        refresh |= {x[0] for x in fetch_raw(conn, select(S.runs.c.id).where(S.runs.c.id.in_(part),
+                                                                             S.runs.c.table_row == ""))}
+    if refresh:
+        F.refresh(conn, refresh)
+    touched = created | {x["run_id"] for k in RUN_SECTIONS for x in b[k]}  # type: ignore[literal-required]
+    hb = set(b["heartbeat"])
+    for ids_, beat, clear in ((hb & stale, True, True), (hb - stale, True, False), (stale - hb, False, True),
+                              (touched - hb - stale, False, False)):
+        for part in chunked(sorted(ids_)):
+            _TOUCH_RUNS[(beat, clear)].run(conn, {"now": now}, ids=part)
