@@ -10,13 +10,17 @@ import os
 import sys
 import threading
 from array import array
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
-
-import numpy as np
 
 from ..core.errors import Conflict, Forbidden, InvalidInput, MLTrackError, NotFound
 from ..core.wire import RUN_TABLE_COLUMNS, float_from_wire, metrics_from_wire
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Run ids per ``GET metrics`` request: lists longer than this are split (the server's limit is larger).
+IDS_PER_REQUEST = 500
 
 
 class Backend(Protocol):
@@ -45,8 +49,13 @@ class Backend(Protocol):
     def list_models(self, project=None) -> list[dict]: ...
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes: ...
 
+    # maintenance
+    def gc(self, grace_hours: float = 1.0, dry_run: bool = False) -> dict: ...
+
 
 def _np(a, dtype) -> np.ndarray:
+    import numpy as np
+
     if isinstance(a, array):
         return np.frombuffer(a, dtype=dtype) if len(a) else np.empty(0, dtype)
     return np.asarray(a, dtype=dtype)
@@ -67,6 +76,8 @@ class LocalBackend:
 
     # writer sink
     def write(self, batch: dict) -> dict:
+        import numpy as np
+
         b = dict(batch)
         b["metrics"] = [
             {**m, "steps": _np(m["steps"], np.int64), "timestamps": _np(m["timestamps"], np.float64),
@@ -118,6 +129,9 @@ class LocalBackend:
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
         return self.store.read_artifact_file(artifact_id, path)
 
+    def gc(self, grace_hours: float = 1.0, dry_run: bool = False) -> dict:
+        return dict(self.store.gc(grace_hours, dry_run))
+
 
 _ERRORS = {"invalid": InvalidInput, "not_found": NotFound, "conflict": Conflict, "forbidden": Forbidden}
 
@@ -127,7 +141,7 @@ class HttpBackend:
 
     kind = "http"
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0):
+    def __init__(self, base_url: str, token: str | None = None, timeout: float | None = None):
         parts = urlsplit(base_url)
         q = parse_qs(parts.query)
         self.token = token or (q.get("token") or [None])[0] or os.environ.get("MLTRACK_TOKEN") or os.environ.get(
@@ -136,7 +150,8 @@ class HttpBackend:
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         self.base = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
         self.api = self.base + "mltrack/api/"
-        self.timeout = timeout
+        # a request that times out is sent again; batches carry ids, so a resent batch is never applied twice
+        self.timeout = timeout or float(os.environ.get("MLTRACK_HTTP_TIMEOUT") or 30.0)
         self._local = threading.local()
 
     def __repr__(self) -> str:
@@ -178,6 +193,7 @@ class HttpBackend:
     # writer sink
     def write(self, batch: dict) -> dict:
         import msgpack
+        import numpy as np
 
         def b(a, dtype):
             arr = _np(a, dtype)
@@ -254,6 +270,8 @@ class HttpBackend:
         return _run_from_wire(self._request("GET", f"runs/{quote(run_id, safe='')}").json())
 
     def get_series(self, run_id, name, context=None, max_points=None) -> dict:
+        import numpy as np
+
         from ..core.series import Points
         from ..core.validation import context_json
 
@@ -269,15 +287,21 @@ class HttpBackend:
         return d
 
     def get_series_many(self, run_ids, name, context=None, max_points=None, step_range=None) -> list[dict]:
+        import numpy as np
+
         from ..core.series import Points
         from ..core.validation import context_json
 
-        params = {"runs": ",".join(run_ids), "name": name, "context": context_json(context)}
+        params = {"name": name, "context": context_json(context)}
         if max_points is not None:
             params["max_points"] = max_points
         if step_range is not None:
             params["step_min"], params["step_max"] = int(step_range[0]), int(step_range[1])
-        out = self._request("GET", "metrics?" + urlencode(params)).json()["series"]
+        out = []
+        run_ids = list(run_ids)
+        for i in range(0, len(run_ids), IDS_PER_REQUEST):  # the server takes at most MAX_IDS ids a request
+            q = urlencode({"runs": ",".join(run_ids[i:i + IDS_PER_REQUEST]), **params})
+            out.extend(self._request("GET", "metrics?" + q).json()["series"])
         for d in out:
             d["points"] = Points(np.asarray(d.pop("steps"), dtype=np.int64),
                                  np.asarray(d.pop("timestamps"), dtype=np.float64),
@@ -298,6 +322,9 @@ class HttpBackend:
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
         return self._request("GET", f"artifacts/{artifact_id}/files/{quote(path)}").content
 
+    def gc(self, grace_hours: float = 1.0, dry_run: bool = False) -> dict:
+        return self._request("POST", "gc", json={"grace_hours": grace_hours, "dry_run": dry_run}).json()
+
 
 def _run_from_wire(r: dict) -> dict:
     metrics_from_wire(r.get("metrics", []))
@@ -305,6 +332,8 @@ def _run_from_wire(r: dict) -> dict:
 
 
 def _pack_default(o: Any):
+    import numpy as np
+
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):

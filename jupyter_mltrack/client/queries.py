@@ -147,6 +147,16 @@ def export_report(runs, path: str | os.PathLike = "mltrack-report.html", title: 
     return _export(ids, path, client.backend, title=title, max_points=max_points, progress=progress)
 
 
+def gc(grace_hours: float = 1.0, dry_run: bool = False) -> dict:
+    """Reclaim space: remove the stored artifact files (blobs) no artifact references and abandoned temporary
+    uploads, both once older than ``grace_hours`` (younger ones may belong to a writer about to commit), in the
+    local store or on the server. ``dry_run`` only counts. Returns a report: ``blobs_removed``, ``bytes_freed``,
+    ``temp_files_removed``, ``temp_bytes_freed``, ``blobs_kept_young``, ``blob_rows_removed``, ``dry_run``."""
+    client = get_client()
+    client.writer.flush(raise_errors=False)  # what this process logged references its blobs before they are judged
+    return client.backend.gc(grace_hours=grace_hours, dry_run=dry_run)
+
+
 def list_projects():
     import pandas as pd
 

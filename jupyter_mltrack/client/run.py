@@ -22,7 +22,9 @@ from ..core.validation import (
     metric_step,
     metric_value,
     param_json,
+    steps_array,
     tag_value,
+    times_array,
 )
 from .tracking import TrackingClient, get_client
 from .writer import Writer
@@ -240,11 +242,8 @@ class Run:
             start = buf.next_step
             st = np.arange(start, start + n, dtype=np.int64)
         else:
-            st = np.asarray(steps)
-            if st.dtype.kind not in "iu" and not (st.dtype.kind == "f" and np.all(np.mod(st, 1) == 0)):
-                raise InvalidInput(f"metric {name!r}: steps must be integers")
-            st = st.astype(np.int64).ravel()
-        ts = np.full(n, _time()) if timestamps is None else np.asarray(timestamps, dtype=np.float64).ravel()
+            st = steps_array(name, np.asarray(steps).ravel())
+        ts = np.full(n, _time()) if timestamps is None else times_array(name, np.asarray(timestamps).ravel())
         if not (len(st) == len(ts) == n):
             raise InvalidInput(f"metric {name!r}: steps, timestamps and values must have the same length")
         w.add_points(buf, st, vals, ts)

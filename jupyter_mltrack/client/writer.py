@@ -6,6 +6,9 @@ buffer passes ``flush_points``, when asked (``flush()``), at run end and at inte
 batch written in one transaction by a *sink*: the local store (embedded mode) or the server's batch endpoint
 (remote mode).
 
+Each batch carries an id unique to the writer (``<session>-<n>``); the store applies a batch id once, so a batch
+resent after a timeout whose first copy was in fact committed (a busy store, a restarted server) is not doubled.
+
 Failures: transient ones (database busy, network, HTTP 5xx) keep the data and retry with back-off; the buffer's
 cap then applies back-pressure (the logging call waits) instead of growing without bound. A batch the sink refuses
 for good (a param conflict, an unknown run) is reported on stderr and on the next API call, the refused items are
@@ -15,12 +18,14 @@ saved to ``~/.mltrack/rejected/`` as JSON, and the rest of the batch is written.
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
 import os
 import sys
 import threading
 import time
 import traceback
+import uuid
 from array import array
 from concurrent.futures import Future
 from typing import Any, Callable
@@ -28,8 +33,9 @@ from typing import Any, Callable
 from ..core.batch import RUN_SECTIONS, SECTIONS
 from ..core.errors import Conflict, InvalidInput, MLTrackError, NotFound
 
-#: Runs that are open keep a heartbeat so that a dead kernel's runs read as "crashed".
-HEARTBEAT_EVERY = 15.0
+#: Runs that are open keep a heartbeat so that a dead kernel's runs read as "crashed" (``core/run_shape.py``'s
+#: STALE_AFTER: a run whose heartbeat is older reads as crashed; 45 s, so a crash shows within a minute).
+HEARTBEAT_EVERY = 10.0
 
 
 _start_lock = threading.Lock()
@@ -82,6 +88,9 @@ class Writer:
         self.passing: list[str] = []  # passing problems: warned about, never raised
         self._last_failure: BaseException | None = None
         self.stats = {"batches": 0, "points": 0, "retries": 0}
+        # every batch gets an id, unique to this writer: sent again after a timeout, the store applies it once
+        self._session = uuid.uuid4().hex[:20]
+        self._batch_ids = itertools.count(1)
 
     # -- producer side (any thread) -------------------------------------------------------------------------------
 
@@ -306,10 +315,11 @@ class Writer:
         batch["heartbeat"] = heartbeat
         npts = batch.pop("_points")
         if any(batch.values()):
+            batch["id"] = self._new_batch_id()
             self._write_with_retry(batch)
         for call, fut in calls:  # after the buffer they followed
             try:
-                fut.set_result(self.sink.write(call))
+                fut.set_result(self.sink.write({"id": self._new_batch_id(), **call}))
             except BaseException as e:  # raised in the caller
                 fut.set_exception(e)
         with self._lock:  # only now: a split batch is flushed when every part of it is
@@ -319,6 +329,9 @@ class Writer:
             self._last_heartbeat = now
         self.stats["batches"] += 1
         self.stats["points"] += npts
+
+    def _new_batch_id(self) -> str:
+        return f"{self._session}-{next(self._batch_ids)}"
 
     def _write_with_retry(self, batch: dict) -> None:
         delay = 0.2
@@ -340,7 +353,8 @@ class Writer:
                 if len(parts) <= 1:
                     self._reject(_jsonable_batch(batch), str(e))
                     break
-                for part in parts:  # write what can be written; refuse only the items that are refused
+                for i, part in enumerate(parts):  # write what can be written; refuse only the items refused
+                    part["id"] = f"{batch['id']}.{i}" if batch.get("id") else self._new_batch_id()
                     self._write_with_retry(part)
                 break
             except Exception as e:  # transient: keep the data, retry
@@ -399,7 +413,7 @@ def _json_default(o: Any):
 
 
 def _jsonable_batch(batch: dict) -> dict:
-    return {k: v for k, v in batch.items() if v}
+    return {k: v for k, v in batch.items() if v and k != "id"}
 
 
 def _split_by_run(batch: dict) -> list[dict]:

@@ -13,14 +13,19 @@ canonical JSON, metric points as :class:`~jupyter_mltrack.core.series.Points`). 
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Any, Mapping, Sequence, TypedDict
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypedDict
 
 from .errors import InvalidInput
-from .series import Points
-from .validation import check_key, context_json, param_json, tag_value
+from .validation import (INT64_MAX, INT64_MIN, MAX_FILE_SIZE, MAX_KEY, MAX_METADATA_JSON, RUN_STATUSES, check_int, check_key,
+                         check_media_type, check_relative_path, check_seconds, check_text, context_json, json_problem,
+                         param_json, steps_array, tag_value, times_array)
+
+if TYPE_CHECKING:  # numpy is imported when a batch is checked, not when the client imports the section names
+    import numpy as np
+
+    from .series import Points
 
 #: The sections of a batch, in the order the store applies them. ``heartbeat`` is a list of run ids, the others
 #: lists of items; ``projects``, ``experiments`` and ``models`` are the façade's own small writes.
@@ -28,6 +33,9 @@ SECTIONS = ("projects", "experiments", "runs", "params", "tags", "metrics", "art
             "models", "heartbeat")
 #: The sections whose items belong to one run (they carry ``run_id``; ``runs`` items carry ``id``).
 RUN_SECTIONS = ("params", "tags", "metrics", "artifacts", "inputs", "updates")
+#: The top-level keys of a batch: its id (client-generated, makes a repeated batch a no-op) and the sections.
+BATCH_KEYS = ("id",) + SECTIONS
+MAX_BATCH_ID = 100
 
 
 # -- the wire shape ------------------------------------------------------------------------------------------------
@@ -117,6 +125,7 @@ class ModelItem(TypedDict, total=False):
 
 
 class Batch(TypedDict, total=False):
+    id: str  # the batch id: a batch with an id already applied is not applied again
     projects: list[ProjectItem]
     experiments: list[ExperimentItem]
     runs: list[RunItem]
@@ -145,6 +154,15 @@ ITEM_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "updates": (("run_id",), ("status", "end_time", "error", "description", "name")),
     "models": (("project", "name", "artifact_id"), ("stage", "description")),
 }
+#: The fields where null means something: no parent, the default project, a param whose value is null, no end time or error yet, the server's
+#: clock, steps after the series' last, a deleted tag. Anywhere else a null is refused.
+NULLABLE: dict[str, tuple[str, ...]] = {
+    "runs": ("parent_id", "project"),
+    "params": ("value",),
+    "metrics": ("context", "steps", "timestamps"),
+    "tags": ("value",),
+    "updates": ("end_time", "error"),
+}
 
 
 # -- the normalised shape ------------------------------------------------------------------------------------------
@@ -170,6 +188,7 @@ class NormalTag(TypedDict):
 
 
 class NormalBatch(TypedDict):
+    id: str | None
     projects: list[ProjectItem]
     experiments: list[ExperimentItem]
     runs: list[RunItem]
@@ -207,58 +226,58 @@ def _need(item: Any, kind: str) -> dict:
             raise InvalidInput(f"batch: {kind} item is missing {f!r}")
     bad = set(item) - set(required) - set(optional)
     if bad:
-        raise InvalidInput(f"batch: {kind} item has unknown field(s) {', '.join(sorted(map(str, bad)))}")
-    return dict(item)
+        raise InvalidInput(f"batch: {kind} item has unknown field(s) {', '.join(sorted(map(str, bad)))[:200]}")
+    d = dict(item)
+    for f, v in d.items():  # null only where it means something (NULLABLE); elsewhere leave the field out
+        if v is None and f not in NULLABLE.get(kind, ()):
+            raise InvalidInput(f"batch: {kind}.{f} must not be null (leave the field out instead)")
+    return d
 
 
 def run_id(v: Any, where: str) -> str:
     """A run id: 1–32 ASCII letters, digits, '-' or '_'."""
     if not isinstance(v, str) or not v or len(v) > 32 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in v):
-        raise InvalidInput(f"batch: {where}: run id {v!r} must be 1-32 letters, digits, '-' or '_'")
+        raise InvalidInput(f"batch: {where}: run id {v!r:.60} must be 1-32 ASCII letters, digits, '-' or '_'")
     return v
 
 
-def _text(item: Mapping, field: str, where: str) -> None:
-    if item.get(field) is not None and not isinstance(item[field], str):
-        raise InvalidInput(f"batch: {where}.{field} must be a string")
+def batch_id(v: Any) -> str:
+    """A batch id: 1–100 ASCII letters, digits, '-', '_', '.' or ':' (the client makes it unique)."""
+    if not isinstance(v, str) or not v or len(v) > MAX_BATCH_ID or not all(
+            c.isascii() and (c.isalnum() or c in "-_.:") for c in v):
+        raise InvalidInput(f"batch: id {v!r:.60} must be 1-{MAX_BATCH_ID} ASCII letters, digits, '-', '_', '.' or ':'")
+    return v
 
 
 def _names(v: Any, kind: str, where: str) -> list[str]:
-    v = v or []
     if isinstance(v, str) or not isinstance(v, (list, tuple)):
         raise InvalidInput(f"batch: {where} must be a list of names")
+    if len(v) > 100:
+        raise InvalidInput(f"batch: {where} has {len(v)} names; the limit is 100")
     return [check_key(kind, x) for x in v]
 
 
-def _status(v: Any) -> str:
-    from .schema import RUN_STATUSES  # SQLAlchemy: loaded when a batch is checked, not when the client imports this
-
+def _status(v: Any, where: str) -> str:
     if v not in RUN_STATUSES:
-        raise InvalidInput(f"batch: status {v!r} is not one of {', '.join(RUN_STATUSES)}")
+        raise InvalidInput(f"batch: {where} {v!r:.40} is not one of {', '.join(RUN_STATUSES)}")
     return v
 
 
-def _seconds(item: Mapping, field: str, where: str) -> None:
-    v = item.get(field)
-    if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)):
-        raise InvalidInput(f"batch: {where}.{field} must be seconds since the epoch")
-
-
-def _int_id(v: Any, where: str) -> int:
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise InvalidInput(f"batch: {where} must be an integer, not {v!r}")
-    return v
-
-
-_WORDS = {"nan": np.nan, "infinity": np.inf, "-infinity": -np.inf, "inf": np.inf, "-inf": -np.inf}
+_WORDS = {"nan": float("nan"), "infinity": float("inf"), "-infinity": float("-inf"), "inf": float("inf"),
+          "-inf": float("-inf")}
 
 
 def _array(v: Any, dtype: str, where: str) -> np.ndarray:
+    """A flat array from a list of numbers, a numpy array, or little-endian bytes."""
+    import numpy as np
+
     if isinstance(v, (bytes, bytearray, memoryview)):
         if len(v) % 8:
             raise InvalidInput(f"batch: {where}: byte array length must be a multiple of 8")
         return np.frombuffer(v, dtype=dtype).astype(dtype[1:] if dtype.startswith("<") else dtype)
     if isinstance(v, np.ndarray):
+        if v.ndim != 1:
+            raise InvalidInput(f"batch: {where} must be a flat list of numbers")
         return v
     if not isinstance(v, (list, tuple)):
         raise InvalidInput(f"batch: {where} must be a list of numbers")
@@ -267,23 +286,23 @@ def _array(v: Any, dtype: str, where: str) -> np.ndarray:
         for x in v:
             if isinstance(x, str):
                 if x.lower() not in _WORDS:
-                    raise InvalidInput(f"batch: {where}: {x!r} is not a number")
+                    raise InvalidInput(f"batch: {where}: {x!r:.40} is not a number")
                 out.append(_WORDS[x.lower()])
+            elif x is None:
+                out.append(np.nan)
+            elif isinstance(x, (int, float)) and not isinstance(x, bool):
+                out.append(x)
             else:
-                out.append(np.nan if x is None else x)
+                raise InvalidInput(f"batch: {where} must hold numbers, not {x!r:.40}")
         try:
             return np.asarray(out, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"batch: {where} must hold numbers") from None
-    try:
-        arr = np.asarray(v)
-        if arr.size and arr.dtype.kind not in "iu":
-            if arr.dtype.kind == "f" and np.all(np.mod(arr, 1) == 0):
-                return arr.astype(np.int64)
-            raise ValueError
-        return arr.astype(np.int64)
-    except (TypeError, ValueError, OverflowError):
-        raise InvalidInput(f"batch: {where} must hold integers") from None
+        except OverflowError:
+            raise InvalidInput(f"batch: {where} holds a number too large for a 64-bit float") from None
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+        raise InvalidInput(f"batch: {where} must hold integers")
+    if any(isinstance(x, int) and not INT64_MIN <= x <= INT64_MAX for x in v):
+        raise InvalidInput(f"batch: {where} holds an integer outside the 64-bit range")
+    return np.asarray(v)
 
 
 def _run(item: Any) -> RunItem:
@@ -291,14 +310,22 @@ def _run(item: Any) -> RunItem:
     r["id"] = run_id(r["id"], "runs")
     if r.get("parent_id") is not None:
         r["parent_id"] = run_id(r["parent_id"], "runs.parent_id")
-    _status(r.get("status") or "running")
-    for f in ("name", "project", "user", "source", "description"):
-        _text(r, f, "runs")
+        if r["parent_id"] == r["id"]:
+            raise InvalidInput(f"batch: runs.parent_id: run {r['id']} cannot be its own parent")
+    if "status" in r:
+        _status(r["status"], "runs.status")
+    for f in ("name", "user"):
+        if f in r:
+            check_text(f"batch: runs.{f}", r[f], MAX_KEY)
+    for f in ("source", "description"):
+        if f in r:
+            check_text(f"batch: runs.{f}", r[f])
     if r.get("project") is not None:
         check_key("project", r["project"])
-    r["experiments"] = _names(r.get("experiments"), "experiment", "runs.experiments")
-    r["campaigns"] = _names(r.get("campaigns"), "campaign", "runs.campaigns")
-    _seconds(r, "start_time", "runs")
+    r["experiments"] = _names(r.get("experiments", []), "experiment", "runs.experiments")
+    r["campaigns"] = _names(r.get("campaigns", []), "campaign", "runs.campaigns")
+    if "start_time" in r:
+        check_seconds("batch: runs.start_time", r["start_time"])
     return r  # type: ignore[return-value]
 
 
@@ -318,45 +345,73 @@ def _tag(item: Any) -> NormalTag:
 
 
 def _metric(item: Any, clock: list[float]) -> NormalMetric:
+    import numpy as np
+
+    from .series import Points
+
     m = _need(item, "metrics")
     run_id(m["run_id"], "metrics")
-    check_key("metric", m["name"])
-    where = f"metric {m['name']!r}"
-    vals = _array(m["values"], "<f8", where + " values")
+    name = check_key("metric", m["name"])
+    where = f"metric {name!r}"
+    vals = _array(m["values"], "<f8", where + " values").astype(np.float64, copy=False)
     n = len(vals)
     steps = m.get("steps")
     auto = steps is None
-    steps = np.arange(n, dtype=np.int64) if auto else _array(steps, "<i8", where + " steps")
+    steps = np.arange(n, dtype=np.int64) if auto else steps_array(name, _array(steps, "<i8", where + " steps"))
     ts = m.get("timestamps")
     if ts is None:
         if not clock:  # points without timestamps are stamped with one clock reading per batch
             clock.append(time.time())
         ts = np.full(n, clock[0])
     else:
-        ts = _array(ts, "<f8", where + " timestamps")
+        ts = times_array(name, _array(ts, "<f8", where + " timestamps"))
     if not (len(steps) == len(ts) == n):
         raise InvalidInput(f"batch: {where}: steps, timestamps and values must have the same length")
-    return {"run_id": m["run_id"], "name": m["name"], "context": context_json(m.get("context")),
-            "points": Points(steps.astype(np.int64, copy=False), ts.astype(np.float64, copy=False),
-                             vals.astype(np.float64, copy=False)),
+    return {"run_id": m["run_id"], "name": name, "context": context_json(m.get("context")),
+            "points": Points(steps.astype(np.int64, copy=False), ts.astype(np.float64, copy=False), vals),
             "auto_steps": auto}
+
+
+def _metadata(v: Any, where: str) -> dict:
+    if not isinstance(v, Mapping):
+        raise InvalidInput(f"batch: {where} must be an object")
+    problem = json_problem(v)
+    if problem:
+        raise InvalidInput(f"batch: {where} {problem}")
+    try:
+        text = json.dumps(v, default=str, allow_nan=False)
+    except (ValueError, RecursionError):
+        raise InvalidInput(f"batch: {where} must be JSON without NaN or infinity") from None
+    if len(text) > MAX_METADATA_JSON:
+        raise InvalidInput(f"batch: {where} is {len(text)} characters of JSON; the limit is {MAX_METADATA_JSON}")
+    return dict(v)
 
 
 def _artifact(item: Any) -> ArtifactItem:
     a = _need(item, "artifacts")
     run_id(a["run_id"], "artifacts")
     check_key("artifact", a["name"])
-    _text(a, "type", "artifacts")
+    if "type" in a:
+        check_text("batch: artifacts.type", a["type"], MAX_KEY)
+    if "metadata" in a:
+        a["metadata"] = _metadata(a["metadata"], "artifacts.metadata")
     if not isinstance(a["files"], (list, tuple)):
         raise InvalidInput("batch: artifacts.files must be a list")
-    files = []
+    if len(a["files"]) > 100_000:
+        raise InvalidInput(f"batch: artifacts.files has {len(a['files'])} files; the limit is 100000")
+    files, seen = [], set()
     for f in a["files"]:
         f = _need(f, "artifacts.files")
-        path = f["path"]
-        if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
-            raise InvalidInput(f"batch: artifact file path {path!r} must be relative without '..'")
-        if not isinstance(f["sha256"], str) or len(f["sha256"]) != 64:
-            raise InvalidInput(f"batch: artifact file {path!r}: sha256 must be 64 hex characters")
+        path = check_relative_path("batch: artifacts.files.path", f["path"])
+        if path in seen:
+            raise InvalidInput(f"batch: artifact {a['name']!r} lists the file {path!r} twice")
+        seen.add(path)
+        sha = f["sha256"]
+        if not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise InvalidInput(f"batch: artifact file {path!r}: sha256 must be 64 lowercase hex characters")
+        check_int(f"batch: artifact file {path!r}: size", f["size"], 0, MAX_FILE_SIZE)
+        if "media_type" in f:
+            check_media_type(f"batch: artifact file {path!r}: media_type", f["media_type"])
         files.append(f)
     a["files"] = files
     return a  # type: ignore[return-value]
@@ -365,21 +420,25 @@ def _artifact(item: Any) -> ArtifactItem:
 def _input(item: Any) -> InputItem:
     i = _need(item, "inputs")
     run_id(i["run_id"], "inputs")
-    _int_id(i["artifact_id"], "inputs.artifact_id")
-    role = i.get("role") or "input"
-    if not isinstance(role, str) or len(role) > 100:
-        raise InvalidInput("batch: inputs.role must be a short string")
-    return {"run_id": i["run_id"], "artifact_id": i["artifact_id"], "role": role}
+    check_int("batch: inputs.artifact_id", i["artifact_id"], 1)
+    role = i.get("role", "input")
+    check_text("batch: inputs.role", role, 100)
+    return {"run_id": i["run_id"], "artifact_id": i["artifact_id"], "role": role or "input"}
 
 
 def _update(item: Any) -> UpdateItem:
     u = _need(item, "updates")
     run_id(u["run_id"], "updates")
     if "status" in u:
-        _status(u["status"])
-    _seconds(u, "end_time", "updates")
-    for f in ("error", "description", "name"):
-        _text(u, f, "updates")
+        _status(u["status"], "updates.status")
+    if "end_time" in u:
+        check_seconds("batch: updates.end_time", u["end_time"], nullable=True)
+    if "name" in u:
+        check_text("batch: updates.name", u["name"], MAX_KEY)
+    if "description" in u:
+        check_text("batch: updates.description", u["description"])
+    if "error" in u:
+        check_text("batch: updates.error", u["error"], nullable=True)
     return u  # type: ignore[return-value]
 
 
@@ -389,7 +448,8 @@ def _named(item: Any, kind: str, keys: tuple[tuple[str, str], ...], texts: tuple
     for field, key_kind in keys:
         check_key(key_kind, d[field])
     for f in texts:
-        _text(d, f, kind)
+        if f in d:
+            check_text(f"batch: {kind}.{f}", d[f])
     return d
 
 
@@ -403,8 +463,10 @@ def _experiment(item: Any) -> ExperimentItem:
 
 
 def _model(item: Any) -> ModelItem:
-    m = _named(item, "models", (("project", "project"), ("name", "model")), ("stage", "description"))
-    _int_id(m["artifact_id"], "models.artifact_id")
+    m = _named(item, "models", (("project", "project"), ("name", "model")), ("description",))
+    if "stage" in m:
+        check_text("batch: models.stage", m["stage"], MAX_KEY)
+    check_int("batch: models.artifact_id", m["artifact_id"], 1)
     return m  # type: ignore[return-value]
 
 
@@ -412,17 +474,18 @@ def normalize_batch(batch: Mapping[str, Any]) -> NormalBatch:
     """Validate a batch and bring it into the store's shape; raises :class:`InvalidInput` naming the field."""
     if not isinstance(batch, Mapping):
         raise InvalidInput("batch must be a JSON object")
-    extra = set(batch) - set(SECTIONS)
+    extra = set(batch) - set(BATCH_KEYS)
     if extra:
-        raise InvalidInput(f"batch: unknown section(s) {', '.join(sorted(map(str, extra)))}")
-    raw: dict[str, list] = {}
+        raise InvalidInput(f"batch: unknown section(s) {', '.join(sorted(map(str, extra)))[:200]}")
+    raw: dict[str, Any] = {}
     for k in SECTIONS:
-        v = batch.get(k) or []
+        v = batch.get(k, [])
         if not isinstance(v, (list, tuple)):
             raise InvalidInput(f"batch: {k!r} must be a list")
         raw[k] = v
     clock: list[float] = []
     return {
+        "id": None if batch.get("id") is None else batch_id(batch["id"]),
         "projects": [_project(x) for x in raw["projects"]],
         "experiments": [_experiment(x) for x in raw["experiments"]],
         "runs": [_run(x) for x in raw["runs"]],
@@ -435,4 +498,3 @@ def normalize_batch(batch: Mapping[str, Any]) -> NormalBatch:
         "models": [_model(x) for x in raw["models"]],
         "heartbeat": [run_id(x, "heartbeat") for x in raw["heartbeat"]],
     }
-

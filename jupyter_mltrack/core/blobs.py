@@ -2,6 +2,11 @@
 
 Writes go to a temporary file in the same folder and are renamed into place, so a reader never sees a partial blob
 and two processes writing the same bytes at once both succeed.
+
+Temporary files sit in ``<root>`` itself, named ``.incoming-…`` (an upload in progress, or one whose process died)
+or ``.removing-…`` (a blob the collector, ``core/blob_gc.py``, is removing). Uploading bytes that are already stored
+refreshes the blob's modification time: the collector removes an unreferenced blob only once it is older than its
+grace period, so a blob uploaded again just before the batch that names it is never removed in between.
 """
 
 from __future__ import annotations
@@ -10,12 +15,17 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Iterator
 
 from .errors import InvalidInput, NotFound
 
 _BUF = 1 << 20
+INCOMING_PREFIX = ".incoming-"  # an upload being written (or left by a process that died)
+REMOVING_PREFIX = ".removing-"  # a blob set aside by the collector while it decides
+TEMP_PREFIXES = (INCOMING_PREFIX, REMOVING_PREFIX)
+_HEX = frozenset("0123456789abcdef")
 
 
 class BlobStore:
@@ -35,7 +45,7 @@ class BlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
         size = 0
-        fd, tmp = tempfile.mkstemp(prefix=".incoming-", dir=self.root)
+        fd, tmp = tempfile.mkstemp(prefix=INCOMING_PREFIX, dir=self.root)
         try:
             with os.fdopen(fd, "wb") as out:
                 while True:
@@ -49,9 +59,9 @@ class BlobStore:
             if expected_sha256 is not None and sha != expected_sha256:
                 raise InvalidInput(f"content hash {sha} does not match the expected {expected_sha256}")
             dest = self.path(sha)
-            if dest.is_file():
+            if _touch(dest):  # already stored: its grace period restarts now (see the module's docstring)
                 os.unlink(tmp)
-            else:
+            else:  # new, set aside by the collector, or not ours to touch: this copy takes its place
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 os.chmod(tmp, 0o644)
                 os.replace(tmp, dest)
@@ -84,6 +94,67 @@ class BlobStore:
     def copy_to(self, sha256: str, dest: str | os.PathLike) -> None:
         with self.open(sha256) as src, open(dest, "wb") as out:
             shutil.copyfileobj(src, out, _BUF)
+
+
+    # -- what the collector (core/blob_gc.py) needs --------------------------------------------------------------
+
+    def list_blobs(self) -> Iterator[tuple[str, os.stat_result]]:
+        """Every stored blob: (sha256, its stat)."""
+        for shard in _scandir(self.root):
+            if len(shard.name) != 2 or not _HEX.issuperset(shard.name) or not shard.is_dir(follow_symlinks=False):
+                continue
+            for f in _scandir(shard.path):
+                if len(f.name) == 62 and _HEX.issuperset(f.name):
+                    try:
+                        yield shard.name + f.name, f.stat(follow_symlinks=False)
+                    except FileNotFoundError:  # removed meanwhile
+                        pass
+
+    def list_temp_files(self) -> Iterator[tuple[Path, os.stat_result]]:
+        """The temporary files in the store's folder (uploads in progress or abandoned, blobs being removed)."""
+        for f in _scandir(self.root):
+            if f.name.startswith(TEMP_PREFIXES):
+                try:
+                    yield Path(f.path), f.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    pass
+
+    def remove_if_older(self, sha256: str, cutoff: float) -> int | None:
+        """Remove a blob last written (or uploaded again) before ``cutoff`` (epoch seconds); its size when removed,
+        else None (refreshed, or gone). The caller has made sure nothing references it.
+
+        The blob is first renamed aside and judged by the modification time of what was renamed: an upload that
+        refreshed it before the rename is seen (and the blob put back), one after the rename finds no blob and
+        puts its own copy in place. An upload that reported success thus always leaves the blob in place."""
+        p = self.path(sha256)
+        aside = self.root / f"{REMOVING_PREFIX}{sha256}-{os.getpid()}-{threading.get_ident()}"
+        try:
+            os.replace(p, aside)
+        except FileNotFoundError:
+            return None
+        st = os.stat(aside)
+        if st.st_mtime > cutoff:
+            os.replace(aside, p)  # uploaded again meanwhile; a copy put there since holds the same bytes
+            return None
+        os.unlink(aside)
+        return st.st_size
+
+
+def _touch(path: Path) -> bool:
+    """Set a stored blob's modification time to now; False when there is none (or it is not ours to touch)."""
+    try:
+        os.utime(path)
+        return True
+    except (FileNotFoundError, PermissionError):
+        return False
+
+
+def _scandir(path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(path) as it:
+            return list(it)
+    except FileNotFoundError:
+        return []
 
 
 def sha256_file(path: str | os.PathLike) -> tuple[str, int]:

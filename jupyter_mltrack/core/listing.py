@@ -19,7 +19,7 @@ from . import schema as S
 from . import search_sql as Q
 from .db import Database, fetch_raw
 from .errors import InvalidInput, NotFound
-from .projects import project_id
+from .projects import as_id, project_id
 from .validation import series_key
 from .wire import decode_json, encode_json, gc_paused, metrics_from_wire
 
@@ -39,10 +39,11 @@ def run_scope(conn, project=None, experiment=None, campaign=None, filter=None):
     if experiment not in (None, ""):
         e, link = S.experiments, S.run_experiments
         eq = select(e.c.id)
-        if isinstance(experiment, int) or str(experiment).isdigit():
-            eq = eq.where((e.c.id == int(experiment)) | (e.c.name == str(experiment)))
+        eid = as_id(experiment)  # None for a name, or for digits too many for an id (never an overflowing int)
+        if eid is not None:
+            eq = eq.where((e.c.id == eid) | (e.c.name == str(experiment)))
         else:
-            eq = eq.where(e.c.name == experiment)
+            eq = eq.where(e.c.name == str(experiment))
         if pid is not None:
             eq = eq.where(e.c.project_id == pid)
         eids = [x[0] for x in conn.execute(eq)]

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 #: The newest revision in migrations/versions (a test checks it against Alembic's head).
-HEAD = "0003"
+HEAD = "0004"
 _PG_LOCK_ID = 0x6D6C74726B  # "mltrk"
 
 
@@ -62,12 +62,28 @@ def _exclusive(engine: Engine, loc):
         yield
 
 
+def _refuse_newer(revision: str | None) -> None:
+    """A store upgraded by a newer version of the package cannot be opened by this one: say so in one sentence."""
+    if revision is not None and revision.isdigit() and int(revision) > int(HEAD):
+        from .. import version
+        from .errors import MLTrackError
+
+        raise MLTrackError(
+            f"this store has schema version {revision}, written by a newer jupyter_mltrack than this one "
+            f"({version.__version__}, schema version {HEAD}): upgrade the package (pip install -U jupyter_mltrack)"
+        )
+
+
 def ensure_schema(engine: Engine, loc=None) -> None:
-    if current_revision(engine) == HEAD:
+    rev = current_revision(engine)
+    if rev == HEAD:
         return
+    _refuse_newer(rev)
     with _exclusive(engine, loc):
-        if current_revision(engine) == HEAD:  # another process finished while we waited
+        rev = current_revision(engine)
+        if rev == HEAD:  # another process finished while we waited
             return
+        _refuse_newer(rev)
         upgrade(engine)
 
 

@@ -81,16 +81,34 @@ def write_experiments(conn: Connection, ids: ProjectIds, items: list) -> None:
 
 # -- reads -----------------------------------------------------------------------------------------------------------
 
+#: The most digits a project or experiment given as a string is read as an id with (more could overflow SQLite's
+#: 64-bit INTEGER); a longer all-digit string is only a name.
+MAX_ID_DIGITS = 18
+
+
+def as_id(value: int | str) -> int | None:
+    """``value`` as a row id when it can be one — an int within SQLite's INTEGER, or a string of 1 to
+    :data:`MAX_ID_DIGITS` ASCII digits — else None (a name: never an int the database would overflow on)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else None
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_DIGITS and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 def project_id(conn: Connection, project: int | str | None) -> int | None:
-    """The id of a project given by id or name; None for no project; :class:`NotFound` for an unknown one."""
+    """The id of a project given by id or name (a string of digits is tried as an id, then as a name; over
+    :data:`MAX_ID_DIGITS` digits only as a name); None for no project; :class:`NotFound` for an unknown one."""
     if project is None or project == "":
         return None
-    if isinstance(project, int) or (isinstance(project, str) and project.isdigit()):
-        row = conn.execute(select(S.projects.c.id).where(S.projects.c.id == int(project))).first()
-        if row is None and isinstance(project, str):
-            row = conn.execute(select(S.projects.c.id).where(S.projects.c.name == project)).first()
-    else:
-        row = conn.execute(select(S.projects.c.id).where(S.projects.c.name == project)).first()
+    pid = as_id(project)
+    row = None
+    if pid is not None:
+        row = conn.execute(select(S.projects.c.id).where(S.projects.c.id == pid)).first()
+    if row is None and not isinstance(project, int):
+        row = conn.execute(select(S.projects.c.id).where(S.projects.c.name == str(project))).first()
     if row is None:
         raise NotFound(f"no project {project!r}")
     return row[0]

@@ -19,8 +19,10 @@ from sqlalchemy import and_, case, func
 from . import schema as S
 from .wire import RUN_TABLE_COLUMNS
 
-#: A running run whose writer has sent no heartbeat for this long reads as ``crashed`` (its process died).
-STALE_AFTER = 180.0
+#: A running run whose writer has sent no heartbeat for this long reads as ``crashed`` (its process died). Writers
+#: beat every 10 s (``client/writer.py``'s HEARTBEAT_EVERY) even when nothing else is logged, so a crash shows
+#: within 45 s and a busy moment (a long GC pause, a slow network) does not read as one.
+STALE_AFTER = 45.0
 
 
 def effective_status(status: str, heartbeat_at: float | None, start_time: float, now: float | None = None) -> str:
@@ -28,6 +30,19 @@ def effective_status(status: str, heartbeat_at: float | None, start_time: float,
     if status == "running" and (heartbeat_at or start_time) < (time.time() if now is None else now) - STALE_AFTER:
         return "crashed"
     return status
+
+
+def status_reason(status: str, stored: str, heartbeat_at: float | None, start_time: float,
+                  error: str | None) -> str | None:
+    """Why a run has the status it reads as, in a sentence (None for a running or finished run)."""
+    if status == "crashed" and stored == "running":
+        t = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(heartbeat_at or start_time))
+        return (f"the process logging it stopped: its last heartbeat was at {t}, and a running run without one "
+                f"for {STALE_AFTER:.0f} s is taken to have crashed")
+    if status in ("failed", "crashed", "killed"):
+        first = (error or "").strip().splitlines()
+        return first[-1][:500] if first else f"ended as {status}"
+    return None
 
 
 def status_sql(runs, now: float | None = None):
@@ -68,11 +83,12 @@ class RunHead(TypedDict):
     description: str
     heartbeat_at: float | None
     error: str | None
+    status_reason: str | None
 
 
 def run_head(row: tuple, now: float, detail: bool = True) -> dict[str, Any]:
-    """A run object's head from a row in :data:`RUN_COLUMNS` order. ``detail=False`` leaves out ``heartbeat_at``
-    and ``error`` (the REST list's RunSummary)."""
+    """A run object's head from a row in :data:`RUN_COLUMNS` order. ``detail=False`` leaves out ``heartbeat_at``,
+    ``error`` and ``status_reason`` (the REST list's RunSummary)."""
     head = {
         "id": row[ID], "name": row[NAME], "status": effective_status(row[STATUS], row[BEAT], row[START], now),
         "project_id": row[PROJECT_ID], "project": row[PROJECT], "parent_id": row[PARENT], "user": row[USER],
@@ -81,6 +97,7 @@ def run_head(row: tuple, now: float, detail: bool = True) -> dict[str, Any]:
     if detail:
         head["heartbeat_at"] = row[BEAT]
         head["error"] = row[ERROR]
+        head["status_reason"] = status_reason(head["status"], row[STATUS], row[BEAT], row[START], row[ERROR])
     return head
 
 

@@ -4,11 +4,19 @@ Order: projects and experiments, runs (with their experiment and campaign links)
 batch refers to exists, params (immutable: a different value refuses the batch), tags, metric points, artifacts,
 run inputs, run updates (last: a run may be created, logged and ended in one batch), model versions; finally the
 run-table fragments of runs that reached a final state are rebuilt and every run written is marked updated.
+
+Exactly once: a batch with an id first claims it in ``applied_batches`` (an insert that does nothing when the id
+is there). The claim is part of the batch's transaction, so it commits with the batch or not at all; a batch sent
+again — a client retrying after a timeout, a server restarted while the first copy waited, another server process
+on the same store — finds the claim and answers what the first application wrote, with ``duplicate: true``. On
+PostgreSQL a second copy arriving while the first is still in its transaction waits on the claimed key, then finds
+it. Claims older than :data:`APPLIED_RETENTION` are pruned (:func:`prune_applied`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any, TypedDict
 
@@ -21,15 +29,21 @@ from .batch import (RUN_SECTIONS, ArtifactItem, InputItem, NormalBatch, NormalPa
                     referenced_runs)
 from .blobs import BlobStore
 from .db import Statement, chunked, dialect_insert, fetch_raw, in_list
-from .errors import Conflict, NotFound
+from .errors import Conflict, InvalidInput, NotFound
 from .metric_store import write_points
 from .projects import ProjectIds, ensure_campaign, ensure_experiment, ensure_project, write_experiments, write_projects
 from .registry import Registered, write_models
 from .validation import param_columns, same_json_value
 
 
+#: How long the ids of applied batches are remembered: a client retrying a batch later than this would apply it
+#: again (its writer retries for minutes, not days).
+APPLIED_RETENTION = 7 * 24 * 3600.0
+
+
 class WriteResult(TypedDict, total=False):
-    """What a batch wrote: counts per kind, and the model versions it registered (when it registered any)."""
+    """What a batch wrote: counts per kind, and the model versions it registered (when it registered any).
+    ``duplicate``: the batch's id had been applied before; the counts are those of that first application."""
 
     projects: int
     experiments: int
@@ -42,6 +56,7 @@ class WriteResult(TypedDict, total=False):
     updates: int
     models: int
     registered: list[Registered]
+    duplicate: bool
 
 
 _KNOWN_RUNS = Statement(lambda n: select(S.runs.c.id).where(S.runs.c.id.in_(in_list(n))))
@@ -53,9 +68,45 @@ _TOUCH_RUNS = {
 }
 
 
+_CLAIM = Statement(lambda n, dialect: dialect_insert(dialect)(S.applied_batches).values(
+    id=bindparam("id"), applied_at=bindparam("now"), result="").on_conflict_do_nothing()
+    .returning(S.applied_batches.c.id), by_dialect=True)
+_APPLIED = Statement(lambda n: select(S.applied_batches.c.result).where(S.applied_batches.c.id == bindparam("id")))
+_RECORD = Statement(lambda n: update(S.applied_batches).where(S.applied_batches.c.id == bindparam("id")).values(
+    result=bindparam("result")))
+
+
+def claim_batch_id(conn: Connection, batch_id: str, now: float) -> WriteResult | None:
+    """Claim ``batch_id`` for this transaction: None when it is new, else what its first application wrote."""
+    if _CLAIM.run(conn, {"id": batch_id, "now": now}):  # the row inserted: the id is new
+        return None
+    rows = _APPLIED.run(conn, {"id": batch_id})
+    done: WriteResult = json.loads(rows[0][0]) if rows and rows[0][0] else {}
+    done["duplicate"] = True
+    return done
+
+
+def prune_applied(conn: Connection, now: float) -> int:
+    """Forget the ids of batches applied longer than :data:`APPLIED_RETENTION` ago."""
+    res = conn.execute(delete(S.applied_batches).where(S.applied_batches.c.applied_at < now - APPLIED_RETENTION))
+    return res.rowcount or 0
+
+
 def apply_batch(conn: Connection, b: NormalBatch, blobs: BlobStore, ids: ProjectIds) -> WriteResult:
-    """Write a normalised batch in the transaction of ``conn``; raises NotFound / Conflict / InvalidInput."""
+    """Write a normalised batch in the transaction of ``conn``, once per batch id; raises NotFound / Conflict /
+    InvalidInput."""
     now = time.time()
+    if b["id"] is not None:
+        done = claim_batch_id(conn, b["id"], now)
+        if done is not None:
+            return done
+    out = _apply(conn, b, blobs, ids, now)
+    if b["id"] is not None:
+        _RECORD.run(conn, {"id": b["id"], "result": json.dumps(out)})
+    return out
+
+
+def _apply(conn: Connection, b: NormalBatch, blobs: BlobStore, ids: ProjectIds, now: float) -> WriteResult:
     out: WriteResult = {"projects": len(b["projects"]), "experiments": len(b["experiments"])}
     write_projects(conn, ids, b["projects"])
     write_experiments(conn, ids, b["experiments"])
@@ -214,10 +265,15 @@ def write_artifacts(conn: Connection, artifacts: list[ArtifactItem], blobs: Blob
     insert = dialect_insert(conn.dialect.name)
     for a in artifacts:
         for f in a["files"]:
-            if not blobs.exists(f["sha256"]):
+            try:
+                size = os.stat(blobs.path(f["sha256"])).st_size
+            except FileNotFoundError:
                 raise NotFound(
                     f"artifact {a['name']!r}: file {f['path']!r} (sha256 {f['sha256'][:12]}…) has not been uploaded"
-                )
+                ) from None
+            if size != f["size"]:
+                raise InvalidInput(f"batch: artifact {a['name']!r}: file {f['path']!r} has size {f['size']} but its "
+                                   f"uploaded bytes (sha256 {f['sha256'][:12]}…) are {size} bytes")
             conn.execute(insert(S.blobs).values(sha256=f["sha256"], size=f["size"], created_at=now)
                          .on_conflict_do_nothing())
         version = conn.execute(

@@ -23,6 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from .validation import RUN_STATUSES  # one list, shared with the batch check
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -33,7 +35,6 @@ NAMING = {
 
 metadata = MetaData(naming_convention=NAMING)
 
-RUN_STATUSES = ("running", "finished", "failed", "killed", "crashed")
 ROLES = ("owner", "contributor", "viewer")
 
 # Times are float seconds since the epoch (double precision keeps microseconds).
@@ -288,4 +289,16 @@ store_meta = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("revision", BigInteger, nullable=False, server_default="0"),
+)
+
+# The batches this store has applied, by the id their client gave them (``core/run_writes.py``): a batch sent again
+# — a retry after a timeout, a server restart, another server process — is recognised and not applied twice.
+# Rows older than the retention window (``run_writes.APPLIED_RETENTION``) are pruned; ``result`` is what the first
+# application answered, answered again to a repeat.
+applied_batches = Table(
+    "applied_batches",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("applied_at", Float, nullable=False, index=True),
+    Column("result", Text, nullable=False, server_default=""),
 )

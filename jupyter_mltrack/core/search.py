@@ -17,6 +17,18 @@ Fields
 Operators
     ``= == != <> < <= > >=``, ``in (…)``, ``not in (…)``, ``like``, ``ilike``, ``is null``, ``is not null``,
     combined with ``and``, ``or``, ``not`` and parentheses. Keywords are case-insensitive.
+Numbers
+    An integer literal must fit a signed 64-bit integer (at most 9223372036854775807 in magnitude); any other
+    number must be a finite double (up to about 1.8e308). Out of range, the filter is refused (:class:`InvalidInput`)
+    rather than rounded: write a large integer as a float (``1e30``) to compare approximately, and infinity as
+    ``inf`` / ``-inf``.
+Limits
+    A filter or an ``order_by`` of more than :data:`MAX_TEXT_LENGTH` characters, a filter nesting more than
+    :data:`MAX_NESTING` levels or with more than :data:`MAX_TERMS` conditions (an ``in (…)`` list is one
+    condition, however long), and an ``order_by`` of more than :data:`MAX_ORDER_TERMS` terms are refused with
+    :class:`InvalidInput` naming the limit, checked while parsing — before any recursion could get deep. Levels
+    count both as written (each parenthesis and each ``not`` inside another) and as parsed (each ``and`` / ``or``
+    group or ``not`` inside another: ``a or b and (c or d)`` is three levels deep).
 """
 
 from __future__ import annotations
@@ -53,6 +65,13 @@ ATTRIBUTES = (
     "start_time", "end_time", "duration", "project", "experiment", "campaign",
 )
 TIME_ATTRIBUTES = {"start_time", "end_time"}
+
+#: The limits of the language (see the module docstring); each is refused with a message naming it.
+MAX_TEXT_LENGTH = 100_000  # characters of a filter, or of an order_by
+MAX_NESTING = 50  # levels of parentheses and ``not``s in a filter
+MAX_TERMS = 100  # conditions (comparisons, in, like, is null) in a filter
+MAX_ORDER_TERMS = 20  # terms of an order_by
+MAX_INT = 2**63 - 1  # the largest integer literal (SQLite's INTEGER)
 
 
 @dataclass
@@ -151,6 +170,8 @@ class _Parser:
         self.text = text
         self.toks = tokenize(text)
         self.i = 0
+        self.depth = 0  # parentheses and nots open around the current position
+        self.terms = 0  # conditions read so far
 
     def peek(self, k: int = 0) -> Tok | None:
         j = self.i + k
@@ -178,33 +199,51 @@ class _Parser:
         node = self.or_()
         if self.peek() is not None:
             raise self.error(self.peek(), "expected 'and', 'or' or the end")
+        if tree_depth(node) > MAX_NESTING:  # e.g. 'a or b and (c or d and (…))': two groups per parenthesis
+            raise InvalidInput(f"search: filter nests more than {MAX_NESTING} levels (and / or groups within "
+                               "each other, parentheses and 'not's)")
         return node
+
+    # ``and`` / ``or`` nodes are flat: ("or", a, b, c, …), never a chain of pairs as deep as the filter is long.
 
     def or_(self):
-        node = self.and_()
+        terms = [self.and_()]
         while self.word() == "or":
             self.next()
-            node = ("or", node, self.and_())
-        return node
+            terms.append(self.and_())
+        return terms[0] if len(terms) == 1 else ("or", *terms)
 
     def and_(self):
-        node = self.not_()
+        terms = [self.not_()]
         while self.word() == "and":
             self.next()
-            node = ("and", node, self.not_())
-        return node
+            terms.append(self.not_())
+        return terms[0] if len(terms) == 1 else ("and", *terms)
+
+    def enter(self, t: Tok) -> None:
+        """One more level of nesting (a parenthesis or a ``not``), refused past :data:`MAX_NESTING`."""
+        if self.depth >= MAX_NESTING:
+            raise InvalidInput(f"search: filter nests more than {MAX_NESTING} levels (parentheses and 'not's) "
+                               f"at position {t.pos + 1}")
+        self.depth += 1
 
     def not_(self):
-        if self.word() == "not":
-            self.next()
-            return ("not", self.not_())
-        return self.atom()
+        nots = 0
+        while self.word() == "not":  # a loop, not a recursion: 'not not … x' costs no stack
+            self.enter(self.next())
+            nots += 1
+        node = self.atom()
+        self.depth -= nots
+        for _ in range(nots):
+            node = ("not", node)
+        return node
 
     def atom(self):
         t = self.peek()
         if t is not None and t.kind == "lparen":
-            self.next()
+            self.enter(self.next())
             node = self.or_()
+            self.depth -= 1
             t2 = self.next()
             if t2.kind != "rparen":
                 raise self.error(t2, "expected ')'")
@@ -236,8 +275,7 @@ class _Parser:
             body = t.text[1:-1].replace(q + q, q)
             return re.sub(r"\\(.)", r"\1", body)
         if t.kind == "number":
-            f = float(t.text)
-            return int(f) if re.fullmatch(r"[-+]?\d+", t.text) else f
+            return _number(t)
         if t.kind == "word":
             w = t.text.lower()
             if w == "true":
@@ -251,6 +289,12 @@ class _Parser:
         raise self.error(t, "expected a value (number, 'string', true or false)")
 
     def comparison(self):
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            t = self.peek()
+            where = f" at position {t.pos + 1}" if t is not None else ""
+            raise InvalidInput(f"search: filter has more than {MAX_TERMS} conditions{where}; "
+                               "for many values of one field use 'in (…)'")
         f = self.field()
         t = self.peek()
         w = self.word()
@@ -299,22 +343,57 @@ def parse(text: str | None):
     """Parse a filter into a small AST; ``None``/empty means no filter."""
     if text is None or not str(text).strip():
         return None
-    return _Parser(str(text)).parse()
+    text = _check_length(str(text), "filter")
+    return _Parser(text).parse()
+
+
+def tree_depth(node) -> int:
+    """How many ``and`` / ``or`` / ``not`` nodes deep a parsed filter is (counted without recursion)."""
+    deepest, todo = 0, [(node, 0)]
+    while todo:
+        n, d = todo.pop()
+        if n is not None and n[0] in ("and", "or", "not"):
+            todo.extend((child, d + 1) for child in n[1:])
+        deepest = max(deepest, d)
+    return deepest
+
+
+def _check_length(text: str, what: str) -> str:
+    if len(text) > MAX_TEXT_LENGTH:
+        raise InvalidInput(f"search: {what} is longer than {MAX_TEXT_LENGTH:,} characters ({len(text):,})")
+    return text
+
+
+def _number(t: Tok) -> int | float:
+    """A number token's value: an integer within ±:data:`MAX_INT`, else a finite float (or an explicit ±inf)."""
+    shown = t.text if len(t.text) <= 24 else t.text[:20] + f"… ({len(t.text)} characters)"
+    if re.fullmatch(r"[-+]?\d+", t.text):
+        digits = t.text.lstrip("+-").lstrip("0") or "0"  # never int() of thousands of digits
+        if len(digits) <= len(str(MAX_INT)) and int(digits) <= MAX_INT:
+            return -int(digits) if t.text.startswith("-") else int(digits)
+        raise InvalidInput(f"search: the integer {shown} at position {t.pos + 1} is out of range (at most "
+                           f"{MAX_INT} in magnitude); write e.g. 1e30 to compare as a float")
+    f = float(t.text)
+    if math.isinf(f) and "inf" not in t.text.lower():
+        raise InvalidInput(f"search: the number {shown} at position {t.pos + 1} is too large for a float "
+                           "(about 1.8e308 at most); write inf for infinity")
+    return f
 
 
 def parse_order_by(text: str | None) -> list[tuple[Field, str]]:
     """``metrics.acc DESC, params.lr, start_time`` → [(field, "asc" | "desc"), …]; empty for no order."""
     if text is None or not str(text).strip():
         return []
+    parts = [part.strip() for part in _split_commas(_check_length(str(text), "order_by"))]
+    parts = [part for part in parts if part]
+    if len(parts) > MAX_ORDER_TERMS:
+        raise InvalidInput(f"order_by has more than {MAX_ORDER_TERMS} terms ({len(parts)})")
     out = []
-    for part in _split_commas(str(text)):
-        part = part.strip()
-        if not part:
-            continue
+    for part in parts:
         direction = "asc"
-        m = re.match(r"^(.*?)\s+(asc|desc)$", part, re.IGNORECASE)
-        if m:
-            part, direction = m.group(1).strip(), m.group(2).lower()
+        words = part.rsplit(None, 1)  # not a regular expression: '(.*?)\s+(asc|desc)$' is quadratic in spaces
+        if len(words) == 2 and words[1].lower() in ("asc", "desc"):
+            part, direction = words[0].strip(), words[1].lower()
         p = _Parser(part)
         f = p.field()
         if p.peek() is not None:

@@ -98,15 +98,27 @@ def _membership_sql(f: Field, runs, table, key_col, name_col, values, like=None)
     return runs.c.id.in_(select(link.c.run_id).select_from(link.join(table, fk == table.c.id)).where(cond))
 
 
+def _stack_cost(node) -> int:
+    """About how deep SQLite's parser stack gets reading ``node`` as SQL. That stack can be small (a fixed 100
+    entries in SQLite 3.40: "parser stack overflow" past ~15 levels of ``a or b and (…)``): a term read after
+    another of an AND / OR list keeps ``expr AND`` on it meanwhile, so the deepest term goes first (AND and OR are
+    commutative in SQL) and each level of nesting then costs about one entry."""
+    if node[0] == "not":
+        return _stack_cost(node[1]) + 1
+    if node[0] not in ("and", "or"):
+        return 0
+    costs = sorted((_stack_cost(n) for n in node[1:]), reverse=True)
+    return 1 + max(c + (2 if i else 0) for i, c in enumerate(costs))
+
+
 def to_sql(node, runs=S.runs) -> ColumnElement[bool]:
     """Turn a parsed filter into a boolean SQL expression over ``runs``."""
     if node is None:
         return true()
     kind = node[0]
-    if kind == "and":
-        return and_(to_sql(node[1], runs), to_sql(node[2], runs))
-    if kind == "or":
-        return or_(to_sql(node[1], runs), to_sql(node[2], runs))
+    if kind in ("and", "or"):  # flat: ("and", a, b, c, …) → one AND list, not nested pairs; deepest term first
+        terms = [to_sql(n, runs) for n in sorted(node[1:], key=_stack_cost, reverse=True)]
+        return and_(*terms) if kind == "and" else or_(*terms)
     if kind == "not":
         return not_(to_sql(node[1], runs))
     f: Field = node[1]
@@ -171,9 +183,8 @@ def _in_sql(f: Field, vals: list, runs):
     if f.name in ("experiment", "campaign"):
         table = S.experiments if f.name == "experiment" else S.campaigns
         return _membership_sql(f, runs, table, None, None, [str(v) for v in vals])
-    if f.name in TIME_ATTRIBUTES or f.name == "duration" or f.name == "status":
-        return or_(*[_cmp_sql(f, "=", v, runs) for v in vals])
-    return _attr_column(f, runs).in_([v if isinstance(v, str) else str(v) for v in vals])
+    col = runs.c[f.name] if f.name in TIME_ATTRIBUTES else _attr_column(f, runs)
+    return col.in_([_attr_value(f, "=", v) for v in vals])
 
 
 def _cmp_sql(f: Field, op: str, v, runs):
@@ -195,19 +206,23 @@ def _cmp_sql(f: Field, op: str, v, runs):
         table = S.experiments if f.name == "experiment" else S.campaigns
         expr = _membership_sql(f, runs, table, None, None, [str(v)])
         return expr if op == "=" else not_(expr)
+    col = runs.c[f.name] if f.name in TIME_ATTRIBUTES else _attr_column(f, runs)
+    return _compare(col, op, _attr_value(f, op, v))
+
+
+def _attr_value(f: Field, op: str, v):
+    """The value an attribute (not experiment / campaign) is compared with."""
     if f.name in TIME_ATTRIBUTES:
-        return _compare(runs.c[f.name], op, _to_time(f, v))
+        return _to_time(f, v)
     if f.name == "duration":
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             raise InvalidInput(f"search: duration is in seconds, not {v!r}")
-        return _compare(_attr_column(f, runs), op, float(v))
+        return float(v)
     if f.name == "status" and isinstance(v, str) and op in ("=", "!="):
         if v.lower() not in S.RUN_STATUSES:
             raise InvalidInput(f"search: status {v!r} is not one of {', '.join(S.RUN_STATUSES)}")
-        v = v.lower()
-    if not isinstance(v, str):
-        v = str(v)
-    return _compare(_attr_column(f, runs), op, v)
+        return v.lower()
+    return v if isinstance(v, str) else str(v)
 
 
 def filter_sql(text: str | None, runs=S.runs) -> ColumnElement[bool]:

@@ -9,6 +9,7 @@ the façade's small writes (a project, an experiment, a run input, a model versi
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Mapping
 
 from . import listing as L
@@ -16,12 +17,13 @@ from . import metric_store as M
 from . import projects as P
 from . import registry as G
 from . import run_reads as RR
-from .batch import Batch, normalize_batch
+from .batch import Batch, NormalBatch, normalize_batch
+from .blob_gc import GRACE_HOURS, GcReport, collect
 from .blobs import BlobStore
 from .db import Database, Location, default_home, resolve_uri
 from .errors import InvalidInput
 from .run_shape import STALE_AFTER
-from .run_writes import WriteResult, apply_batch
+from .run_writes import WriteResult, apply_batch, prune_applied
 
 __all__ = ["Store", "Location", "resolve_uri", "default_home", "STALE_AFTER"]
 
@@ -41,6 +43,7 @@ class Store:
         self.backend = self.db.dialect
         self.blobs = BlobStore(loc.artifacts)
         self.project_ids = P.ProjectIds()
+        self._next_prune = 0.0
         if migrate:
             from .migrate import ensure_schema
 
@@ -63,9 +66,18 @@ class Store:
         """Write a batch (see docs/rest-api.md) in one transaction: all of it, or nothing.
 
         Raises :class:`InvalidInput` for malformed items, :class:`NotFound` for unknown runs and
-        :class:`Conflict` when a param is logged again with another value (``Conflict.items`` lists them)."""
+        :class:`Conflict` when a param is logged again with another value (``Conflict.items`` lists them).
+        A batch whose ``id`` was applied before is not applied again: the answer is the first one's, with
+        ``duplicate: True``."""
         b = normalize_batch(batch)
-        return self.db.write(lambda conn: apply_batch(conn, b, self.blobs, self.project_ids))
+        return self.db.write(lambda conn: self._apply(conn, b))
+
+    def _apply(self, conn, b: NormalBatch) -> WriteResult:
+        now = time.time()
+        if now >= self._next_prune:  # forget old batch ids, at most once an hour
+            self._next_prune = now + 3600
+            prune_applied(conn, now)
+        return apply_batch(conn, b, self.blobs, self.project_ids)
 
     def create_project(self, name: str, description: str = "") -> dict:
         self.write_batch({"projects": [{"name": name, "description": description}]})
@@ -84,6 +96,11 @@ class Store:
         done = self.write_batch({"models": [{"project": project, "name": name, "artifact_id": artifact_id,
                                              "stage": stage, "description": description}]})
         return self.model_version(done["registered"][0])
+
+    def gc(self, grace_hours: float = GRACE_HOURS, dry_run: bool = False) -> GcReport:
+        return collect(self.db, self.blobs, grace_hours, dry_run)
+
+    gc.__doc__ = collect.__doc__
 
     # -- reads ----------------------------------------------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""Checks shared by the client (at call time) and the store (for writes arriving over HTTP)."""
+"""Checks shared by the client (at call time) and the store (for writes arriving over HTTP): the one validation
+layer. Every limit of the write format is a constant here; docs/rest-api.md ("Limits") and the OpenAPI document
+state the same numbers (tests/test_docs.py checks them), and a value beyond one is refused with
+:class:`InvalidInput` naming the field — before anything is stored.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,22 @@ from typing import Any, Mapping
 
 from .errors import InvalidInput
 
-MAX_KEY = 250
+#: The statuses a run can have.
+RUN_STATUSES = ("running", "finished", "failed", "killed", "crashed")
+MAX_KEY = 250  # names: params, tags, metrics, artifacts, projects, experiments, runs, models
 MAX_TAG_VALUE = 5000
 MAX_PARAM_JSON = 64_000
+MAX_TEXT = 100_000  # free text: a run's description, error, source
+MAX_DEPTH = 32  # nesting of a param value or artifact metadata
+MAX_METADATA_JSON = 64_000
+MAX_SECONDS = 1e11  # times are seconds since the epoch in [0, 1e11) (year 5138), stored exactly in int64 µs
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # steps, ids, sizes, offsets
+MAX_FILE_SIZE = 2**53  # an artifact file's size in bytes
+MAX_MEDIA_TYPE = 255
+MAX_QUERY = 40_000  # characters of a request's query string (1000 run ids fit; the HTTP server closes at 64 KB)
+MAX_IDS = 1000  # run ids in one request (the HTTP client splits longer lists)
+_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
+                         r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\\\x00-\x1f]*\"|[A-Za-z0-9!#$&^_.+-]+))*$")
 _CONTEXT_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 
 
@@ -26,6 +43,85 @@ def check_key(kind: str, key: Any) -> str:
     if any(ord(c) < 32 for c in key):
         raise InvalidInput(f"{kind} name {key!r} contains a control character")
     return key
+
+
+def check_text(field: str, value: Any, limit: int = MAX_TEXT, nullable: bool = False) -> str | None:
+    """A free-text field: a string of at most ``limit`` characters (``None`` only where ``nullable``)."""
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be a string, not {type(value).__name__}")
+    if len(value) > limit:
+        raise InvalidInput(f"{field} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def check_seconds(field: str, value: Any, nullable: bool = False) -> float | None:
+    """A time: finite seconds since the epoch, in [0, 1e11)."""
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(f"{field} must be a number of seconds since the epoch, not {value!r:.60}")
+    if not (0 <= value < MAX_SECONDS):  # NaN fails this too
+        raise InvalidInput(f"{field} must be finite seconds since the epoch between 0 and {MAX_SECONDS:.0e}, "
+                           f"not {value!r:.60}")
+    return float(value)
+
+
+def check_int(field: str, value: Any, lo: int = INT64_MIN, hi: int = INT64_MAX) -> int:
+    """An integer in [lo, hi] (booleans are not integers)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"{field} must be an integer, not {value!r:.60}")
+    if not (lo <= value <= hi):
+        raise InvalidInput(f"{field} must be between {lo} and {hi}, not {str(value)[:40]}")
+    return value
+
+
+def check_relative_path(field: str, path: Any) -> str:
+    """A file path inside an artifact: relative, '/'-separated, without '..', empty parts or control characters."""
+    if not isinstance(path, str) or not path:
+        raise InvalidInput(f"{field} must be a non-empty string")
+    if len(path) > 1000:
+        raise InvalidInput(f"{field} is {len(path)} characters long; the limit is 1000")
+    parts = path.split("/")
+    if path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts) or any(
+            ord(c) < 32 for c in path):
+        raise InvalidInput(f"{field} {path!r:.80} must be a relative path without '..', '.', empty parts, "
+                           "backslashes or control characters")
+    return path
+
+
+def check_media_type(field: str, value: Any) -> str:
+    """A media type such as ``text/csv`` or ``text/plain; charset=utf-8``."""
+    if not isinstance(value, str) or len(value) > MAX_MEDIA_TYPE or not _MEDIA_TYPE.match(value):
+        raise InvalidInput(f"{field} {value!r:.80} is not a media type such as 'text/csv' "
+                           f"(type/subtype, at most {MAX_MEDIA_TYPE} characters)")
+    return value
+
+
+def json_problem(value: Any, depth: int = 0) -> str | None:
+    """Why ``value`` cannot be stored as JSON (too deep, an integer beyond 64 bits, a non-string key), or None.
+    Iterative on width, recursive on depth (bounded by :data:`MAX_DEPTH`)."""
+    if depth > MAX_DEPTH:
+        return f"nests more than {MAX_DEPTH} levels"
+    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+        return None
+    if isinstance(value, int):
+        return None if INT64_MIN <= value <= INT64_MAX else "holds an integer beyond the 64-bit range (log it as a string)"
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                return f"has a key {k!r:.40} that is not a string"
+            p = json_problem(v, depth + 1)
+            if p:
+                return p
+        return None
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            p = json_problem(v, depth + 1)
+            if p:
+                return p
+    return None
 
 
 def _jsonable(value: Any) -> Any:
@@ -46,6 +142,9 @@ def _jsonable(value: Any) -> Any:
 
 def param_json(key: str, value: Any) -> str:
     """Canonical JSON text of a param value; a clear error names the key when it is not JSON-serialisable."""
+    problem = json_problem(value)
+    if problem:
+        raise InvalidInput(f"param {key!r}: the value {problem}")
     try:
         text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=_jsonable, allow_nan=False)
     except ValueError as e:
@@ -53,6 +152,8 @@ def param_json(key: str, value: Any) -> str:
             raise InvalidInput(f"param {key!r}: NaN and infinity are not valid param values (log them as a metric "
                                "or a string)") from None
         raise InvalidInput(f"param {key!r}: {e}") from None
+    except RecursionError:
+        raise InvalidInput(f"param {key!r}: the value nests more than {MAX_DEPTH} levels") from None
     except TypeError as e:
         raise InvalidInput(
             f"param {key!r}: value of type {type(value).__name__} is not JSON-serialisable ({e}); "
@@ -69,8 +170,11 @@ def param_columns(value_json: str) -> tuple[float | None, str | None]:
     if isinstance(v, bool):
         return float(v), None
     if isinstance(v, (int, float)):
-        f = float(v)
-        return (f if not math.isnan(f) else None), None
+        try:
+            f = float(v)
+        except OverflowError:  # a 64-bit integer always fits; kept for stores written before the limit
+            return None, None
+        return (f if math.isfinite(f) else None), None
     if isinstance(v, str):
         return None, v
     return None, None
@@ -89,7 +193,7 @@ def same_json_value(a: Any, b: Any) -> bool:
 
 def metric_value(name: str, value: Any) -> float:
     """A metric value as a float (bools, ints, numpy scalars…); NaN and ±inf are values like any other."""
-    if isinstance(value, (str, bytes)) or value is None:
+    if isinstance(value, (str, bytes, bytearray)) or value is None:
         raise InvalidInput(f"metric {name!r}: value {value!r} of type {type(value).__name__} is not a number")
     try:
         return float(value)
@@ -102,6 +206,7 @@ def metric_value(name: str, value: Any) -> float:
 
 
 def metric_step(name: str, step: Any) -> int:
+    """A step: an integer (or an integral float) in the 64-bit range."""
     if isinstance(step, bool) or step is None:
         raise InvalidInput(f"metric {name!r}: step {step!r} is not an integer")
     try:
@@ -110,7 +215,40 @@ def metric_step(name: str, step: Any) -> int:
         raise InvalidInput(f"metric {name!r}: step {step!r} is not an integer") from None
     if i != step and not (isinstance(step, float) and step.is_integer()):
         raise InvalidInput(f"metric {name!r}: step {step!r} is not an integer")
+    if not (INT64_MIN <= i <= INT64_MAX) or (isinstance(step, float) and abs(step) >= 2.0**63):
+        raise InvalidInput(f"metric {name!r}: step {str(step)[:40]} is outside the 64-bit range")
     return i
+
+
+def steps_array(name: str, arr: Any) -> Any:
+    """An array of steps as int64: integral values in the 64-bit range, one dimension."""
+    import numpy as np
+
+    a = np.asarray(arr)
+    if a.ndim != 1:
+        raise InvalidInput(f"metric {name!r}: steps must be a flat list of integers")
+    if a.size and a.dtype.kind == "f":
+        if not np.all(np.isfinite(a)) or np.any(np.abs(a) >= 2.0**63) or np.any(np.mod(a, 1) != 0):
+            raise InvalidInput(f"metric {name!r}: steps must be integers in the 64-bit range")
+        return a.astype(np.int64)
+    if a.size and a.dtype.kind not in "iu":
+        raise InvalidInput(f"metric {name!r}: steps must be integers")
+    if a.dtype.kind == "u" and a.size and a.max() > INT64_MAX:
+        raise InvalidInput(f"metric {name!r}: steps must be integers in the 64-bit range")
+    return a.astype(np.int64, copy=False)
+
+
+def times_array(name: str, arr: Any) -> Any:
+    """An array of timestamps as float64 seconds: finite, in [0, 1e11), one dimension."""
+    import numpy as np
+
+    a = np.asarray(arr, dtype=np.float64)
+    if a.ndim != 1:
+        raise InvalidInput(f"metric {name!r}: timestamps must be a flat list of numbers")
+    if a.size and not (np.all(a >= 0) and np.all(a < MAX_SECONDS)):  # NaN fails too
+        raise InvalidInput(f"metric {name!r}: timestamps must be finite seconds since the epoch between 0 and "
+                           f"{MAX_SECONDS:.0e}")
+    return a
 
 
 def context_json(context: Mapping[str, Any] | None) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
+import os
 from typing import Any, Callable
 from urllib.parse import quote
 
@@ -18,12 +20,16 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 
 from ..version import __version__
+from ..core.batch import run_id
 from ..core.errors import InvalidInput, MLTrackError, NotFound
+from ..core.validation import INT64_MAX, INT64_MIN, MAX_IDS, MAX_QUERY, check_media_type
 from ..core.wire import encode_json, jsonable, series_lists
 
-_CODES = {400: "invalid", 401: "forbidden", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 413: "too_large"}
+_CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+          409: "conflict", 413: "too_large", 414: "too_large"}
 MAX_LIMIT = 10_000
+MAX_OFFSET = 2**62
+_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 
 
 class ApiError(tornado.web.HTTPError):
@@ -39,6 +45,15 @@ class BaseHandler(APIHandler):
     @property
     def store(self):
         return self.settings["mltrack_store"]
+
+    async def prepare(self):
+        if len(self.request.query) > MAX_QUERY:
+            raise tornado.web.HTTPError(414, f"the query string is {len(self.request.query)} characters long; the "
+                                             f"limit is {MAX_QUERY}")
+        await super().prepare()
+        if self.current_user is None:  # no or wrong credentials: say how to authenticate (403 is for the role)
+            self.set_header("WWW-Authenticate", 'token realm="jupyter_mltrack"')
+            raise tornado.web.HTTPError(401, "authentication required: send 'Authorization: token <token>'")
 
     async def call(self, fn: Callable, *args, write: bool = False, **kw):
         pool = self.settings["mltrack_write_pool" if write else "mltrack_read_pool"]
@@ -71,6 +86,10 @@ class BaseHandler(APIHandler):
             err = {"code": _CODES.get(status_code, "error"), "message": msg or self._reason}
         else:
             err = {"code": "internal", "message": "internal server error; the server log has the details"}
+        if status_code == 405:
+            cls = type(self)
+            self.set_header("Allow", ", ".join(
+                m for m in _METHODS if getattr(cls, m.lower()) is not getattr(tornado.web.RequestHandler, m.lower())))
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps({"error": err}))
 
@@ -78,9 +97,11 @@ class BaseHandler(APIHandler):
 
     def int_arg(self, name: str, default: int | None, lo: int = 0, hi: int | None = None) -> int | None:
         raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         try:
+            if not raw.strip().lstrip("+-").isdigit() or len(raw) > 30:
+                raise ValueError
             v = int(raw)
         except ValueError:
             raise ApiError(InvalidInput(f"query parameter {name!r} must be an integer, not {raw!r}")) from None
@@ -92,6 +113,19 @@ class BaseHandler(APIHandler):
         v = self.get_query_argument(name, None)
         return v if v not in (None, "") else None
 
+    def ids_arg(self, name: str) -> list[str] | None:
+        """A comma-separated list of 1 to MAX_IDS run ids (None when the parameter is absent)."""
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return None
+        ids = raw.split(",")
+        if len(ids) > MAX_IDS:
+            raise ApiError(InvalidInput(f"query parameter {name!r} lists {len(ids)} run ids; the limit is {MAX_IDS}"))
+        try:
+            return [run_id(i, f"query parameter {name!r}") for i in ids]
+        except InvalidInput as e:
+            raise ApiError(e) from None
+
     def json_body(self) -> Any:
         ctype = (self.request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         body = self.request.body
@@ -100,14 +134,16 @@ class BaseHandler(APIHandler):
         if ctype in ("application/msgpack", "application/x-msgpack"):
             import msgpack
 
-            try:
-                return msgpack.unpackb(body, raw=False, strict_map_key=False)
+            try:  # map keys must be strings (strict_map_key)
+                return msgpack.unpackb(body, raw=False, strict_map_key=True)
             except Exception as e:
-                raise ApiError(InvalidInput(f"the body is not valid msgpack: {e}")) from None
+                raise ApiError(InvalidInput(f"the body is not valid msgpack with string keys: {e}")) from None
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError) as e:
             raise ApiError(InvalidInput(f"the body is not valid JSON: {e}")) from None
+        except RecursionError:
+            raise ApiError(InvalidInput("the body nests too deeply to be a batch")) from None
 
 
 class StatusHandler(BaseHandler):
@@ -128,12 +164,15 @@ class ProjectsHandler(BaseHandler):
     @authorized
     async def post(self):
         body = self.json_body()
-        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+        if not isinstance(body, dict):
             raise ApiError(InvalidInput('expected {"name": "...", "description": "..."}'))
-        desc = body.get("description") or ""
-        if not isinstance(desc, str):
-            raise ApiError(InvalidInput("description must be a string"))
-        self.send(await self.call(self.store.create_project, body["name"], desc, write=True), 201)
+        store = self.store
+
+        def work():  # validated as a batch's projects item: one set of rules
+            store.write_batch({"projects": [body]})
+            return store.get_project(body["name"])
+
+        self.send(await self.call(work, write=True), 201)
 
 
 class ExperimentsHandler(BaseHandler):
@@ -146,12 +185,15 @@ class ExperimentsHandler(BaseHandler):
     @authorized
     async def post(self):
         body = self.json_body()
-        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not isinstance(body.get("project"), str):
+        if not isinstance(body, dict):
             raise ApiError(InvalidInput('expected {"project": "...", "name": "...", "description": "..."}'))
-        desc = body.get("description") or ""
-        if not isinstance(desc, str):
-            raise ApiError(InvalidInput("description must be a string"))
-        self.send(await self.call(self.store.create_experiment, body["project"], body["name"], desc, write=True), 201)
+        store = self.store
+
+        def work():  # validated as a batch's experiments item: one set of rules
+            store.write_batch({"experiments": [body]})
+            return next(x for x in store.list_experiments(body["project"]) if x["name"] == body["name"])
+
+        self.send(await self.call(work, write=True), 201)
 
 
 class RunsHandler(BaseHandler):
@@ -159,8 +201,10 @@ class RunsHandler(BaseHandler):
     @authorized
     async def get(self):
         limit = self.int_arg("limit", 100, 0, MAX_LIMIT)
-        offset = self.int_arg("offset", 0, 0)
+        offset = self.int_arg("offset", 0, 0, MAX_OFFSET)
         view = self.str_arg("view") or "full"
+        if view not in ("full", "table"):
+            raise ApiError(InvalidInput(f"query parameter 'view' must be 'full' or 'table', not {view!r:.40}"))
         runs_json, total = await self.call(
             self.store.search_runs_json,
             project=self.str_arg("project"), experiment=self.str_arg("experiment"),
@@ -215,17 +259,14 @@ class SeriesManyHandler(BaseHandler):
     @authorized
     async def get(self):
         name = self.str_arg("name")
-        runs = self.str_arg("runs")
-        if name is None or runs is None:
+        run_ids = self.ids_arg("runs")
+        if name is None or run_ids is None:
             raise ApiError(InvalidInput("query parameters 'runs' (comma-separated run ids) and 'name' are required"))
-        run_ids = [r for r in runs.split(",") if r]
-        if len(run_ids) > 10_000:
-            raise ApiError(InvalidInput("at most 10000 runs at once"))
         max_points = self.int_arg("max_points", None, 3, 1_000_000)
-        lo, hi = self.int_arg("step_min", None, -(2**62), 2**62), self.int_arg("step_max", None, -(2**62), 2**62)
+        lo, hi = self.int_arg("step_min", None, INT64_MIN, INT64_MAX), self.int_arg("step_max", None, INT64_MIN, INT64_MAX)
         step_range = None
         if lo is not None or hi is not None:
-            step_range = (-(2**62) if lo is None else lo, 2**62 if hi is None else hi)
+            step_range = (INT64_MIN if lo is None else lo, INT64_MAX if hi is None else hi)
         store, context = self.store, self.get_query_argument("context", None)
 
         def work() -> bytes:
@@ -262,12 +303,9 @@ class ReportHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self):
-        runs = self.str_arg("runs")
-        if runs is None:
+        ids = self.ids_arg("runs")
+        if ids is None:
             raise ApiError(InvalidInput("query parameter 'runs' (comma-separated run ids) is required"))
-        ids = [r for r in runs.split(",") if r]
-        if not ids or len(ids) > 1000:
-            raise ApiError(InvalidInput("give between 1 and 1000 run ids"))
         title = self.get_query_argument("title", None)
 
         def work():
@@ -307,10 +345,13 @@ class ArtifactFileHandler(BaseHandler):
     async def get(self, artifact_id: str, path: str):
         f = await self.call(self.store.artifact_file, int(artifact_id), path)
         media = f["media_type"] or "application/octet-stream"
+        try:  # stored before media types were checked: never let one break the response headers
+            check_media_type("media_type", media)
+        except InvalidInput:
+            media = "application/octet-stream"
         if media == "application/x-ipynb+json":
             media = "application/json"
         self.set_header("Content-Type", media)
-        self.set_header("Content-Length", str(f["size"]))
         self.set_header("X-Content-Type-Options", "nosniff")
         # artifact bytes are user content: never let them run script with the Jupyter origin
         self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
@@ -319,7 +360,11 @@ class ArtifactFileHandler(BaseHandler):
         self.set_header("Content-Disposition", f"{disp}; filename*=UTF-8''{quote(name)}")
         loop = asyncio.get_running_loop()
         pool = self.settings["mltrack_read_pool"]
-        fh = await loop.run_in_executor(pool, open, f["blob_path"], "rb")
+        try:
+            fh = await loop.run_in_executor(pool, open, f["blob_path"], "rb")
+        except FileNotFoundError:
+            raise ApiError(NotFound(f"the bytes of {path!r} of artifact {artifact_id} are missing from the store")) from None
+        self.set_header("Content-Length", str(os.fstat(fh.fileno()).st_size))  # the bytes sent, whatever was said
         try:
             while True:
                 chunk = await loop.run_in_executor(pool, fh.read, 1 << 20)
@@ -347,6 +392,31 @@ class BlobHandler(BaseHandler):
     async def put(self, sha256: str):
         sha, size = await self.call(self.store.blobs.put_bytes, self.request.body, sha256, write=False)
         self.send({"sha256": sha, "size": size}, 201)
+
+
+class GcHandler(BaseHandler):
+    """Reclaim space (``Store.gc``): blobs no artifact references and abandoned temporary uploads."""
+
+    @tornado.web.authenticated
+    @authorized
+    async def post(self):
+        body = self.json_body() if self.request.body.strip() else {}
+        if not isinstance(body, dict):
+            raise ApiError(InvalidInput('expected {"grace_hours": number, "dry_run": boolean} or an empty body'))
+        unknown = sorted(set(body) - {"grace_hours", "dry_run"})
+        if unknown:
+            raise ApiError(InvalidInput(f"unknown field {unknown[0]!r}; expected grace_hours, dry_run"))
+        kw = {}
+        if "grace_hours" in body:
+            g = body["grace_hours"]
+            if isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g) or g < 0:
+                raise ApiError(InvalidInput(f"grace_hours must be a number of hours ≥ 0, not {g!r}"))
+            kw["grace_hours"] = float(g)
+        if "dry_run" in body:
+            if not isinstance(body["dry_run"], bool):
+                raise ApiError(InvalidInput(f"dry_run must be true or false, not {body['dry_run']!r}"))
+            kw["dry_run"] = body["dry_run"]
+        self.send(await self.call(self.store.gc, **kw, write=True))
 
 
 class OpenAPIHandler(BaseHandler):
@@ -407,6 +477,7 @@ ROUTES = [
     (_P + r"artifacts/(?P<artifact_id>[0-9]{1,18})/files/(?P<path>.+)", ArtifactFileHandler),
     (_P + r"batch", BatchHandler),
     (_P + r"blobs/(?P<sha256>[0-9a-f]{64})", BlobHandler),
+    (_P + r"gc", GcHandler),
     (_P + r"openapi\.json", OpenAPIHandler),
     (_P + r"(?P<path>.*)", UnknownRouteHandler),
 ]

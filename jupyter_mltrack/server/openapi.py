@@ -21,7 +21,33 @@ _RUN_FIELDS = {
 
 _S = {"type": "string"}
 _RUN_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"}
-_NAMES = {"type": "array", "items": _S}
+# the rules of core/validation.py, so that a client (or a fuzzer) knows what is accepted
+_INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
+_DB_ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+_KEY = {"type": "string", "minLength": 1, "maxLength": 250, "description": "a name: 1-250 characters, not only "
+        "whitespace, no control characters", "pattern": r"^[^\x00-\x1f]*[^\x00-\x20\x85\xa0\u1680\u2000-\u200a"
+        r"\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f]*$"}
+_SHORT = {"type": "string", "maxLength": 250}
+_TEXT = {"type": "string", "maxLength": 100_000}
+_SECONDS = {"type": "number", "minimum": 0, "exclusiveMaximum": 1e11, "description": "seconds since the epoch"}
+_CTX_PAIR = r'"[A-Za-z0-9_.-]{1,100}"[ \t\n\r]*:[ \t\n\r]*"[^"\\,\]=\x00-\x1f]{0,100}"'
+_CONTEXT_TEXT = {"type": "string", "maxLength": 500, "description": 'a flat JSON object of strings, e.g. '
+                 '{"subset":"val"}; empty: {}', "pattern": r"^[ \t\n\r]*(\{[ \t\n\r]*(%s([ \t\n\r]*,[ \t\n\r]*%s)*)?"
+                 r"[ \t\n\r]*\}[ \t\n\r]*)?$" % (_CTX_PAIR, _CTX_PAIR)}
+_CONTEXT = {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z0-9_.-]{1,100}$"},
+            "additionalProperties": {"anyOf": [{"type": "string", "maxLength": 100, "pattern": r"^[^,\]=\x00-\x1f]*$"},
+                                               {"type": "number"}, {"type": "boolean"}]},
+            "description": "keys 1-100 letters, digits, '_', '-' or '.'; values strings of at most 100 characters "
+                           "without ',', ']' or '=' (numbers and booleans are stored as text); at most 500 "
+                           "characters as JSON"}
+_NAMES = {"type": "array", "items": _KEY, "maxItems": 100}
+_SEGMENT = r"([^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.[^/\\\x00-\x1f.][^/\\\x00-\x1f]*|\.\.[^/\\\x00-\x1f]+)"
+_REL_PATH = {"type": "string", "maxLength": 1000, "pattern": rf"^{_SEGMENT}(/{_SEGMENT})*$",
+             "description": "relative, '/'-separated, without '.', '..' or empty parts, backslashes or control "
+                            "characters"}
+_TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
+_MEDIA_TYPE = {"type": "string", "maxLength": 255, "description": "type/subtype[; parameter=value…]", "pattern":
+               rf'^{_TOKEN}/{_TOKEN}([ \t]*;[ \t]*[A-Za-z0-9!#$&^_.+-]+=("[^"\\\x00-\x1f]*"|[A-Za-z0-9!#$&^_.+-]+))*$'}
 _MAX_POINTS = {"type": "integer", "minimum": 3, "maximum": 1_000_000}
 _STEP = {"type": "integer", "minimum": -(2**62), "maximum": 2**62}
 _SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
@@ -41,8 +67,9 @@ def _ref(name: str) -> dict:
 
 
 def _q(name: str, desc: str, schema: dict | None = None, required: bool = False) -> dict:
+    # the handlers read an empty value as a missing one: a required string is not empty
     return {"name": name, "in": "query", "required": required, "description": desc,
-            "schema": schema or {"type": "string"}}
+            "schema": schema or {"type": "string", **({"minLength": 1} if required else {})}}
 
 
 def _p(name: str, desc: str, schema: dict | None = None) -> dict:
@@ -91,6 +118,7 @@ SCHEMAS: dict[str, Any] = {
             "media_type": {"type": "string"}}}}}},
     "Run": {"allOf": [_ref("RunSummary"), {"type": "object", "properties": {
         "error": {"type": ["string", "null"]}, "heartbeat_at": {"type": ["number", "null"]},
+        "status_reason": {"type": ["string", "null"], "description": "why the run has its status, in a sentence"},
         "children": {"type": "array", "items": {"type": "string"}},
         "artifacts": {"type": "array", "items": _ref("Artifact")},
         "inputs": {"type": "array", "items": {"type": "object"}},
@@ -119,44 +147,66 @@ SCHEMAS: dict[str, Any] = {
         "steps": {"type": "array", "items": {"type": "integer"}},
         "timestamps": {"type": "array", "items": {"type": "number"}},
         "values": {"type": "array", "items": _num_or_special}}},
+    "JsonValue": {"description": "any JSON; integers within 64 bits, nested at most 32 levels", "anyOf": [
+        {"type": ["null", "boolean", "string"]}, {"type": "number", "minimum": -(2**63), "maximum": 2**63 - 1},
+        {"type": "array", "items": _ref("JsonValue")},
+        {"type": "object", "additionalProperties": _ref("JsonValue")}]},
     "Batch": {"type": "object", "additionalProperties": False, "description":
               "Sections are applied in this order; every section may be left out. Unknown sections and fields "
               "are refused.", "properties": {
-        "projects": _items(_obj(["name"], name=_S, description=_S),
+        "projects": _items(_obj(["name"], name=_KEY, description=_TEXT),
                            "create a project; a description given replaces its own"),
-        "experiments": _items(_obj(["project", "name"], project=_S, name=_S, description=_S),
+        "experiments": _items(_obj(["project", "name"], project=_KEY, name=_KEY, description=_TEXT),
                               "create an experiment in a project (and the project)"),
-        "runs": _items(_obj(["id"], id=_RUN_ID, name=_S, project=_S, experiments=_NAMES, campaigns=_NAMES,
-                            parent_id={"oneOf": [_RUN_ID, {"type": "null"}]}, user=_S, source=_S, description=_S,
-                            start_time={"type": "number"}, status=_RUN_FIELDS["status"]),
+        "runs": _items(_obj(["id"], id=_RUN_ID, name=_SHORT, project={"oneOf": [_KEY, {"type": "null"}]},
+                            experiments=_NAMES, campaigns=_NAMES, parent_id={
+                                "oneOf": [_RUN_ID, {"type": "null"}], "description": "not the run's own id"},
+                            user=_SHORT, source=_TEXT, description=_TEXT, start_time=_SECONDS,
+                            status=_RUN_FIELDS["status"]),
                        "create runs (idempotent on id)"),
-        "params": _items(_obj(["run_id", "key", "value"], run_id=_RUN_ID, key=_S, value={}),
+        "params": _items(_obj(["run_id", "key", "value"], run_id=_RUN_ID, key=_KEY, value={
+            "allOf": [_ref("JsonValue")], "not": {"type": "null"}, "description": "at most 64000 characters as JSON"}),
                          "immutable: logging another value is a 409"),
-        "tags": _items(_obj(["run_id", "key", "value"], run_id=_RUN_ID, key=_S, value={}),
+        "tags": _items(_obj(["run_id", "key", "value"], run_id=_RUN_ID, key=_KEY, value={
+            "maxLength": 5000, "description": "at most 5000 characters (as JSON text when not a string)"}),
                        "value null deletes the tag; other non-strings are stored as JSON text"),
-        "metrics": _items(_obj(["run_id", "name", "values"], run_id=_RUN_ID, name=_S,
-                               context={"oneOf": [{"type": "object", "additionalProperties": {"type": "string"}},
-                                                  {"type": "string"}, {"type": "null"}]},
-                               steps={"type": ["array", "null"], "items": {"type": "integer"}},
-                               timestamps={"type": ["array", "null"], "items": {"type": "number"}},
+        "metrics": _items(_obj(["run_id", "name", "values"], run_id=_RUN_ID, name=_KEY,
+                               context={"oneOf": [_CONTEXT, _CONTEXT_TEXT, {"type": "null"}]},
+                               steps={"type": ["array", "null"], "items": _INT64},
+                               timestamps={"type": ["array", "null"], "items": _SECONDS},
                                values={"type": "array", "items": {"oneOf": [_num_or_special, {"type": "null"}]}}),
-                          "metric points; without steps they continue the series after its last step"),
-        "artifacts": _items(_obj(["run_id", "name", "files"], run_id=_RUN_ID, name=_S, type=_S,
-                                 metadata={"type": "object"},
-                                 files={"type": "array", "items": _obj(
-                                     ["path", "sha256", "size"], path=_S,
-                                     sha256=_SHA256,
-                                     size={"type": "integer", "minimum": 0}, media_type=_S)}),
+                          "metric points; without steps they continue the series after its last step; steps and "
+                          "timestamps, when given, as long as values"),
+        "artifacts": _items(_obj(["run_id", "name", "files"], run_id=_RUN_ID, name=_KEY, type=_SHORT,
+                                 metadata={"type": "object", "additionalProperties": _ref("JsonValue"),
+                                           "description": "at most 64000 characters as JSON"},
+                                 files={"type": "array", "maxItems": 100_000, "description": "distinct paths",
+                                        "items": _obj(["path", "sha256", "size"], path=_REL_PATH, sha256=_SHA256,
+                                                      size={"type": "integer", "minimum": 0, "maximum": 2**53},
+                                                      media_type=_MEDIA_TYPE)}),
                             "a new version of an artifact; its files' bytes uploaded first (PUT blobs/{sha256})"),
-        "inputs": _items(_obj(["run_id", "artifact_id"], run_id=_RUN_ID, artifact_id={"type": "integer"}, role=_S),
+        "inputs": _items(_obj(["run_id", "artifact_id"], run_id=_RUN_ID, artifact_id=_DB_ID,
+                              role={"type": "string", "maxLength": 100}),
                          "lineage: the run consumed that artifact"),
         "updates": _items(_obj(["run_id"], run_id=_RUN_ID, status=_RUN_FIELDS["status"],
-                               end_time={"type": ["number", "null"]}, error={"type": ["string", "null"]},
-                               description=_S, name=_S)),
-        "models": _items(_obj(["project", "name", "artifact_id"], project=_S, name=_S,
-                              artifact_id={"type": "integer"}, stage=_S, description=_S),
+                               end_time={"oneOf": [_SECONDS, {"type": "null"}]},
+                               error={"type": ["string", "null"], "maxLength": 100_000},
+                               description=_TEXT, name=_SHORT)),
+        "models": _items(_obj(["project", "name", "artifact_id"], project=_KEY, name=_KEY,
+                              artifact_id=_DB_ID, stage=_SHORT, description=_TEXT),
                          "register a new version of model name in project, pointing at the artifact"),
         "heartbeat": {"type": "array", "items": _RUN_ID, "description": "ids of runs still alive"}}},
+    "GcReport": {"type": "object", "description": "what POST gc removed (with dry_run: would remove)", "required": [
+        "blobs_removed", "bytes_freed", "temp_files_removed", "temp_bytes_freed", "blobs_kept_young",
+        "blob_rows_removed", "dry_run"], "properties": {
+        "blobs_removed": {"type": "integer", "description": "unreferenced artifact files older than the grace period"},
+        "bytes_freed": {"type": "integer", "description": "their size in bytes"},
+        "temp_files_removed": {"type": "integer", "description": "abandoned temporary upload files"},
+        "temp_bytes_freed": {"type": "integer", "description": "their size in bytes"},
+        "blobs_kept_young": {"type": "integer",
+                             "description": "unreferenced files kept: younger than the grace period"},
+        "blob_rows_removed": {"type": "integer", "description": "blobs rows no artifact file references"},
+        "dry_run": {"type": "boolean"}}},
 }
 
 
@@ -216,14 +266,14 @@ def document(version: str) -> dict:
         "/mltrack/api/runs/{run_id}/metrics": {"get": {
             "summary": "One metric series, sorted by step; optionally downsampled (min/max-preserving LTTB)",
             "parameters": [run_id, _q("name", "metric name", required=True),
-                           _q("context", 'context as JSON, e.g. {"subset":"val"} (default {})'),
+                           _q("context", 'context as JSON, e.g. {"subset":"val"} (default {})', _CONTEXT_TEXT),
                            _q("max_points", "downsample to at most this many points", _MAX_POINTS)],
             "responses": {"200": _json(_ref("Series")), **_ERRORS}}},
         "/mltrack/api/metrics": {"get": {
             "summary": "One metric series of many runs (overlay charts); runs without it are left out",
             "parameters": [_q("runs", "comma-separated run ids", required=True),
                            _q("name", "metric name", required=True),
-                           _q("context", 'context as JSON (default {})'),
+                           _q("context", 'context as JSON (default {})', _CONTEXT_TEXT),
                            _q("max_points", "downsample each series to at most this many points", _MAX_POINTS),
                            _q("step_min", "only points with step ≥ this", _STEP),
                            _q("step_max", "only points with step ≤ this", _STEP)],
@@ -235,7 +285,8 @@ def document(version: str) -> dict:
             "responses": {"200": _json(_ref("RunDiff")), **_ERRORS}}},
         "/mltrack/api/report": {"get": {
             "summary": "A standalone HTML report of runs: comparison, charts, params, environment, notebook snapshots",
-            "parameters": [_q("runs", "comma-separated run ids (1–1000)", required=True), _q("title", "report title"),
+            "parameters": [_q("runs", "comma-separated run ids (1–1000)", {"type": "string", "pattern": "[^,]"},
+                              required=True), _q("title", "report title"),
                            _q("download", "1 or true (default) for Content-Disposition: attachment; "
                                           "anything else (0) shows it inline")],
             "responses": {"200": {"description": "the report", "content": {"text/html": {}}}, **_ERRORS}}},
@@ -272,6 +323,16 @@ def document(version: str) -> dict:
             "requestBody": {"required": True, "content": {"application/octet-stream": {}}},
             "responses": {"201": _json({"type": "object", "properties": {
                 "sha256": {"type": "string"}, "size": {"type": "integer"}}}), **_ERRORS}}},
+        "/mltrack/api/gc": {"post": {
+            "summary": "Reclaim space: remove the artifact files no artifact references and abandoned temporary "
+                       "uploads, once older than the grace period (younger ones may be about to be referenced)",
+            "requestBody": {"required": False, "description": "optional; an empty body takes the defaults",
+                            "content": {"application/json": {"schema": {
+                                "type": "object", "additionalProperties": False, "properties": {
+                                    "grace_hours": {"type": "number", "minimum": 0, "default": 1.0},
+                                    "dry_run": {"type": "boolean", "default": False,
+                                                "description": "only count what would be removed"}}}}}},
+            "responses": {"200": _json(_ref("GcReport")), **_ERRORS}}},
         "/mltrack/api/openapi.json": {"get": {
             "summary": "This document", "responses": {"200": _json({"type": "object"}), **_ERRORS}}},
     }

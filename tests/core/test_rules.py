@@ -130,8 +130,8 @@ ITEM_TYPES = {"projects": B.ProjectItem, "experiments": B.ExperimentItem, "runs"
 
 
 def test_the_batch_is_declared_once():
-    assert tuple(get_type_hints(B.Batch)) == B.SECTIONS
-    assert tuple(get_type_hints(B.NormalBatch)) == B.SECTIONS
+    assert tuple(get_type_hints(B.Batch)) == B.BATCH_KEYS == ("id",) + B.SECTIONS
+    assert tuple(get_type_hints(B.NormalBatch)) == B.BATCH_KEYS
     assert set(ITEM_TYPES) == set(B.ITEM_FIELDS)
     for kind, (required, optional) in B.ITEM_FIELDS.items():
         assert set(get_type_hints(ITEM_TYPES[kind])) == set(required) | set(optional), kind

@@ -183,7 +183,7 @@ SHA = "a" * 64
     ({"runs": ["r"]}, "must be an object"),
     ({"runs": [{"name": "x"}]}, "missing 'id'"),
     ({"runs": [{"id": "a b"}]}, "run id 'a b'"),
-    ({"runs": [{"id": "x" * 33}]}, "1-32 letters"),
+    ({"runs": [{"id": "x" * 33}]}, "1-32 ASCII letters"),
     ({"runs": [{"id": ""}]}, "run id ''"),
     ({"runs": [{"id": "r", "colour": "red"}]}, "unknown field(s) colour"),
     ({"runs": [{"id": "r", "status": "paused"}]}, "status 'paused'"),
@@ -203,7 +203,7 @@ SHA = "a" * 64
     ({"metrics": [{"run_id": "r", "name": "m", "values": ["abc"]}]}, "'abc' is not a number"),
     ({"metrics": [{"run_id": "r", "name": "m", "values": [{"a": 1}]}]}, "must hold numbers"),
     ({"metrics": [{"run_id": "r", "name": "m", "values": 1.0}]}, "must be a list of numbers"),
-    ({"metrics": [{"run_id": "r", "name": "m", "values": [1.0], "steps": [0.5]}]}, "must hold integers"),
+    ({"metrics": [{"run_id": "r", "name": "m", "values": [1.0], "steps": [0.5]}]}, "steps must be integers"),
     ({"metrics": [{"run_id": "r", "name": "m", "values": [1.0, 2.0], "steps": [0]}]}, "same length"),
     ({"metrics": [{"run_id": "r", "name": "m", "values": [1.0], "timestamps": [1.0, 2.0]}]}, "same length"),
     ({"metrics": [{"run_id": "r", "name": "m", "values": b"\x00" * 7}]}, "multiple of 8"),
@@ -215,11 +215,11 @@ SHA = "a" * 64
     ({"artifacts": [{"run_id": "r", "name": "a"}]}, "missing 'files'"),
     ({"artifacts": [{"run_id": "r", "name": "a", "files": "f"}]}, "files must be a list"),
     ({"artifacts": [{"run_id": "r", "name": "a", "files": [{"path": "../up", "sha256": SHA, "size": 1}]}]},
-     "must be relative without '..'"),
+     "must be a relative path without '..'"),
     ({"artifacts": [{"run_id": "r", "name": "a", "files": [{"path": "/abs", "sha256": SHA, "size": 1}]}]},
-     "must be relative"),
+     "must be a relative path"),
     ({"artifacts": [{"run_id": "r", "name": "a", "files": [{"path": "f", "sha256": "abc", "size": 1}]}]},
-     "sha256 must be 64 hex"),
+     "sha256 must be 64 lowercase hex"),
     ({"artifacts": [{"run_id": "r", "name": "a", "files": [{"path": "f", "size": 1}]}]}, "missing 'sha256'"),
     ({"inputs": [{"run_id": "r", "artifact_id": "7"}]}, "artifact_id must be an integer"),
     ({"inputs": [{"run_id": "r", "artifact_id": True}]}, "artifact_id must be an integer"),
@@ -241,7 +241,7 @@ def test_campaigns_must_be_a_list(store):
 
 def test_non_hex_sha256_is_refused(store):
     store.write_batch({"runs": [{"id": "r"}]})
-    with pytest.raises(InvalidInput, match="SHA-256"):
+    with pytest.raises(InvalidInput, match="sha256 must be 64 lowercase hex"):
         store.write_batch({"artifacts": [{"run_id": "r", "name": "a",
                                           "files": [{"path": "f", "sha256": "../" + "a" * 61, "size": 1}]}]})
 
