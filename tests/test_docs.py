@@ -44,7 +44,7 @@ API_TS = ROOT / "labextension" / "src" / "api.ts"
 PREFIX = "mltrack/api/"
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 #: BaseHandler's and tornado's query readers; the first argument is the parameter's name.
-READERS = ("str_arg", "int_arg", "get_query_argument", "get_query_arguments", "get_argument", "get_arguments")
+READERS = ("str_arg", "int_arg", "ids_arg", "get_query_argument", "get_query_arguments", "get_argument", "get_arguments")
 
 
 # -- the code's side -----------------------------------------------------------------------------------------------
@@ -932,7 +932,7 @@ MUTATIONS: dict[str, tuple[Callable[[Inputs], Inputs], Callable[[Inputs], list[s
         lambda i: i.with_(api=_flip_required(i.api, "runs", "limit")), _required,
         "OpenAPI: get /mltrack/api/runs query parameter 'limit' has required: True"),
     "handler no longer refuses a request without a parameter": (
-        lambda i: i.with_(handlers=_replace(i.handlers, "if runs is None:\n", "if runs is None and False:\n")),
+        lambda i: i.with_(handlers=_replace(i.handlers, "if ids is None:\n", "if ids is None and False:\n")),
         _required, "OpenAPI: get /mltrack/api/report query parameter 'runs' has required: True"),
     "batch field removed from the docs": (
         lambda i: i.with_(docs=_replace(i.docs, '"artifact_id", "stage"', '"artifact_id"')), _batch,

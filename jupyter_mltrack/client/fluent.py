@@ -14,7 +14,7 @@ import traceback
 from typing import Any, Iterable, Mapping
 
 from ..core.errors import InvalidInput
-from ..core.validation import check_key, param_json, tag_value
+from ..core.validation import MAX_KEY, check_key, check_text, param_json, tag_value
 from .environment import current_user
 from .run import ACTIVE, Run, new_run_id
 from .tracking import get_client
@@ -58,8 +58,10 @@ def start_run(
         camps = [campaign] if isinstance(campaign, str) else list(campaign or [])
         for c in camps:
             check_key("campaign", c)
-        if name is not None and not isinstance(name, str):
-            raise InvalidInput(f"run name must be a string, not {name!r}")
+        if name is not None:
+            check_text("run name", name, MAX_KEY)
+        if description is not None:
+            check_text("run description", description)
         if params is not None and not isinstance(params, Mapping):
             raise InvalidInput("params must be a dict")
         # validate params and tags before creating anything

@@ -18,6 +18,8 @@ from typing import Any, Mapping, Sequence
 from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.validation import (
     check_key,
+    check_metadata,
+    check_relative_path,
     context_json,
     metric_step,
     metric_value,
@@ -301,6 +303,7 @@ class Run:
         if not p.exists():
             raise InvalidInput(f"log_artifact: {os.fspath(path)!r} does not exist")
         name = check_key("artifact", name or p.name)
+        meta = check_metadata(f"artifact {name!r}: metadata", dict(metadata or {}))
         if p.is_dir():
             paths = sorted(x for x in p.rglob("*") if x.is_file())
             rel = [x.relative_to(p).as_posix() for x in paths]
@@ -312,7 +315,7 @@ class Run:
             sha, size = backend.put_file(src)
             files.append({"path": r, "sha256": sha, "size": size, "media_type": _media_type(r)})
         self._writer.add("artifacts", {"run_id": self.id, "name": name, "type": str(type or ""),
-                                       "metadata": dict(metadata or {}), "files": files})
+                                       "metadata": meta, "files": files})
 
     def log_text(self, text: str, name: str, type: str = "text", path: str | None = None) -> None:
         """Store a string as a one-file artifact."""
@@ -327,6 +330,8 @@ class Run:
     def _log_bytes(self, name: str, type: str, files: list[tuple[str, bytes]], metadata=None) -> None:
         self._check_live()
         check_key("artifact", name)
+        for rel, _ in files:  # refused here, in the cell, before any bytes are stored
+            check_relative_path(f"artifact {name!r}: path", rel)
         backend = self._backend()
         out = []
         for rel, data in files:

@@ -87,7 +87,7 @@ class Writer:
         self.unreported: list[str] = []  # errors not yet warned about in a cell (flush() raises them)
         self.passing: list[str] = []  # passing problems: warned about, never raised
         self._last_failure: BaseException | None = None
-        self.stats = {"batches": 0, "points": 0, "retries": 0}
+        self.stats = {"batches": 0, "points": 0, "retries": 0, "duplicates": 0}
         # every batch gets an id, unique to this writer: sent again after a timeout, the store applies it once
         self._session = uuid.uuid4().hex[:20]
         self._batch_ids = itertools.count(1)
@@ -337,8 +337,10 @@ class Writer:
         delay = 0.2
         while True:
             try:
-                self.sink.write(batch)
+                done = self.sink.write(batch)
                 self._last_failure = None
+                if isinstance(done, dict) and done.get("duplicate"):  # a resent batch the store had applied
+                    self.stats["duplicates"] += 1
                 break
             except Conflict as e:
                 bad = {(c["run_id"], c["key"]) for c in getattr(e, "items", [])}

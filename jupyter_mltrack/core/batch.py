@@ -13,14 +13,13 @@ canonical JSON, metric points as :class:`~jupyter_mltrack.core.series.Points`). 
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypedDict
 
 from .errors import InvalidInput
-from .validation import (INT64_MAX, INT64_MIN, MAX_FILE_SIZE, MAX_KEY, MAX_METADATA_JSON, RUN_STATUSES, check_int, check_key,
-                         check_media_type, check_relative_path, check_seconds, check_text, context_json, json_problem,
-                         param_json, steps_array, tag_value, times_array)
+from .validation import (INT64_MAX, INT64_MIN, MAX_FILE_SIZE, MAX_KEY, RUN_STATUSES, check_int, check_key,
+                         check_media_type, check_metadata, check_relative_path, check_seconds, check_text,
+                         context_json, param_json, steps_array, tag_value, times_array)
 
 if TYPE_CHECKING:  # numpy is imported when a batch is checked, not when the client imports the section names
     import numpy as np
@@ -372,21 +371,6 @@ def _metric(item: Any, clock: list[float]) -> NormalMetric:
             "auto_steps": auto}
 
 
-def _metadata(v: Any, where: str) -> dict:
-    if not isinstance(v, Mapping):
-        raise InvalidInput(f"batch: {where} must be an object")
-    problem = json_problem(v)
-    if problem:
-        raise InvalidInput(f"batch: {where} {problem}")
-    try:
-        text = json.dumps(v, default=str, allow_nan=False)
-    except (ValueError, RecursionError):
-        raise InvalidInput(f"batch: {where} must be JSON without NaN or infinity") from None
-    if len(text) > MAX_METADATA_JSON:
-        raise InvalidInput(f"batch: {where} is {len(text)} characters of JSON; the limit is {MAX_METADATA_JSON}")
-    return dict(v)
-
-
 def _artifact(item: Any) -> ArtifactItem:
     a = _need(item, "artifacts")
     run_id(a["run_id"], "artifacts")
@@ -394,7 +378,7 @@ def _artifact(item: Any) -> ArtifactItem:
     if "type" in a:
         check_text("batch: artifacts.type", a["type"], MAX_KEY)
     if "metadata" in a:
-        a["metadata"] = _metadata(a["metadata"], "artifacts.metadata")
+        a["metadata"] = check_metadata("batch: artifacts.metadata", a["metadata"])
     if not isinstance(a["files"], (list, tuple)):
         raise InvalidInput("batch: artifacts.files must be a list")
     if len(a["files"]) > 100_000:

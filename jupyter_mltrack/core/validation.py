@@ -99,6 +99,22 @@ def check_media_type(field: str, value: Any) -> str:
     return value
 
 
+def check_metadata(field: str, value: Any) -> dict:
+    """Artifact metadata: a JSON object, at most MAX_DEPTH levels deep and MAX_METADATA_JSON characters."""
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{field} must be an object (a dict), not {type(value).__name__}")
+    problem = json_problem(value)
+    if problem:
+        raise InvalidInput(f"{field} {problem}")
+    try:
+        text = json.dumps(value, default=str, allow_nan=False)
+    except (ValueError, RecursionError):
+        raise InvalidInput(f"{field} must be JSON without NaN or infinity") from None
+    if len(text) > MAX_METADATA_JSON:
+        raise InvalidInput(f"{field} is {len(text)} characters of JSON; the limit is {MAX_METADATA_JSON}")
+    return dict(value)
+
+
 def json_problem(value: Any, depth: int = 0) -> str | None:
     """Why ``value`` cannot be stored as JSON (too deep, an integer beyond 64 bits, a non-string key), or None.
     Iterative on width, recursive on depth (bounded by :data:`MAX_DEPTH`)."""

@@ -52,7 +52,6 @@ class BaseHandler(APIHandler):
                                              f"limit is {MAX_QUERY}")
         await super().prepare()
         if self.current_user is None:  # no or wrong credentials: say how to authenticate (403 is for the role)
-            self.set_header("WWW-Authenticate", 'token realm="jupyter_mltrack"')
             raise tornado.web.HTTPError(401, "authentication required: send 'Authorization: token <token>'")
 
     async def call(self, fn: Callable, *args, write: bool = False, **kw):
@@ -86,6 +85,8 @@ class BaseHandler(APIHandler):
             err = {"code": _CODES.get(status_code, "error"), "message": msg or self._reason}
         else:
             err = {"code": "internal", "message": "internal server error; the server log has the details"}
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", 'token realm="jupyter_mltrack"')
         if status_code == 405:
             cls = type(self)
             self.set_header("Allow", ", ".join(

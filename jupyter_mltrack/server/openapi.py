@@ -49,7 +49,7 @@ _TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
 _MEDIA_TYPE = {"type": "string", "maxLength": 255, "description": "type/subtype[; parameter=value…]", "pattern":
                rf'^{_TOKEN}/{_TOKEN}([ \t]*;[ \t]*[A-Za-z0-9!#$&^_.+-]+=("[^"\\\x00-\x1f]*"|[A-Za-z0-9!#$&^_.+-]+))*$'}
 _MAX_POINTS = {"type": "integer", "minimum": 3, "maximum": 1_000_000}
-_STEP = {"type": "integer", "minimum": -(2**62), "maximum": 2**62}
+_STEP = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 
 
@@ -243,7 +243,7 @@ def document(version: str) -> dict:
                 _q("filter", "search language, e.g. metrics.acc > 0.5 and params.optimizer = 'adam'"),
                 _q("order_by", "e.g. metrics.acc DESC, start_time (default: newest first)"),
                 _q("limit", "page size (default 100, max 10000)", {"type": "integer", "minimum": 0, "maximum": 10000}),
-                _q("offset", "rows to skip", {"type": "integer", "minimum": 0}),
+                _q("offset", "rows to skip", {"type": "integer", "minimum": 0, "maximum": 2**62}),
                 _q("view", "full (default): RunSummary with every metric's summary; table: RunRow, metrics as "
                    "{series key: last value} (a run table, about a third of the size)",
                    {"type": "string", "enum": ["full", "table"]}),
