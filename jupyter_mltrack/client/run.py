@@ -208,11 +208,8 @@ class Run:
             buf = self._series(name, context, k)
         if value.__class__ is not float:
             value = metric_value(name, value)
-        if step is not None:
-            if step.__class__ is not int:
-                step = metric_step(name, step)
-            if not -(2**63) <= step < 2**63:
-                raise InvalidInput(f"metric {name!r}: step {step} does not fit in 64 bits")
+        if step is not None and (step.__class__ is not int or not -(2**63) <= step < 2**63):
+            step = metric_step(name, step)  # raises for a step that is not a 64-bit integer
         w.add_point(buf, step, value, _time())
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None,

@@ -50,7 +50,12 @@ class BaseHandler(APIHandler):
         if len(self.request.query) > MAX_QUERY:
             raise tornado.web.HTTPError(414, f"the query string is {len(self.request.query)} characters long; the "
                                              f"limit is {MAX_QUERY}")
-        await super().prepare()
+        try:
+            await super().prepare()
+        except tornado.web.HTTPError as e:  # jupyter_server refuses anonymous requests with 403
+            if e.status_code != 403 or getattr(self, "_jupyter_current_user", None) is not None or not self.check_host():
+                raise
+            self.current_user = None
         if self.current_user is None:  # no or wrong credentials: say how to authenticate (403 is for the role)
             raise tornado.web.HTTPError(401, "authentication required: send 'Authorization: token <token>'")
 

@@ -21,6 +21,7 @@ _RUN_FIELDS = {
 
 _S = {"type": "string"}
 _RUN_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$"}
+_RUN_IDS = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}(,[A-Za-z0-9_-]{1,32}){0,999}$"}
 # the rules of core/validation.py, so that a client (or a fuzzer) knows what is accepted
 _INT64 = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _DB_ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
@@ -62,6 +63,16 @@ def _items(item: dict, desc: str | None = None) -> dict:
     return {"type": "array", "items": item, **({"description": desc} if desc else {})}
 
 
+def _json_value(depth: int) -> dict:
+    """Any JSON value, its numbers within 64 bits, written out ``depth`` levels deep (any JSON below): a recursive
+    $ref sends openapi-spec-validator into endless recursion."""
+    if depth == 0:
+        return {}
+    inner = _json_value(depth - 1)
+    return {"anyOf": [{"type": ["null", "boolean", "string"]}, _INT64 | {"type": "number"},
+                      {"type": "array", "items": inner}, {"type": "object", "additionalProperties": inner}]}
+
+
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -82,14 +93,16 @@ def _json(schema: dict, desc: str = "OK") -> dict:
 
 _ERRORS = {
     "400": _json(_ref("Error"), "Malformed request"),
-    "403": _json(_ref("Error"), "Not authenticated or not authorized"),
+    "401": _json(_ref("Error"), "No or wrong credentials (GET); a POST or PUT without them is a 403 (XSRF check)"),
+    "403": _json(_ref("Error"), "Not authorized, or a POST/PUT without credentials"),
+    "414": _json(_ref("Error"), "The query string is too long"),
     "404": _json(_ref("Error"), "Unknown run, project, experiment, artifact or series"),
 }
 
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
-        "properties": {"code": {"type": "string", "enum": ["invalid", "not_found", "conflict", "forbidden",
+        "properties": {"code": {"type": "string", "enum": ["invalid", "unauthenticated", "not_found", "conflict", "forbidden",
                                                            "method_not_allowed", "too_large", "internal", "error"]},
                        "message": {"type": "string"}, "items": {"type": "array", "items": {"type": "object"}}}}}},
     "Project": {"type": "object", "properties": {
@@ -147,10 +160,7 @@ SCHEMAS: dict[str, Any] = {
         "steps": {"type": "array", "items": {"type": "integer"}},
         "timestamps": {"type": "array", "items": {"type": "number"}},
         "values": {"type": "array", "items": _num_or_special}}},
-    "JsonValue": {"description": "any JSON; integers within 64 bits, nested at most 32 levels", "anyOf": [
-        {"type": ["null", "boolean", "string"]}, {"type": "number", "minimum": -(2**63), "maximum": 2**63 - 1},
-        {"type": "array", "items": _ref("JsonValue")},
-        {"type": "object", "additionalProperties": _ref("JsonValue")}]},
+    "JsonValue": {"description": "any JSON; integers within 64 bits, nested at most 32 levels", **_json_value(3)},
     "Batch": {"type": "object", "additionalProperties": False, "description":
               "Sections are applied in this order; every section may be left out. Unknown sections and fields "
               "are refused.", "properties": {
@@ -165,7 +175,7 @@ SCHEMAS: dict[str, Any] = {
                             status=_RUN_FIELDS["status"]),
                        "create runs (idempotent on id)"),
         "params": _items(_obj(["run_id", "key", "value"], run_id=_RUN_ID, key=_KEY, value={
-            "allOf": [_ref("JsonValue")], "not": {"type": "null"}, "description": "at most 64000 characters as JSON"}),
+            "allOf": [_ref("JsonValue")], "description": "at most 64000 characters as JSON"}),
                          "immutable: logging another value is a 409"),
         "tags": _items(_obj(["run_id", "key", "value"], run_id=_RUN_ID, key=_KEY, value={
             "maxLength": 5000, "description": "at most 5000 characters (as JSON text when not a string)"}),
@@ -222,18 +232,18 @@ def document(version: str) -> dict:
             "get": {"summary": "All projects", "responses": {
                 "200": _json({"type": "object", "properties": {"projects": {"type": "array", "items": _ref("Project")}}}),
                 **_ERRORS}},
-            "post": {"summary": "Create a project (or return the existing one)", "requestBody": {"content": {
-                "application/json": {"schema": {"type": "object", "required": ["name"], "properties": {
-                    "name": {"type": "string"}, "description": {"type": "string"}}}}}},
+            "post": {"summary": "Create a project (or return the existing one)", "requestBody": {"required": True,
+                "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {
+                    "name": _KEY, "description": _TEXT}, "additionalProperties": False}}}},
                 "responses": {"201": _json(_ref("Project")), **_ERRORS}}},
         "/mltrack/api/experiments": {
             "get": {"summary": "Experiments, optionally of one project",
                     "parameters": [_q("project", "project id or name")],
                     "responses": {"200": _json({"type": "object", "properties": {
                         "experiments": {"type": "array", "items": _ref("Experiment")}}}), **_ERRORS}},
-            "post": {"summary": "Create an experiment in a project", "requestBody": {"content": {
+            "post": {"summary": "Create an experiment in a project", "requestBody": {"required": True, "content": {
                 "application/json": {"schema": {"type": "object", "required": ["project", "name"], "properties": {
-                    "project": {"type": "string"}, "name": {"type": "string"}, "description": {"type": "string"}}}}}},
+                    "project": _KEY, "name": _KEY, "description": _TEXT}, "additionalProperties": False}}}},
                 "responses": {"201": _json(_ref("Experiment")), **_ERRORS}}},
         "/mltrack/api/runs": {"get": {
             "summary": "Search runs",
@@ -271,7 +281,7 @@ def document(version: str) -> dict:
             "responses": {"200": _json(_ref("Series")), **_ERRORS}}},
         "/mltrack/api/metrics": {"get": {
             "summary": "One metric series of many runs (overlay charts); runs without it are left out",
-            "parameters": [_q("runs", "comma-separated run ids", required=True),
+            "parameters": [_q("runs", "comma-separated run ids (1–1000)", _RUN_IDS, required=True),
                            _q("name", "metric name", required=True),
                            _q("context", 'context as JSON (default {})', _CONTEXT_TEXT),
                            _q("max_points", "downsample each series to at most this many points", _MAX_POINTS),
@@ -281,12 +291,12 @@ def document(version: str) -> dict:
                 "series": {"type": "array", "items": _ref("Series")}}}), **_ERRORS}}},
         "/mltrack/api/diff": {"get": {
             "summary": "What differs between two runs: params, last metric values, tags and notebook cells (nbdime)",
-            "parameters": [_q("a", "run id", required=True), _q("b", "run id", required=True)],
+            "parameters": [_q("a", "run id", _RUN_ID, required=True), _q("b", "run id", _RUN_ID, required=True)],
             "responses": {"200": _json(_ref("RunDiff")), **_ERRORS}}},
         "/mltrack/api/report": {"get": {
             "summary": "A standalone HTML report of runs: comparison, charts, params, environment, notebook snapshots",
-            "parameters": [_q("runs", "comma-separated run ids (1–1000)", {"type": "string", "pattern": "[^,]"},
-                              required=True), _q("title", "report title"),
+            "parameters": [_q("runs", "comma-separated run ids (1–1000)", _RUN_IDS, required=True),
+                           _q("title", "report title"),
                            _q("download", "1 or true (default) for Content-Disposition: attachment; "
                                           "anything else (0) shows it inline")],
             "responses": {"200": {"description": "the report", "content": {"text/html": {}}}, **_ERRORS}}},

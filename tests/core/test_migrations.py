@@ -224,3 +224,20 @@ def test_downgrade_to_0001_keeps_the_points(store):
     got = store.get_series("r", "m", max_points=100)
     assert got["total_count"] == n and got["downsampled"]
     assert np.array_equal(store.get_series("r", "m")["points"].values, values)
+
+
+def test_a_store_from_a_newer_version_says_to_upgrade_in_one_sentence(store_dir):
+    from sqlalchemy import text
+
+    from jupyter_mltrack.core.errors import MLTrackError
+    from jupyter_mltrack.core.store import Store
+
+    s = Store(store_dir)
+    with s.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    s.close()
+    with pytest.raises(MLTrackError) as e:
+        Store(store_dir)
+    message = str(e.value)
+    assert "0099" in message and migrate.HEAD in message and "upgrade the package" in message
+    assert "Can't locate revision" not in message and message.count(". ") == 0

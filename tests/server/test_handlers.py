@@ -50,7 +50,9 @@ async def test_every_route_requires_authentication(jp_fetch):
             with pytest.raises(HTTPClientError) as e:
                 await jp_fetch(url, method=method, body=body, headers={"Authorization": ""},
                                allow_nonstandard_methods=True)
-            assert e.value.code == 403, (method, url, e.value.code)
+            assert e.value.code == 401, (method, url, e.value.code)  # 403 is for a known user without the right
+            assert e.value.response.headers.get("WWW-Authenticate", "").startswith("token")
+            assert json.loads(e.value.response.body)["error"]["code"] == "unauthenticated"
             assert b"projects" not in (e.value.response.body or b"")
     # the widgets' static file: a page route, so an anonymous browser is sent to the login page
     for pattern, _handler in STATIC_ROUTES:
