@@ -453,9 +453,9 @@ def batch_problems(docs_text: str, doc: dict) -> list[str]:
     problems = []
     # the docs
     sketch = docs_batch(docs_text)
-    if list(sketch) != list(B.SECTIONS):
-        problems.append(f"docs/rest-api.md: the batch shows sections {list(sketch)}; core.batch.SECTIONS is "
-                        f"{list(B.SECTIONS)} (the order the store applies them)")
+    if list(sketch) != list(B.BATCH_KEYS):
+        problems.append(f"docs/rest-api.md: the batch shows keys {list(sketch)}; core.batch.BATCH_KEYS is "
+                        f"{list(B.BATCH_KEYS)} (the id, then the sections in the order the store applies them)")
     for kind, (required, optional) in B.ITEM_FIELDS.items():
         shown = docs_item_fields(sketch, kind)
         if shown is None:
@@ -484,11 +484,11 @@ def batch_problems(docs_text: str, doc: dict) -> list[str]:
         schema = resolve(doc, media.get("schema", {}))
         where = f"OpenAPI: the batch schema ({ctype})"
         sections = schema.get("properties", {})
-        for s in B.SECTIONS:
+        for s in B.BATCH_KEYS:
             if s not in sections:
-                problems.append(f"{where} lacks section {s!r}")
-        for s in sorted(set(sections) - set(B.SECTIONS)):
-            problems.append(f"{where} has section {s!r}, which core.batch.SECTIONS does not")
+                problems.append(f"{where} lacks key {s!r}")
+        for s in sorted(set(sections) - set(B.BATCH_KEYS)):
+            problems.append(f"{where} has key {s!r}, which core.batch.BATCH_KEYS does not")
         if schema.get("additionalProperties") is not False:
             problems.append(f"{where} must say additionalProperties: false (unknown sections are refused)")
         for kind, (required, optional) in B.ITEM_FIELDS.items():
@@ -690,6 +690,39 @@ def test_openapi_query_parameter_types_and_bounds(openapi):
 def test_every_batch_section_and_field_is_in_the_docs_and_openapi(docs_text, openapi):
     problems = batch_problems(docs_text, openapi)
     assert not problems, _fail(problems)
+
+
+def test_the_limits_table_states_the_validation_layer_s_numbers(docs_text):
+    from jupyter_mltrack.core import search, validation as V
+    from jupyter_mltrack.server import handlers
+
+    table = docs_text.split("**Limits.**", 1)[1].split("\n\n`", 1)[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[2] for line in table.splitlines() if line.startswith("| ")}
+
+    def has(row_start: str, number: int) -> None:
+        row = next(v for k, v in rows.items() if k.startswith(row_start))
+        assert f"{number:,}" in row or str(number) in row, (row_start, number, row)
+
+    has("names", V.MAX_KEY)
+    has("free text", V.MAX_TEXT)
+    has("tag values", V.MAX_TAG_VALUE)
+    has("param values", V.MAX_PARAM_JSON)
+    has("param values", V.MAX_DEPTH)
+    has("artifact `metadata`", V.MAX_METADATA_JSON)
+    has("artifact file `media_type`", V.MAX_MEDIA_TYPE)
+    has("query string", V.MAX_QUERY)
+    has("run ids in", V.MAX_IDS)
+    has("`limit`", handlers.MAX_LIMIT)
+    has("search filters", search.MAX_TEXT_LENGTH)
+    has("search filters", search.MAX_TERMS)
+    has("search filters", search.MAX_NESTING)
+    has("search filters", search.MAX_ORDER_TERMS)
+    assert f"{V.MAX_SECONDS:.0e}".replace("+", "") in rows["times (`start_time`, `end_time`, `timestamps`)"]
+    from jupyter_mltrack.core.batch import NULLABLE
+
+    nulls = rows["`null`"]
+    assert sorted(f"{k}.{f}" for k, fs in NULLABLE.items() for f in fs) == sorted(
+        x.split("`")[1] for x in nulls.split(";")[0].split(",") if "`" in x)
 
 
 def test_labextension_client_names_only_existing_routes():
@@ -948,7 +981,7 @@ MUTATIONS: dict[str, tuple[Callable[[Inputs], Inputs], Callable[[Inputs], list[s
         "OpenAPI: the batch schema (application/json): the runs item lacks field 'campaigns'"),
     "batch section removed from OpenAPI": (
         lambda i: i.with_(api=_drop_batch_section(i.api, "models")), _batch,
-        "OpenAPI: the batch schema (application/json) lacks section 'models'"),
+        "OpenAPI: the batch schema (application/json) lacks key 'models'"),
     "bogus route in api.ts": (
         lambda i: i.with_(ts=i.ts + _BOGUS_TS), _ts,
         "requestJson(`runz/${encodeURIComponent('a')}/metrics` + query({ name: 'x' })) names no route"),

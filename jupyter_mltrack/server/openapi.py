@@ -164,6 +164,9 @@ SCHEMAS: dict[str, Any] = {
     "Batch": {"type": "object", "additionalProperties": False, "description":
               "Sections are applied in this order; every section may be left out. Unknown sections and fields "
               "are refused.", "properties": {
+        "id": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9._:-]+$",
+               "description": "the batch's id, unique per client: a batch whose id the store has applied is not "
+                              "applied again (the answer is the first one's, with duplicate: true)"},
         "projects": _items(_obj(["name"], name=_KEY, description=_TEXT),
                            "create a project; a description given replaces its own"),
         "experiments": _items(_obj(["project", "name"], project=_KEY, name=_KEY, description=_TEXT),
@@ -325,7 +328,9 @@ def document(version: str) -> dict:
                     **{k: {"type": "integer"} for k in ("projects", "experiments", "runs", "params", "tags", "points",
                                                         "artifacts", "inputs", "updates", "models")},
                     "registered": {"type": "array", "items": {"type": "object", "properties": {
-                        "project": _S, "name": _S, "version": {"type": "integer"}}}}}}}}),
+                        "project": _S, "name": _S, "version": {"type": "integer"}}}},
+                    "duplicate": {"type": "boolean", "description": "the batch's id had been applied: nothing "
+                                  "was written now, the counts are the first application's"}}}}}),
                           "409": _json(_ref("Error"), "A param was logged again with another value"), **_ERRORS}}},
         "/mltrack/api/blobs/{sha256}": {"put": {
             "summary": "Upload the bytes of an artifact file (content-addressed; the hash is checked)",

@@ -205,3 +205,26 @@ async def test_projects_and_experiments_are_checked_like_batch_items(jp_fetch):
     assert "missing 'project'" in await _error(jp_fetch, "experiments", method="POST", body=json.dumps({"name": "e"}))
     r = await _fetch(jp_fetch, "projects", method="POST", body=json.dumps({"name": "p", "description": "d"}))
     assert r.code == 201 and json.loads(r.body)["name"] == "p"
+
+
+async def test_the_http_client_splits_long_id_lists(jp_fetch, jp_serverapp, jp_http_port, jp_base_url, monkeypatch):
+    import asyncio
+
+    from jupyter_mltrack.client import backend as B
+    from jupyter_mltrack.core.validation import MAX_IDS
+
+    await _store_good_run(jp_fetch)
+    sent: list[int] = []
+    request = B.HttpBackend._request
+
+    def counting(self, method, path, **kw):
+        if path.startswith("metrics?"):
+            sent.append(len(self.api + path))
+        return request(self, method, path, **kw)
+
+    monkeypatch.setattr(B.HttpBackend, "_request", counting)
+    http = B.HttpBackend(f"http://127.0.0.1:{jp_http_port}{jp_base_url}?token={jp_serverapp.identity_provider.token}")
+    ids = [f"r{i:031d}" for i in range(2 * MAX_IDS + 500)] + ["good"]  # well past the server's limit
+    series = await asyncio.to_thread(http.get_series_many, ids, "loss")
+    assert [s["run_id"] for s in series] == ["good"]
+    assert len(sent) == -(-len(ids) // B.IDS_PER_REQUEST) and max(sent) < 40_000
