@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
 
-.PHONY: install lab test test-fast check-install chromium bench clean
+.PHONY: install lab test test-fast check-install chromium bench reliability clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -44,6 +44,9 @@ test-fast: install
 
 bench: install
 	$(PY) bench/run.py
+
+reliability: install
+	$(PY) bench/reliability.py
 
 clean:
 	rm -rf $(VENV) node_modules lib jupyter_mltrack/labextension *.egg-info .pytest_cache

@@ -93,8 +93,8 @@ def _json(schema: dict, desc: str = "OK") -> dict:
 
 _ERRORS = {
     "400": _json(_ref("Error"), "Malformed request"),
-    "401": _json(_ref("Error"), "No or wrong credentials (GET); a POST or PUT without them is a 403 (XSRF check)"),
-    "403": _json(_ref("Error"), "Not authorized, or a POST/PUT without credentials"),
+    "401": _json(_ref("Error"), "No or wrong credentials"),
+    "403": _json(_ref("Error"), "Not authorized, or a cookie-authenticated write without its XSRF token"),
     "414": _json(_ref("Error"), "The query string is too long"),
     "404": _json(_ref("Error"), "Unknown run, project, experiment, artifact or series"),
 }

@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Reliability figures of jupyter_mltrack, each from a real scenario (docs/benchmarks.md, "Reliability").
+
+    .venv/bin/python bench/reliability.py                 # every scenario at full size (~6 min on 2 cores)
+    .venv/bin/python bench/reliability.py --quick         # smaller sizes (~2 min)
+    .venv/bin/python bench/reliability.py --only busy,kills
+
+Scenarios (each on a fresh store in a temporary folder, real processes, a real `jupyter server`):
+
+- writers:  W processes log P stepped points each into one embedded SQLite store at once → stored, doubled, missing.
+- busy:     a kernel logs through the server (`MLTRACK_URI=http://…`) while another process holds the SQLite write
+            lock for longer than the client's read timeout → every batch in that window is resent.
+- restart:  the same, and the server is stopped with SIGTERM while its write thread waits on the lock, then started
+            again; the client retries until it is back.
+- kills:    K processes are killed with SIGKILL while logging 3 MB artifacts; then `mltrack gc` (grace 0) reclaims
+            what they left, and every artifact of a run that finished still reads back.
+- fuzz:     schemathesis against the served OpenAPI document, every check on → cases, responses ≥ 500, failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests._server import JupyterServer  # noqa: E402  (a real jupyter server in a subprocess)
+from tests._subprocess import subprocess_env, write_script  # noqa: E402
+
+PY = sys.executable
+
+LOGGER = """
+import json, os, time
+import jupyter_mltrack as mlt
+from jupyter_mltrack.client.tracking import get_client
+n, pace = int(os.environ["POINTS"]), float(os.environ.get("PACE", "0"))
+run = mlt.start_run(name=os.environ.get("NAME", "r"))
+print("RUN", run.id, flush=True)
+for i in range(n):
+    run.log_metric("loss", float(i), step=i)
+    if pace and i % 1000 == 999:
+        time.sleep(pace)
+run.end()
+mlt.flush(timeout=900)
+print("STATS", json.dumps(get_client().writer.stats), flush=True)
+"""
+
+LOCKER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], timeout=120, isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("LOCKED", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+ARTIFACTS = """
+import os, time
+import jupyter_mltrack as mlt
+run = mlt.start_run(name="artifacts", capture_environment=False)
+i = 0
+while True:  # killed from outside
+    run.log_text(os.urandom(1_500_000).hex(), name=f"blob{i}", path=f"b{i}.txt")
+    i += 1
+    if i == 2:
+        print("LOGGING", flush=True)
+"""
+
+
+def _points(db: str, run_id: str) -> tuple[int, int]:
+    from jupyter_mltrack.core.store import Store
+
+    s = Store(db)
+    try:
+        steps = s.get_series(run_id, "loss")["points"].steps.tolist()
+        return len(steps), len(set(steps))
+    finally:
+        s.close()
+
+
+def _logger(folder: Path, uri: str, points: int, pace: float, timeout: str | None = None, name: str = "r"):
+    env = subprocess_env(MLTRACK_URI=uri, POINTS=str(points), PACE=str(pace), NAME=name,
+                         MLTRACK_HOME=str(folder / f"home-{name}"))
+    if timeout:
+        env["MLTRACK_HTTP_TIMEOUT"] = timeout
+    return subprocess.Popen([PY, str(write_script(folder, LOGGER))], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _done(p: subprocess.Popen) -> tuple[str, dict]:
+    out, err = p.communicate(timeout=1800)
+    if p.returncode != 0:
+        raise RuntimeError(err[-2000:])
+    return out.split("RUN", 1)[1].split()[0], json.loads(out.split("STATS", 1)[1])
+
+
+def _lock(folder: Path, db: str, seconds: float) -> subprocess.Popen:
+    p = subprocess.Popen([PY, str(write_script(folder, LOCKER)), db, str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "LOCKED"
+    return p
+
+
+def writers(folder: Path, quick: bool) -> dict:
+    w, n = (4, 20_000) if quick else (8, 50_000)
+    db = str(folder / "store" / "mltrack.db")
+    t = time.perf_counter()
+    procs = [_logger(folder, db, n, 0.0, name=f"w{i}") for i in range(w)]
+    results = [_done(p) for p in procs]
+    secs = time.perf_counter() - t
+    stored = [_points(db, rid) for rid, _ in results]
+    total = sum(s for s, _ in stored)
+    doubled = sum(s - d for s, d in stored)
+    return {"scenario": f"{w} processes × {n:,} points, one embedded store", "expected": w * n, "stored": total,
+            "doubled": doubled, "missing": w * n - (total - doubled), "seconds": round(secs, 1)}
+
+
+def _remote(folder: Path, quick: bool, restart: bool) -> dict:
+    n, lock_s, timeout = (50_000, 8, "2") if quick else (200_000, 40, None)  # full: the client's default 30 s
+    pace = 0.25 if quick else 0.4
+    db = str(folder / "store" / "mltrack.db")
+    server = JupyterServer(folder, db).start()
+    try:
+        client = _logger(folder, server.client_uri, n, pace, timeout)
+        time.sleep(3)
+        locker = _lock(folder, db, lock_s)
+        if restart:
+            time.sleep(lock_s / 2)
+            server.stop(signal.SIGTERM)
+        locker.wait(lock_s + 120)
+        if restart:
+            server.start()
+        run_id, stats = _done(client)
+    finally:
+        server.stop()
+    stored, distinct = _points(db, run_id)
+    what = "SIGTERM while a write waits, then restarted" if restart else "store write-locked"
+    return {"scenario": f"{n:,} points through the server, {what} for {lock_s} s",
+            "expected": n, "stored": stored, "doubled": stored - distinct, "missing": n - distinct,
+            "resent": stats["retries"], "answered as duplicates": stats["duplicates"]}
+
+
+def busy(folder: Path, quick: bool) -> dict:
+    return _remote(folder, quick, restart=False)
+
+
+def restart(folder: Path, quick: bool) -> dict:
+    return _remote(folder, quick, restart=True)
+
+
+def kills(folder: Path, quick: bool) -> dict:
+    k = 3 if quick else 6
+    store = folder / "store"
+    env = subprocess_env(MLTRACK_URI=str(store), MLTRACK_HOME=str(folder / "home"))
+    script = write_script(folder, ARTIFACTS)
+    procs = [subprocess.Popen([PY, str(script)], env=env, stdout=subprocess.PIPE, text=True) for _ in range(k)]
+    for p in procs:
+        p.stdout.readline()  # logging
+    time.sleep(1.5)
+    for p in procs:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    env_ok = subprocess_env(MLTRACK_URI=str(store), MLTRACK_HOME=str(folder / "home"), POINTS="10", NAME="ok")
+    ok = subprocess.run([PY, "-c", "import jupyter_mltrack as mlt\nwith mlt.start_run(name='ok') as r:\n"
+                         "    r.log_text('kept', name='keep', path='keep.txt')\nmlt.flush()\nprint(r.id)"],
+                        env=env_ok, capture_output=True, text=True, check=True)
+    before = sum(f.stat().st_size for f in (store / "artifacts").rglob("*") if f.is_file())
+    gc = subprocess.run([PY, "-m", "jupyter_mltrack.cli", "--uri", str(store), "gc", "--grace-hours", "0"],
+                        env=env_ok, capture_output=True, text=True, check=True)
+    after = sum(f.stat().st_size for f in (store / "artifacts").rglob("*") if f.is_file())
+    from jupyter_mltrack.core.store import Store
+
+    s = Store(store)
+    try:
+        readable = all(s.read_artifact_file(a["id"], f["path"]) is not None
+                       for r in s.search_runs()[0] for a in s.get_run(r["id"])["artifacts"] for f in a["files"])
+    finally:
+        s.close()
+    return {"scenario": f"{k} processes killed (SIGKILL) while logging 3 MB artifacts, then `mltrack gc`",
+            "artifact bytes before": before, "after": after, "reclaimed": before - after,
+            "gc said": gc.stdout.strip().splitlines()[0] if gc.stdout.strip() else "",
+            "every committed artifact readable": readable, "finished run": ok.stdout.strip()}
+
+
+def fuzz(folder: Path, quick: bool) -> dict:
+    st = shutil.which("st", path=str(Path(PY).parent)) or shutil.which("schemathesis", path=str(Path(PY).parent))
+    if st is None:
+        return {"scenario": "schemathesis", "skipped": "schemathesis is not installed (pip install -e '.[test]')"}
+    with JupyterServer(folder, str(folder / "store" / "mltrack.db")) as server:
+        cmd = [st, "run", server.api + "openapi.json", "-H", f"Authorization: token {server.token}", "--checks", "all",
+               "-w", "1", "--max-examples", "20" if quick else "100", "--exclude-path-regex", "report",
+               "--config-file", str(REPO / "tests" / "server" / "schemathesis.toml")]
+        config = REPO / "tests" / "server" / "schemathesis.toml"
+        if not config.exists():
+            cmd = cmd[:-2]
+        t = time.perf_counter()
+        r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+        secs = time.perf_counter() - t
+        log = server.log()
+    out = r.stdout + r.stderr
+    cases = sum(int(x) for x in re.findall(r"(\d+) generated", out)) or None
+    return {"scenario": "schemathesis, every check, against the served OpenAPI document",
+            "exit code": r.returncode, "test cases": cases,
+            "responses ≥ 500": len(re.findall(r'" 5\d\d ', log)) + log.count("] 500 "),
+            "summary": " ".join(out.strip().splitlines()[-2:])[:300], "seconds": round(secs, 1)}
+
+
+SCENARIOS = {"writers": writers, "busy": busy, "restart": restart, "kills": kills, "fuzz": fuzz}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default=",".join(SCENARIOS))
+    ap.add_argument("--json", default=str(REPO / "bench" / "results" / "reliability.json"))
+    args = ap.parse_args()
+    out = []
+    for name in args.only.split(","):
+        folder = Path(tempfile.mkdtemp(prefix=f"mltrack-rel-{name}-"))
+        try:
+            t = time.perf_counter()
+            res = SCENARIOS[name](folder, args.quick)
+            res["wall seconds"] = round(time.perf_counter() - t, 1)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        out.append({"name": name, **res})
+        print(f"| {name} | " + " | ".join(f"{k}: {v:,}" if isinstance(v, int) and not isinstance(v, bool)
+                                          else f"{k}: {v}" for k, v in res.items()) + " |", flush=True)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"quick": args.quick, "when": time.strftime("%Y-%m-%d %H:%M"),
+                                           "results": out}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
