@@ -44,7 +44,7 @@ API_TS = ROOT / "labextension" / "src" / "api.ts"
 PREFIX = "mltrack/api/"
 HTTP_METHODS = ("get", "post", "put", "delete", "patch")
 #: BaseHandler's and tornado's query readers; the first argument is the parameter's name.
-READERS = ("str_arg", "int_arg", "ids_arg", "get_query_argument", "get_query_arguments", "get_argument", "get_arguments")
+READERS = ("str_arg", "int_arg", "ids_arg", "query", "get_query_argument", "get_query_arguments", "get_argument", "get_arguments")
 
 
 # -- the code's side -----------------------------------------------------------------------------------------------

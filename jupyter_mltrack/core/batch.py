@@ -393,7 +393,7 @@ def _artifact(item: Any) -> ArtifactItem:
         sha = f["sha256"]
         if not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
             raise InvalidInput(f"batch: artifact file {path!r}: sha256 must be 64 lowercase hex characters")
-        check_int(f"batch: artifact file {path!r}: size", f["size"], 0, MAX_FILE_SIZE)
+        f["size"] = check_int(f"batch: artifact file {path!r}: size", f["size"], 0, MAX_FILE_SIZE)
         if "media_type" in f:
             check_media_type(f"batch: artifact file {path!r}: media_type", f["media_type"])
         files.append(f)
@@ -404,10 +404,10 @@ def _artifact(item: Any) -> ArtifactItem:
 def _input(item: Any) -> InputItem:
     i = _need(item, "inputs")
     run_id(i["run_id"], "inputs")
-    check_int("batch: inputs.artifact_id", i["artifact_id"], 1)
+    artifact_id = check_int("batch: inputs.artifact_id", i["artifact_id"], 1)
     role = i.get("role", "input")
     check_text("batch: inputs.role", role, 100)
-    return {"run_id": i["run_id"], "artifact_id": i["artifact_id"], "role": role or "input"}
+    return {"run_id": i["run_id"], "artifact_id": artifact_id, "role": role or "input"}
 
 
 def _update(item: Any) -> UpdateItem:
@@ -450,7 +450,7 @@ def _model(item: Any) -> ModelItem:
     m = _named(item, "models", (("project", "project"), ("name", "model")), ("description",))
     if "stage" in m:
         check_text("batch: models.stage", m["stage"], MAX_KEY)
-    check_int("batch: models.artifact_id", m["artifact_id"], 1)
+    m["artifact_id"] = check_int("batch: models.artifact_id", m["artifact_id"], 1)
     return m  # type: ignore[return-value]
 
 
@@ -469,7 +469,7 @@ def normalize_batch(batch: Mapping[str, Any]) -> NormalBatch:
         raw[k] = v
     clock: list[float] = []
     return {
-        "id": None if batch.get("id") is None else batch_id(batch["id"]),
+        "id": batch_id(batch["id"]) if "id" in batch else None,
         "projects": [_project(x) for x in raw["projects"]],
         "experiments": [_experiment(x) for x in raw["experiments"]],
         "runs": [_run(x) for x in raw["runs"]],

@@ -20,7 +20,7 @@ from . import series as SER
 from .batch import NormalMetric
 from .db import Database, Statement, chunked, dialect_insert, fetch_raw, in_list
 from .errors import InvalidInput, NotFound
-from .validation import context_json, series_key
+from .validation import INT64_MAX, context_json, series_key
 from .wire import stored_float
 
 
@@ -95,6 +95,9 @@ def write_points(conn: Connection, metrics: list[NormalMetric], new_runs: set[st
             nxt = existing[key].last_step + 1 if existing[key].last_step is not None else 0
             placed = []
             for p, is_auto in zip(parts, auto[key]):
+                if is_auto and len(p) and nxt + len(p) - 1 > INT64_MAX:
+                    raise InvalidInput(f"metric {key[1]!r}: the steps after the series' last step {nxt - 1} would "
+                                       "pass the 64-bit range; give steps explicitly")
                 if is_auto and len(p):
                     p = SER.Points(np.arange(nxt, nxt + len(p), dtype=np.int64), p.timestamps, p.values)
                 if len(p):

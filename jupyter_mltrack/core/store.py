@@ -21,7 +21,7 @@ from .batch import Batch, NormalBatch, normalize_batch
 from .blob_gc import GRACE_HOURS, GcReport, collect
 from .blobs import BlobStore
 from .db import Database, Location, default_home, resolve_uri
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound
 from .run_shape import STALE_AFTER
 from .run_writes import WriteResult, apply_batch, prune_applied
 
@@ -81,11 +81,11 @@ class Store:
 
     def create_project(self, name: str, description: str = "") -> dict:
         self.write_batch({"projects": [{"name": name, "description": description}]})
-        return self.get_project(name)
+        return self.project_named(name)
 
     def create_experiment(self, project: str, name: str, description: str = "") -> dict:
         self.write_batch({"experiments": [{"project": project, "name": name, "description": description}]})
-        return next(x for x in self.list_experiments(project) if x["name"] == name)
+        return self.experiment_named(project, name)
 
     def add_run_input(self, run_id: str, artifact_id: int, role: str = "input") -> None:
         self.write_batch({"inputs": [{"run_id": run_id, "artifact_id": artifact_id, "role": role}]})
@@ -113,6 +113,20 @@ class Store:
         with self.db.read() as conn:
             return str(conn.execute(select(store_meta.c.revision)).scalar_one_or_none() or 0)
 
+    def project_named(self, name: str) -> dict:
+        """The project called ``name`` (a name of digits is a name here, never an id)."""
+        for p in self.list_projects():
+            if p["name"] == name:
+                return p
+        raise NotFound(f"no project named {name!r}")
+
+    def experiment_named(self, project: str, name: str) -> dict:
+        """The experiment ``name`` of the project called ``project``."""
+        for x in self.list_experiments(self.project_named(project)["id"]):
+            if x["name"] == name:
+                return x
+        raise NotFound(f"no experiment {name!r} in project {project!r}")
+
     def get_project(self, project: int | str) -> dict:
         with self.db.read() as conn:
             return P.list_projects(conn, project)[0]
@@ -131,7 +145,10 @@ class Store:
 
     def model_version(self, v: G.Registered) -> dict:
         """One registered model version, as :meth:`list_models` lists it."""
-        return next(m for m in self.list_models(v["project"]) if m["name"] == v["name"] and m["version"] == v["version"])
+        for m in self.list_models(self.project_named(v["project"])["id"]):
+            if m["name"] == v["name"] and m["version"] == v["version"]:
+                return m
+        raise NotFound(f"no version {v['version']} of model {v['name']!r}")
 
     def search_runs(self, project: int | str | None = None, experiment: int | str | None = None,
                     campaign: str | None = None, filter: str | None = None, order_by: str | None = None,

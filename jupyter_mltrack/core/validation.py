@@ -32,17 +32,26 @@ _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0
 _CONTEXT_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 
 
+def _unicode(field: str, value: str) -> str:
+    """Text that can be stored: no lone surrogates (JSON's "\\ud800" decodes to one; UTF-8 cannot hold it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{field} {value!r:.60} holds a lone surrogate, which is not text") from None
+    return value
+
+
 def check_key(kind: str, key: Any) -> str:
     """A param, tag or metric name: a non-empty string of at most 250 characters without control characters."""
     if not isinstance(key, str):
-        raise InvalidInput(f"{kind} name must be a string, got {type(key).__name__}: {key!r}")
+        raise InvalidInput(f"{kind} name must be a string, got {type(key).__name__}: {key!r:.60}")
     if not key or not key.strip():
         raise InvalidInput(f"{kind} name must not be empty")
     if len(key) > MAX_KEY:
         raise InvalidInput(f"{kind} name {key[:40]!r}… is {len(key)} characters long; the limit is {MAX_KEY}")
     if any(ord(c) < 32 for c in key):
         raise InvalidInput(f"{kind} name {key!r} contains a control character")
-    return key
+    return _unicode(f"{kind} name", key)
 
 
 def check_text(field: str, value: Any, limit: int = MAX_TEXT, nullable: bool = False) -> str | None:
@@ -53,7 +62,7 @@ def check_text(field: str, value: Any, limit: int = MAX_TEXT, nullable: bool = F
         raise InvalidInput(f"{field} must be a string, not {type(value).__name__}")
     if len(value) > limit:
         raise InvalidInput(f"{field} is {len(value)} characters long; the limit is {limit}")
-    return value
+    return _unicode(field, value)
 
 
 def check_seconds(field: str, value: Any, nullable: bool = False) -> float | None:
@@ -69,7 +78,9 @@ def check_seconds(field: str, value: Any, nullable: bool = False) -> float | Non
 
 
 def check_int(field: str, value: Any, lo: int = INT64_MIN, hi: int = INT64_MAX) -> int:
-    """An integer in [lo, hi] (booleans are not integers)."""
+    """An integer in [lo, hi] (a whole float such as 1.0 counts, as in JSON; booleans do not)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2.0**63:
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"{field} must be an integer, not {value!r:.60}")
     if not (lo <= value <= hi):
@@ -88,7 +99,7 @@ def check_relative_path(field: str, path: Any) -> str:
             ord(c) < 32 for c in path):
         raise InvalidInput(f"{field} {path!r:.80} must be a relative path without '..', '.', empty parts, "
                            "backslashes or control characters")
-    return path
+    return _unicode(field, path)
 
 
 def check_media_type(field: str, value: Any) -> str:
@@ -115,26 +126,36 @@ def check_metadata(field: str, value: Any) -> dict:
     return dict(value)
 
 
-def json_problem(value: Any, depth: int = 0) -> str | None:
-    """Why ``value`` cannot be stored as JSON (too deep, an integer beyond 64 bits, a non-string key), or None.
-    Iterative on width, recursive on depth (bounded by :data:`MAX_DEPTH`)."""
+def json_problem(value: Any, int64: bool = True, depth: int = 0) -> str | None:
+    """Why ``value`` cannot be stored as JSON (nested too deep, a non-string key, with ``int64`` an integer beyond
+    64 bits), or None. Recursive on depth, bounded by :data:`MAX_DEPTH`."""
     if depth > MAX_DEPTH:
         return f"nests more than {MAX_DEPTH} levels"
-    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "holds a lone surrogate, which is not text"
         return None
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "holds bytes, which JSON cannot (send text)"
     if isinstance(value, int):
-        return None if INT64_MIN <= value <= INT64_MAX else "holds an integer beyond the 64-bit range (log it as a string)"
+        if not int64 or INT64_MIN <= value <= INT64_MAX:
+            return None
+        return "holds an integer beyond the 64-bit range (store it as a string)"
     if isinstance(value, Mapping):
         for k, v in value.items():
             if not isinstance(k, str):
                 return f"has a key {k!r:.40} that is not a string"
-            p = json_problem(v, depth + 1)
+            p = json_problem(v, int64, depth + 1)
             if p:
                 return p
         return None
     if isinstance(value, (list, tuple)):
         for v in value:
-            p = json_problem(v, depth + 1)
+            p = json_problem(v, int64, depth + 1)
             if p:
                 return p
     return None
@@ -157,8 +178,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def param_json(key: str, value: Any) -> str:
-    """Canonical JSON text of a param value; a clear error names the key when it is not JSON-serialisable."""
-    problem = json_problem(value)
+    """Canonical JSON text of a param value; a clear error names the key when it is not JSON-serialisable. Integers
+    of any size are kept exactly (search compares those beyond a float's range as no number)."""
+    problem = json_problem(value, int64=False)
     if problem:
         raise InvalidInput(f"param {key!r}: the value {problem}")
     try:
@@ -167,7 +189,7 @@ def param_json(key: str, value: Any) -> str:
         if "Out of range float" in str(e):
             raise InvalidInput(f"param {key!r}: NaN and infinity are not valid param values (log them as a metric "
                                "or a string)") from None
-        raise InvalidInput(f"param {key!r}: {e}") from None
+        raise InvalidInput(f"param {key!r}: {str(e)[:200]}") from None
     except RecursionError:
         raise InvalidInput(f"param {key!r}: the value nests more than {MAX_DEPTH} levels") from None
     except TypeError as e:
@@ -188,7 +210,7 @@ def param_columns(value_json: str) -> tuple[float | None, str | None]:
     if isinstance(v, (int, float)):
         try:
             f = float(v)
-        except OverflowError:  # a 64-bit integer always fits; kept for stores written before the limit
+        except OverflowError:  # an integer beyond a float's range: no number to search by
             return None, None
         return (f if math.isfinite(f) else None), None
     if isinstance(v, str):
@@ -290,7 +312,7 @@ def context_json(context: Mapping[str, Any] | None) -> str:
             raise InvalidInput(f"metric context value for {k!r} must be a string or number, got {v!r}")
         if len(v) > 100 or any(c in v for c in ",]=") or any(ord(c) < 32 for c in v):
             raise InvalidInput(f"metric context value {v!r} for {k!r} must be ≤100 characters without ',', ']' or '='")
-        out[k] = v
+        out[k] = _unicode(f"metric context value for {k!r}", v)
     text = json.dumps(out, sort_keys=True, separators=(",", ":"))
     if len(text) > 500:
         raise InvalidInput("metric context is too large (500 characters of JSON at most)")
@@ -309,7 +331,10 @@ def series_key(name: str, context_text: str) -> str:
 def tag_value(key: str, value: Any) -> str:
     if value is None:
         raise InvalidInput(f"tag {key!r}: value must not be None (use delete_tag)")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raise InvalidInput(f"tag {key!r}: value must be text, not bytes")
     v = value if isinstance(value, str) else json.dumps(value, default=str)
+    _unicode(f"tag {key!r}: value", v)
     if len(v) > MAX_TAG_VALUE:
         raise InvalidInput(f"tag {key!r}: value is {len(v)} characters; the limit is {MAX_TAG_VALUE}")
     return v

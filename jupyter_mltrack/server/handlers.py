@@ -101,8 +101,22 @@ class BaseHandler(APIHandler):
 
     # -- argument helpers -------------------------------------------------------------------------------------------
 
+    def query(self, name: str) -> str | None:
+        """A query parameter's last value exactly as sent (tornado's own readers turn control characters into
+        spaces and strip them, so ``offset=%1B8`` would read as 8): control characters are refused."""
+        values = self.request.query_arguments.get(name)
+        if not values:
+            return None
+        try:
+            v = values[-1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError(InvalidInput(f"query parameter {name!r} is not UTF-8")) from None
+        if any(ord(c) < 32 or ord(c) == 127 for c in v):
+            raise ApiError(InvalidInput(f"query parameter {name!r} holds a control character"))
+        return v
+
     def int_arg(self, name: str, default: int | None, lo: int = 0, hi: int | None = None) -> int | None:
-        raw = self.get_query_argument(name, None)
+        raw = self.query(name)
         if raw is None:
             return default
         try:
@@ -116,12 +130,12 @@ class BaseHandler(APIHandler):
         return v
 
     def str_arg(self, name: str) -> str | None:
-        v = self.get_query_argument(name, None)
+        v = self.query(name)
         return v if v not in (None, "") else None
 
     def ids_arg(self, name: str) -> list[str] | None:
         """A comma-separated list of 1 to MAX_IDS run ids (None when the parameter is absent)."""
-        raw = self.get_query_argument(name, None)
+        raw = self.query(name)
         if raw is None:
             return None
         ids = raw.split(",")
@@ -176,7 +190,7 @@ class ProjectsHandler(BaseHandler):
 
         def work():  # validated as a batch's projects item: one set of rules
             store.write_batch({"projects": [body]})
-            return store.get_project(body["name"])
+            return store.project_named(body["name"])
 
         self.send(await self.call(work, write=True), 201)
 
@@ -197,7 +211,7 @@ class ExperimentsHandler(BaseHandler):
 
         def work():  # validated as a batch's experiments item: one set of rules
             store.write_batch({"experiments": [body]})
-            return next(x for x in store.list_experiments(body["project"]) if x["name"] == body["name"])
+            return store.experiment_named(body["project"], body["name"])
 
         self.send(await self.call(work, write=True), 201)
 
@@ -246,7 +260,7 @@ class SeriesHandler(BaseHandler):
         name = self.str_arg("name")
         if name is None:
             raise ApiError(InvalidInput("query parameter 'name' (the metric name) is required"))
-        context = self.get_query_argument("context", None)
+        context = self.str_arg("context")
         max_points = self.int_arg("max_points", None, 3, 1_000_000)
         store = self.store
 
@@ -273,7 +287,7 @@ class SeriesManyHandler(BaseHandler):
         step_range = None
         if lo is not None or hi is not None:
             step_range = (INT64_MIN if lo is None else lo, INT64_MAX if hi is None else hi)
-        store, context = self.store, self.get_query_argument("context", None)
+        store, context = self.store, self.str_arg("context")
 
         def work() -> bytes:
             out = store.get_series_many(run_ids, name, context, max_points, step_range)
@@ -312,7 +326,7 @@ class ReportHandler(BaseHandler):
         ids = self.ids_arg("runs")
         if ids is None:
             raise ApiError(InvalidInput("query parameter 'runs' (comma-separated run ids) is required"))
-        title = self.get_query_argument("title", None)
+        title = self.str_arg("title")
 
         def work():
             from ..report.export import build_report
@@ -331,7 +345,7 @@ class ReportHandler(BaseHandler):
         body = await self.call(work)
         name = (f"mltrack-{ids[0]}" if len(ids) == 1 else f"mltrack-{len(ids)}-runs") + ".html"
         self.set_header("Content-Type", "text/html; charset=UTF-8")
-        disp = "attachment" if self.get_query_argument("download", "1") in ("1", "true") else "inline"
+        disp = "attachment" if (self.str_arg("download") or "1") in ("1", "true") else "inline"
         self.set_header("Content-Disposition", f"{disp}; filename={name}")
         # the report embeds plotly.js and runs it: keep it off the Jupyter origin's privileges
         self.set_header("Content-Security-Policy", "sandbox allow-scripts allow-popups")
@@ -362,7 +376,7 @@ class ArtifactFileHandler(BaseHandler):
         # artifact bytes are user content: never let them run script with the Jupyter origin
         self.set_header("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
         name = path.rsplit("/", 1)[-1]
-        disp = "attachment" if self.get_query_argument("download", "") in ("1", "true") else "inline"
+        disp = "attachment" if self.str_arg("download") in ("1", "true") else "inline"
         self.set_header("Content-Disposition", f"{disp}; filename*=UTF-8''{quote(name)}")
         loop = asyncio.get_running_loop()
         pool = self.settings["mltrack_read_pool"]

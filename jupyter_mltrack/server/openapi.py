@@ -78,9 +78,11 @@ def _ref(name: str) -> dict:
 
 
 def _q(name: str, desc: str, schema: dict | None = None, required: bool = False) -> dict:
-    # the handlers read an empty value as a missing one: a required string is not empty
+    # the handlers read an empty value as a missing one (and the server drops control characters and the
+    # whitespace around a value): a required string has a character that is neither
+    required_text = {"minLength": 1, "pattern": r"[^\s\x00-\x1f]"} if required else {}
     return {"name": name, "in": "query", "required": required, "description": desc,
-            "schema": schema or {"type": "string", **({"minLength": 1} if required else {})}}
+            "schema": schema or {"type": "string", **required_text}}
 
 
 def _p(name: str, desc: str, schema: dict | None = None) -> dict:
@@ -178,7 +180,8 @@ SCHEMAS: dict[str, Any] = {
                             status=_RUN_FIELDS["status"]),
                        "create runs (idempotent on id)"),
         "params": _items(_obj(["run_id", "key", "value"], run_id=_RUN_ID, key=_KEY, value={
-            "allOf": [_ref("JsonValue")], "description": "at most 64000 characters as JSON"}),
+            "description": "any JSON (integers of any size are kept exactly); at most 32 levels deep and 64000 "
+                           "characters as JSON"}),
                          "immutable: logging another value is a 409"),
         "tags": _items(_obj(["run_id", "key", "value"], run_id=_RUN_ID, key=_KEY, value={
             "maxLength": 5000, "description": "at most 5000 characters (as JSON text when not a string)"}),
@@ -258,8 +261,8 @@ def document(version: str) -> dict:
                 _q("limit", "page size (default 100, max 10000)", {"type": "integer", "minimum": 0, "maximum": 10000}),
                 _q("offset", "rows to skip", {"type": "integer", "minimum": 0, "maximum": 2**62}),
                 _q("view", "full (default): RunSummary with every metric's summary; table: RunRow, metrics as "
-                   "{series key: last value} (a run table, about a third of the size)",
-                   {"type": "string", "enum": ["full", "table"]}),
+                   "{series key: last value} (a run table, about a third of the size); empty: the default",
+                   {"type": "string", "enum": ["full", "table", ""]}),
             ],
             "responses": {"200": _json({"type": "object", "properties": {
                 "runs": {"type": "array", "items": {"oneOf": [_ref("RunSummary"), _ref("RunRow")]}},

@@ -468,11 +468,12 @@ def test_write_now_runs_on_the_writer_thread_after_the_buffer(store, writers):
     logged before it: here the buffered run must exist before the immediate batch refers to it."""
     import threading
 
-    seen = []
+    seen, ids = [], []
 
     class Spy(LocalBackend):
         def write(self, batch):
-            seen.append((threading.current_thread().name, sorted(k for k, v in batch.items() if v)))
+            seen.append((threading.current_thread().name, sorted(k for k, v in batch.items() if v and k != "id")))
+            ids.append(batch["id"])
             return super().write(batch)
 
     w = writers(Spy(store), interval=60)
@@ -480,6 +481,7 @@ def test_write_now_runs_on_the_writer_thread_after_the_buffer(store, writers):
     out = w.write_now({"params": [{"run_id": "buffered", "key": "k", "value": 1}]})
     assert out["params"] == 1 and store.get_run("buffered")["params"] == {"k": 1}
     assert seen == [("mltrack-writer", ["runs"]), ("mltrack-writer", ["params"])]
+    assert len(set(ids)) == 2  # every batch has its own id, so a resent one is applied once
     with pytest.raises(NotFound):  # the sink's error reaches the caller, and the writer goes on
         w.write_now({"heartbeat": ["nope"]})
     w.add("tags", {"run_id": "buffered", "key": "t", "value": "v"})
