@@ -34,7 +34,8 @@ _METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 
 class ApiError(tornado.web.HTTPError):
     def __init__(self, err: MLTrackError):
-        super().__init__(err.http_status, log_message=str(err).replace("%", "%%"))
+        super().__init__(err.http_status, log_message=str(err))  # tornado escapes '%' for its log itself
+        self.message = str(err)
         self.code = err.code
         self.items = getattr(err, "items", None)
 
@@ -82,7 +83,7 @@ class BaseHandler(APIHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         err: dict[str, Any]
         if isinstance(exc, ApiError):
-            err = {"code": exc.code, "message": exc.log_message.replace("%%", "%")}
+            err = {"code": exc.code, "message": exc.message}
             if exc.items:
                 err["items"] = exc.items
         elif isinstance(exc, tornado.web.HTTPError):

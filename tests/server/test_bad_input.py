@@ -104,6 +104,9 @@ BAD_BATCHES = [
     ({"heartbeat": None}, "'heartbeat' must be a list"),
     ({"runs": [{"id": "r2", "name": None}]}, "runs.name must not be null"),
     ({"id": "x" * 200, "runs": [{"id": "r2"}]}, "batch: id"),
+    ({"id": None, "runs": [{"id": "r2"}]}, "batch: id"),
+    ('{"tags": [{"run_id": "good", "key": "k\\udc00", "value": "v"}]}', "lone surrogate"),
+    ('{"runs": [{"id": "r2", "description": "\\ud800"}]}', "runs.description"),
 ]
 
 
@@ -140,6 +143,7 @@ BAD_QUERIES = [
     ("runs?offset=", "offset"),
     ("runs?limit=-1", "limit"),
     ("runs?view=wide", "view"),
+    ("runs?offset=%x", "not '%x'"),  # a '%' in a message is itself
     ("runs?filter=" + "(" * 5000 + "params.lr > 0" + ")" * 5000, "nest"),
     ("runs?filter=" + "not " * 5000 + "params.lr > 0", "nest"),
     ("runs?filter=" + " or ".join(f"params.lr > {i}" for i in range(1000)), "conditions"),
@@ -149,6 +153,9 @@ BAD_QUERIES = [
     ("metrics?name=loss&runs=good,,good", "runs"),
     ("metrics?name=loss&runs=good&step_max=" + str(2**64), "step_max"),
     ("report?runs=" + ",".join(f"r{i}" for i in range(1001)), "runs"),
+    ("runs?offset=\x1b8", "control character"),  # tornado's own readers would read 8
+    ("runs?limit=\t10", "control character"),
+    ("metrics?runs=good&name=\x01loss", "control character"),
 ]
 
 
@@ -238,3 +245,49 @@ async def test_the_http_client_splits_long_id_lists(jp_fetch, jp_serverapp, jp_h
     series = await asyncio.to_thread(http.get_series_many, ids, "loss")
     assert [s["run_id"] for s in series] == ["good"]
     assert len(sent) == -(-len(ids) // B.IDS_PER_REQUEST) and max(sent) < 40_000
+
+
+async def test_projects_named_with_digits_are_names(jp_fetch):
+    await _store_good_run(jp_fetch)  # project 1 is "Default"
+    r = await _fetch(jp_fetch, "projects", method="POST", body=json.dumps({"name": "1"}))
+    assert json.loads(r.body)["name"] == "1"
+    r = await _fetch(jp_fetch, "experiments", method="POST", body=json.dumps({"project": "1", "name": "e1"}))
+    assert json.loads(r.body)["name"] == "e1"
+    r = await _fetch(jp_fetch, "projects", method="POST", body=json.dumps({"name": "Default"}))
+    assert json.loads(r.body)["name"] == "Default"
+
+
+async def test_automatic_steps_never_pass_int64(jp_fetch):
+    await _store_good_run(jp_fetch)
+    top = 2**63 - 1
+    await _fetch(jp_fetch, "batch", method="POST", body=json.dumps(
+        {"metrics": [{"run_id": "good", "name": "edge", "values": [1.0], "steps": [top]}]}))
+    message = await _post_error(jp_fetch, {"metrics": [{"run_id": "good", "name": "edge", "values": [2.0]}]})
+    assert "64-bit" in message and "edge" in message
+    series = json.loads((await _fetch(jp_fetch, "runs/good/metrics?name=edge")).body)
+    assert series["steps"] == [top] and series["values"] == [1.0]
+
+
+async def test_whole_floats_are_integers_as_json_says(jp_fetch):
+    await _store_good_run(jp_fetch)
+    data = b"abc"
+    sha = hashlib.sha256(data).hexdigest()
+    await _fetch(jp_fetch, f"blobs/{sha}", method="PUT", body=data)
+    art = {"run_id": "good", "name": "a", "files": [{"path": "a.txt", "sha256": sha, "size": 3.0}]}
+    await _fetch(jp_fetch, "batch", method="POST", body=json.dumps({"artifacts": [art]}))
+    aid = json.loads((await _fetch(jp_fetch, "runs/good")).body)["artifacts"][0]["id"]
+    r = await _fetch(jp_fetch, "batch", method="POST", body=json.dumps(
+        {"inputs": [{"run_id": "good", "artifact_id": float(aid)}]}))
+    assert json.loads(r.body)["written"]["inputs"] == 1
+    assert "inputs.artifact_id" in await _post_error(jp_fetch, {"inputs": [{"run_id": "good", "artifact_id": 1.5}]})
+
+
+async def test_msgpack_bytes_are_not_text(jp_fetch):
+    before = await _store_good_run(jp_fetch)
+    for batch, field in (({"tags": [{"run_id": "good", "key": "k", "value": b"\x00\xff"}]}, "bytes"),
+                         ({"artifacts": [{"run_id": "good", "name": "a", "metadata": {"k": b"x"}, "files": []}]},
+                          "bytes")):
+        message = await _post_error(jp_fetch, msgpack.packb(batch, use_bin_type=True),
+                                    headers={"Content-Type": "application/msgpack"})
+        assert field in message
+    await _still_good(jp_fetch, before)
