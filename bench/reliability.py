@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests._server import JupyterServer  # noqa: E402  (a real jupyter server in a subprocess)
-from tests._subprocess import subprocess_env, write_script  # noqa: E402
+from tests._subprocess import hold_write_lock, subprocess_env, write_script  # noqa: E402
 
 PY = sys.executable
 
@@ -55,14 +55,6 @@ mlt.flush(timeout=900)
 print("STATS", json.dumps(get_client().writer.stats), flush=True)
 """
 
-LOCKER = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], timeout=120, isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("LOCKED", flush=True)
-time.sleep(float(sys.argv[2]))
-conn.execute("COMMIT")
-"""
 
 ARTIFACTS = """
 import os, time
@@ -104,12 +96,6 @@ def _done(p: subprocess.Popen) -> tuple[str, dict]:
     return out.split("RUN", 1)[1].split()[0], json.loads(out.split("STATS", 1)[1])
 
 
-def _lock(folder: Path, db: str, seconds: float) -> subprocess.Popen:
-    p = subprocess.Popen([PY, str(write_script(folder, LOCKER)), db, str(seconds)], stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "LOCKED"
-    return p
-
-
 def writers(folder: Path, quick: bool) -> dict:
     w, n = (4, 20_000) if quick else (8, 50_000)
     db = str(folder / "store" / "mltrack.db")
@@ -132,7 +118,7 @@ def _remote(folder: Path, quick: bool, restart: bool) -> dict:
     try:
         client = _logger(folder, server.client_uri, n, pace, timeout)
         time.sleep(3)
-        locker = _lock(folder, db, lock_s)
+        locker = hold_write_lock(folder, db, lock_s)
         if restart:
             time.sleep(lock_s / 2)
             server.stop(signal.SIGTERM)

@@ -158,21 +158,28 @@ def history_cells(ip, limit_output: int = 10_000) -> list[dict]:
 
 
 def history_notebook(cells: list[dict], kernel_name: str = "python3") -> bytes:
-    import nbformat
+    """The history as an nbformat 4.5 notebook (``tests/client/test_notebook.py`` validates it with nbformat).
 
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": kernel_name, "display_name": "Python 3", "language": "python"}
-    nb.metadata["language_info"] = {"name": "python", "version": ".".join(map(str, sys.version_info[:3]))}
-    nb.metadata["mltrack"] = {"snapshot": "history",
-                              "note": "cells in the order they ran in the kernel, with their execution counts"}
+    Written as plain JSON rather than with nbformat: this runs on the kernel's writer thread, and importing nbformat
+    imports jsonschema, which with ``rfc3987-syntax`` installed (a dependency of Jupyter's own event schemas)
+    compiles a grammar for about 3 s of CPU — time taken from the user's cells, and enough to outlast a kernel's
+    shutdown grace period."""
+    out_cells = []
     for c in cells:
-        cell = nbformat.v4.new_code_cell(source=c["source"], execution_count=c["execution_count"])
-        cell["id"] = f"run-{c['execution_count']}"  # deterministic: the same history is the same bytes, stored once
+        outputs = []
         if c.get("output") is not None:
-            cell.outputs.append(nbformat.v4.new_output(
-                "execute_result", data={"text/plain": c["output"]}, execution_count=c["execution_count"]))
-        nb.cells.append(cell)
-    return nbformat.writes(nb).encode("utf-8")
+            outputs.append({"output_type": "execute_result", "execution_count": c["execution_count"],
+                            "data": {"text/plain": c["output"]}, "metadata": {}})
+        out_cells.append({"cell_type": "code", "execution_count": c["execution_count"],
+                          # deterministic: the same history is the same bytes, stored once
+                          "id": f"run-{c['execution_count']}", "metadata": {}, "outputs": outputs,
+                          "source": c["source"]})
+    nb = {"cells": out_cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
+        "kernelspec": {"name": kernel_name, "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python", "version": ".".join(map(str, sys.version_info[:3]))},
+        "mltrack": {"snapshot": "history", "note": "cells in the order they ran in the kernel, with their execution "
+                                                   "counts"}}}
+    return (json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def capture(cell_source: str | None = None) -> dict:

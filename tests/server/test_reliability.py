@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests._server import JupyterServer
-from tests._subprocess import subprocess_env, write_script
+from tests._subprocess import hold_write_lock, subprocess_env, write_script
 
 N = 50_000
 
@@ -39,15 +39,6 @@ mlt.flush(timeout=600)
 print("STATS", json.dumps(get_client().writer.stats), flush=True)
 """
 
-LOCKER = """
-import sqlite3, sys, time
-conn = sqlite3.connect(sys.argv[1], timeout=60, isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
-print("LOCKED", flush=True)
-time.sleep(float(sys.argv[2]))
-conn.execute("COMMIT")
-"""
-
 
 def _start_client(tmp_path, server: JupyterServer, pace: float) -> subprocess.Popen:
     script = write_script(tmp_path, CLIENT)
@@ -55,13 +46,6 @@ def _start_client(tmp_path, server: JupyterServer, pace: float) -> subprocess.Po
                          MLTRACK_HOME=str(tmp_path / "client-home"))
     return subprocess.Popen([sys.executable, str(script)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-
-
-def _hold_lock(tmp_path, db: str, seconds: float) -> subprocess.Popen:
-    script = write_script(tmp_path, LOCKER)
-    p = subprocess.Popen([sys.executable, str(script), db, str(seconds)], stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "LOCKED"
-    return p
 
 
 def _stored_points(db: str, run_id: str, name: str = "loss") -> tuple[int, int]:
@@ -89,7 +73,7 @@ def test_a_busy_store_doubles_nothing_and_loses_nothing(tmp_path):
     with JupyterServer(tmp_path, db) as server:
         client = _start_client(tmp_path, server, pace=0.25)
         time.sleep(3)
-        locker = _hold_lock(tmp_path, db, 8)  # the server's writes wait; the client's 2 s timeout resends them
+        locker = hold_write_lock(tmp_path, db, 8)  # the server's writes wait; the client's 2 s timeout resends them
         locker.wait(60)
         done = _finish(client)
     stored, distinct = _stored_points(db, done["run"])
@@ -104,7 +88,7 @@ def test_a_server_restarted_while_its_write_waits_doubles_nothing(tmp_path):
     try:
         client = _start_client(tmp_path, server, pace=0.25)
         time.sleep(3)
-        locker = _hold_lock(tmp_path, db, 8)
+        locker = hold_write_lock(tmp_path, db, 8)
         time.sleep(4)  # a batch is waiting on the lock in the server, and the client has timed out on it
         server.stop(signal.SIGTERM)  # a clean stop commits what the write thread holds once the lock is free
         locker.wait(60)
@@ -144,7 +128,7 @@ def test_the_lock_holder_really_blocks_writers(tmp_path):
     """The scenarios above rely on a second connection's BEGIN IMMEDIATE waiting while the locker holds it."""
     db = str(tmp_path / "x.db")
     sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.commit()
-    locker = _hold_lock(tmp_path, db, 2)
+    locker = hold_write_lock(tmp_path, db, 2)
     conn = sqlite3.connect(db, timeout=0.1, isolation_level=None)
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         conn.execute("BEGIN IMMEDIATE")
