@@ -126,9 +126,9 @@ def check_metadata(field: str, value: Any) -> dict:
     return dict(value)
 
 
-def json_problem(value: Any, int64: bool = True, depth: int = 0) -> str | None:
-    """Why ``value`` cannot be stored as JSON (nested too deep, a non-string key, with ``int64`` an integer beyond
-    64 bits), or None. Recursive on depth, bounded by :data:`MAX_DEPTH`."""
+def json_problem(value: Any, depth: int = 0) -> str | None:
+    """Why ``value`` cannot be stored as JSON (nested too deep, a non-string key, bytes, a lone surrogate), or None.
+    Integers of any size are JSON (kept exactly). Recursive on depth, bounded by :data:`MAX_DEPTH`."""
     if depth > MAX_DEPTH:
         return f"nests more than {MAX_DEPTH} levels"
     if isinstance(value, str):
@@ -137,25 +137,21 @@ def json_problem(value: Any, int64: bool = True, depth: int = 0) -> str | None:
         except UnicodeEncodeError:
             return "holds a lone surrogate, which is not text"
         return None
-    if isinstance(value, bool) or value is None or isinstance(value, float):
+    if value is None or isinstance(value, (bool, int, float)):
         return None
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "holds bytes, which JSON cannot (send text)"
-    if isinstance(value, int):
-        if not int64 or INT64_MIN <= value <= INT64_MAX:
-            return None
-        return "holds an integer beyond the 64-bit range (store it as a string)"
     if isinstance(value, Mapping):
         for k, v in value.items():
             if not isinstance(k, str):
                 return f"has a key {k!r:.40} that is not a string"
-            p = json_problem(v, int64, depth + 1)
+            p = json_problem(v, depth + 1)
             if p:
                 return p
         return None
     if isinstance(value, (list, tuple)):
         for v in value:
-            p = json_problem(v, int64, depth + 1)
+            p = json_problem(v, depth + 1)
             if p:
                 return p
     return None
@@ -180,7 +176,7 @@ def _jsonable(value: Any) -> Any:
 def param_json(key: str, value: Any) -> str:
     """Canonical JSON text of a param value; a clear error names the key when it is not JSON-serialisable. Integers
     of any size are kept exactly (search compares those beyond a float's range as no number)."""
-    problem = json_problem(value, int64=False)
+    problem = json_problem(value)
     if problem:
         raise InvalidInput(f"param {key!r}: the value {problem}")
     try:

@@ -64,12 +64,12 @@ def _items(item: dict, desc: str | None = None) -> dict:
 
 
 def _json_value(depth: int) -> dict:
-    """Any JSON value, its numbers within 64 bits, written out ``depth`` levels deep (any JSON below): a recursive
-    $ref sends openapi-spec-validator into endless recursion."""
+    """Any JSON value (integers of any size), written out ``depth`` levels deep (any JSON below): a recursive $ref
+    sends openapi-spec-validator into endless recursion."""
     if depth == 0:
         return {}
     inner = _json_value(depth - 1)
-    return {"anyOf": [{"type": ["null", "boolean", "string"]}, _INT64 | {"type": "number"},
+    return {"anyOf": [{"type": ["null", "boolean", "string", "number"]},
                       {"type": "array", "items": inner}, {"type": "object", "additionalProperties": inner}]}
 
 
@@ -162,7 +162,7 @@ SCHEMAS: dict[str, Any] = {
         "steps": {"type": "array", "items": {"type": "integer"}},
         "timestamps": {"type": "array", "items": {"type": "number"}},
         "values": {"type": "array", "items": _num_or_special}}},
-    "JsonValue": {"description": "any JSON; integers within 64 bits, nested at most 32 levels", **_json_value(3)},
+    "JsonValue": {"description": "any JSON, nested at most 32 levels", **_json_value(3)},
     "Batch": {"type": "object", "additionalProperties": False, "description":
               "Sections are applied in this order; every section may be left out. Unknown sections and fields "
               "are refused.", "properties": {
