@@ -27,7 +27,7 @@ MAX_FILE_SIZE = 2**53  # an artifact file's size in bytes
 MAX_MEDIA_TYPE = 255
 MAX_QUERY = 40_000  # characters of a request's query string (1000 run ids fit; the HTTP server closes at 64 KB)
 MAX_IDS = 1000  # run ids in one request (the HTTP client splits longer lists)
-_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
+_MEDIA_TYPE_PATTERN = (r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
                          r"(\s*;\s*[A-Za-z0-9!#$&^_.+-]+=(\"[^\"\\\x00-\x1f]*\"|[A-Za-z0-9!#$&^_.+-]+))*$")
 _CONTEXT_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
 
@@ -104,7 +104,7 @@ def check_relative_path(field: str, path: Any) -> str:
 
 def check_media_type(field: str, value: Any) -> str:
     """A media type such as ``text/csv`` or ``text/plain; charset=utf-8``."""
-    if not isinstance(value, str) or len(value) > MAX_MEDIA_TYPE or not _MEDIA_TYPE.match(value):
+    if not isinstance(value, str) or len(value) > MAX_MEDIA_TYPE or not re.match(_MEDIA_TYPE_PATTERN, value):
         raise InvalidInput(f"{field} {value!r:.80} is not a media type such as 'text/csv' "
                            f"(type/subtype, at most {MAX_MEDIA_TYPE} characters)")
     return value
