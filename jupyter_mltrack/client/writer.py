@@ -25,7 +25,6 @@ import sys
 import threading
 import time
 import traceback
-import uuid
 from array import array
 from concurrent.futures import Future
 from typing import Any, Callable
@@ -89,7 +88,7 @@ class Writer:
         self._last_failure: BaseException | None = None
         self.stats = {"batches": 0, "points": 0, "retries": 0, "duplicates": 0}
         # every batch gets an id, unique to this writer: sent again after a timeout, the store applies it once
-        self._session = uuid.uuid4().hex[:20]
+        self._session = os.urandom(10).hex()
         self._batch_ids = itertools.count(1)
 
     # -- producer side (any thread) -------------------------------------------------------------------------------
