@@ -198,12 +198,13 @@ def w3(res, p, workdir, args):
 # 4: many small runs
 
 
-def _small_runs(mlt, n, n_points=5):
+def _small_runs(mlt, n, n_points=5, capture_environment=False):
     rng = np.random.default_rng(3)
     vals = rng.random((n, n_points))
     ids = []
     for i in range(n):
-        run = mlt.start_run(f"r{i:05d}", project=PROJECT, params=C.small_run_params(i), capture_environment=False)
+        run = mlt.start_run(f"r{i:05d}", project=PROJECT, params=C.small_run_params(i),
+                            capture_environment=capture_environment)
         lm = run.log_metric
         row = vals[i].tolist()
         for j in range(n_points):
@@ -247,6 +248,14 @@ def w4(res, p, workdir, args):
     res.fig("seconds", t * 1000 / n)
     res.info.update(n=n, seconds_measured=t)
     _check_small_runs(res, _store(workdir / "store"), ids, vals)
+    # the same with the defaults on: every top-level run captures its environment (gathered on the writer thread)
+    mlt = _mlt(workdir / "store_env")
+    t0 = perf()
+    ids, vals = _small_runs(mlt, n, capture_environment=True)
+    t = perf() - t0
+    res.fig("seconds_env", t * 1000 / n)
+    res.info.update(seconds_env_measured=t)
+    _check_small_runs(res, _store(workdir / "store_env"), ids, vals)
 
 
 # ------------------------------------------------------------------------------------------------------------------
