@@ -12,9 +12,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import platform
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -34,6 +31,8 @@ def register_gatherer(name: str, fn: Callable[[], dict], cacheable: bool = False
 
 
 def _python() -> dict:
+    import platform
+
     return {
         "version": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -43,6 +42,8 @@ def _python() -> dict:
 
 
 def _platform() -> dict:
+    import platform
+
     return {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
             "platform": platform.platform()}
 
@@ -59,6 +60,8 @@ def current_user() -> str:
 
 
 def _host() -> dict:
+    import socket
+
     return {"hostname": socket.gethostname(), "user": current_user()}
 
 
@@ -74,6 +77,9 @@ def _packages() -> dict:
 
 
 def _hardware() -> dict:
+    import platform
+    import subprocess
+
     out: dict = {"cpu_count": os.cpu_count()}
     try:
         with open("/proc/meminfo") as f:
@@ -109,6 +115,8 @@ def _hardware() -> dict:
 
 
 def _git(cwd: str | None = None) -> dict:
+    import subprocess
+
     cwd = cwd or os.getcwd()
 
     def git(*args: str) -> str:
@@ -144,6 +152,7 @@ def _local_modules(cwd: str | None = None) -> dict:
     """Modules imported from the notebook's folder (not installed packages): their hashes, whether git knows them
     and whether they differ from the committed version. The files that differ are stored with the environment."""
     import hashlib
+    import subprocess
 
     root = os.path.realpath(cwd or os.getcwd())
     skip = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, getattr(sys, "exec_prefix", sys.prefix))}

@@ -26,11 +26,13 @@ import threading
 import time
 import traceback
 from array import array
-from concurrent.futures import Future
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..core.batch import RUN_SECTIONS, SECTIONS
+from ..core.sections import RUN_SECTIONS, SECTIONS
 from ..core.errors import Conflict, InvalidInput, MLTrackError, NotFound
+
+if TYPE_CHECKING:  # concurrent.futures costs ~5 ms of import: taken when write_now is first called
+    from concurrent.futures import Future
 
 #: Runs that are open keep a heartbeat so that a dead kernel's runs read as "crashed" (``core/run_shape.py``'s
 #: STALE_AFTER: a run whose heartbeat is older reads as crashed; 45 s, so a crash shows within a minute).
@@ -124,6 +126,8 @@ class Writer:
         """Write ``batch`` on the writer thread right after everything buffered before it, and return what the sink
         answered (raising what it raised). For the few writes whose caller needs the result — registering a
         model, creating a project — so that they too go through the one writer, in order."""
+        from concurrent.futures import Future
+
         fut: Future = Future()
         with self._lock:
             self._calls.append((batch, fut))

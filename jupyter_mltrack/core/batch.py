@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypedDict
 
 from .errors import InvalidInput
+from .sections import BATCH_KEYS, RUN_SECTIONS, SECTIONS
 from .validation import (INT64_MAX, INT64_MIN, MAX_FILE_SIZE, MAX_KEY, RUN_STATUSES, check_int, check_key,
                          check_media_type, check_metadata, check_relative_path, check_seconds, check_text,
                          context_json, param_json, steps_array, tag_value, times_array)
@@ -26,14 +27,6 @@ if TYPE_CHECKING:  # numpy is imported when a batch is checked, not when the cli
 
     from .series import Points
 
-#: The sections of a batch, in the order the store applies them. ``heartbeat`` is a list of run ids, the others
-#: lists of items; ``projects``, ``experiments`` and ``models`` are the façade's own small writes.
-SECTIONS = ("projects", "experiments", "runs", "params", "tags", "metrics", "artifacts", "inputs", "updates",
-            "models", "heartbeat")
-#: The sections whose items belong to one run (they carry ``run_id``; ``runs`` items carry ``id``).
-RUN_SECTIONS = ("params", "tags", "metrics", "artifacts", "inputs", "updates")
-#: The top-level keys of a batch: its id (client-generated, makes a repeated batch a no-op) and the sections.
-BATCH_KEYS = ("id",) + SECTIONS
 MAX_BATCH_ID = 100
 
 

@@ -1,0 +1,11 @@
+"""The names of a batch's sections — a module of its own so that the kernel's writer, which only needs the names,
+does not define the batch types (core/batch.py) on the way to a user's first ``start_run``."""
+
+#: The sections of a batch, in the order the store applies them. ``heartbeat`` is a list of run ids, the others
+#: lists of items; ``projects``, ``experiments`` and ``models`` are the façade's own small writes.
+SECTIONS = ("projects", "experiments", "runs", "params", "tags", "metrics", "artifacts", "inputs", "updates",
+            "models", "heartbeat")
+#: The sections whose items belong to one run (they carry ``run_id``; ``runs`` items carry ``id``).
+RUN_SECTIONS = ("params", "tags", "metrics", "artifacts", "inputs", "updates")
+#: The top-level keys of a batch: its id (client-generated, makes a repeated batch a no-op) and the sections.
+BATCH_KEYS = ("id",) + SECTIONS
