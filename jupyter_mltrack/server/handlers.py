@@ -474,12 +474,11 @@ class StaticHandler(JupyterHandler):
 class UnknownRouteHandler(BaseHandler):
     """Anything else under mltrack/api/: a JSON 404 (after authentication, so nothing is revealed)."""
 
-    @tornado.web.authenticated
-    @authorized
-    async def get(self, path: str):
+    async def _no_endpoint(self, path: str):
         raise ApiError(NotFound(f"no such endpoint: mltrack/api/{path}; see mltrack/api/openapi.json"))
 
-    post = put = delete = patch = get
+    # one decorated function per method: @authorized keeps the action of the first request its function served
+    get, post, put, delete, patch = [tornado.web.authenticated(authorized(f)) for f in [_no_endpoint] * 5]
 
 
 _P = r"mltrack/api/"
