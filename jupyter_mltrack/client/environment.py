@@ -5,6 +5,11 @@ under a time limit. A gatherer that fails or is too slow is reported in ``errors
 the run. Register more with :func:`register_gatherer`. The result is stored as the run's ``environment`` artifact
 (``environment.json``, plus ``git.patch`` when the work tree has uncommitted changes); it holds no per-run data
 such as times, so identical environments are stored once.
+
+Capture is amortised: a gatherer runs again only when its fingerprint changed (``client/fingerprint.py``: git's
+HEAD, refs, index and tracked files; the local modules' files; the folders on ``sys.path``), jobs of one writer pass
+share one look, and the files of an environment identical to the last one stored are not serialised, hashed or
+uploaded again: each run's artifact names them. ``gather(cached=False)`` runs everything, for comparison.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from typing import Callable
 
 GATHERER_TIMEOUT = 5.0
@@ -120,7 +126,8 @@ def _git(cwd: str | None = None) -> dict:
     cwd = cwd or os.getcwd()
 
     def git(*args: str) -> str:
-        r = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=3)
+        # no optional locks: a status never rewrites the index (the user's git, and our fingerprint, see no change)
+        r = subprocess.run(["git", "--no-optional-locks", *args], cwd=cwd, capture_output=True, text=True, timeout=3)
         if r.returncode != 0:
             raise RuntimeError(r.stderr.strip() or f"git {' '.join(args)} failed")
         return r.stdout
@@ -148,31 +155,29 @@ def _git(cwd: str | None = None) -> dict:
     return out
 
 
+#: (real path, stat key) → (sha256, size) of local module files: unchanged files are not read again
+_file_hashes: dict[tuple[str, tuple], tuple[str, int]] = {}
+
+
 def _local_modules(cwd: str | None = None) -> dict:
     """Modules imported from the notebook's folder (not installed packages): their hashes, whether git knows them
-    and whether they differ from the committed version. The files that differ are stored with the environment."""
+    and whether they differ from the committed version. The files that differ are stored with the environment.
+    A file is read again only when its (path, mtime, size, inode, mode) changed."""
     import hashlib
     import subprocess
 
+    from .fingerprint import RACY_SECONDS, local_files, stat_key
+
     root = os.path.realpath(cwd or os.getcwd())
-    skip = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, getattr(sys, "exec_prefix", sys.prefix))}
     found = {}
-    for name, mod in list(sys.modules.items()):
-        f = getattr(mod, "__file__", None)
-        if not f or not f.endswith(".py"):
-            continue
-        real = os.path.realpath(f)
-        if not real.startswith(root + os.sep) or any(real.startswith(p + os.sep) for p in skip):
-            continue
-        if "site-packages" in real or "dist-packages" in real:
-            continue
+    for name, real in local_files(root):
         found[os.path.relpath(real, root)] = name
     if not found:
         return {}
     status = {}
     try:
-        r = subprocess.run(["git", "status", "--porcelain", "--", *sorted(found)], cwd=root, capture_output=True,
-                           text=True, timeout=3)
+        r = subprocess.run(["git", "--no-optional-locks", "status", "--porcelain", "--", *sorted(found)], cwd=root,
+                           capture_output=True, text=True, timeout=3)
         in_repo = r.returncode == 0
         for line in r.stdout.splitlines():
             status[line[3:].strip()] = line[:2].strip()
@@ -180,15 +185,25 @@ def _local_modules(cwd: str | None = None) -> dict:
         in_repo = False
     modules, changed = [], {}
     for rel, name in sorted(found.items()):
-        try:
-            data = open(os.path.join(root, rel), "rb").read()
-        except OSError:
-            continue
+        path = os.path.join(root, rel)
         st = status.get(rel, "")
-        entry = {"module": name, "path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
-                 "git": ("untracked" if st == "??" else "modified" if st else "committed") if in_repo else "no git"}
+        state = ("untracked" if st == "??" else "modified" if st else "committed") if in_repo else "no git"
+        key = stat_key(path)
+        hit = _file_hashes.get((path, key)) if key is not None else None
+        data = None
+        if hit is None or state != "committed":
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            hit = (hashlib.sha256(data).hexdigest(), len(data))
+            # a file changed within the timestamps' resolution may change again unseen: not remembered
+            if key is not None and time.time() - key[0] / 1e9 > RACY_SECONDS and stat_key(path) == key:
+                _file_hashes[(path, key)] = hit
+        entry = {"module": name, "path": rel, "sha256": hit[0], "size": hit[1], "git": state}
         modules.append(entry)
-        if entry["git"] != "committed":
+        if state != "committed":
             changed[rel] = data.decode("utf-8", "replace")
     return {"modules": modules, "_files": changed}
 
@@ -197,57 +212,96 @@ register_gatherer("python", _python, cacheable=True)
 register_gatherer("local_modules", _local_modules)
 register_gatherer("platform", _platform, cacheable=True)
 register_gatherer("host", _host, cacheable=True)
-register_gatherer("packages", _packages, cacheable=True)
+register_gatherer("packages", _packages)  # gathered again when a folder on sys.path changes
 register_gatherer("hardware", _hardware, cacheable=True)
 register_gatherer("git", _git)
 
-def gather(timeout: float | None = None) -> dict:
+def _fingerprints() -> dict:
+    """The builtin gatherers that can tell cheaply whether their result changed (see ``client/fingerprint.py``)."""
+    from . import fingerprint as F
+
+    return {_git: F.git_fingerprint, _local_modules: F.local_modules_fingerprint, _packages: F.packages_fingerprint}
+
+
+#: name → (gatherer, fingerprint key, value): a gatherer's last result and the fingerprint taken before it ran
+_memo: dict[str, tuple[Callable, object, dict]] = {}
+_memo_lock = threading.RLock()
+
+
+def gather(timeout: float | None = None, cached: bool = True) -> dict:
     """Run every gatherer in parallel, each within ``timeout`` (default :data:`GATHERER_TIMEOUT`); failures and
     timeouts are listed in ``errors``. Plain daemon threads, not an executor: this also runs at interpreter exit
-    (a short script's final flush), when executors refuse new work."""
+    (a short script's final flush), when executors refuse new work.
+
+    With ``cached`` (the default) a gatherer is not run again while its fingerprint is unchanged (git, local
+    modules, packages: ``client/fingerprint.py``; the static ones — python, platform, host, hardware, and those
+    registered ``cacheable`` — are reused for a few minutes); the result is what running them all would give."""
     timeout = GATHERER_TIMEOUT if timeout is None else timeout
     result: dict = {}
     errors: dict[str, str] = {}
-    jobs: dict[str, tuple[threading.Thread | None, dict, bool]] = {}
+    jobs: dict[str, tuple] = {}
+    from .fingerprint import RACY_SECONDS
+
+    fingerprints = _fingerprints() if cached else {}
     now = time.monotonic()
-    for name, (fn, cacheable) in list(_gatherers.items()):
-        if cacheable:
-            with _cache_lock:
-                hit = _cache.get(name)
-            if hit and now - hit[0] < _CACHE_SECONDS:
-                result[name] = hit[1]
-                continue
-        box: dict = {}
-
-        def run(fn=fn, box=box):
-            try:
-                box["value"] = fn()
-            except BaseException as e:  # reported below, never raised into the run
-                box["error"] = f"{type(e).__name__}: {e}"
-
-        try:
-            th = threading.Thread(target=run, daemon=True, name=f"mltrack-env-{name}")
-            th.start()
-        except RuntimeError:  # no new threads at this point of interpreter shutdown: run it here
-            th = None
-            run()
-        jobs[name] = (th, box, cacheable)
-    deadline = time.monotonic() + timeout
-    for name, (th, box, cacheable) in jobs.items():
-        if th is not None:
-            th.join(max(0.0, deadline - time.monotonic()))
-        if "value" in box:
-            result[name] = box["value"]
-            if cacheable:
+    with _memo_lock:
+        for name, (fn, cacheable) in list(_gatherers.items()):
+            fp = None
+            if cached and cacheable:
                 with _cache_lock:
-                    _cache[name] = (now, box["value"])
-        elif "error" in box:
-            errors[name] = box["error"]
-        else:
-            errors[name] = f"timed out after {timeout:g} s"
+                    hit = _cache.get(name)
+                if hit and now - hit[0] < _CACHE_SECONDS:
+                    result[name] = hit[1]
+                    continue
+            elif fn in fingerprints:
+                try:
+                    key, newest = fingerprints[fn]()
+                except Exception:  # a fingerprint that fails only costs the gathering it would have saved
+                    key, newest = None, 0
+                # a file changed within the timestamps' resolution may change again unseen: not trusted next time
+                fp = key if key is not None and time.time() - newest > RACY_SECONDS else None
+                memo = _memo.get(name)
+                if key is not None and memo is not None and memo[0] is fn and memo[1] == key:
+                    result[name] = memo[2]
+                    continue
+            box: dict = {}
+
+            def run(fn=fn, box=box):
+                try:
+                    box["value"] = fn()
+                except BaseException as e:  # reported below, never raised into the run
+                    box["error"] = f"{type(e).__name__}: {e}"
+
+            try:
+                th = threading.Thread(target=run, daemon=True, name=f"mltrack-env-{name}")
+                th.start()
+            except RuntimeError:  # no new threads at this point of interpreter shutdown: run it here
+                th = None
+                run()
+            jobs[name] = (th, box, cacheable, fp, fn)
+        deadline = time.monotonic() + timeout
+        for name, (th, box, cacheable, fp, fn) in jobs.items():
+            if th is not None:
+                th.join(max(0.0, deadline - time.monotonic()))
+            if "value" in box:
+                result[name] = box["value"]
+                if not cached:  # a look that leaves the caches as they are
+                    pass
+                elif cacheable:
+                    with _cache_lock:
+                        _cache[name] = (now, box["value"])
+                elif fp is not None:
+                    _memo[name] = (fn, fp, box["value"])
+                else:
+                    _memo.pop(name, None)
+            elif "error" in box:
+                errors[name] = box["error"]
+            else:
+                errors[name] = f"timed out after {timeout:g} s"
     if errors:
         result["errors"] = errors
-    return result
+    # the order of a plain run: gatherers in registration order (environment.json sorts its keys anyway)
+    return {k: result[k] for k in [*_gatherers, "errors"] if k in result}
 
 
 def environment_files(env: dict) -> list[tuple[str, bytes]]:
@@ -263,19 +317,53 @@ def environment_files(env: dict) -> list[tuple[str, bytes]]:
     return files
 
 
-def environment_artifact(run_id: str, backend) -> Callable[[], dict]:
-    """A deferred job for the writer: gather, store the files, return the artifact item of a batch."""
+#: A cached environment's files are uploaded again after this long (refreshing their blobs' grace period).
+REUPLOAD_SECONDS = 1800.0
+
+_last: dict = {}  # the last gathered environment: {"pass", "env", "key"}
+_stored: dict = {}  # the last stored environment files: {"backend", "key", "items", "meta", "at"}
+
+
+def _environment_now(pass_id) -> tuple[dict, tuple]:
+    """The environment and a key that is the same exactly when every part of it is the same object as before.
+    Jobs run in the same writer pass (``pass_id``) share one look: they run within milliseconds of each other."""
+    with _memo_lock:
+        if pass_id is not None and _last.get("pass") == pass_id:
+            return _last["env"], _last["key"]
+        env = gather()
+        key = tuple((k, id(v)) for k, v in env.items() if k != "errors") + tuple(sorted(env.get("errors", {}).items()))
+        # env holds the parts the key names by id, so none of them can be freed (and its id reused) meanwhile
+        _last.update({"pass": pass_id, "env": env, "key": key})
+        return env, key
+
+
+def environment_artifact(run_id: str, backend, writer=None) -> Callable[[], dict]:
+    """A deferred job for the writer: gather, store the files, return the artifact item of a batch.
+
+    Gathering is amortised: the parts whose fingerprint did not change are reused (:func:`gather`), jobs of one
+    writer pass share one look, and an environment identical to the one stored last is not serialised, hashed or
+    uploaded again — the run's artifact names the same files (content-addressed, so this is what storing them
+    again would give)."""
 
     def capture_environment() -> dict:
-        env = gather()
-        items = []
-        for rel, data in environment_files(env):
-            sha, size = backend.put_bytes(data)
-            media = ("application/json" if rel.endswith(".json") else "text/x-diff" if rel.endswith(".patch")
-                     else "text/x-python")
-            items.append({"path": rel, "sha256": sha, "size": size, "media_type": media})
-        meta = {"errors": env.get("errors", {})} if env.get("errors") else {}
+        env, key = _environment_now((id(writer), writer.passes) if writer is not None else None)
+        with _memo_lock:
+            hit = _stored
+            if hit.get("backend") is not None and hit["backend"]() is backend and hit["key"] == key and \
+                    time.monotonic() - hit["at"] < REUPLOAD_SECONDS:
+                items, meta = hit["items"], hit["meta"]
+            else:
+                items = []
+                for rel, data in environment_files(env):
+                    sha, size = backend.put_bytes(data)
+                    media = ("application/json" if rel.endswith(".json") else "text/x-diff" if rel.endswith(".patch")
+                             else "text/x-python")
+                    items.append({"path": rel, "sha256": sha, "size": size, "media_type": media})
+                meta = {"errors": env.get("errors", {})} if env.get("errors") else {}
+                _stored.clear()
+                _stored.update({"backend": weakref.ref(backend), "key": key, "items": items, "meta": meta,
+                                "at": time.monotonic()})
         return {"artifacts": [{"run_id": run_id, "name": "environment", "type": "environment",
-                               "metadata": meta, "files": items}]}
+                               "metadata": json.loads(json.dumps(meta)), "files": [dict(i) for i in items]}]}
 
     return capture_environment

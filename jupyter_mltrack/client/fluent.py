@@ -88,7 +88,7 @@ def start_run(
     if capture_environment if capture_environment is not None else parent_id is None:
         from .environment import environment_artifact
 
-        w.defer(environment_artifact(run_id, client.backend))
+        w.defer(environment_artifact(run_id, client.backend, w))
     return run
 
 

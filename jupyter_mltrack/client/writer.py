@@ -88,7 +88,8 @@ class Writer:
         self.unreported: list[str] = []  # errors not yet warned about in a cell (flush() raises them)
         self.passing: list[str] = []  # passing problems: warned about, never raised
         self._last_failure: BaseException | None = None
-        self.stats = {"batches": 0, "points": 0, "retries": 0, "duplicates": 0}
+        self.stats = {"batches": 0, "points": 0, "retries": 0, "duplicates": 0, "busy_seconds": 0.0}
+        self.passes = 0  # flushes begun: deferred jobs of one pass run together (they may share what they gather)
         # every batch gets an id, unique to this writer: sent again after a timeout, the store applies it once
         self._session = os.urandom(10).hex()
         self._batch_ids = itertools.count(1)
@@ -307,6 +308,8 @@ class Writer:
                 self._flushed_generation = max(self._flushed_generation, gen)
                 self._done.notify_all()
             return
+        t0 = time.perf_counter()
+        self.passes += 1
         batch, gen, deferred, calls = self._take()
         for fn in deferred:
             try:
@@ -330,6 +333,7 @@ class Writer:
             self._done.notify_all()
         if heartbeat:
             self._last_heartbeat = now
+        self.stats["busy_seconds"] += time.perf_counter() - t0
         self.stats["batches"] += 1
         self.stats["points"] += npts
 

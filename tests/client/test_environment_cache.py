@@ -1,0 +1,273 @@
+"""Environment capture is amortised (gathered again only when a fingerprint changed, stored once) and gives exactly
+the artifact an uncached capture gives — before and after every kind of change a user makes."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+_ages = itertools.count(1)
+
+
+def _git(repo, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True,
+                   capture_output=True)
+
+
+def _age(root):
+    """Move what changed in the last minute under ``root`` (files and folders) to an old, distinct mtime, newer
+    than the previous call's: what a change made a while ago looks like. (A change within the last seconds is never
+    trusted to the cache, which would hide what these tests check.) What did not change keeps its mtime."""
+    now = time.time()
+    t = now - 10_000 + next(_ages) * 10
+    for dirpath, dirnames, filenames in os.walk(root):
+        for n in filenames + dirnames:
+            p = os.path.join(dirpath, n)
+            if os.lstat(p).st_mtime > now - 60:
+                os.utime(p, (t, t), follow_symlinks=False)
+    if os.stat(root).st_mtime > now - 60:
+        os.utime(root, (t, t))
+
+
+class CountingBackend:
+    """A LocalBackend that counts uploads."""
+
+    def __init__(self, inner):
+        self.inner, self.puts = inner, 0
+
+    def put_bytes(self, data):
+        self.puts += 1
+        return self.inner.put_bytes(data)
+
+
+@pytest.fixture
+def env(gatherers, monkeypatch):
+    """The environment module with empty caches (restored afterwards) and a counter of git invocations."""
+    E = gatherers
+    for name in ("_memo", "_last", "_stored", "_file_hashes"):
+        monkeypatch.setattr(E, name, type(getattr(E, name))())
+    from jupyter_mltrack.client import fingerprint as F
+
+    monkeypatch.setattr(F, "_tracked", {})
+    real_run = subprocess.run
+    E.git_calls = []
+
+    def counting_run(cmd, *a, **kw):
+        if cmd and cmd[0] == "git":
+            E.git_calls.append(cmd)
+        return real_run(cmd, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "run", counting_run)
+    return E
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A git repository with a committed local module, the current folder, on sys.path."""
+    r = tmp_path / "repo"
+    r.mkdir()
+    _git(r, "init", "-q", "-b", "main")
+    (r / "envc_helpers.py").write_text("A = 1\n")
+    (r / "README.md").write_text("notes\n")
+    _git(r, "add", ".")
+    _git(r, "commit", "-q", "-m", "first")
+    monkeypatch.chdir(r)
+    monkeypatch.syspath_prepend(str(r))
+    yield r
+    for m in [m for m in sys.modules if m.startswith("envc_")]:
+        del sys.modules[m]
+
+
+def _artifact(E, store, backend=None, run_id="r"):
+    """What the cached capture stores for a run, as {path: bytes}, plus what the uncached one would store."""
+    from jupyter_mltrack.client.backend import LocalBackend
+
+    backend = backend or LocalBackend(store)
+    (art,) = E.environment_artifact(run_id, backend)()["artifacts"]
+    cached = {f["path"]: store.blobs.read_bytes(f["sha256"]) for f in art["files"]}
+    fresh = dict(E.environment_files(E.gather(cached=False)))
+    return cached, fresh, art
+
+
+def test_cached_capture_equals_uncached_and_costs_nothing_when_unchanged(env, repo, store):
+    from jupyter_mltrack.client.backend import LocalBackend
+
+    importlib.import_module("envc_helpers")
+    _age(repo)
+    backend = CountingBackend(LocalBackend(store))
+    first, fresh, _ = _artifact(env, store, backend)
+    assert first == fresh
+    assert {"environment.json"} == set(first)  # clean tree, committed module: nothing else to store
+    puts = backend.puts
+    calls, second = _git_calls_of_cached_capture(env, store, backend, run_id="r2")
+    assert second == first == dict(env.environment_files(env.gather(cached=False)))
+    # nothing changed: no git command, nothing serialised or uploaded, the same files named
+    assert calls == 0 and backend.puts == puts
+
+
+def _git_calls_of_cached_capture(env, store, backend, run_id="r"):
+    n = len(env.git_calls)
+    (art,) = env.environment_artifact(run_id, backend)()["artifacts"]
+    assert art["run_id"] == run_id
+    return len(env.git_calls) - n, {f["path"]: store.blobs.read_bytes(f["sha256"]) for f in art["files"]}
+
+
+def test_changes_are_picked_up(env, repo, store):
+    from jupyter_mltrack.client.backend import LocalBackend
+
+    backend = LocalBackend(store)
+    importlib.import_module("envc_helpers")
+    _age(repo)
+
+    def capture():
+        n = len(env.git_calls)
+        (art,) = env.environment_artifact("r", backend)()["artifacts"]
+        got = {f["path"]: store.blobs.read_bytes(f["sha256"]) for f in art["files"]}
+        calls = len(env.git_calls) - n
+        fresh = dict(env.environment_files(env.gather(cached=False)))
+        assert got == fresh  # identical to gathering everything again
+        return got, calls
+
+    import json
+
+    base, _ = capture()
+    again, calls = capture()
+    assert again == base and calls == 0
+
+    # a new import of a local module
+    (repo / "envc_extra.py").write_text("B = 1\n")
+    _git(repo, "add", "envc_extra.py")
+    _git(repo, "commit", "-q", "-m", "extra")
+    _age(repo)
+    importlib.import_module("envc_extra")
+    after_import, calls = capture()
+    mods = {m["module"] for m in json.loads(after_import["environment.json"])["local_modules"]["modules"]}
+    assert mods == {"envc_helpers", "envc_extra"} and calls > 0
+    assert capture()[1] == 0  # and then cached again
+
+    # an edited local module (same size: only its mtime tells)
+    (repo / "envc_helpers.py").write_text("A = 2\n")
+    _age(repo)
+    edited, calls = capture()
+    doc = json.loads(edited["environment.json"])
+    assert {m["module"]: m["git"] for m in doc["local_modules"]["modules"]}["envc_helpers"] == "modified"
+    assert edited["modules/envc_helpers.py"] == b"A = 2\n" and doc["git"]["dirty"] is True
+    assert "+A = 2" in edited["git.patch"].decode()
+
+    # an edited module git does not know (no tracked file changes: only the module's own stat tells)
+    (repo / "envc_loose.py").write_text("C = 1\n")
+    _age(repo)
+    importlib.import_module("envc_loose")
+    assert capture()[0]["modules/envc_loose.py"] == b"C = 1\n"
+    (repo / "envc_loose.py").write_text("C = 2\n")
+    _age(repo)
+    assert capture()[0]["modules/envc_loose.py"] == b"C = 2\n"
+    os.remove(repo / "envc_loose.py")
+    del sys.modules["envc_loose"]
+    _age(repo)
+
+    # a new commit
+    _git(repo, "commit", "-q", "-am", "second")
+    _age(repo)
+    committed, _ = capture()
+    doc2 = json.loads(committed["environment.json"])
+    assert doc2["git"]["commit"] != doc["git"]["commit"] and doc2["git"]["dirty"] is False
+    assert set(committed) == {"environment.json"}
+    assert capture()[1] == 0
+
+    # a dirty work tree: a tracked file that is not a module, then a new untracked file
+    (repo / "README.md").write_text("notes!\n")
+    _age(repo)
+    dirty, _ = capture()
+    assert json.loads(dirty["environment.json"])["git"]["changed_files"] == ["README.md"]
+    assert "+notes!" in dirty["git.patch"].decode()
+    (repo / "data.csv").write_text("1\n")
+    _age(repo)
+    untracked, _ = capture()
+    assert json.loads(untracked["environment.json"])["git"]["changed_files"] == ["README.md", "data.csv"]
+
+
+def test_a_recent_change_is_never_trusted_to_the_cache(env, repo, store):
+    """Within the timestamps' resolution a file can change without its stat changing: a key taken while some file
+    is that recent is not trusted, git runs again."""
+    from jupyter_mltrack.client.backend import LocalBackend
+
+    importlib.import_module("envc_helpers")
+    backend = LocalBackend(store)
+    (repo / "envc_helpers.py").write_text("A = 3\n")  # just now
+    _git_calls_of_cached_capture(env, store, backend)
+    calls, _ = _git_calls_of_cached_capture(env, store, backend)
+    assert calls > 0
+
+
+def test_one_look_per_writer_pass(env, repo, store):
+    """Runs whose capture jobs run in the same flush share one look at the environment."""
+    from jupyter_mltrack.client.backend import LocalBackend
+
+    class W:
+        passes = 1
+
+    backend = LocalBackend(store)
+    importlib.import_module("envc_helpers")
+    seen = []
+    real = env.gather
+    env.gather = lambda *a, **k: seen.append(1) or real(*a, **k)
+    try:
+        w = W()
+        for i in range(5):
+            env.environment_artifact(f"r{i}", backend, w)()
+        assert len(seen) == 1
+        w.passes = 2
+        env.environment_artifact("r9", backend, w)()
+        assert len(seen) == 2
+    finally:
+        env.gather = real
+
+
+def test_default_runs_store_the_environment_once(tmp_path, monkeypatch):
+    """Through the public API: many runs, one set of environment blobs, every run's artifact naming it."""
+    import jupyter_mltrack as mlt
+    from jupyter_mltrack.client import tracking
+
+    from ._helpers import blob_files
+
+    mlt.set_tracking_uri(str(tmp_path / "store"))
+    try:
+        ids = []
+        for i in range(20):
+            with mlt.start_run(f"r{i}", project="envcache") as run:
+                run.log_metric("m", i)
+            ids.append(run.id)
+        mlt.flush()
+        shas = set()
+        for rid in ids:
+            (art,) = [a for a in mlt.get_run(rid).artifacts if a["name"] == "environment"]
+            shas.add(tuple(f["sha256"] for f in art["files"]))
+        assert len(shas) == 1
+        assert len(blob_files(tmp_path / "store")) == 1  # environment.json only: no repository, no local module
+    finally:
+        tracking.reset()
+
+
+def test_an_installed_package_is_picked_up(env, tmp_path, monkeypatch):
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    _age(site)
+    before = env.gather()["packages"]["packages"]
+    assert "envc-fake" not in before and env.gather()["packages"] is env.gather()["packages"]  # reused
+    info = site / "envc_fake-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: envc-fake\nVersion: 1.0\n")
+    _age(site)
+    assert env.gather()["packages"]["packages"]["envc-fake"] == "1.0"
+    assert env.gather()["packages"] == env.gather(cached=False)["packages"]
