@@ -55,6 +55,26 @@ def store(store_dir):
     s.close()
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A real PostgreSQL server for the whole session, started on first use (``tests/_postgres.py``)."""
+    from . import _postgres
+
+    if not _postgres.enabled():
+        pytest.skip("PostgreSQL left out (MLTRACK_TEST_POSTGRES=0)")
+    cluster = _postgres.Cluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """A fresh, empty PostgreSQL database of the session's server, dropped after the test."""
+    name = pg_cluster.create_database()
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
+
+
 @pytest.fixture
 def tracking(store_dir, monkeypatch):
     """The client pointed at a fresh local store; reset afterwards."""

@@ -360,8 +360,13 @@ class Database:
 
     @contextlib.contextmanager
     def read(self):
-        """A read transaction on the caller's thread."""
+        """A read transaction on the caller's thread: one snapshot for all its statements. SQLite's transactions
+        are snapshots already; PostgreSQL's default (READ COMMITTED) gives each statement its own, so a reader
+        could see a run's params before a concurrent batch and its points after — reads there run REPEATABLE READ,
+        read only (such transactions never fail to serialise)."""
         with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             with conn.begin():
                 yield conn
 

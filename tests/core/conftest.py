@@ -29,3 +29,31 @@ def spawn_py(tmp_path):
         if p.poll() is None:
             p.kill()
         p.communicate()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_uri(request, store_dir):
+    """Where the test's store lives: a SQLite file in the test's folder, or a fresh database of a real PostgreSQL
+    server — every test that takes ``store`` or ``store_uri`` runs on both."""
+    if request.param == "sqlite":
+        return str(store_dir)
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(store_uri):
+    from jupyter_mltrack.core.store import Store
+
+    s = Store(store_uri)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(store_dir):
+    """A SQLite store, for the tests of SQLite's own behaviour (its write lock, its file)."""
+    from jupyter_mltrack.core.store import Store
+
+    s = Store(store_dir)
+    yield s
+    s.close()

@@ -230,7 +230,7 @@ def test_the_collector_never_removes_a_blob_a_racing_writer_references(store):
     assert not missing, f"{len(missing)} artifacts lost their file: {missing[:5]} ({counts})"
 
 
-def test_uploads_of_processes_killed_with_sigkill_are_reclaimed(store, store_dir, spawn_py):
+def test_uploads_of_processes_killed_with_sigkill_are_reclaimed(store, store_uri, spawn_py):
     """Processes upload artifact files (and one more, stuck mid-upload) and are killed with SIGKILL before the
     batch naming them is written: their blobs and temporary files are garbage, reclaimed once past the grace
     period; the artifact a finished run wrote stays."""
@@ -255,7 +255,7 @@ def test_uploads_of_processes_killed_with_sigkill_are_reclaimed(store, store_dir
 
         store.blobs.put_stream(Stuck())
     """
-    procs = [spawn_py(code, store_dir, k) for k in range(4)]
+    procs = [spawn_py(code, store_uri, k) for k in range(4)]
     for p in procs:
         assert p.stdout.readline().strip() == "ready", p.stderr.read()
     for p in procs:
@@ -278,7 +278,7 @@ def test_uploads_of_processes_killed_with_sigkill_are_reclaimed(store, store_dir
     assert store.read_artifact_file(art["id"], "f.bin") == b"a finished run's model"
 
 
-def test_mltrack_gc_command_and_mlt_gc(tracking, store, store_dir, capsys):
+def test_mltrack_gc_command_and_mlt_gc(tracking, store, store_uri, capsys):
     from jupyter_mltrack.cli import human_bytes, main
 
     orphan(store, b"x" * (3 << 20))
@@ -287,24 +287,24 @@ def test_mltrack_gc_command_and_mlt_gc(tracking, store, store_dir, capsys):
     store.blobs.root.joinpath(f"{INCOMING_PREFIX}left").write_bytes(b"t" * 1536)
     age(store.blobs.root / f"{INCOMING_PREFIX}left")
 
-    assert main(["--uri", str(store_dir), "gc", "--dry-run"]) == 0
+    assert main(["--uri", store_uri, "gc", "--dry-run"]) == 0
     out = capsys.readouterr().out.strip()
     assert out == ("would remove 2 blobs (6.0 MiB) and 1 temporary file (1.5 KiB); kept 1 unreferenced blob "
                    "younger than 1 hour")
     assert len(blob_files(store)) == 3
 
-    assert main(["--uri", str(store_dir), "gc"]) == 0
+    assert main(["--uri", store_uri, "gc"]) == 0
     assert capsys.readouterr().out.strip().startswith("removed 2 blobs (6.0 MiB) and 1 temporary file (1.5 KiB)")
     assert len(blob_files(store)) == 1 and not temp_files(store)
 
-    assert main(["--uri", str(store_dir), "gc", "--grace-hours", "0"]) == 0
+    assert main(["--uri", store_uri, "gc", "--grace-hours", "0"]) == 0
     assert capsys.readouterr().out.strip() == "removed 1 blob (5 B) and 0 temporary files (0 B)"
-    assert main(["--uri", str(store_dir), "gc", "--grace-hours", "-2"]) == 2
+    assert main(["--uri", store_uri, "gc", "--grace-hours", "-2"]) == 2
     assert "grace_hours" in capsys.readouterr().err
     assert (human_bytes(0), human_bytes(1023), human_bytes(564 << 20)) == ("0 B", "1023 B", "564.0 MiB")
 
     # the Python API, on the tracking client's store
-    tracking.set_tracking_uri(str(store_dir))
+    tracking.set_tracking_uri(store_uri)
     orphan(store, b"z")
     assert tracking.gc(dry_run=True)["blobs_removed"] == 1 and len(blob_files(store)) == 1
     assert tracking.gc(grace_hours=0.5) == {**blob_gc.GcReport(

@@ -1,4 +1,5 @@
-"""Several real processes on one SQLite store: no lost write, no 'database is locked', whole batches only."""
+"""Several real processes on one store (a SQLite file, a PostgreSQL database): no lost write, no 'database is
+locked', whole batches only."""
 
 from __future__ import annotations
 
@@ -94,12 +95,12 @@ def _wait_all(procs, timeout=120):
     return outs
 
 
-def test_concurrent_writer_processes_lose_nothing(store_dir, tmp_path, spawn_py):
+def test_concurrent_writer_processes_lose_nothing(store_uri, tmp_path, spawn_py):
     W, N = 4, 50
-    s = Store(store_dir)
+    s = Store(store_uri)
     s.write_batch({"runs": [{"id": "shared", "project": "P"}]})
     go = _go(tmp_path)
-    procs = [spawn_py(WRITER, store_dir, w, N, go) for w in range(W)]
+    procs = [spawn_py(WRITER, store_uri, w, N, go) for w in range(W)]
     time.sleep(0.3)
     go.touch()
     for rc, out, err in _wait_all(procs):
@@ -143,13 +144,13 @@ def test_concurrent_writer_processes_lose_nothing(store_dir, tmp_path, spawn_py)
         s.close()
 
 
-def test_readers_during_writes_see_whole_batches(store_dir, tmp_path, spawn_py):
+def test_readers_during_writes_see_whole_batches(store_uri, tmp_path, spawn_py):
     W, N = 2, 40
-    s = Store(store_dir)
+    s = Store(store_uri)
     s.write_batch({"runs": [{"id": "shared", "project": "P"}]})
     go, stop = _go(tmp_path), tmp_path / "stop"
-    reader = spawn_py(READER, store_dir, stop)
-    writers = [spawn_py(WRITER, store_dir, w, N, go) for w in range(W)]
+    reader = spawn_py(READER, store_uri, stop)
+    writers = [spawn_py(WRITER, store_uri, w, N, go) for w in range(W)]
     time.sleep(0.3)
     go.touch()
     try:
@@ -203,6 +204,28 @@ def test_processes_creating_a_new_store_at_the_same_moment(tmp_path, spawn_py):
             s.close()
 
 
+
+def test_processes_migrating_a_new_postgresql_database_at_the_same_moment(pg_url, tmp_path, spawn_py):
+    """The PostgreSQL form of the race above: processes opening one empty database at once create its schema once
+    (the upgrade runs under an advisory lock) and every write lands."""
+    P = 4
+    go = _go(tmp_path)
+    procs = [spawn_py(OPENER, w, go, pg_url) for w in range(P)]
+    time.sleep(0.5)
+    go.touch()
+    for rc, out, err in _wait_all(procs):
+        assert rc == 0, err
+        assert out.strip() == "ok"
+    s = Store(pg_url, migrate=False)
+    try:
+        assert migrate.current_revision(s.engine) == migrate.HEAD
+        assert sql(s, "SELECT count(*) FROM alembic_version")[0][0] == 1
+        runs, total = s.search_runs()
+        assert total == P and {r["params"]["w"] for r in runs} == set(range(P))
+        assert [p["name"] for p in s.list_projects()] == ["Race"]
+    finally:
+        s.close()
+
 THREADED_READS = """
     import sys, threading, time
     import numpy as np
@@ -237,8 +260,8 @@ THREADED_READS = """
 """
 
 
-def test_threads_reading_series_while_another_writes(store_dir, run_py):
-    r = run_py(THREADED_READS, store_dir, check=False)  # in a subprocess: the failure can be a segmentation fault
+def test_threads_reading_series_while_another_writes(store_uri, run_py):
+    r = run_py(THREADED_READS, store_uri, check=False)  # in a subprocess: the failure can be a segmentation fault
     assert (r.returncode, r.stdout.strip()) == (0, "ok"), r.stdout + r.stderr
 
 
