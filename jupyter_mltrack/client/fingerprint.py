@@ -178,15 +178,24 @@ def python_files() -> list[tuple[str, str]]:
 def local_files(root: str) -> list[tuple[str, str]]:
     """(module name, real path) of the loaded modules from ``.py`` files under ``root`` that are not installed
     (not under the interpreter's prefixes, not in site-packages)."""
+    files = python_files()
+    hit = _local_memo.get(root)
+    if hit is not None and hit[0] is files:  # sys.modules unchanged since the last look from this folder
+        return hit[1]
     skip = [os.path.realpath(p) + os.sep for p in {sys.prefix, sys.base_prefix, getattr(sys, "exec_prefix", sys.prefix)}]
     out = []
-    for name, real in python_files():
+    for name, real in files:
         if not real.startswith(root + os.sep) or any(real.startswith(p) for p in skip):
             continue
         if "site-packages" in real or "dist-packages" in real:
             continue
         out.append((name, real))
+    _local_memo.clear()
+    _local_memo[root] = (files, out)
     return out
+
+
+_local_memo: dict[str, tuple[list, list]] = {}
 
 
 def local_modules_fingerprint(cwd: str | None = None) -> tuple:

@@ -16,8 +16,11 @@ import json
 import os
 import sys
 import time
+import weakref
 from pathlib import Path
 from typing import Any
+
+from .fingerprint import RACY_SECONDS, stat_key
 
 _override: str | None = None
 _cache: tuple[float, str | None, str] | None = None
@@ -164,22 +167,49 @@ def history_notebook(cells: list[dict], kernel_name: str = "python3") -> bytes:
     imports jsonschema, which with ``rfc3987-syntax`` installed (a dependency of Jupyter's own event schemas)
     compiles a grammar for about 3 s of CPU — time taken from the user's cells, and enough to outlast a kernel's
     shutdown grace period."""
-    out_cells = []
+    parts = []
     for c in cells:
-        outputs = []
-        if c.get("output") is not None:
-            outputs.append({"output_type": "execute_result", "execution_count": c["execution_count"],
-                            "data": {"text/plain": c["output"]}, "metadata": {}})
-        out_cells.append({"cell_type": "code", "execution_count": c["execution_count"],
-                          # deterministic: the same history is the same bytes, stored once
-                          "id": f"run-{c['execution_count']}", "metadata": {}, "outputs": outputs,
-                          "source": c["source"]})
-    nb = {"cells": out_cells, "nbformat": 4, "nbformat_minor": 5, "metadata": {
-        "kernelspec": {"name": kernel_name, "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python", "version": ".".join(map(str, sys.version_info[:3]))},
-        "mltrack": {"snapshot": "history", "note": "cells in the order they ran in the kernel, with their execution "
-                                                   "counts"}}}
-    return (json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+        key = (c["execution_count"], c["source"], c.get("output"))
+        frag = _history_cells_json.get(key)
+        if frag is None:
+            frag = _indented_json(_history_cell(c), 2)
+            if len(_history_cells_json) >= 20_000:
+                _history_cells_json.clear()
+            _history_cells_json[key] = frag
+        parts.append(frag)
+    # exactly json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) (keys: cells < metadata < nbformat…)
+    text = ('{\n "cells": ' + ("[\n  " + ",\n  ".join(parts) + "\n ]" if parts else "[]")
+            + ',\n "metadata": ' + _indented_json(_history_metadata(kernel_name), 1)
+            + ',\n "nbformat": 4,\n "nbformat_minor": 5\n}\n')
+    return text.encode("utf-8")
+
+
+#: Each history cell's JSON by (execution_count, source, output): the history grows by a cell per tracked cell, and
+#: only the new cells are encoded again.
+_history_cells_json: dict[tuple, str] = {}
+
+
+def _indented_json(obj, depth: int) -> str:
+    """``obj`` as it appears nested ``depth`` levels deep in ``json.dumps(…, indent=1, sort_keys=True)`` (strings
+    never hold a raw newline in JSON, so every newline is the encoder's own)."""
+    return json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False).replace("\n", "\n" + " " * depth)
+
+
+def _history_cell(c: dict) -> dict:
+    outputs = []
+    if c.get("output") is not None:
+        outputs.append({"output_type": "execute_result", "execution_count": c["execution_count"],
+                        "data": {"text/plain": c["output"]}, "metadata": {}})
+    # deterministic: the same history is the same bytes, stored once
+    return {"cell_type": "code", "execution_count": c["execution_count"], "id": f"run-{c['execution_count']}",
+            "metadata": {}, "outputs": outputs, "source": c["source"]}
+
+
+def _history_metadata(kernel_name: str) -> dict:
+    return {"kernelspec": {"name": kernel_name, "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python", "version": ".".join(map(str, sys.version_info[:3]))},
+            "mltrack": {"snapshot": "history", "note": "cells in the order they ran in the kernel, with their execution "
+                                                       "counts"}}
 
 
 def capture(cell_source: str | None = None) -> dict:
@@ -187,13 +217,21 @@ def capture(cell_source: str | None = None) -> dict:
     global _warned
     ip = _ipython()
     path, how = find_notebook()
-    saved = None
+    saved, saved_key, reused = None, None, False
     if path:
-        try:
-            saved = Path(path).read_bytes()
-        except OSError as e:
-            how += f" (file unreadable: {e})"
-            saved = None
+        key = (path, stat_key(path))
+        if key[1] is not None and _saved_seen.get("key") == key and time.time() - key[1][0] / 1e9 > RACY_SECONDS:
+            saved_key, reused = key, True  # the file the previous snapshot read, unchanged: not read again
+        else:
+            try:
+                saved = Path(path).read_bytes()
+            except OSError as e:
+                how += f" (file unreadable: {e})"
+                saved = None
+            else:
+                if key[1] is not None and stat_key(path) == key[1]:  # not changed while it was read
+                    saved_key = key
+                    _saved_seen["key"] = key
     elif not _warned:
         _warned = True
         print(
@@ -203,7 +241,7 @@ def capture(cell_source: str | None = None) -> dict:
         )
     kernel_name = os.environ.get("MLTRACK_KERNEL_NAME", "python3")
     return {
-        "path": path, "how": how, "saved": saved,
+        "path": path, "how": how, "saved": saved, "saved_key": saved_key, "saved_reused": reused,
         "history": history_cells(ip) if ip is not None else [],
         "cell": cell_source, "kernel_name": kernel_name,
     }
@@ -298,13 +336,36 @@ def _media(rel: str) -> str:
     return mimetypes.guess_type(rel)[0] or "application/octet-stream"
 
 
+#: {"key"}: the saved file the last snapshot read in a cell — (path, stat key)
+_saved_seen: dict = {}
+#: {"key", "backend", "item", "tagged", "at"}: what the writer stored for that file (its file item and the
+#: artifacts of its tagged cells), reused while the file is unchanged
+_saved_stored: dict = {}
+
+
 def snapshot_artifact(run_id: str, snap: dict[str, Any], backend, live: bytes | None = None):
     """A deferred writer job storing the snapshot as a version of the run's ``notebook`` artifact (with the live
-    document when the frontend sent it), plus an artifact per ``mltrack-artifact``-tagged cell."""
+    document when the frontend sent it), plus an artifact per ``mltrack-artifact``-tagged cell.
+
+    What the previous snapshot stored is reused: the saved file when its stat did not change (not read, parsed,
+    slimmed or uploaded again), bytes already stored through this backend (``put_bytes_once``), and the history's
+    cells already encoded."""
+    from .backend import REUPLOAD_SECONDS, put_bytes_once
 
     def capture_notebook() -> dict:
         files, labels = [], {}
         name = os.path.basename(snap["path"]) if snap.get("path") else None
+        saved, reuse = snap["saved"], None
+        if snap.get("saved_reused"):
+            st = _saved_stored
+            if st.get("key") == snap["saved_key"] and st["backend"]() is backend and \
+                    time.monotonic() - st["at"] < REUPLOAD_SECONDS:
+                reuse = st
+            else:  # stored through another backend, or not at all: read it now
+                try:
+                    saved = Path(snap["path"]).read_bytes()
+                except OSError:
+                    saved = None
         if live is not None:
             live_name = "live-" + (name or "notebook.ipynb")
             files.append((live_name, slim_notebook(live)))
@@ -312,10 +373,12 @@ def snapshot_artifact(run_id: str, snap: dict[str, Any], backend, live: bytes | 
         if snap["history"]:
             files.append(("history.ipynb", history_notebook(snap["history"], snap["kernel_name"])))
             labels["history.ipynb"] = "execution history"
-        if snap["saved"] is not None:
+        saved_name = None
+        if saved is not None or reuse is not None:
             if name in ("history.ipynb", "cell.py") or name.startswith("live-"):
                 name = "saved-" + name
-            files.append((name, slim_notebook(snap["saved"])))
+            saved_name = name
+            files.append((name, None if reuse is not None else slim_notebook(saved)))
             labels[name] = "saved file"
         if snap.get("cell"):
             files.append(("cell.py", snap["cell"].encode("utf-8")))
@@ -326,18 +389,32 @@ def snapshot_artifact(run_id: str, snap: dict[str, Any], backend, live: bytes | 
         def store(rel_files):
             items = []
             for rel, data in rel_files:
-                sha, size = backend.put_bytes(data)
+                if data is None:  # the saved file, unchanged since the previous snapshot stored it
+                    items.append(dict(reuse["item"], path=rel))
+                    continue
+                sha, size = put_bytes_once(backend, data)
                 items.append({"path": rel, "sha256": sha, "size": size, "media_type": _media(rel)})
             return items
 
         meta = {"notebook_path": snap["path"], "identified_by": snap["how"], "files": labels}
-        arts = [{"run_id": run_id, "name": "notebook", "type": "notebook", "metadata": meta, "files": store(files)}]
-        source = live if live is not None else snap["saved"]
-        if source is not None:
-            for art_name, art_files, art_meta in tagged_outputs(source):
-                art_meta["from"] = "live document" if live is not None else "saved file"
-                arts.append({"run_id": run_id, "name": art_name, "type": "cell-output", "metadata": art_meta,
-                             "files": store(art_files)})
+        items = store(files)
+        arts = [{"run_id": run_id, "name": "notebook", "type": "notebook", "metadata": meta, "files": items}]
+        if live is not None:
+            tagged = [(n, store(f), m) for n, f, m in tagged_outputs(live)]
+        elif reuse is not None:
+            tagged = reuse["tagged"]
+        elif saved is not None:
+            tagged = [(n, store(f), m) for n, f, m in tagged_outputs(saved)]
+        else:
+            tagged = []
+        if live is None and saved is not None and snap.get("saved_key") is not None:
+            _saved_stored.clear()
+            _saved_stored.update({"key": snap["saved_key"], "backend": weakref.ref(backend), "at": time.monotonic(),
+                                  "item": next(i for i in items if i["path"] == saved_name), "tagged": tagged})
+        for art_name, art_items, art_meta in tagged:
+            art_meta = dict(art_meta, **{"from": "live document" if live is not None else "saved file"})
+            arts.append({"run_id": run_id, "name": art_name, "type": "cell-output", "metadata": art_meta,
+                         "files": [dict(i) for i in art_items]})
         return {"artifacts": arts}
 
     return capture_notebook
