@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, select
 
+from . import access as A
 from . import fragments as F
 from . import run_shape as R
 from . import schema as S
@@ -20,6 +21,7 @@ from . import search_sql as Q
 from .db import Database, fetch_raw
 from .errors import InvalidInput, NotFound
 from .projects import as_id, project_id
+from .users import Actor
 from .validation import series_key
 from .wire import decode_json, encode_json, gc_paused, metrics_from_wire
 
@@ -29,13 +31,18 @@ FRAG = R.ROW_WIDTH
 _PICK = {"table": slice(0, 1), "summaries": slice(0, 2), "frame": slice(2, 5)}
 
 
-def run_scope(conn, project=None, experiment=None, campaign=None, filter=None):
-    """The WHERE clause of the runs in a project / experiment / campaign matching a filter."""
+def run_scope(conn, project=None, experiment=None, campaign=None, filter=None, actor: Actor | None = None):
+    """The WHERE clause of the runs in a project / experiment / campaign matching a filter — and, for an actor
+    (team mode), in a project the actor is a member of: whatever the filter says, no other run is listed."""
     r = S.runs
     conds = [Q.filter_sql(filter, r)]
     pid = project_id(conn, project)
     if pid is not None:
+        A.require(conn, actor, pid, A.VIEWER, "reading runs")
         conds.append(r.c.project_id == pid)
+    if actor is not None and not actor.admin:
+        pm = S.project_members
+        conds.append(r.c.project_id.in_(select(pm.c.project_id).where(pm.c.user_id == actor.user_id)))
     if experiment not in (None, ""):
         e, link = S.experiments, S.run_experiments
         eq = select(e.c.id)
@@ -66,13 +73,14 @@ def _check_page(limit, offset) -> None:
         raise InvalidInput(f"offset must be a non-negative integer, not {offset!r}")
 
 
-def search_rows(db: Database, project, experiment, campaign, filter, order_by, limit, offset, kind="table"):
+def search_rows(db: Database, project, experiment, campaign, filter, order_by, limit, offset, kind="table",
+                actor: Actor | None = None):
     """Rows of the runs in scope (:data:`run_shape.RUN_COLUMNS`, then the fragments of ``kind``) and the total."""
     r, rs = S.runs, S.run_summaries
     _check_page(limit, offset)
     order = Q.order_by_sql(order_by, r)
     with db.read() as conn:
-        where = run_scope(conn, project, experiment, campaign, filter)
+        where = run_scope(conn, project, experiment, campaign, filter, actor)
         c = r.c
         q = select(*R.run_columns_sql()).join(S.projects, S.projects.c.id == c.project_id)
         if kind == "frame":  # the frame fragments, and whether they are current (not the table_row text)
@@ -103,13 +111,13 @@ def search_rows(db: Database, project, experiment, campaign, filter, order_by, l
 
 
 def run_frame(db: Database, project=None, experiment=None, campaign=None, filter=None, order_by=None,
-              limit: int | None = None, offset: int = 0) -> dict:
+              limit: int | None = None, offset: int = 0, actor: Actor | None = None) -> dict:
     """:func:`run_table`'s material for a DataFrame, with the numbers as arrays: ``numeric`` maps each numeric
     column ("params.k", "metrics.k") to an int64 or float64 array over the rows; ``params`` holds the other
     params only. Built from ``frame_nums`` blobs (one array per set of keys), so 10,000 runs × 30 numbers
     never become 300,000 Python objects."""
     with gc_paused():
-        rows, total = search_rows(db, project, experiment, campaign, filter, order_by, limit, offset, kind="frame")
+        rows, total = search_rows(db, project, experiment, campaign, filter, order_by, limit, offset, "frame", actor)
         details = F.decode_members([row[FRAG + 2] for row in rows], F.EMPTY_FRAME)
         groups: dict[str, list[int]] = defaultdict(list)
         for i, row in enumerate(rows):
@@ -121,13 +129,14 @@ def run_frame(db: Database, project=None, experiment=None, campaign=None, filter
 
 
 def search_runs(db: Database, project=None, experiment=None, campaign=None, filter=None, order_by=None,
-                limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
+                limit: int | None = None, offset: int = 0, actor: Actor | None = None) -> tuple[list[dict], int]:
     """Runs matching the scope and filter, as dicts (RunSummary of docs/rest-api.md, with ``heartbeat_at`` and
     ``error``; metric values as floats), plus the total count. Reads ``runs.table_row`` and the series
     summaries, never the points."""
     now = time.time()
     with gc_paused():
-        rows, total = search_rows(db, project, experiment, campaign, filter, order_by, limit, offset, kind="summaries")
+        rows, total = search_rows(db, project, experiment, campaign, filter, order_by, limit, offset, "summaries",
+                                  actor)
         details = decode_json("[" + ",".join(F.full_fragment(row[FRAG], row[FRAG + 1]) for row in rows) + "]")
         out = []
         for row, d in zip(rows, details):
@@ -139,23 +148,24 @@ def search_runs(db: Database, project=None, experiment=None, campaign=None, filt
 
 
 def run_table(db: Database, project=None, experiment=None, campaign=None, filter=None, order_by=None,
-              limit: int | None = None, offset: int = 0) -> dict:
+              limit: int | None = None, offset: int = 0, actor: Actor | None = None) -> dict:
     """Columnar material for a DataFrame of runs: ``base`` (row tuples, names in ``columns``) and, per run,
     the ``experiments`` list and ``params``, ``tags`` and ``metrics`` (series key → last value; non-finite
     values as "NaN", "Infinity", "-Infinity") dicts — all parsed from ``runs.table_row`` in one go."""
     with gc_paused():
-        rows, total = search_rows(db, project, experiment, campaign, filter, order_by, limit, offset)
+        rows, total = search_rows(db, project, experiment, campaign, filter, order_by, limit, offset, "table", actor)
         details = F.decode_members([row[FRAG] for row in rows], F.EMPTY_TABLE)
         base = R.base_rows(rows)
     return {"total": total, "columns": R.BASE_COLUMNS, "base": base,
             **F.split_details(details, ("experiments", "params", "tags", "metrics"))}
 
 
-def run_columns(db: Database, project=None, experiment=None, campaign=None, filter=None) -> dict[str, list[str]]:
+def run_columns(db: Database, project=None, experiment=None, campaign=None, filter=None,
+                actor: Actor | None = None) -> dict[str, list[str]]:
     """The param keys, metric series keys and tag keys used by the runs in scope (for column choosers)."""
     r, p, t, ms = S.runs, S.params, S.tags, S.metric_series
     with db.read() as conn:
-        scope = select(r.c.id).where(run_scope(conn, project, experiment, campaign, filter))
+        scope = select(r.c.id).where(run_scope(conn, project, experiment, campaign, filter, actor))
         params = [x[0] for x in conn.execute(select(p.c.key).distinct().where(p.c.run_id.in_(scope)).order_by(p.c.key))]
         tags = [x[0] for x in conn.execute(select(t.c.key).distinct().where(t.c.run_id.in_(scope)).order_by(t.c.key))]
         metrics = sorted({series_key(n, c) for n, c in conn.execute(
@@ -164,7 +174,8 @@ def run_columns(db: Database, project=None, experiment=None, campaign=None, filt
 
 
 def search_runs_json(db: Database, project=None, experiment=None, campaign=None, filter=None, order_by=None,
-                     limit: int | None = 100, offset: int = 0, view: str = "full") -> tuple[str, int]:
+                     limit: int | None = 100, offset: int = 0, view: str = "full",
+                     actor: Actor | None = None) -> tuple[str, int]:
     """The runs of :func:`search_runs` as the JSON text of the REST ``runs`` array, put together as text from
     the stored fragments (never parsed). ``view="full"``: each run with its metric summaries (``metrics`` a
     list of MetricSummary, from the series rows); ``view="table"``: the run table's compact rows (``metrics``
@@ -173,7 +184,7 @@ def search_runs_json(db: Database, project=None, experiment=None, campaign=None,
         raise InvalidInput(f"view must be 'full' or 'table', not {view!r}")
     full = view == "full"
     rows, total = search_rows(db, project, experiment, campaign, filter, order_by, limit, offset,
-                              kind="summaries" if full else "table")
+                              "summaries" if full else "table", actor)
     now = time.time()
     parts: list[Any] = []
     for row in rows:

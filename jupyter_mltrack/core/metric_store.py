@@ -15,11 +15,13 @@ import numpy as np
 from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.engine import Connection
 
+from . import access as A
 from . import schema as S
 from . import series as SER
 from .batch import NormalMetric
 from .db import Database, Statement, chunked, dialect_insert, fetch_raw, in_list
 from .errors import InvalidInput, NotFound
+from .users import Actor
 from .validation import INT64_MAX, context_json, series_key
 from .wire import stored_float
 
@@ -142,13 +144,14 @@ def write_points(conn: Connection, metrics: list[NormalMetric], new_runs: set[st
 # -- reads -----------------------------------------------------------------------------------------------------------
 
 def get_series(db: Database, run_id: str, name: str, context: Mapping[str, Any] | str | None = None,
-               max_points: int | None = None) -> SeriesRead:
+               max_points: int | None = None, actor: Actor | None = None) -> SeriesRead:
     """One metric series, sorted by step, optionally downsampled: dict with ``points`` (:class:`Points`)."""
     ctx = context_json(context)
     ms, mc = S.metric_series, S.metric_chunks
     if max_points is not None and (not isinstance(max_points, int) or max_points < 3):
         raise InvalidInput(f"max_points must be an integer ≥ 3, not {max_points!r}")
     with db.read() as conn:
+        A.require_runs(conn, actor, [run_id], A.VIEWER, "reading metrics")
         row = conn.execute(
             select(ms.c.id, ms.c.count).where(ms.c.run_id == run_id, ms.c.name == name, ms.c.context == ctx)
         ).first()
@@ -181,7 +184,8 @@ def get_series(db: Database, run_id: str, name: str, context: Mapping[str, Any] 
 
 
 def get_series_many(db: Database, run_ids: list[str], name: str, context: Mapping[str, Any] | str | None = None,
-                    max_points: int | None = None, step_range: tuple[int, int] | None = None) -> list[SeriesRead]:
+                    max_points: int | None = None, step_range: tuple[int, int] | None = None,
+                    actor: Actor | None = None) -> list[SeriesRead]:
     """The series ``name``/``context`` of many runs (for overlay charts) in two queries; runs without that
     series are left out. Same dicts as :meth:`get_series`, in the order of ``run_ids``. ``step_range``
     (inclusive) reads only the chunks overlapping it — zooming into a long series stays cheap."""
@@ -201,6 +205,7 @@ def get_series_many(db: Database, run_ids: list[str], name: str, context: Mappin
         n_read = ms.c.count if step_range is None else select(func.coalesce(func.sum(mc.c.count), 0)).where(
             mc.c.series_id == ms.c.id, *in_range).scalar_subquery()
     with db.read() as conn:
+        A.require_runs(conn, actor, run_ids, A.VIEWER, "reading metrics")
         for part in chunked(list(dict.fromkeys(run_ids))):
             for r in conn.execute(
                 select(ms.c.id, ms.c.run_id, *(() if n_read is None else (n_read,)))

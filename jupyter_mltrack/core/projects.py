@@ -114,6 +114,14 @@ def project_id(conn: Connection, project: int | str | None) -> int | None:
     return row[0]
 
 
+def project_names(conn: Connection, ids) -> list[str]:
+    """The names of the projects with these ids."""
+    ids = sorted(ids)
+    if not ids:
+        return []
+    return [r[0] for r in conn.execute(select(S.projects.c.name).where(S.projects.c.id.in_(ids)))]
+
+
 def list_projects(conn: Connection, project: int | str | None = None) -> list[dict]:
     """Projects with their run and experiment counts, by name; only ``project`` when given."""
     p, r, e = S.projects, S.runs, S.experiments

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Float,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from .validation import RUN_STATUSES  # one list, shared with the batch check
@@ -260,6 +262,7 @@ users = Table(
     Column("name", String(250), nullable=False, unique=True),
     Column("email", String(250), nullable=False, server_default=""),
     Column("created_at", Float, nullable=False),
+    Column("is_admin", Boolean, nullable=False, server_default=false()),
 )
 
 api_keys = Table(
@@ -271,6 +274,8 @@ api_keys = Table(
     Column("label", String(250), nullable=False, server_default=""),
     Column("created_at", Float, nullable=False),
     Column("last_used_at", Float),
+    Column("expires_at", Float),  # null: never
+    Column("revoked_at", Float),  # null: valid
 )
 
 project_members = Table(

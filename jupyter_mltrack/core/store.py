@@ -12,20 +12,23 @@ import os
 import time
 from typing import Any, Mapping
 
+from . import access as A
 from . import listing as L
 from . import metric_store as M
 from . import projects as P
 from . import registry as G
 from . import run_reads as RR
+from . import users as U
 from .batch import Batch, NormalBatch, normalize_batch
 from .blob_gc import GRACE_HOURS, GcReport, collect
 from .blobs import BlobStore
 from .db import Database, Location, default_home, resolve_uri
-from .errors import InvalidInput, NotFound
+from .errors import Forbidden, InvalidInput, NotFound
 from .run_shape import STALE_AFTER
 from .run_writes import WriteResult, apply_batch, prune_applied
+from .users import Actor
 
-__all__ = ["Store", "Location", "resolve_uri", "default_home", "STALE_AFTER"]
+__all__ = ["Store", "Actor", "Location", "resolve_uri", "default_home", "STALE_AFTER"]
 
 
 class Store:
@@ -44,6 +47,7 @@ class Store:
         self.blobs = BlobStore(loc.artifacts)
         self.project_ids = P.ProjectIds()
         self._next_prune = 0.0
+        self._key_touched: dict[int, float] = {}
         if migrate:
             from .migrate import ensure_schema
 
@@ -62,42 +66,51 @@ class Store:
 
     # -- writes: every one a batch, on the write thread -------------------------------------------------------------
 
-    def write_batch(self, batch: Batch | Mapping[str, Any]) -> WriteResult:
+    def write_batch(self, batch: Batch | Mapping[str, Any], actor: Actor | None = None) -> WriteResult:
         """Write a batch (see docs/rest-api.md) in one transaction: all of it, or nothing.
 
         Raises :class:`InvalidInput` for malformed items, :class:`NotFound` for unknown runs and
         :class:`Conflict` when a param is logged again with another value (``Conflict.items`` lists them).
         A batch whose ``id`` was applied before is not applied again: the answer is the first one's, with
-        ``duplicate: True``."""
+        ``duplicate: True``. With an ``actor`` (team mode) the batch is checked against the actor's roles
+        (:class:`Forbidden` naming the role needed), its runs are recorded as the actor's, and the projects it
+        creates are the actor's to own."""
         b = normalize_batch(batch)
-        return self.db.write(lambda conn: self._apply(conn, b))
+        if actor is not None:
+            for r in b["runs"]:
+                r["user"] = actor.name
+        return self.db.write(lambda conn: self._apply(conn, b, actor))
 
-    def _apply(self, conn, b: NormalBatch) -> WriteResult:
+    def _apply(self, conn, b: NormalBatch, actor: Actor | None = None) -> WriteResult:
         now = time.time()
         if now >= self._next_prune:  # forget old batch ids, at most once an hour
             self._next_prune = now + 3600
             prune_applied(conn, now)
-        return apply_batch(conn, b, self.blobs, self.project_ids)
+        created = A.check_batch(conn, actor, b)
+        out = apply_batch(conn, b, self.blobs, self.project_ids)
+        A.make_owner(conn, actor, created)
+        return out
 
-    def create_project(self, name: str, description: str = "") -> dict:
-        self.write_batch({"projects": [{"name": name, "description": description}]})
-        return self.project_named(name)
+    def create_project(self, name: str, description: str = "", actor: Actor | None = None) -> dict:
+        self.write_batch({"projects": [{"name": name, "description": description}]}, actor)
+        return self.project_named(name, actor)
 
-    def create_experiment(self, project: str, name: str, description: str = "") -> dict:
-        self.write_batch({"experiments": [{"project": project, "name": name, "description": description}]})
-        return self.experiment_named(project, name)
+    def create_experiment(self, project: str, name: str, description: str = "", actor: Actor | None = None) -> dict:
+        self.write_batch({"experiments": [{"project": project, "name": name, "description": description}]}, actor)
+        return self.experiment_named(project, name, actor)
 
-    def add_run_input(self, run_id: str, artifact_id: int, role: str = "input") -> None:
-        self.write_batch({"inputs": [{"run_id": run_id, "artifact_id": artifact_id, "role": role}]})
+    def add_run_input(self, run_id: str, artifact_id: int, role: str = "input", actor: Actor | None = None) -> None:
+        self.write_batch({"inputs": [{"run_id": run_id, "artifact_id": artifact_id, "role": role}]}, actor)
 
     def register_model(self, project: str, name: str, artifact_id: int, stage: str = "",
-                       description: str = "") -> dict:
+                       description: str = "", actor: Actor | None = None) -> dict:
         """Add a new version of the model ``name`` (in ``project``) pointing at a stored artifact."""
         done = self.write_batch({"models": [{"project": project, "name": name, "artifact_id": artifact_id,
-                                             "stage": stage, "description": description}]})
-        return self.model_version(done["registered"][0])
+                                             "stage": stage, "description": description}]}, actor)
+        return self.model_version(done["registered"][0], actor)
 
-    def gc(self, grace_hours: float = GRACE_HOURS, dry_run: bool = False) -> GcReport:
+    def gc(self, grace_hours: float = GRACE_HOURS, dry_run: bool = False, actor: Actor | None = None) -> GcReport:
+        A.require_admin(actor, "collecting garbage")
         return collect(self.db, self.blobs, grace_hours, dry_run)
 
     gc.__doc__ = collect.__doc__
@@ -113,108 +126,210 @@ class Store:
         with self.db.read() as conn:
             return str(conn.execute(select(store_meta.c.revision)).scalar_one_or_none() or 0)
 
-    def project_named(self, name: str) -> dict:
+    def project_named(self, name: str, actor: Actor | None = None) -> dict:
         """The project called ``name`` (a name of digits is a name here, never an id)."""
-        for p in self.list_projects():
+        for p in self.list_projects(actor):
             if p["name"] == name:
                 return p
         raise NotFound(f"no project named {name!r}")
 
-    def experiment_named(self, project: str, name: str) -> dict:
+    def experiment_named(self, project: str, name: str, actor: Actor | None = None) -> dict:
         """The experiment ``name`` of the project called ``project``."""
-        for x in self.list_experiments(self.project_named(project)["id"]):
+        for x in self.list_experiments(self.project_named(project, actor)["id"], actor):
             if x["name"] == name:
                 return x
         raise NotFound(f"no experiment {name!r} in project {project!r}")
 
-    def get_project(self, project: int | str) -> dict:
+    def get_project(self, project: int | str, actor: Actor | None = None) -> dict:
         with self.db.read() as conn:
-            return P.list_projects(conn, project)[0]
+            p = P.list_projects(conn, project)[0]
+            A.require(conn, actor, p["id"], A.VIEWER, "reading the project")
+            return self._with_role(conn, [p], actor)[0]
 
-    def list_projects(self) -> list[dict]:
+    def list_projects(self, actor: Actor | None = None) -> list[dict]:
+        """Every project (for an actor: those it is a member of, with its ``role``)."""
         with self.db.read() as conn:
-            return P.list_projects(conn)
+            return self._with_role(conn, P.list_projects(conn), actor)
 
-    def list_experiments(self, project: int | str | None = None) -> list[dict]:
+    @staticmethod
+    def _with_role(conn, projects: list[dict], actor: Actor | None) -> list[dict]:
+        if actor is None:
+            return projects
+        roles = A.project_roles(conn, actor)
+        if actor.admin:
+            return [{**p, "role": roles.get(p["id"], A.OWNER)} for p in projects]
+        return [{**p, "role": roles[p["id"]]} for p in projects if p["id"] in roles]
+
+    def list_experiments(self, project: int | str | None = None, actor: Actor | None = None) -> list[dict]:
         with self.db.read() as conn:
-            return P.list_experiments(conn, project)
+            return self._readable(conn, P.list_experiments(conn, project), actor)
 
-    def list_models(self, project: int | str | None = None) -> list[dict]:
+    def list_models(self, project: int | str | None = None, actor: Actor | None = None) -> list[dict]:
         with self.db.read() as conn:
-            return G.list_models(conn, project)
+            return self._readable(conn, G.list_models(conn, project), actor)
 
-    def model_version(self, v: G.Registered) -> dict:
+    @staticmethod
+    def _readable(conn, rows: list[dict], actor: Actor | None) -> list[dict]:
+        """The rows (each with a ``project`` name) of projects ``actor`` may read."""
+        allowed = A.readable_projects(conn, actor)
+        if allowed is None:
+            return rows
+        names = set(P.project_names(conn, allowed))
+        return [r for r in rows if r["project"] in names]
+
+    def model_version(self, v: G.Registered, actor: Actor | None = None) -> dict:
         """One registered model version, as :meth:`list_models` lists it."""
-        for m in self.list_models(self.project_named(v["project"])["id"]):
+        for m in self.list_models(self.project_named(v["project"], actor)["id"], actor):
             if m["name"] == v["name"] and m["version"] == v["version"]:
                 return m
         raise NotFound(f"no version {v['version']} of model {v['name']!r}")
 
     def search_runs(self, project: int | str | None = None, experiment: int | str | None = None,
                     campaign: str | None = None, filter: str | None = None, order_by: str | None = None,
-                    limit: int | None = None, offset: int = 0) -> tuple[list[dict], int]:
-        return L.search_runs(self.db, project, experiment, campaign, filter, order_by, limit, offset)
+                    limit: int | None = None, offset: int = 0, actor: Actor | None = None) -> tuple[list[dict], int]:
+        return L.search_runs(self.db, project, experiment, campaign, filter, order_by, limit, offset, actor)
 
     search_runs.__doc__ = L.search_runs.__doc__
 
     def search_runs_json(self, project=None, experiment=None, campaign=None, filter=None, order_by=None,
-                         limit: int | None = 100, offset: int = 0, view: str = "full") -> tuple[str, int]:
-        return L.search_runs_json(self.db, project, experiment, campaign, filter, order_by, limit, offset, view)
+                         limit: int | None = 100, offset: int = 0, view: str = "full",
+                         actor: Actor | None = None) -> tuple[str, int]:
+        return L.search_runs_json(self.db, project, experiment, campaign, filter, order_by, limit, offset, view,
+                                  actor)
 
     search_runs_json.__doc__ = L.search_runs_json.__doc__
 
     def run_table(self, project=None, experiment=None, campaign=None, filter=None, order_by=None,
-                  limit: int | None = None, offset: int = 0) -> dict:
-        return L.run_table(self.db, project, experiment, campaign, filter, order_by, limit, offset)
+                  limit: int | None = None, offset: int = 0, actor: Actor | None = None) -> dict:
+        return L.run_table(self.db, project, experiment, campaign, filter, order_by, limit, offset, actor)
 
     run_table.__doc__ = L.run_table.__doc__
 
     def run_frame(self, project=None, experiment=None, campaign=None, filter=None, order_by=None,
-                  limit: int | None = None, offset: int = 0) -> dict:
-        return L.run_frame(self.db, project, experiment, campaign, filter, order_by, limit, offset)
+                  limit: int | None = None, offset: int = 0, actor: Actor | None = None) -> dict:
+        return L.run_frame(self.db, project, experiment, campaign, filter, order_by, limit, offset, actor)
 
     run_frame.__doc__ = L.run_frame.__doc__
 
-    def run_columns(self, project=None, experiment=None, campaign=None, filter=None) -> dict[str, list[str]]:
-        return L.run_columns(self.db, project, experiment, campaign, filter)
+    def run_columns(self, project=None, experiment=None, campaign=None, filter=None,
+                    actor: Actor | None = None) -> dict[str, list[str]]:
+        return L.run_columns(self.db, project, experiment, campaign, filter, actor)
 
     run_columns.__doc__ = L.run_columns.__doc__
 
-    def get_run(self, run_id: str) -> dict:
+    def get_run(self, run_id: str, actor: Actor | None = None) -> dict:
         with self.db.read() as conn:
+            A.require_runs(conn, actor, [run_id], A.VIEWER, "reading a run")
             return RR.get_run(conn, run_id)
 
     get_run.__doc__ = RR.get_run.__doc__
 
-    def get_artifact(self, artifact_id: int) -> dict:
+    def get_artifact(self, artifact_id: int, actor: Actor | None = None) -> dict:
         with self.db.read() as conn:
+            A.require_artifact(conn, actor, artifact_id, A.VIEWER, "reading an artifact")
             return RR.get_artifact(conn, artifact_id)
 
-    def find_artifact(self, run_id: str, name: str, version: int | None = None) -> dict:
+    def find_artifact(self, run_id: str, name: str, version: int | None = None, actor: Actor | None = None) -> dict:
         with self.db.read() as conn:
+            A.require_runs(conn, actor, [run_id], A.VIEWER, "reading an artifact")
             return RR.find_artifact(conn, run_id, name, version)
 
-    def artifact_file(self, artifact_id: int, path: str) -> dict:
+    def artifact_file(self, artifact_id: int, path: str, actor: Actor | None = None) -> dict:
         """The stored file of an artifact: its row plus ``artifact`` and ``blob_path``."""
-        art = self.get_artifact(artifact_id)
+        art = self.get_artifact(artifact_id, actor)
         f = RR.artifact_file(art, path)
         return {**f, "artifact": art, "blob_path": str(self.blobs.path(f["sha256"]))}
 
-    def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
+    def read_artifact_file(self, artifact_id: int, path: str, actor: Actor | None = None) -> bytes:
         """The bytes of an artifact's file."""
-        return self.blobs.read_bytes(self.artifact_file(artifact_id, path)["sha256"])
+        return self.blobs.read_bytes(self.artifact_file(artifact_id, path, actor)["sha256"])
 
-    def list_series(self, run_id: str) -> list[dict]:
-        return self.get_run(run_id)["metrics"]
+    def list_series(self, run_id: str, actor: Actor | None = None) -> list[dict]:
+        return self.get_run(run_id, actor)["metrics"]
 
     def get_series(self, run_id: str, name: str, context: Mapping[str, Any] | str | None = None,
-                   max_points: int | None = None) -> M.SeriesRead:
-        return M.get_series(self.db, run_id, name, context, max_points)
+                   max_points: int | None = None, actor: Actor | None = None) -> M.SeriesRead:
+        return M.get_series(self.db, run_id, name, context, max_points, actor)
 
     get_series.__doc__ = M.get_series.__doc__
 
     def get_series_many(self, run_ids: list[str], name: str, context: Mapping[str, Any] | str | None = None,
-                        max_points: int | None = None, step_range: tuple[int, int] | None = None) -> list[M.SeriesRead]:
-        return M.get_series_many(self.db, run_ids, name, context, max_points, step_range)
+                        max_points: int | None = None, step_range: tuple[int, int] | None = None,
+                        actor: Actor | None = None) -> list[M.SeriesRead]:
+        return M.get_series_many(self.db, run_ids, name, context, max_points, step_range, actor)
 
     get_series_many.__doc__ = M.get_series_many.__doc__
+
+
+    # -- team mode: users, API keys, members (administrative writes, on the write thread too) ------------------------
+
+    def add_user(self, name: str, admin: bool = False, email: str = "", actor: Actor | None = None,
+                 exist_ok: bool = False) -> dict:
+        A.require_admin(actor, "adding a user")
+        return self.db.write(lambda conn: U.add_user(conn, name, admin, email, exist_ok))
+
+    def set_admin(self, name: str, admin: bool, actor: Actor | None = None) -> dict:
+        A.require_admin(actor, "changing who is an admin")
+        return self.db.write(lambda conn: U.set_admin(conn, name, admin))
+
+    def list_users(self, actor: Actor | None = None) -> list[dict]:
+        A.require_admin(actor, "listing users")
+        with self.db.read() as conn:
+            return U.list_users(conn)
+
+    def actor(self, name: str, create: bool = True) -> Actor:
+        """The user ``name`` as an :class:`Actor` — created on first sight when ``create`` (a name Jupyter's
+        identity provider vouched for), else :class:`NotFound`."""
+        with self.db.read() as conn:
+            user = U.find_user(conn, name)
+        if user is None:
+            if not create:
+                raise NotFound(f"no user {name!r}")
+            user = self.db.write(lambda conn: U.add_user(conn, name, exist_ok=True))
+        return U.actor_of(user)
+
+    def _own_or_admin(self, user: str, actor: Actor | None, what: str) -> None:
+        if actor is not None and not actor.admin and actor.name != user:
+            raise Forbidden(f"{what} of another user needs an admin; {actor.name} is not one")
+
+    def create_key(self, user: str, label: str = "", expires_days: float | None = None,
+                   actor: Actor | None = None) -> dict:
+        """A new API key for ``user`` (``key`` holds the secret: shown this once)."""
+        self._own_or_admin(user, actor, "creating the API keys")
+        return self.db.write(lambda conn: U.create_key(conn, user, label, expires_days))
+
+    def list_keys(self, user: str, actor: Actor | None = None) -> list[dict]:
+        self._own_or_admin(user, actor, "listing the API keys")
+        with self.db.read() as conn:
+            return U.list_keys(conn, user)
+
+    def revoke_key(self, key_id: int, actor: Actor | None = None) -> dict:
+        def work(conn):
+            self._own_or_admin(U.get_key(conn, key_id)["user"], actor, "revoking the API keys")
+            return U.revoke_key(conn, key_id)
+
+        return self.db.write(work)
+
+    def verify_key(self, token: str) -> Actor | None:
+        """The user an API key token acts as, or None (unknown, revoked, expired). Records when the key was last
+        used, at most once a minute, on the write thread."""
+        with self.db.read() as conn:
+            found = U.verify_key(conn, token)
+        if found is None:
+            return None
+        actor, key_id = found
+        now = time.time()
+        if self._key_touched.get(key_id, 0.0) < now - 60:
+            self._key_touched[key_id] = now
+            self.db.write_soon(lambda conn: U.touch_key(conn, key_id, now))
+        return actor
+
+    def list_members(self, project: int | str, actor: Actor | None = None) -> list[dict]:
+        with self.db.read() as conn:
+            return A.list_members(conn, actor, project)
+
+    def set_member(self, project: int | str, user: str, role: str, actor: Actor | None = None) -> dict:
+        return self.db.write(lambda conn: A.set_member(conn, actor, project, user, role))
+
+    def remove_member(self, project: int | str, user: str, actor: Actor | None = None) -> None:
+        self.db.write(lambda conn: A.remove_member(conn, actor, project, user))

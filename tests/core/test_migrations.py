@@ -6,7 +6,7 @@ import re
 import sqlite3
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import Boolean, create_engine, inspect
 
 from jupyter_mltrack.core import migrate, schema
 from jupyter_mltrack.core.store import Store
@@ -46,7 +46,10 @@ def test_migrated_schema_tables_columns_indexes_constraints(store):
             assert bool(cols[c.name]["nullable"]) == bool(c.nullable) or c.primary_key, (name, c.name)
             if c.server_default is not None:
                 got = re.sub(r"::[a-z ]+$", "", cols[c.name]["default"] or "").strip("'\"")  # PostgreSQL: ''::text
-                assert got == str(c.server_default.arg).strip("'\""), (name, c.name)
+                want = str(c.server_default.arg).strip("'\"")
+                if isinstance(c.type, Boolean):  # SQLite stores false() as 0
+                    got, want = {"0": "false", "1": "true"}.get(got, got), {"0": "false", "1": "true"}.get(want, want)
+                assert got == want, (name, c.name)
         want_ix = {ix.name: [col.name for col in ix.columns] for ix in table.indexes}
         got_ix = {ix["name"]: ix["column_names"] for ix in insp.get_indexes(name)
                   if not ix.get("duplicates_constraint")}  # PostgreSQL lists a unique constraint's index too
