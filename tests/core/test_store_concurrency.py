@@ -14,12 +14,14 @@ from jupyter_mltrack.core.store import Store
 from ._helpers import sql
 
 WRITER = """
-    import os, sys, time
+    import json, os, sys, time
     store_dir, w, n, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     from jupyter_mltrack.core.store import Store
     s = Store(store_dir)
+    open(f"{go}.ready-w{w}", "w").close()  # the barrier: ready, then wait for everyone
     while not os.path.exists(go):
-        time.sleep(0.002)
+        time.sleep(0.001)
+    start = time.time()
     for b in range(n):
         rid = f"w{w}b{b}"
         s.write_batch({
@@ -37,15 +39,15 @@ WRITER = """
             ],
             "heartbeat": ["shared"],
         })
-    print("wrote", n)
+    print(json.dumps({"wrote": n, "start": start, "end": time.time()}))
 """
 
 READER = """
     import json, os, sys, time
-    store_dir, stop = sys.argv[1], sys.argv[2]
+    store_dir, stop, ready = sys.argv[1], sys.argv[2], sys.argv[3]
     from jupyter_mltrack.core.store import Store
     s = Store(store_dir)
-    checks, errors, seen = 0, [], 0
+    checks, errors, seen, counts = 0, [], 0, []
     def check():
         global checks, seen
         runs, total = s.search_runs(project="P")
@@ -65,6 +67,7 @@ READER = """
             if [x["count"] for x in r["metrics"]] != [3] or r["experiments"] != sorted(["E", f"E{w}"]):
                 errors.append(f"partial run {r['id']}: {r['metrics']} {r['experiments']}")
         seen = max(seen, len(runs))
+        counts.append(len(runs))
         run = s.get_run("shared")
         m = {x["key"]: x for x in run["metrics"]}
         if "s" in m and m["s"]["count"] != 10 * len(run["params"]):
@@ -75,15 +78,33 @@ READER = """
             if g["total_count"] % 10 or len(set(steps)) != len(steps) or steps != sorted(steps):
                 errors.append(f"series: {g['total_count']} points")
         checks += 1
+    check()
+    open(ready, "w").close()  # reading already: the writers may start
     while not os.path.exists(stop):
         check()
     check()
-    print(json.dumps({"checks": checks, "errors": errors[:20], "seen": seen}))
+    print(json.dumps({"checks": checks, "errors": errors[:20], "seen": seen, "counts": counts}))
 """
 
 
 def _go(tmp_path):
     return tmp_path / "go"
+
+
+def _start_together(go, names, procs, timeout=120):
+    """The start barrier: wait until every process has said it is ready (``go.ready-<name>``), then let them go."""
+    deadline = time.monotonic() + timeout
+    while not all(go.with_name(f"{go.name}.ready-{n}").exists() for n in names):
+        dead = [p for p in procs if p.poll() is not None]
+        assert not dead, [p.communicate() for p in dead]
+        assert time.monotonic() < deadline, "the processes did not get ready"
+        time.sleep(0.01)
+    go.touch()
+
+
+def _overlapped(spans) -> bool:
+    """Every worker started before any finished: they all ran at the same time."""
+    return max(s for s, _ in spans) < min(e for _, e in spans)
 
 
 def _wait_all(procs, timeout=120):
@@ -101,12 +122,15 @@ def test_concurrent_writer_processes_lose_nothing(store_uri, tmp_path, spawn_py)
     s.write_batch({"runs": [{"id": "shared", "project": "P"}]})
     go = _go(tmp_path)
     procs = [spawn_py(WRITER, store_uri, w, N, go) for w in range(W)]
-    time.sleep(0.3)
-    go.touch()
+    _start_together(go, [f"w{w}" for w in range(W)], procs)
+    spans = []
     for rc, out, err in _wait_all(procs):
         assert rc == 0, err
         assert "locked" not in err.lower() and "Traceback" not in err, err
-        assert out.strip() == f"wrote {N}"
+        done = json.loads(out)
+        assert done["wrote"] == N
+        spans.append((done["start"], done["end"]))
+    assert _overlapped(spans), spans
 
     try:
         # every run, param, tag and point is there, exactly once
@@ -149,35 +173,41 @@ def test_readers_during_writes_see_whole_batches(store_uri, tmp_path, spawn_py):
     s = Store(store_uri)
     s.write_batch({"runs": [{"id": "shared", "project": "P"}]})
     go, stop = _go(tmp_path), tmp_path / "stop"
-    reader = spawn_py(READER, store_uri, stop)
+    reader = spawn_py(READER, store_uri, stop, f"{go}.ready-reader")
     writers = [spawn_py(WRITER, store_uri, w, N, go) for w in range(W)]
-    time.sleep(0.3)
-    go.touch()
+    spans = []
     try:
+        _start_together(go, ["reader"] + [f"w{w}" for w in range(W)], [reader] + writers)
         for rc, out, err in _wait_all(writers):
             assert rc == 0 and "locked" not in err.lower(), err
+            spans.append((json.loads(out)["start"], json.loads(out)["end"]))
     finally:
         stop.touch()
     (rc, out, err), = _wait_all([reader])
     assert rc == 0, err
     result = json.loads(out)
     assert result["errors"] == []
-    assert result["checks"] >= 3
+    assert _overlapped(spans), spans
+    # the reader looked while the batches were arriving: it saw the store part-way, whole batches each time
+    assert result["counts"][0] == 1 and any(1 < c < 1 + W * N for c in result["counts"]), result["counts"]
+    assert result["checks"] == len(result["counts"])
     assert result["seen"] == 1 + W * N  # its last look saw everything
     s.close()
 
 
 OPENER = """
-    import os, sys, time
+    import json, os, sys, time
     w, go, dirs = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
     from jupyter_mltrack.core.store import Store
+    open(f"{go}.ready-o{w}", "w").close()
     while not os.path.exists(go):
         time.sleep(0.001)
+    start = time.time()
     for d in dirs:
         s = Store(d)
         s.write_batch({"runs": [{"id": f"p{w}", "project": "Race"}], "params": [{"run_id": f"p{w}", "key": "w", "value": w}]})
         s.close()
-    print("ok")
+    print(json.dumps({"start": start, "end": time.time()}))
 """
 
 
@@ -186,11 +216,12 @@ def test_processes_creating_a_new_store_at_the_same_moment(tmp_path, spawn_py):
     dirs = [tmp_path / f"new{i}" for i in range(D)]  # do not exist yet
     go = _go(tmp_path)
     procs = [spawn_py(OPENER, w, go, *dirs) for w in range(P)]
-    time.sleep(0.5)  # let every interpreter finish importing and wait on the go file
-    go.touch()
+    _start_together(go, [f"o{w}" for w in range(P)], procs)
+    spans = []
     for rc, out, err in _wait_all(procs):
         assert rc == 0, err
-        assert out.strip() == "ok"
+        spans.append(tuple(json.loads(out).values()))
+    assert _overlapped(spans), spans
     for d in dirs:
         s = Store(d, migrate=False)
         try:
@@ -211,11 +242,12 @@ def test_processes_migrating_a_new_postgresql_database_at_the_same_moment(pg_url
     P = 4
     go = _go(tmp_path)
     procs = [spawn_py(OPENER, w, go, pg_url) for w in range(P)]
-    time.sleep(0.5)
-    go.touch()
+    _start_together(go, [f"o{w}" for w in range(P)], procs)
+    spans = []
     for rc, out, err in _wait_all(procs):
         assert rc == 0, err
-        assert out.strip() == "ok"
+        spans.append(tuple(json.loads(out).values()))
+    assert _overlapped(spans), spans
     s = Store(pg_url, migrate=False)
     try:
         assert migrate.current_revision(s.engine) == migrate.HEAD
