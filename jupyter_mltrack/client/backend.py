@@ -145,9 +145,10 @@ class HttpBackend:
     def __init__(self, base_url: str, token: str | None = None, timeout: float | None = None):
         parts = urlsplit(base_url)
         q = parse_qs(parts.query)
-        self.token = token or (q.get("token") or [None])[0] or os.environ.get("MLTRACK_TOKEN") or os.environ.get(
-            "JUPYTERHUB_API_TOKEN"
-        )
+        # an API key (team mode: acts as its user) or a Jupyter token: given, in the URI, or from the environment
+        self.token = (token or (q.get("api_key") or [None])[0] or (q.get("token") or [None])[0]
+                      or os.environ.get("MLTRACK_API_KEY") or os.environ.get("MLTRACK_TOKEN")
+                      or os.environ.get("JUPYTERHUB_API_TOKEN"))
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         self.base = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
         self.api = self.base + "mltrack/api/"
@@ -169,7 +170,8 @@ class HttpBackend:
 
             s = requests.Session()
             if self.token:
-                s.headers["Authorization"] = f"token {self.token}"
+                scheme = "Bearer" if self.token.startswith("mltk_") else "token"
+                s.headers["Authorization"] = f"{scheme} {self.token}"
             self._local.session = s
         return s
 
@@ -271,26 +273,15 @@ class HttpBackend:
         return _run_from_wire(self._request("GET", f"runs/{quote(run_id, safe='')}").json())
 
     def get_series(self, run_id, name, context=None, max_points=None) -> dict:
-        import numpy as np
-
-        from ..core.series import Points
         from ..core.validation import context_json
 
         params = {"name": name, "context": context_json(context)}
         if max_points is not None:
             params["max_points"] = max_points
-        d = self._request("GET", f"runs/{quote(run_id, safe='')}/metrics?" + urlencode(params)).json()
-        d["points"] = Points(
-            np.asarray(d.pop("steps"), dtype=np.int64),
-            np.asarray(d.pop("timestamps"), dtype=np.float64),
-            np.asarray([float_from_wire(v) for v in d.pop("values")], dtype=np.float64),
-        )
-        return d
+        r = self._request("GET", f"runs/{quote(run_id, safe='')}/metrics?" + urlencode(params), headers=_BINARY)
+        return _series_from_wire(_answer(r))
 
     def get_series_many(self, run_ids, name, context=None, max_points=None, step_range=None) -> list[dict]:
-        import numpy as np
-
-        from ..core.series import Points
         from ..core.validation import context_json
 
         params = {"name": name, "context": context_json(context)}
@@ -302,12 +293,8 @@ class HttpBackend:
         run_ids = list(run_ids)
         for i in range(0, len(run_ids), IDS_PER_REQUEST):  # the server takes at most MAX_IDS ids a request
             q = urlencode({"runs": ",".join(run_ids[i:i + IDS_PER_REQUEST]), **params})
-            out.extend(self._request("GET", "metrics?" + q).json()["series"])
-        for d in out:
-            d["points"] = Points(np.asarray(d.pop("steps"), dtype=np.int64),
-                                 np.asarray(d.pop("timestamps"), dtype=np.float64),
-                                 np.asarray([float_from_wire(v) for v in d.pop("values")], dtype=np.float64))
-        return out
+            out.extend(_answer(self._request("GET", "metrics?" + q, headers=_BINARY))["series"])
+        return [_series_from_wire(d) for d in out]
 
     def list_projects(self):
         return self._request("GET", "projects").json()["projects"]
@@ -355,6 +342,37 @@ def put_bytes_once(backend, data: bytes) -> tuple[str, int]:
             known.clear()
         known[sha] = now
     return sha, size
+
+
+#: Series are asked for in their binary form (msgpack with raw little-endian arrays; docs/rest-api.md), which a
+#: server without it answers with JSON: both are read.
+_BINARY = {"Accept": "application/msgpack, application/json;q=0.5"}
+
+
+def _answer(r) -> dict:
+    if r.headers.get("Content-Type", "").split(";")[0].strip() == "application/msgpack":
+        import msgpack
+
+        return msgpack.unpackb(r.content, raw=False)
+    return r.json()
+
+
+def _series_from_wire(d: dict) -> dict:
+    """A series answer (JSON lists, or msgpack raw arrays) with its ``points`` as numpy arrays."""
+    import numpy as np
+
+    from ..core.series import Points
+
+    steps, times, values = d.pop("steps"), d.pop("timestamps"), d.pop("values")
+    enc = d.pop("encoding", None)
+    if enc is not None:  # raw little-endian arrays: read in place, converted to native order
+        d["points"] = Points(np.frombuffer(steps, enc["steps"]).astype(np.int64),
+                             np.frombuffer(times, enc["timestamps"]).astype(np.float64),
+                             np.frombuffer(values, enc["values"]).astype(np.float64))
+    else:
+        d["points"] = Points(np.asarray(steps, dtype=np.int64), np.asarray(times, dtype=np.float64),
+                             np.asarray([float_from_wire(v) for v in values], dtype=np.float64))
+    return d
 
 
 def _run_from_wire(r: dict) -> dict:

@@ -24,6 +24,7 @@ from ..core.batch import run_id
 from ..core.errors import InvalidInput, MLTrackError, NotFound
 from ..core.validation import INT64_MAX, INT64_MIN, MAX_IDS, MAX_QUERY, check_media_type
 from ..core.wire import encode_json, jsonable, series_lists
+from .series_format import MSGPACK, encode_msgpack, packed_series, wants_msgpack
 
 _CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           409: "conflict", 413: "too_large", 414: "too_large"}
@@ -263,14 +264,24 @@ class SeriesHandler(BaseHandler):
             raise ApiError(InvalidInput("query parameter 'name' (the metric name) is required"))
         context = self.str_arg("context")
         max_points = self.int_arg("max_points", None, 3, 1_000_000)
-        store = self.store
+        store, binary = self.store, wants_msgpack(self.request.headers.get("Accept"))
 
         def work() -> bytes:  # reading, listing and encoding all happen off the event loop
             s = store.get_series(run_id, name, context, max_points)
+            if binary:  # raw little-endian arrays (series_format.py)
+                return encode_msgpack(packed_series(s))
             s.update(series_lists(s.pop("points")))
             return encode_json(s)
 
-        self.send_bytes(await self.call(work))
+        send_series(self, await self.call(work), binary)
+
+
+def send_series(handler: BaseHandler, body: bytes, binary: bool) -> None:
+    """The answer of a series route: JSON, or msgpack when ``Accept`` asked for it (``Vary: Accept``)."""
+    handler.set_header("Vary", "Accept")
+    if not binary:
+        return handler.send_bytes(body)
+    handler.finish(body, set_content_type=MSGPACK)  # APIHandler.finish sets the Content-Type
 
 
 class SeriesManyHandler(BaseHandler):
@@ -289,14 +300,17 @@ class SeriesManyHandler(BaseHandler):
         if lo is not None or hi is not None:
             step_range = (INT64_MIN if lo is None else lo, INT64_MAX if hi is None else hi)
         store, context = self.store, self.str_arg("context")
+        binary = wants_msgpack(self.request.headers.get("Accept"))
 
         def work() -> bytes:
             out = store.get_series_many(run_ids, name, context, max_points, step_range)
+            if binary:
+                return encode_msgpack({"series": [packed_series(s) for s in out]})
             for s in out:
                 s.update(series_lists(s.pop("points")))
             return encode_json({"series": out})
 
-        self.send_bytes(await self.call(work))
+        send_series(self, await self.call(work), binary)
 
 
 class DiffHandler(BaseHandler):

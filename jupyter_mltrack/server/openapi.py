@@ -93,6 +93,17 @@ def _json(schema: dict, desc: str = "OK") -> dict:
     return {"description": desc, "content": {"application/json": {"schema": schema}}}
 
 
+def _series_answer(schema: dict) -> dict:
+    """A series route's answer: JSON by default; with ``Accept: application/msgpack`` the same object as msgpack,
+    each series' steps, timestamps and values as raw little-endian arrays (server/series_format.py)."""
+    out = _json(schema)
+    out["content"]["application/msgpack"] = {"schema": {
+        "description": "the JSON answer's object in msgpack, each Series with steps, timestamps and values as "
+                       "binary (little-endian int64, float64 seconds, float64: NaN and ±inf as they are) and "
+                       "encoding = {steps: '<i8', timestamps: '<f8', values: '<f8'}; chosen by Accept"}}
+    return out
+
+
 _ERRORS = {
     "400": _json(_ref("Error"), "Malformed request"),
     "401": _json(_ref("Error"), "No or wrong credentials"),
@@ -284,7 +295,7 @@ def document(version: str) -> dict:
             "parameters": [run_id, _q("name", "metric name", required=True),
                            _q("context", 'context as JSON, e.g. {"subset":"val"} (default {})', _CONTEXT_TEXT),
                            _q("max_points", "downsample to at most this many points", _MAX_POINTS)],
-            "responses": {"200": _json(_ref("Series")), **_ERRORS}}},
+            "responses": {"200": _series_answer(_ref("Series")), **_ERRORS}}},
         "/mltrack/api/metrics": {"get": {
             "summary": "One metric series of many runs (overlay charts); runs without it are left out",
             "parameters": [_q("runs", "comma-separated run ids (1–1000)", _RUN_IDS, required=True),
@@ -293,7 +304,7 @@ def document(version: str) -> dict:
                            _q("max_points", "downsample each series to at most this many points", _MAX_POINTS),
                            _q("step_min", "only points with step ≥ this", _STEP),
                            _q("step_max", "only points with step ≤ this", _STEP)],
-            "responses": {"200": _json({"type": "object", "properties": {
+            "responses": {"200": _series_answer({"type": "object", "properties": {
                 "series": {"type": "array", "items": _ref("Series")}}}), **_ERRORS}}},
         "/mltrack/api/diff": {"get": {
             "summary": "What differs between two runs: params, last metric values, tags and notebook cells (nbdime)",
