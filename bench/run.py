@@ -95,6 +95,9 @@ TASKS = [
                "aim": {"import_n": 5, "mem_n": 100_000}},
          quick={"ours": {"import_n": 2, "mem_n": 1_000_000}, "mlflow": {"import_n": 2, "mem_n": 10_000},
                 "aim": {"import_n": 2, "mem_n": 10_000}}),
+    # the default path (environment capture and snapshots on): ours only, no equivalent in the others
+    Task("11", 11, full={"ours": {"n": 30}}, quick={"ours": {"n": 10}}),
+    Task("12", 12, full={"ours": {"n": 2_000}}, quick={"ours": {"n": 500}}),
 ]
 TASK_BY_ID = {t.id: t for t in TASKS}
 
@@ -109,6 +112,8 @@ class Row:
     target: float | None = None
     ours_key: str | None = None  # show another figure of ours in this row (e.g. 1′)
     na: dict = field(default_factory=dict)  # system -> why this figure does not exist for it
+    keys: dict = field(default_factory=dict)  # system -> the figure of that system shown in this row
+    capture: str = "off"  # ours: environment capture "on", "off", or "—" (no run of ours is started)
 
 
 ROWS = [
@@ -122,8 +127,9 @@ ROWS = [
     Row("3", "latency_ms", "3b over HTTP: one-point request, p50 latency", "ms", "lower", 2.0),
     Row("4", "seconds", "4 create 1,000 runs (10 params, 5 points each), until flushed; ours: environment capture "
         "off", "s", "lower", 1.0),
-    Row("4", "seconds_env", "4‴ the same with ours' defaults on (each run captures its environment)", "s", "lower",
-        None, na={"mlflow": "MLflow and Aim capture no environment by default: row 4", "aim": "see MLflow"}),
+    Row("4", "seconds_env", "4d the same on the default path, until flushed: ours `start_run(params=…)` with "
+        "environment capture on (the default); MLflow its fluent API; Aim its only path (= row 4)", "s", "lower",
+        1.0, keys={"mlflow": "seconds_default", "aim": "seconds"}, capture="on"),
     Row("5a", "df_ms", "5a run table → DataFrame, 1k runs × (20 params, 10 metrics)", "ms", "lower", None),
     Row("5a", "rest_ms", "5a′ run table via REST `GET runs?limit=10000&view=table`, 1k runs", "ms", "lower", None),
     Row("5a", "rest_full_ms", "5a″ full run list via REST `GET runs?limit=10000` (every metric summary), 1k runs",
@@ -136,7 +142,9 @@ ROWS = [
         50),
     Row("6", "rest_ms", "6′ the same filter via REST (table view)", "ms", "lower", 50),
     Row("7", "small_ms", "7a read one 10k-point series in full", "ms", "lower", 5),
-    Row("7", "small_rest_ms", "7a′ the same via REST", "ms", "lower", 5),
+    Row("7", "small_rest_ms", "7a′ the same via REST (JSON, the default)", "ms", "lower", 5),
+    Row("7", "small_rest_bin_ms", "7a‴ the same via REST in the binary form (`Accept: application/msgpack`, raw "
+        "arrays), read by our HTTP client into numpy arrays", "ms", "lower", 2),
     Row("7", "big_down_ms", "7b read a 1M-point series downsampled to ≤ 2,000 points", "ms", "lower", 50),
     Row("7", "big_down_rest_ms", "7b′ the same via REST", "ms", "lower", 50),
     Row("7", "big_full_ms", "7c read the 1M-point series in full", "ms", "lower", None),
@@ -151,8 +159,22 @@ ROWS = [
     Row("10", "import_api_ms", "10a′ import + first access of the logging API (`start_run` / `Run`)", "ms", "lower",
         None),
     Row("10", "peak_mb", "10b peak memory (ru_maxrss) of a process logging 10M points", "MB", "lower", 300),
+    Row("11", "cell_added_ms", "11a `%%track_run` on a trivial cell (nbclient, 30 cells): time added in the cell "
+        "(median of tracked − untracked)", "ms", "lower", 5, capture="on",
+        na={"mlflow": "no cell-level tracking", "aim": "no cell-level tracking"}),
+    Row("11", "background_ms", "11b the same: the writer's background work per tracked cell (environment, "
+        "snapshots, the store's write)", "ms", "lower", 10, capture="on",
+        na={"mlflow": "no cell-level tracking", "aim": "no cell-level tracking"}),
+    Row("12", "table_s", "12 a `RunTable` opened right after a 2,000-run sweep (10 params, 5 points each), "
+        "including the flush it waits for", "s", "lower", 1.5, capture="on",
+        na={"mlflow": "no notebook table widget", "aim": "no notebook table widget"}),
 ]
-REST_ONLY_OURS = {"rest_ms", "rest_full_ms", "small_rest_ms", "big_down_rest_ms"}  # MLflow/Aim: "—" (n/a) for these rows
+#: rows where no run of ours is started through the client (store-level writes, reads of stores populated directly,
+#: imports): environment capture does not apply
+for _r in ROWS:
+    if _r.task in ("5a", "5b", "6", "7", "8") or _r.key in ("rate_store", "import_ms", "import_api_ms"):
+        _r.capture = "—"
+REST_ONLY_OURS = {"rest_ms", "rest_full_ms", "small_rest_ms", "small_rest_bin_ms", "big_down_rest_ms"}  # MLflow/Aim: "—" (n/a) for these rows
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -329,6 +351,8 @@ def run_all(args, work: Path, pythons: dict, unavailable: dict) -> dict:
         for system in args.only:
             if system in unavailable:
                 continue
+            if system not in getattr(task, mode):  # a workload of ours only
+                continue
             params = getattr(task, mode)[system]
             reps = args.reps if task.repeat else 1
             runs = []
@@ -428,7 +452,7 @@ def fmt_target(row: Row) -> str:
 def build_table(results: dict, systems: list[str], unavailable: dict, quick: bool):
     """Markdown lines of the table, plus footnotes, check summary and the list of missed targets."""
     others = [s for s in systems if s != "ours"]
-    head = ["#", "figure (↑ higher is better / ↓ lower is better)", "target (ours)"]
+    head = ["#", "figure (↑ higher is better / ↓ lower is better)", "target (ours)", "env. capture (ours)"]
     if "ours" in systems:
         head.append("jupyter_mltrack")
     for s in others:
@@ -454,7 +478,7 @@ def build_table(results: dict, systems: list[str], unavailable: dict, quick: boo
         by_sys = results[row.task]
         cells, values = [], {}
         for s in systems:
-            key = row.ours_key if (s == "ours" and row.ours_key) else row.key
+            key = row.ours_key if (s == "ours" and row.ours_key) else row.keys.get(s, row.key)
             if s in unavailable:
                 values[s], cell = None, "not installed " + foot(f"{NAMES[s]}: {unavailable[s]}")
             elif s not in by_sys:
@@ -485,7 +509,7 @@ def build_table(results: dict, systems: list[str], unavailable: dict, quick: boo
                                 missed.append({"row": row.label, "value": fmt(v, row.unit), "target": fmt_target(row)})
             cells.append((s, cell))
         line = [row.label.split(" ", 1)[0], row.label.split(" ", 1)[1] + (" ↑" if row.better == "higher" else " ↓"),
-                fmt_target(row)]
+                fmt_target(row), row.capture]
         for s, cell in cells:
             line.append(cell)
             if s != "ours" and "ours" in systems:
@@ -502,7 +526,7 @@ def build_table(results: dict, systems: list[str], unavailable: dict, quick: boo
                                                         + "; ".join(f"{c['name']}: {c['detail']}" for c in bad)[:400]))
         line.append("/".join(marks))
         lines.append("| " + " | ".join(line) + " |")
-        table_rows.append({"row": row.label, "unit": row.unit, "target": fmt_target(row),
+        table_rows.append({"row": row.label, "unit": row.unit, "target": fmt_target(row), "capture": row.capture,
                            "values": values, "cells": dict(cells)})
     # notes the adapters gave (how each system was driven, scaling)
     for tid in [t.id for t in TASKS if t.id in shown_tasks]:
@@ -539,7 +563,10 @@ def render(results, systems, unavailable, meta, quick) -> tuple[str, dict]:
     out.append("")
     out.append("Ratios are ours/theirs: above 1 means ours is higher (better for ↑ rows, worse for ↓ rows). "
                "✓/✗ after our figure: target met or not. ≈: the system was measured at a smaller size and the "
-               "figure scaled linearly (see the note). Checks column: correctness checks of that workload for "
+               "figure scaled linearly (see the note). Env. capture (ours): whether our runs in that row capture "
+               "their environment — on is the default a user gets; — means no run is started through the client "
+               "(store-level writes, reads of stores populated directly, imports). Checks column: correctness "
+               "checks of that workload for "
                + "/".join(NAMES[s] for s in systems) + ".")
     out.append("")
     out.append("Correctness checks: " + "; ".join(
@@ -566,7 +593,7 @@ def parse_args(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, 1 repetition: a smoke run (~2 min)")
     ap.add_argument("--only", default=None, help="comma list of systems: ours, mlflow, aim (default: all)")
-    ap.add_argument("--workloads", default=None, help="comma list of workload numbers 1-10 (default: all)")
+    ap.add_argument("--workloads", default=None, help="comma list of workload numbers 1-12 (default: all)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions per workload (default 3; --quick: 1)")
     ap.add_argument("--markdown", default=None, help="also write the table as markdown to this file")
     ap.add_argument("--json", default=str(BENCH / "results" / "latest.json"), help="where the results go")
@@ -582,8 +609,8 @@ def parse_args(argv=None):
             args.workloads = {int(x) for x in args.workloads.split(",") if x.strip()}
         except ValueError:
             ap.error("--workloads takes numbers such as 1,2,5")
-        if not args.workloads <= set(range(1, 11)):
-            ap.error("--workloads: workloads are 1 to 10")
+        if not args.workloads <= set(range(1, 13)):
+            ap.error("--workloads: workloads are 1 to 12")
     if args.reps is None:
         args.reps = 1 if args.quick else 3
     if args.reps < 1:

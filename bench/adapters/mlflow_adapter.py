@@ -241,6 +241,30 @@ def w4(res, p, workdir, args):
     res.note(f"MLflow: per run create_run + one log_batch (10 params, 5 points) + set_terminated — its fastest "
              f"path — on {n:,} runs")
     _check_small_runs(res, client, exp_id, ids, vals)
+    # its default path (row 4d): the fluent API as its docs show it, on a fresh database
+    import mlflow
+
+    client, exp_id = _client(workdir / "mlflow-fluent.db", workdir / "fluent")
+    rng = np.random.default_rng(3)
+    vals = rng.random((n, 5))
+    ids = []
+    t0 = perf()
+    for i in range(n):
+        with mlflow.start_run(run_name=f"r{i:05d}", experiment_id=exp_id) as run:
+            mlflow.log_params(C.small_run_params(i))
+            row = vals[i].tolist()
+            for j in range(5):
+                mlflow.log_metric("m", row[j], step=j)
+        ids.append(run.info.run_id)
+    t = perf() - t0
+    res.fig("seconds_default", t * 1000 / n)
+    res.info.update(seconds_default_measured=t)
+    if n != 1000:
+        res.info.setdefault("scaled", {})["seconds_default"] = (f"measured on {n:,} runs ({t:.2f} s), ×{1000 / n:g} "
+                                                                "linearly")
+    res.note(f"MLflow, 4d: its fluent API (`with mlflow.start_run()`, `log_params`, 5× `log_metric`; synchronous, its "
+             f"default) on {n:,} runs")
+    _check_small_runs(res, client, exp_id, ids, vals)
 
 
 # ------------------------------------------------------------------------------------------------------------------

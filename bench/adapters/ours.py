@@ -409,6 +409,14 @@ def w7(res, p, workdir, args):
         res.info["small_rest"] = d
         body = r.json()
         C.compare_series(res, "REST full series", body["steps"], body["values"], small)
+        # the binary form, as the HTTP client (remote mode, the widgets) reads it: msgpack with raw arrays → numpy
+        from jupyter_mltrack.client.backend import HttpBackend
+
+        http = HttpBackend(f"{srv.base}?token={srv.token}")
+        t, s, d = C.time_read(lambda: http.get_series(RID7, "s_small"))
+        res.fig("small_rest_bin_ms", t * 1e3)
+        res.info["small_rest_bin"] = d
+        C.compare_series(res, "REST full series, binary", s["points"].steps, s["points"].values, small)
         t, r, d = C.time_read(lambda: srv.get(f"runs/{RID7}/metrics?name=s_big&max_points={mp}"))
         res.fig("big_down_rest_ms", t * 1e3)
         res.info["big_down_rest"] = d
@@ -553,5 +561,7 @@ def w10mem(res, p, workdir, args):
 
 
 if __name__ == "__main__":
+    from ours_default import w11, w12
+
     C.main({"1": w1, "2": w2, "3": w3, "4": w4, "5": w5, "6": w6, "7": w7, "8": w8, "9": w9, "10": w10,
-            "10mem": w10mem}, "ours")
+            "10mem": w10mem, "11": w11, "12": w12}, "ours")
