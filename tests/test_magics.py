@@ -125,7 +125,10 @@ def test_snapshot_and_environment_artifacts(executed):
 
     env = json.loads(store.blobs.read_bytes(arts["environment"]["files"][0]["sha256"]))
     assert env["python"]["version"] == ".".join(map(str, sys.version_info[:3]))
-    assert "jupyter_mltrack" in {k.replace("-", "_") for k in env["packages"]["packages"]} or env["packages"]["packages"]
+    from importlib.metadata import version
+
+    assert env["packages"]["packages"]["jupyter_mltrack"] == version("jupyter_mltrack")
+    assert env["packages"]["packages"]["numpy"] == version("numpy")
     assert env["host"]["hostname"]
 
     # the saved notebook is the same bytes in every run: stored once

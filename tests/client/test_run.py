@@ -640,7 +640,7 @@ def test_a_slow_gatherer_times_out_per_gatherer_timeout(tracking, gatherers, mon
         art, env = _environment(run)
         assert run.status == "finished"
         assert "timed out" in art["metadata"]["errors"]["slow"]
-        assert "slow" not in env or env["slow"] != {"late": True}
+        assert "slow" not in env  # what it returns later is not stored
     finally:
         release.set()
 

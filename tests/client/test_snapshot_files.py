@@ -96,5 +96,11 @@ def test_a_hundred_reruns_store_the_bytes_once(store):
     for i in range(1, 100):
         store.write_batch(N.snapshot_artifact(f"re{i}", snap, backend, live=live)())
     assert blob_bytes() == once
-    files = sum(len(a["files"]) for i in range(100) for a in store.get_run(f"re{i}")["artifacts"])
-    assert files >= 100 * 4  # every run names its files; the bytes behind them are shared
+    named = [sorted((a["name"], f["path"], f["sha256"]) for a in store.get_run(f"re{i}")["artifacts"]
+                    for f in a["files"]) for i in range(100)]
+    # every run names the same files (the bytes behind them are shared): the snapshot's four and the cell outputs
+    assert all(n == named[0] for n in named)
+    assert [(a, p) for a, p, _ in named[0]] == [
+        ("cell-3", "cell.json"), ("cell-3", "output-1.html"), ("loss-curve", "cell.json"),
+        ("loss-curve", "output-1.png"), ("notebook", "cell.py"), ("notebook", "exp.ipynb"),
+        ("notebook", "history.ipynb"), ("notebook", "live-exp.ipynb")]

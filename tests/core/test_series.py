@@ -122,8 +122,10 @@ def test_decode_refuses_unknown_codec_and_wrong_count():
         decode_chunk(b"\x09" + data[1:], 3)
     with pytest.raises(ValueError, match="codec"):
         decode_chunk(b"", 0)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match=r"^corrupt metric chunk: expected 2 points$"):
         decode_chunk(data, 2)  # the frame holds 3 points
+    with pytest.raises(ValueError, match=r"^corrupt metric chunk: expected 4 points$"):
+        decode_chunk(data, 4)
 
 
 def test_points_helpers():

@@ -33,7 +33,7 @@ def test_export_report_html(tracking, tmp_path):
     ids = _runs(R, tmp_path)
     out = R.export_report(ids, tmp_path / "report.html", title="LR sweep")
     text = out.read_text()
-    assert "<title>LR sweep</title>" in text or "LR sweep" in text
+    assert text.count("<title>LR sweep</title>") == 1
     assert text.count('class="plotly-graph-div"') == 2  # acc and loss[subset=train]
     assert "Plotly.newPlot" in text and "plotly.js" in text.lower()  # plotly.js embedded: works offline
     assert "loss[subset=train]" in text and "lr-0.1" in text and "lr-0.01" in text

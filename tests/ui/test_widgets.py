@@ -3,6 +3,7 @@ draws traces and grows while a run logs."""
 
 from __future__ import annotations
 
+import math
 import time
 
 import nbformat
@@ -19,6 +20,14 @@ for i in range(30):
         r.log_metric("acc", i / 30)
         r.log_metric_series("loss", np.exp(-np.arange(200) * (i + 1) / 100), context={"subset": "train"})
 mlt.flush()"""
+
+
+# the traces plotly drew in the index-th chart on the page: visibility, number of points, first and last value
+_DRAWN = """(index) => {
+    const gd = document.querySelectorAll('.mltrack-metric-chart .mltrack-chart-plot')[index];
+    if (!gd || !gd._fullData) return [];
+    return gd._fullData.map((t) => ({visible: t.visible, n: t._length, first: t.y[0], last: t.y[t._length - 1]}));
+}"""
 
 
 def _notebook(path, cells):
@@ -114,23 +123,27 @@ chart""",
     _wait_idle(page)
     _run_cell(page, 1)
     page.wait_for_selector(".mltrack-metric-chart .mltrack-chart-plot[data-traces='3']", timeout=60_000)
-    lengths = page.evaluate("""() => [...document.querySelectorAll('.mltrack-metric-chart')][0]
-        .querySelectorAll('.scatterlayer .trace, .gl-container canvas').length""")
-    assert lengths >= 1
+    # what plotly drew (its own data after drawing, not the widget's attributes): three whole loss curves
+    drawn = page.evaluate(_DRAWN, 0)
+    assert len(drawn) == 3 and all(t["visible"] is True and t["n"] == 200 and t["first"] == 1.0 for t in drawn), drawn
+    runs = [next(i for i in range(30) if math.isclose(t["last"], math.exp(-199 * (i + 1) / 100), rel_tol=1e-9))
+            for t in drawn]  # each line ends at its run's last loss
+    assert len(set(runs)) == 3, (runs, drawn)
     _wait_idle(page)
     _run_cell(page, 2)
     charts = page.locator(".mltrack-metric-chart .mltrack-chart-plot")
     charts.nth(1).wait_for(timeout=60_000)
-    first = None
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        pts = charts.nth(1).get_attribute("data-points")
-        if pts:
-            first = first or int(pts)
-            if int(pts) >= 30:
-                break
-        time.sleep(0.5)
-    assert first is not None and int(charts.nth(1).get_attribute("data-points")) >= 30 > first
+    seen = []  # the points plotly has drawn of the live run's trace, as it grows
+    deadline = time.time() + 60
+    while time.time() < deadline and (not seen or seen[-1] < 40):
+        drawn = page.evaluate(_DRAWN, 1)
+        if drawn:
+            seen.append(drawn[0]["n"])
+        time.sleep(0.2)
+    assert seen and seen[0] < 40 and seen[-1] == 40, seen  # drawn early, then every step 0..39
+    assert seen == sorted(seen)
+    final = page.evaluate(_DRAWN, 1)
+    assert len(final) == 1 and final[0]["first"] == 0.0 and final[0]["last"] == 39 / 40, final
 
 
 def test_selecting_rows_updates_the_comparison(lab, page):
@@ -151,6 +164,11 @@ def test_selecting_rows_updates_the_comparison(lab, page):
     page.wait_for_function("() => document.querySelectorAll('.mltrack-compare-table tbody tr').length === 3",
                            timeout=20_000)
     assert "3 runs" in cmp.locator(".mltrack-compare-summary").inner_text()
-    assert cmp.locator(".mltrack-compare-table tbody tr.mltrack-best").count() == 1
+    rows = page.evaluate("""() => [...document.querySelectorAll('.mltrack-compare-table tbody tr')].map((tr) => ({
+        best: tr.classList.contains('mltrack-best'), name: tr.cells[0].textContent.trim(),
+        metric: tr.cells[tr.cells.length - 1].textContent.trim()}))""")
+    # the best by acc (goal max) is the run with the highest acc of the three selected: the highest w-number
+    assert [r["name"] for r in rows if r["best"]] == [max(r["name"] for r in rows)], rows
+    assert max(rows, key=lambda r: float(r["metric"]))["best"], rows
     page.wait_for_function("() => document.querySelector('.mltrack-compare .mltrack-scatter').dataset.points === '3'",
                            timeout=20_000)
