@@ -13,6 +13,7 @@ import json
 import math
 import secrets
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,28 +29,27 @@ STALE = R.STALE_AFTER
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def store(tmp_path_factory):
     folder = tmp_path_factory.mktemp("read-paths")
     (folder / "store").mkdir()
     store = Store(folder / "store")
-    server = JupyterServer(folder, str(folder / "store")).start()
-    try:
-        yield store, server
-    finally:
-        server.stop()
-        store.close()
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def server(store):
+    folder = Path(store.location.path).parent  # the store's folder
+    with JupyterServer(folder.parent, str(folder)) as server:
+        yield server
 
 
 @pytest.fixture
-def store(env):
-    return env[0]
-
-
-@pytest.fixture
-def rest(env):
-    server = env[1]
+def rest(request):
+    """GET a REST path; the server starts on the first call (the store-only paths need none)."""
 
     def get(path: str, **params):
+        server = request.getfixturevalue("server")
         r = requests.get(server.api + path, params=params, headers=server.headers, timeout=30)
         assert r.status_code == 200, (path, params, r.text[:500])
         return r.json()

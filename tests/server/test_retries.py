@@ -27,33 +27,27 @@ from .._server import JupyterServer
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def store(tmp_path_factory):
     folder = tmp_path_factory.mktemp("retries")
     (folder / "store").mkdir()
     store = Store(folder / "store")
-    server = JupyterServer(folder, str(folder / "store")).start()
-    try:
-        yield store, server
-    finally:
-        server.stop()
-        store.close()
+    yield store
+    store.close()
 
 
-@pytest.fixture
-def store(env):
-    return env[0]
-
-
-@pytest.fixture
-def server(env):
-    return env[1]
+@pytest.fixture(scope="module")
+def server(store):
+    folder = Path(store.location.path).parent  # the store's folder
+    with JupyterServer(folder.parent, str(folder)) as server:
+        yield server
 
 
 @pytest.fixture(params=["embedded", "server"])
-def backend(request, store, server):
+def backend(request, store):
     """The kernel's two ways to the store: the store itself, or the server over HTTP (msgpack, like the writer)."""
     if request.param == "embedded":
         return LocalBackend(store)
+    server = request.getfixturevalue("server")
     return HttpBackend(server.url, server.token)
 
 
