@@ -29,7 +29,8 @@ class JupyterServer:
     ``start()`` waits until the API answers; ``stop(sig)`` sends ``sig`` (SIGTERM: a clean shutdown) and waits for
     the process to exit; the same object can be started again on the same port."""
 
-    def __init__(self, folder: Path, store_uri: str, port: int | None = None, token: str | None = None):
+    def __init__(self, folder: Path, store_uri: str, port: int | None = None, token: str | None = None,
+                 args: tuple[str, ...] = (), env: dict | None = None):
         self.folder = Path(folder)
         self.store_uri = store_uri
         self.port = port or free_port()
@@ -37,6 +38,8 @@ class JupyterServer:
         self.proc: subprocess.Popen | None = None
         self.log_path = self.folder / f"server-{self.port}.log"
         self.starts = 0
+        self.args = tuple(args)  # more command-line options, e.g. team mode's
+        self.env = dict(env or {})
 
     @property
     def url(self) -> str:
@@ -61,11 +64,12 @@ class JupyterServer:
             (home / d).mkdir(parents=True, exist_ok=True)
         env = subprocess_env(
             MLTRACK_URI=self.store_uri, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / "config"),
-            JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+            JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"), **self.env,
         )
         cmd = [sys.executable, "-m", "jupyter_server", f"--port={self.port}", "--ip=127.0.0.1",
                "--ServerApp.port_retries=0", "--ServerApp.open_browser=False", f"--IdentityProvider.token={self.token}",
                f"--ServerApp.root_dir={self.folder}", "--ServerApp.jpserver_extensions={'jupyter_mltrack': True}"]
+        cmd += self.args
         if os.geteuid() == 0:
             cmd.append("--allow-root")
         self.starts += 1

@@ -36,6 +36,10 @@ import pytest
 
 from jupyter_mltrack.core import batch as B
 from jupyter_mltrack.server import handlers as H
+from jupyter_mltrack.server import team as T
+
+#: The modules whose handler classes serve routes (the team workspace's have a module of their own).
+HANDLER_MODULES = (H, T)
 from jupyter_mltrack.server.openapi import document
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,9 +107,15 @@ def handler_methods(cls: type) -> dict[str, str]:
     out = {}
     for m in HTTP_METHODS:
         fn = inspect.unwrap(getattr(cls, m))
-        if fn.__module__ == H.__name__ and not fn.__qualname__.startswith(H.UnknownRouteHandler.__name__ + "."):
+        if fn.__module__ in {m.__name__ for m in HANDLER_MODULES} and not fn.__qualname__.startswith(
+                H.UnknownRouteHandler.__name__ + "."):
             out[m] = fn.__qualname__
     return out
+
+
+def handler_sources() -> str:
+    """The source of every module holding handlers, as one text (class names are unique across them)."""
+    return "\n".join(Path(m.__file__).read_text() for m in HANDLER_MODULES)
 
 
 def api_routes() -> list[Route]:
@@ -131,7 +141,7 @@ class HandlerSource:
     """handlers.py parsed: each function by qualified name (``RunsHandler.get``) and the query parameters it reads."""
 
     def __init__(self, source: str | None = None):
-        self.tree = ast.parse(source if source is not None else Path(H.__file__).read_text())
+        self.tree = ast.parse(source if source is not None else handler_sources())
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         for cls in self.tree.body:
             if isinstance(cls, ast.ClassDef):
@@ -995,7 +1005,7 @@ MUTATIONS: dict[str, tuple[Callable[[Inputs], Inputs], Callable[[Inputs], list[s
 def test_the_checks_catch_mutations(name, docs_text, openapi):
     """Each check reports a deliberately broken copy of its inputs (and not the real ones)."""
     mutate, check, expected = MUTATIONS[name]
-    inputs = Inputs(docs_text, openapi, API_TS.read_text(encoding="utf-8"), Path(H.__file__).read_text())
+    inputs = Inputs(docs_text, openapi, API_TS.read_text(encoding="utf-8"), handler_sources())
     before = check(inputs)
     assert not any(expected in p for p in before), _fail(before)
     after = check(mutate(inputs))

@@ -29,7 +29,7 @@ from array import array
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.sections import RUN_SECTIONS, SECTIONS
-from ..core.errors import Conflict, InvalidInput, MLTrackError, NotFound
+from ..core.errors import Conflict, Forbidden, InvalidInput, MLTrackError, NotFound
 
 if TYPE_CHECKING:  # concurrent.futures costs ~5 ms of import: taken when write_now is first called
     from concurrent.futures import Future
@@ -357,7 +357,7 @@ class Writer:
                 if not refused:  # cannot tell which: keep the rest, give up on params
                     self._reject(batch["params"], str(e))
                     batch["params"] = []
-            except (InvalidInput, NotFound) as e:
+            except (InvalidInput, NotFound, Forbidden) as e:  # refused for good (Forbidden: the role is missing)
                 parts = _split_by_run(batch)
                 if len(parts) <= 1:
                     self._reject(_jsonable_batch(batch), str(e))

@@ -9,164 +9,21 @@ writes to a single writer thread, so the server's writes to SQLite are serialise
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import os
-from typing import Any, Callable
 from urllib.parse import quote
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.handlers import JupyterHandler
 
 from ..version import __version__
-from ..core.batch import run_id
 from ..core.errors import InvalidInput, MLTrackError, NotFound
-from ..core.validation import INT64_MAX, INT64_MIN, MAX_IDS, MAX_QUERY, check_media_type
-from ..core.wire import encode_json, jsonable, series_lists
+from ..core.validation import INT64_MAX, INT64_MIN, check_media_type
+from ..core.wire import encode_json, series_lists
+from .base import MAX_LIMIT, MAX_OFFSET, ApiError, BaseHandler
+from .team import TEAM_ROUTES
 from .series_format import MSGPACK, encode_msgpack, packed_series, wants_msgpack
-
-_CODES = {400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          409: "conflict", 413: "too_large", 414: "too_large"}
-MAX_LIMIT = 10_000
-MAX_OFFSET = 2**62
-_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
-
-
-class ApiError(tornado.web.HTTPError):
-    def __init__(self, err: MLTrackError):
-        super().__init__(err.http_status, log_message=str(err))  # tornado escapes '%' for its log itself
-        self.message = str(err)
-        self.code = err.code
-        self.items = getattr(err, "items", None)
-
-
-class BaseHandler(APIHandler):
-    auth_resource = "mltrack"
-
-    @property
-    def store(self):
-        return self.settings["mltrack_store"]
-
-    async def prepare(self):
-        if len(self.request.query) > MAX_QUERY:
-            raise tornado.web.HTTPError(414, f"the query string is {len(self.request.query)} characters long; the "
-                                             f"limit is {MAX_QUERY}")
-        try:
-            await super().prepare()
-        except tornado.web.HTTPError as e:  # jupyter_server refuses anonymous requests with 403
-            if e.status_code != 403 or getattr(self, "_jupyter_current_user", None) is not None or not self.check_host():
-                raise
-            self.current_user = None
-        if self.current_user is None:  # no or wrong credentials: say how to authenticate (403 is for the role)
-            raise tornado.web.HTTPError(401, "authentication required: send 'Authorization: token <token>'")
-
-    async def call(self, fn: Callable, *args, write: bool = False, **kw):
-        pool = self.settings["mltrack_write_pool" if write else "mltrack_read_pool"]
-        loop = asyncio.get_running_loop()
-        try:
-            return await loop.run_in_executor(pool, lambda: fn(*args, **kw))
-        except MLTrackError as e:
-            raise ApiError(e) from None
-
-    def send(self, obj: Any, status: int = 200) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(encode_json(jsonable(obj)))
-
-    def send_bytes(self, body: bytes, status: int = 200) -> None:
-        """Send JSON already encoded (by :func:`encode_json` on a worker thread)."""
-        self.set_status(status)
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(body)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        err: dict[str, Any]
-        if isinstance(exc, ApiError):
-            err = {"code": exc.code, "message": exc.message}
-            if exc.items:
-                err["items"] = exc.items
-        elif isinstance(exc, tornado.web.HTTPError):
-            msg = exc.log_message % exc.args if exc.log_message and exc.args else (exc.log_message or exc.reason)
-            err = {"code": _CODES.get(status_code, "error"), "message": msg or self._reason}
-        else:
-            err = {"code": "internal", "message": "internal server error; the server log has the details"}
-        if status_code == 401:
-            self.set_header("WWW-Authenticate", 'token realm="jupyter_mltrack"')
-        if status_code == 405:
-            cls = type(self)
-            self.set_header("Allow", ", ".join(
-                m for m in _METHODS if getattr(cls, m.lower()) is not getattr(tornado.web.RequestHandler, m.lower())))
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps({"error": err}))
-
-    # -- argument helpers -------------------------------------------------------------------------------------------
-
-    def query(self, name: str) -> str | None:
-        """A query parameter's last value exactly as sent (tornado's own readers turn control characters into
-        spaces and strip them, so ``offset=%1B8`` would read as 8): control characters are refused."""
-        values = self.request.query_arguments.get(name)
-        if not values:
-            return None
-        try:
-            v = values[-1].decode("utf-8")
-        except UnicodeDecodeError:
-            raise ApiError(InvalidInput(f"query parameter {name!r} is not UTF-8")) from None
-        if any(ord(c) < 32 or ord(c) == 127 for c in v):
-            raise ApiError(InvalidInput(f"query parameter {name!r} holds a control character"))
-        return v
-
-    def int_arg(self, name: str, default: int | None, lo: int = 0, hi: int | None = None) -> int | None:
-        raw = self.query(name)
-        if raw is None:
-            return default
-        try:
-            if not raw.strip().lstrip("+-").isdigit() or len(raw) > 30:
-                raise ValueError
-            v = int(raw)
-        except ValueError:
-            raise ApiError(InvalidInput(f"query parameter {name!r} must be an integer, not {raw!r}")) from None
-        if v < lo or (hi is not None and v > hi):
-            raise ApiError(InvalidInput(f"query parameter {name!r} must be between {lo} and {hi}, not {v}"))
-        return v
-
-    def str_arg(self, name: str) -> str | None:
-        v = self.query(name)
-        return v if v not in (None, "") else None
-
-    def ids_arg(self, name: str) -> list[str] | None:
-        """A comma-separated list of 1 to MAX_IDS run ids (None when the parameter is absent)."""
-        raw = self.query(name)
-        if raw is None:
-            return None
-        ids = raw.split(",")
-        if len(ids) > MAX_IDS:
-            raise ApiError(InvalidInput(f"query parameter {name!r} lists {len(ids)} run ids; the limit is {MAX_IDS}"))
-        try:
-            return [run_id(i, f"query parameter {name!r}") for i in ids]
-        except InvalidInput as e:
-            raise ApiError(e) from None
-
-    def json_body(self) -> Any:
-        ctype = (self.request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        body = self.request.body
-        if not body:
-            raise ApiError(InvalidInput("the request body is empty"))
-        if ctype in ("application/msgpack", "application/x-msgpack"):
-            import msgpack
-
-            try:  # map keys must be strings (strict_map_key)
-                return msgpack.unpackb(body, raw=False, strict_map_key=True)
-            except Exception as e:
-                raise ApiError(InvalidInput(f"the body is not valid msgpack with string keys: {e}")) from None
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise ApiError(InvalidInput(f"the body is not valid JSON: {e}")) from None
-        except RecursionError:
-            raise ApiError(InvalidInput("the body nests too deeply to be a batch")) from None
-
 
 class StatusHandler(BaseHandler):
     @tornado.web.authenticated
@@ -180,7 +37,7 @@ class ProjectsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self):
-        self.send({"projects": await self.call(self.store.list_projects)})
+        self.send({"projects": await self.call(self.store.list_projects, self.actor)})
 
     @tornado.web.authenticated
     @authorized
@@ -188,11 +45,11 @@ class ProjectsHandler(BaseHandler):
         body = self.json_body()
         if not isinstance(body, dict):
             raise ApiError(InvalidInput('expected {"name": "...", "description": "..."}'))
-        store = self.store
+        store, actor = self.store, self.actor
 
         def work():  # validated as a batch's projects item: one set of rules
-            store.write_batch({"projects": [body]})
-            return store.project_named(body["name"])
+            store.write_batch({"projects": [body]}, actor)
+            return store.project_named(body["name"], actor)
 
         self.send(await self.call(work, write=True), 201)
 
@@ -201,7 +58,7 @@ class ExperimentsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self):
-        self.send({"experiments": await self.call(self.store.list_experiments, self.str_arg("project"))})
+        self.send({"experiments": await self.call(self.store.list_experiments, self.str_arg("project"), self.actor)})
 
     @tornado.web.authenticated
     @authorized
@@ -209,11 +66,11 @@ class ExperimentsHandler(BaseHandler):
         body = self.json_body()
         if not isinstance(body, dict):
             raise ApiError(InvalidInput('expected {"project": "...", "name": "...", "description": "..."}'))
-        store = self.store
+        store, actor = self.store, self.actor
 
         def work():  # validated as a batch's experiments item: one set of rules
-            store.write_batch({"experiments": [body]})
-            return store.experiment_named(body["project"], body["name"])
+            store.write_batch({"experiments": [body]}, actor)
+            return store.experiment_named(body["project"], body["name"], actor)
 
         self.send(await self.call(work, write=True), 201)
 
@@ -231,7 +88,7 @@ class RunsHandler(BaseHandler):
             self.store.search_runs_json,
             project=self.str_arg("project"), experiment=self.str_arg("experiment"),
             campaign=self.str_arg("campaign"), filter=self.str_arg("filter"), order_by=self.str_arg("order_by"),
-            limit=limit, offset=offset, view=view,
+            limit=limit, offset=offset, view=view, actor=self.actor,
         )
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish('{"runs":%s,"total":%d,"limit":%d,"offset":%d}' % (runs_json, total, limit, offset))
@@ -245,14 +102,14 @@ class ColumnsHandler(BaseHandler):
     async def get(self):
         self.send(await self.call(
             self.store.run_columns, project=self.str_arg("project"), experiment=self.str_arg("experiment"),
-            campaign=self.str_arg("campaign"), filter=self.str_arg("filter")))
+            campaign=self.str_arg("campaign"), filter=self.str_arg("filter"), actor=self.actor))
 
 
 class RunHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, run_id: str):
-        self.send(await self.call(self.store.get_run, run_id))
+        self.send(await self.call(self.store.get_run, run_id, self.actor))
 
 
 class SeriesHandler(BaseHandler):
@@ -264,10 +121,10 @@ class SeriesHandler(BaseHandler):
             raise ApiError(InvalidInput("query parameter 'name' (the metric name) is required"))
         context = self.str_arg("context")
         max_points = self.int_arg("max_points", None, 3, 1_000_000)
-        store, binary = self.store, wants_msgpack(self.request.headers.get("Accept"))
+        store, actor, binary = self.store, self.actor, wants_msgpack(self.request.headers.get("Accept"))
 
         def work() -> bytes:  # reading, listing and encoding all happen off the event loop
-            s = store.get_series(run_id, name, context, max_points)
+            s = store.get_series(run_id, name, context, max_points, actor)
             if binary:  # raw little-endian arrays (series_format.py)
                 return encode_msgpack(packed_series(s))
             s.update(series_lists(s.pop("points")))
@@ -299,11 +156,11 @@ class SeriesManyHandler(BaseHandler):
         step_range = None
         if lo is not None or hi is not None:
             step_range = (INT64_MIN if lo is None else lo, INT64_MAX if hi is None else hi)
-        store, context = self.store, self.str_arg("context")
+        store, actor, context = self.store, self.actor, self.str_arg("context")
         binary = wants_msgpack(self.request.headers.get("Accept"))
 
         def work() -> bytes:
-            out = store.get_series_many(run_ids, name, context, max_points, step_range)
+            out = store.get_series_many(run_ids, name, context, max_points, step_range, actor)
             if binary:
                 return encode_msgpack({"series": [packed_series(s) for s in out]})
             for s in out:
@@ -326,8 +183,9 @@ class DiffHandler(BaseHandler):
         def work():
             from ..report.diff import run_diff
 
-            store = self.store
-            return run_diff(store.get_run(a), store.get_run(b), store.read_artifact_file)
+            store, actor = self.store, self.actor
+            return run_diff(store.get_run(a, actor), store.get_run(b, actor),
+                            lambda aid, path: store.read_artifact_file(aid, path, actor))
 
         self.send(await self.call(work))
 
@@ -346,16 +204,17 @@ class ReportHandler(BaseHandler):
         def work():
             from ..report.export import build_report
 
-            store = self.store
-            run_dicts = [store.get_run(i) for i in ids]
+            store, actor = self.store, self.actor
+            run_dicts = [store.get_run(i, actor) for i in ids]
 
             def series_of(run_id, name, ctx):
                 try:
-                    return store.get_series(run_id, name, ctx, 2000)
+                    return store.get_series(run_id, name, ctx, 2000, actor)
                 except MLTrackError:
                     return None
 
-            return build_report(run_dicts, store.read_artifact_file, series_of, title)
+            return build_report(run_dicts, lambda aid, path: store.read_artifact_file(aid, path, actor), series_of,
+                                title)
 
         body = await self.call(work)
         name = (f"mltrack-{ids[0]}" if len(ids) == 1 else f"mltrack-{len(ids)}-runs") + ".html"
@@ -371,14 +230,14 @@ class ModelsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self):
-        self.send({"models": await self.call(self.store.list_models, self.str_arg("project"))})
+        self.send({"models": await self.call(self.store.list_models, self.str_arg("project"), self.actor)})
 
 
 class ArtifactFileHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def get(self, artifact_id: str, path: str):
-        f = await self.call(self.store.artifact_file, int(artifact_id), path)
+        f = await self.call(self.store.artifact_file, int(artifact_id), path, self.actor)
         media = f["media_type"] or "application/octet-stream"
         try:  # stored before media types were checked: never let one break the response headers
             check_media_type("media_type", media)
@@ -417,7 +276,7 @@ class BatchHandler(BaseHandler):
     @authorized
     async def post(self):
         body = self.json_body()
-        written = await self.call(self.store.write_batch, body, write=True)
+        written = await self.call(self.store.write_batch, body, self.actor, write=True)
         self.send({"written": written})
 
 
@@ -451,7 +310,7 @@ class GcHandler(BaseHandler):
             if not isinstance(body["dry_run"], bool):
                 raise ApiError(InvalidInput(f"dry_run must be true or false, not {body['dry_run']!r}"))
             kw["dry_run"] = body["dry_run"]
-        self.send(await self.call(self.store.gc, **kw, write=True))
+        self.send(await self.call(self.store.gc, **kw, actor=self.actor, write=True))
 
 
 class OpenAPIHandler(BaseHandler):
@@ -513,6 +372,7 @@ ROUTES = [
     (_P + r"blobs/(?P<sha256>[0-9a-f]{64})", BlobHandler),
     (_P + r"gc", GcHandler),
     (_P + r"openapi\.json", OpenAPIHandler),
+    *TEAM_ROUTES,
     (_P + r"(?P<path>.*)", UnknownRouteHandler),
 ]
 

@@ -120,7 +120,21 @@ SCHEMAS: dict[str, Any] = {
                        "message": {"type": "string"}, "items": {"type": "array", "items": {"type": "object"}}}}}},
     "Project": {"type": "object", "properties": {
         "id": {"type": "integer"}, "name": {"type": "string"}, "description": {"type": "string"},
-        "created_at": {"type": "number"}, "run_count": {"type": "integer"}, "experiment_count": {"type": "integer"}}},
+        "created_at": {"type": "number"}, "run_count": {"type": "integer"}, "experiment_count": {"type": "integer"},
+        "role": {"type": "string", "enum": ["owner", "contributor", "viewer"],
+                 "description": "team mode: the caller's role in the project"}}},
+    "User": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "name": {"type": "string"}, "email": {"type": "string"},
+        "is_admin": {"type": "boolean"}, "created_at": {"type": "number"}}},
+    "ApiKey": {"type": "object", "description": "an API key (never its secret, except in the answer that created it)",
+               "properties": {
+        "id": {"type": "integer"}, "user": {"type": "string"}, "label": {"type": "string"},
+        "created_at": {"type": "number"}, "expires_at": {"type": ["number", "null"]},
+        "last_used_at": {"type": ["number", "null"]}, "revoked_at": {"type": ["number", "null"]},
+        "key": {"type": "string", "description": "the secret: only in the answer to POST keys — send it as "
+                "'Authorization: Bearer <key>'"}}},
+    "Member": {"type": "object", "properties": {
+        "user": {"type": "string"}, "role": {"type": "string", "enum": ["owner", "contributor", "viewer"]}}},
     "Experiment": {"type": "object", "properties": {
         "id": {"type": "integer"}, "project_id": {"type": "integer"}, "project": {"type": "string"},
         "name": {"type": "string"}, "description": {"type": "string"}, "created_at": {"type": "number"},
@@ -362,6 +376,54 @@ def document(version: str) -> dict:
                                     "dry_run": {"type": "boolean", "default": False,
                                                 "description": "only count what would be removed"}}}}}},
             "responses": {"200": _json(_ref("GcReport")), **_ERRORS}}},
+        "/mltrack/api/me": {"get": {
+            "summary": "Who the caller is: the user name, whether an admin, whether team mode is on",
+            "responses": {"200": _json({"type": "object", "properties": {
+                "access_control": {"type": "boolean"}, "user": {"type": "string"},
+                "admin": {"type": ["boolean", "null"]},
+                "authenticated_by": {"type": "string", "enum": ["jupyter", "api_key"]}}}), **_ERRORS}}},
+        "/mltrack/api/users": {
+            "get": {"summary": "Team mode, admins: every user", "responses": {"200": _json({"type": "object",
+                    "properties": {"users": {"type": "array", "items": _ref("User")}}}), **_ERRORS}},
+            "post": {"summary": "Team mode, admins: add a user", "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"type": "object", "required": ["name"], "properties": {
+                    "name": _KEY, "admin": {"type": "boolean"}, "email": _SHORT}, "additionalProperties": False}}}},
+                "responses": {"201": _json(_ref("User")), **_ERRORS}}},
+        "/mltrack/api/keys": {
+            "get": {"summary": "Team mode: a user's API keys (default: the caller's; another user's: admins)",
+                    "parameters": [_q("user", "user name (default: the caller)")],
+                    "responses": {"200": _json({"type": "object", "properties": {
+                        "keys": {"type": "array", "items": _ref("ApiKey")}}}), **_ERRORS}},
+            "post": {"summary": "Team mode: create an API key (for the caller, or for another user: admins); the "
+                                "answer holds its secret, once", "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"type": "object", "properties": {
+                    "user": _KEY, "label": _SHORT,
+                    "expires_days": {"type": "number", "exclusiveMinimum": 0, "maximum": 3650}},
+                    "additionalProperties": False}}}},
+                "responses": {"201": _json(_ref("ApiKey")), **_ERRORS}}},
+        "/mltrack/api/keys/{key_id}": {"delete": {
+            "summary": "Team mode: revoke an API key (one's own, or any: admins)",
+            "parameters": [_p("key_id", "API key id", _DB_ID)],
+            "responses": {"200": _json(_ref("ApiKey")), **_ERRORS}}},
+        "/mltrack/api/members": {
+            "get": {"summary": "Team mode: the members of a project and their roles",
+                    "parameters": [_q("project", "project id or name", required=True)],
+                    "responses": {"200": _json({"type": "object", "properties": {
+                        "members": {"type": "array", "items": _ref("Member")}}}), **_ERRORS}},
+            "put": {"summary": "Team mode, owners: add a member or change their role (a project keeps an owner)",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["project", "user", "role"], "properties": {
+                            "project": _KEY, "user": _KEY,
+                            "role": {"type": "string", "enum": ["owner", "contributor", "viewer"]}},
+                        "additionalProperties": False}}}},
+                    "responses": {"200": _json({"type": "object", "properties": {
+                        "project": _S, "user": _S, "role": _S}}), "409": _json(_ref("Error"), "The last owner"),
+                        **_ERRORS}},
+            "delete": {"summary": "Team mode, owners: remove a member (not the last owner)",
+                       "parameters": [_q("project", "project id or name", required=True),
+                                      _q("user", "user name", required=True)],
+                       "responses": {"204": {"description": "removed"}, "409": _json(_ref("Error"), "The last owner"),
+                                     **_ERRORS}}},
         "/mltrack/api/openapi.json": {"get": {
             "summary": "This document", "responses": {"200": _json({"type": "object"}), **_ERRORS}}},
     }
@@ -372,7 +434,9 @@ def document(version: str) -> dict:
                                 "base_url and need Jupyter authentication (token or login cookie + XSRF)."},
         "components": {"schemas": SCHEMAS, "securitySchemes": {
             "token": {"type": "apiKey", "in": "header", "name": "Authorization",
-                      "description": "`token <jupyter token>`"}}},
-        "security": [{"token": []}],
+                      "description": "`token <jupyter token>`"},
+            "apiKey": {"type": "http", "scheme": "bearer",
+                       "description": "team mode: `Bearer mltk_…`, an API key acting as its user"}}},
+        "security": [{"token": []}, {"apiKey": []}],
         "paths": paths,
     }

@@ -20,7 +20,8 @@ from jupyter_mltrack.server.openapi import document
 from .. import _auth
 
 #: a value for each named group of the route patterns (each must match its group)
-SAMPLES = {"run_id": "abc", "artifact_id": "1", "path": "x.txt", "sha256": "0" * 64, "name": "plotly.min.js"}
+SAMPLES = {"run_id": "abc", "artifact_id": "1", "path": "x.txt", "sha256": "0" * 64, "name": "plotly.min.js",
+           "key_id": "1"}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODIES = {"GET": None, "DELETE": None, "POST": b"{}", "PUT": b"x", "PATCH": b"{}"}
 ALL_ROUTES = ROUTES + STATIC_ROUTES
