@@ -1,4 +1,5 @@
-"""The ``mltrack`` command: list runs, export reports and reclaim space from a shell."""
+"""The ``mltrack`` command: list runs, export reports, reclaim space and manage a team workspace (users, API keys,
+project members) from a shell."""
 
 from __future__ import annotations
 
@@ -31,6 +32,34 @@ def main(argv: list[str] | None = None) -> int:
     p_gc.add_argument("--grace-hours", type=float, default=1.0,
                       help="keep what is younger than this (a writer may be about to reference it; default 1)")
     p_gc.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+
+    p_users = sub.add_parser("users", help="team mode: the store's users").add_subparsers(dest="action", required=True)
+    p = p_users.add_parser("add", help="add a user")
+    p.add_argument("name")
+    p.add_argument("--admin", action="store_true", help="an admin: sees everything, manages users")
+    p.add_argument("--email", default="")
+    p_users.add_parser("list", help="list users")
+
+    p_keys = sub.add_parser("keys", help="team mode: API keys").add_subparsers(dest="action", required=True)
+    p = p_keys.add_parser("create", help="create an API key for USER and print it (once)")
+    p.add_argument("user")
+    p.add_argument("--name", default="", help="a label, e.g. the machine or job using it")
+    p.add_argument("--expires", type=float, metavar="DAYS", help="valid for this many days (default: until revoked)")
+    p = p_keys.add_parser("list", help="list a user's keys (never their secrets)")
+    p.add_argument("user")
+    p = p_keys.add_parser("revoke", help="revoke a key")
+    p.add_argument("key_id", type=int)
+
+    p_mem = sub.add_parser("members", help="team mode: project members").add_subparsers(dest="action", required=True)
+    p = p_mem.add_parser("add", help="add USER to PROJECT with ROLE, or change their role")
+    p.add_argument("project")
+    p.add_argument("user")
+    p.add_argument("role", choices=("owner", "contributor", "viewer"))
+    p = p_mem.add_parser("list", help="list a project's members")
+    p.add_argument("project")
+    p = p_mem.add_parser("remove", help="remove USER from PROJECT")
+    p.add_argument("project")
+    p.add_argument("user")
 
     args = parser.parse_args(argv)
     from .client.queries import export_report, gc, search_runs
@@ -66,10 +95,57 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "gc":
             print(gc_summary(gc(grace_hours=args.grace_hours, dry_run=args.dry_run), args.grace_hours))
             return 0
+        if args.command in ("users", "keys", "members"):
+            return team_command(args)
     except MLTrackError as e:
         print(f"mltrack: {e}", file=sys.stderr)
         return 2
     return 1
+
+
+def team_command(args) -> int:
+    """``mltrack users|keys|members …``: on a database store as its administrator, through a server as the caller."""
+    from .client import team
+
+    a = (args.command, args.action)
+    if a == ("users", "add"):
+        u = team.add_user(args.name, args.admin, args.email)
+        print(f"added user {u['name']}" + (" (admin)" if u["is_admin"] else ""))
+    elif a == ("users", "list"):
+        for u in team.list_users():
+            print(f"{u['name']}{'  admin' if u['is_admin'] else ''}{'  ' + u['email'] if u['email'] else ''}")
+    elif a == ("keys", "create"):
+        k = team.create_key(args.user, args.name, args.expires)
+        print(k["key"])
+        print(f"API key {k['id']} for {k['user']}" + (f" ({k['label']})" if k["label"] else "")
+              + (f", expires {_when(k['expires_at'])}" if k["expires_at"] else "")
+              + ": shown once — keep it; send it as 'Authorization: Bearer <key>' or set MLTRACK_API_KEY",
+              file=sys.stderr)
+    elif a == ("keys", "list"):
+        for k in team.list_keys(args.user):
+            state = (f"revoked {_when(k['revoked_at'])}" if k["revoked_at"] else
+                     f"expires {_when(k['expires_at'])}" if k["expires_at"] else "valid")
+            used = f"last used {_when(k['last_used_at'])}" if k["last_used_at"] else "never used"
+            print(f"{k['id']}\t{k['label'] or '-'}\tcreated {_when(k['created_at'])}\t{state}\t{used}")
+    elif a == ("keys", "revoke"):
+        k = team.revoke_key(args.key_id)
+        print(f"revoked API key {k['id']} of {k['user']}")
+    elif a == ("members", "add"):
+        m = team.set_member(args.project, args.user, args.role)
+        print(f"{m['user']} is {m['role']} of {m['project']}")
+    elif a == ("members", "list"):
+        for m in team.list_members(args.project):
+            print(f"{m['user']}\t{m['role']}")
+    elif a == ("members", "remove"):
+        team.remove_member(args.project, args.user)
+        print(f"removed {args.user} from {args.project}")
+    return 0
+
+
+def _when(t: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
 def gc_summary(report: dict, grace_hours: float) -> str:

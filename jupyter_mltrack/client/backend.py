@@ -175,6 +175,12 @@ class HttpBackend:
             self._local.session = s
         return s
 
+    def call(self, method: str, path: str, **kw):
+        """A call to the server's REST API (``path`` relative to ``mltrack/api/``): its JSON answer (None when empty);
+        errors raised as the domain's exceptions."""
+        r = self._request(method, path, **kw)
+        return r.json() if r.content else None
+
     def _request(self, method: str, path: str, **kw):
         r = self._session().request(method, self.api + path, timeout=self.timeout, **kw)
         if r.status_code >= 400:

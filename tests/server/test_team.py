@@ -185,3 +185,24 @@ def test_team_routes_say_how_to_switch_team_mode_on(tmp_path, store_dir):
         finally:
             store.close()
         assert call(server, "GET", "runs", key).status_code == 401
+
+
+def test_the_command_line_through_a_server_acts_as_the_caller(team_server, monkeypatch, capsys):
+    from jupyter_mltrack.cli import main
+    from jupyter_mltrack.client.tracking import reset
+
+    server, store, keys = team_server
+    monkeypatch.setenv("MLTRACK_API_KEY", keys["bob"])
+    try:
+        assert main(["--uri", server.url, "users", "list"]) == 2
+        assert capsys.readouterr().err == "mltrack: listing users needs an admin; bob is not one\n"
+        assert main(["--uri", server.url, "keys", "create", "bob", "--name", "ci"]) == 0
+        key = capsys.readouterr().out.strip()
+        assert store.verify_key(key).name == "bob"
+        reset()
+        monkeypatch.setenv("MLTRACK_API_KEY", keys["root"])
+        assert main(["--uri", server.url, "users", "add", "dana"]) == 0
+        assert main(["--uri", server.url, "users", "list"]) == 0
+        assert capsys.readouterr().out.splitlines()[-4:] == ["bob", "carol", "dana", "root  admin"]
+    finally:
+        reset()
