@@ -98,6 +98,10 @@ TASKS = [
     # the default path (environment capture and snapshots on): ours only, no equivalent in the others
     Task("11", 11, full={"ours": {"n": 30}}, quick={"ours": {"n": 10}}),
     Task("12", 12, full={"ours": {"n": 2_000}}, quick={"ours": {"n": 500}}),
+    # scale: stores of 1k, 10k and 100k runs × (20 params, 10 metrics), populated as for workloads 5 and 6
+    Task("13a", 13, dataset=True, full={"ours": {"n": 1_000}}, quick={"ours": {"n": 1_000}}),
+    Task("13b", 13, dataset=True, full={"ours": {"n": 10_000}}, quick={"ours": {"n": 3_000}}),
+    Task("13c", 13, dataset=True, full={"ours": {"n": 100_000}}, quick={"ours": {"n": 10_000}}),
 ]
 TASK_BY_ID = {t.id: t for t in TASKS}
 
@@ -117,7 +121,7 @@ class Row:
 
 
 ROWS = [
-    Row("1", "rate", "1 per-call `log_metric`, one run, until durably flushed", "pts/s", "higher", 500e3),
+    Row("1", "rate", "1 per-call `log_metric`, one run, until durably flushed", "pts/s", "higher", 2e6),
     Row("1", "rate_async", "1′ same, MLflow's asynchronous mode (`synchronous=False` + flush); ours = row 1",
         "pts/s", "higher", None, ours_key="rate", na={"aim": "no asynchronous mode"}),
     Row("2", "rate", "2a batch logging: ours `log_metric_series` + flush, MLflow `log_batch`", "pts/s", "higher", 2e6),
@@ -155,7 +159,7 @@ ROWS = [
     Row("8", "rest_ms", "8″ the same via REST `GET metrics?runs=…`", "ms", "lower", 300),
     Row("9", "bytes_per_point", "9a bytes on disk per metric point (workload-1 procedure)", "B", "lower", 16),
     Row("9", "bytes_per_run", "9b bytes on disk per small run (workload-4 procedure)", "B", "lower", 4096),
-    Row("10", "import_ms", "10a `import` of the client module, fresh interpreter (median of 5)", "ms", "lower", 150),
+    Row("10", "import_ms", "10a `import` of the client module, fresh interpreter (median of 5)", "ms", "lower", 30),
     Row("10", "import_api_ms", "10a′ import + first access of the logging API (`start_run` / `Run`)", "ms", "lower",
         None),
     Row("10", "peak_mb", "10b peak memory (ru_maxrss) of a process logging 10M points", "MB", "lower", 300),
@@ -169,10 +173,25 @@ ROWS = [
         "including the flush it waits for", "s", "lower", 1.5, capture="on",
         na={"mlflow": "no notebook table widget", "aim": "no notebook table widget"}),
 ]
+for _tid, _n, _t in (("13a", "1k", None), ("13b", "10k", None), ("13c", "100k", 1)):
+    _na = {"mlflow": "scale rows: ours only (see rows 5 and 6)", "aim": "scale rows: ours only (see rows 5 and 6)"}
+    ROWS += [
+        Row(_tid, "page_ms", f"{_tid} {_n} runs × (20 params, 10 metrics): REST table view, first page (100 rows) "
+            "sorted by `metrics.acc`", "ms", "lower", 50 if _t else None, na=_na),
+        Row(_tid, "search_rest_ms", f"{_tid}′ {_n} runs: filtered search via REST (table view, first page)", "ms",
+            "lower", 100 if _t else None, na=_na),
+        Row(_tid, "search_ms", f"{_tid}″ {_n} runs: filtered search → DataFrame (`mlt.search_runs(filter=…)`)", "ms",
+            "lower", None, na=_na),
+        Row(_tid, "df_ms", f"{_tid}‴ {_n} runs: the whole run table → DataFrame", "ms", "lower",
+            1500 if _t else None, na=_na),
+        Row(_tid, "bytes_per_run", f"{_tid}⁗ {_n} runs: store size per run (populated by `Store.write_batch`)", "B",
+            "lower", 4096, na=_na),
+    ]
 #: rows where no run of ours is started through the client (store-level writes, reads of stores populated directly,
 #: imports): environment capture does not apply
 for _r in ROWS:
-    if _r.task in ("5a", "5b", "6", "7", "8") or _r.key in ("rate_store", "import_ms", "import_api_ms"):
+    if _r.task in ("5a", "5b", "6", "7", "8", "13a", "13b", "13c") or \
+            _r.key in ("rate_store", "import_ms", "import_api_ms", "small_rest_bin_ms"):
         _r.capture = "—"
 REST_ONLY_OURS = {"rest_ms", "rest_full_ms", "small_rest_ms", "small_rest_bin_ms", "big_down_rest_ms"}  # MLflow/Aim: "—" (n/a) for these rows
 
@@ -359,8 +378,9 @@ def run_all(args, work: Path, pythons: dict, unavailable: dict) -> dict:
             store = None
             if task.dataset:
                 # workloads 5 and 6 read the same kind of store: populate it once per size
-                name = f"runs{params['n']}" if task.workload in (5, 6) else f"w{task.id}"
-                key = (system, name, json.dumps(params, sort_keys=True) if task.workload not in (5, 6) else "")
+                same = task.workload in (5, 6, 13)  # the same kind of store, populated once per size
+                name = f"runs{params['n']}" if same else f"w{task.id}"
+                key = (system, name, json.dumps(params, sort_keys=True) if not same else "")
                 store = populated.get(key)
                 if store is None:
                     store = work / "datasets" / f"{system}-{name}"
@@ -593,7 +613,7 @@ def parse_args(argv=None):
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, 1 repetition: a smoke run (~2 min)")
     ap.add_argument("--only", default=None, help="comma list of systems: ours, mlflow, aim (default: all)")
-    ap.add_argument("--workloads", default=None, help="comma list of workload numbers 1-12 (default: all)")
+    ap.add_argument("--workloads", default=None, help="comma list of workload numbers 1-13 (default: all)")
     ap.add_argument("--reps", type=int, default=None, help="repetitions per workload (default 3; --quick: 1)")
     ap.add_argument("--markdown", default=None, help="also write the table as markdown to this file")
     ap.add_argument("--json", default=str(BENCH / "results" / "latest.json"), help="where the results go")
@@ -609,8 +629,8 @@ def parse_args(argv=None):
             args.workloads = {int(x) for x in args.workloads.split(",") if x.strip()}
         except ValueError:
             ap.error("--workloads takes numbers such as 1,2,5")
-        if not args.workloads <= set(range(1, 13)):
-            ap.error("--workloads: workloads are 1 to 12")
+        if not args.workloads <= set(range(1, 14)):
+            ap.error("--workloads: workloads are 1 to 13")
     if args.reps is None:
         args.reps = 1 if args.quick else 3
     if args.reps < 1:

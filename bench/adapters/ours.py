@@ -561,7 +561,7 @@ def w10mem(res, p, workdir, args):
 
 
 if __name__ == "__main__":
-    from ours_default import w11, w12
+    from ours_default import w11, w12, w13
 
     C.main({"1": w1, "2": w2, "3": w3, "4": w4, "5": w5, "6": w6, "7": w7, "8": w8, "9": w9, "10": w10,
-            "10mem": w10mem, "11": w11, "12": w12}, "ours")
+            "10mem": w10mem, "11": w11, "12": w12, "13": w13}, "ours")

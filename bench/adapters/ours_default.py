@@ -144,3 +144,52 @@ def w12(res, p, workdir, args):
     res.fig("table_s", t_table)
     res.info.update(n=n, sweep_loop_s=t_sweep, table_s=t_table, total_s=t_sweep + t_table)
     res.check_equal("runs in the table", table.total, n)
+
+
+FILTER = "metrics.acc > 0.5 and params.optimizer = 'adam'"
+
+
+def w13(res, p, workdir, args):
+    """Scale: a store of n runs × (20 params, 10 metrics) (populated as workloads 5 and 6 are): the REST table
+    view's first page sorted by a metric, a filtered search (Python and REST), the whole DataFrame, bytes per run."""
+    from urllib.parse import quote
+
+    from ours import Server, _check_table, _mlt, populate_runs
+
+    n = int(p["n"])
+    if args.phase == "populate":
+        return populate_runs(res, p, args.store)
+    store_dir = C.copy_store(args.store, workdir / "store")
+    C.sqlite_checkpoint(store_dir / "mltrack.db")
+    from jupyter_mltrack import Store
+
+    Store(str(workdir / "empty")).close()  # what an empty store weighs, subtracted
+    C.sqlite_checkpoint(workdir / "empty" / "mltrack.db")
+    res.fig("bytes_per_run", (C.dir_size(store_dir) - C.dir_size(workdir / "empty")) / n)
+    data = C.run_table_data(n)
+    runs = data["runs"]
+    mlt = _mlt(store_dir)
+    t, df, d = C.time_read(lambda: mlt.search_runs(), repeats=3)
+    res.fig("df_ms", t * 1e3)
+    res.info["df"] = d
+    _check_table(res, df, data, "search_runs")
+    del df
+    t, found, d = C.time_read(lambda: mlt.search_runs(filter=FILTER), repeats=3)
+    res.fig("search_ms", t * 1e3)
+    res.info["search"] = d
+    want = {r["name"] for r in runs if r["params"]["optimizer"] == "adam" and r["metrics"]["acc"] > 0.5}
+    res.check("filter result runs", set(found["name"]) == want, f"{len(found)} found, {len(want)} expected")
+    top = [r["name"] for r in sorted(runs, key=lambda r: -r["metrics"]["acc"])[:100]]
+    with Server(store_dir, workdir) as srv:
+        t, r, d = C.time_read(lambda: srv.get("runs?view=table&limit=100&order_by=" + quote("metrics.acc DESC")))
+        res.fig("page_ms", t * 1e3)
+        res.info["page"] = d
+        body = r.json()
+        res.check("first page: the 100 runs with the highest acc, in order", [x["name"] for x in body["runs"]] == top,
+                  "order differs")
+        res.check_equal("first page: total", body["total"], n)
+        t, r, d = C.time_read(lambda: srv.get("runs?view=table&limit=100&filter=" + quote(FILTER)))
+        res.fig("search_rest_ms", t * 1e3)
+        res.info["search_rest"] = d
+        res.check_equal("REST filter: total", r.json()["total"], len(want))
+    res.info.update(n=n)
