@@ -35,6 +35,8 @@ export interface Project {
   created_at: number;
   run_count: number;
   experiment_count: number;
+  /** Team mode: the caller's role in the project (admins act as owners); absent in single-user mode. */
+  role?: Role | null;
 }
 
 export interface Experiment {
@@ -201,6 +203,41 @@ export interface ListRunsParams {
   order_by?: string;
   limit?: number;
   offset?: number;
+}
+
+/** A project member's role (team mode): viewers read, contributors also write, owners also manage members. */
+export type Role = 'owner' | 'contributor' | 'viewer';
+
+export const ROLES: readonly Role[] = ['owner', 'contributor', 'viewer'];
+
+/** `GET me`: who the caller is in the store, and whether the server is a team workspace. */
+export interface Me {
+  access_control: boolean;
+  user: string;
+  /** null in single-user mode. */
+  admin: boolean | null;
+  authenticated_by: 'jupyter' | 'api_key';
+}
+
+/** An API key of a user (never its secret). Times are seconds since the epoch. */
+export interface ApiKey {
+  id: number;
+  user: string;
+  label: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** `POST keys` answers the key and, this once, its secret. */
+export interface CreatedApiKey extends ApiKey {
+  key: string;
+}
+
+export interface Member {
+  user: string;
+  role: Role;
 }
 
 /** An error answered by the server (or the network), with a message fit to show to a person. */
@@ -454,6 +491,94 @@ export async function getArtifactJson<T>(
   } catch {
     throw new MLTrackApiError(`${path} is not a JSON file`, response.status, 'invalid');
   }
+}
+
+/** Send a JSON body (`POST` / `PUT`) or none (`DELETE`) and parse the JSON answer, if any. */
+async function sendJson<T>(
+  method: 'POST' | 'PUT' | 'DELETE',
+  url: string,
+  body: unknown,
+  settings?: ServerConnection.ISettings
+): Promise<T | null> {
+  const init: RequestInit = { method };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers = { 'Content-Type': 'application/json' };
+  }
+  const response = await requestRaw(url, init, settings);
+  if (response.status === 204) {
+    return null;
+  }
+  const text = await response.text();
+  if (!text) {
+    return null;
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new MLTrackApiError('The server answered something that is not JSON', response.status, 'invalid');
+  }
+}
+
+// ---- team workspace (team mode) -------------------------------------------------------------------------------
+
+/** Who the caller is; `access_control` is false on a single-user server (then nothing else here applies). */
+export function getMe(settings?: ServerConnection.ISettings): Promise<Me> {
+  return requestJson<Me>('me', settings);
+}
+
+/** The caller's API keys, revoked ones included. */
+export async function listKeys(settings?: ServerConnection.ISettings): Promise<ApiKey[]> {
+  const body = await requestJson<{ keys: ApiKey[] }>('keys', settings);
+  return body.keys;
+}
+
+/** Create an API key for the caller; the answer holds its secret (`key`), never shown again. */
+export async function createKey(
+  options: { label?: string; expiresDays?: number | null } = {},
+  settings?: ServerConnection.ISettings
+): Promise<CreatedApiKey> {
+  const body: { label?: string; expires_days?: number } = {};
+  if (options.label) {
+    body.label = options.label;
+  }
+  if (options.expiresDays !== undefined && options.expiresDays !== null) {
+    body.expires_days = options.expiresDays;
+  }
+  const key = await sendJson<CreatedApiKey>('POST', apiUrl('keys', settings), body, settings);
+  if (!key || typeof key.key !== 'string') {
+    throw new MLTrackApiError('The server did not answer the new key', null, 'invalid');
+  }
+  return key;
+}
+
+/** Revoke an API key: the next request with it is refused. */
+export async function revokeKey(keyId: number, settings?: ServerConnection.ISettings): Promise<void> {
+  await sendJson<ApiKey>('DELETE', apiUrl('keys/' + String(keyId), settings), undefined, settings);
+}
+
+export async function listMembers(project: string | number, settings?: ServerConnection.ISettings): Promise<Member[]> {
+  const body = await requestJson<{ members: Member[] }>('members' + query({ project }), settings);
+  return body.members;
+}
+
+/** Add a member to a project, or change their role (owners). */
+export async function setMember(
+  project: string | number,
+  user: string,
+  role: Role,
+  settings?: ServerConnection.ISettings
+): Promise<void> {
+  await sendJson<Member>('PUT', apiUrl('members', settings), { project, user, role }, settings);
+}
+
+/** Remove a member from a project (owners). */
+export async function removeMember(
+  project: string | number,
+  user: string,
+  settings?: ServerConnection.ISettings
+): Promise<void> {
+  await sendJson<null>('DELETE', apiUrl('members' + query({ project, user }), settings), undefined, settings);
 }
 
 /** A message fit to show for any thrown value. */

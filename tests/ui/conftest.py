@@ -48,9 +48,15 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
+    lab = launch_lab(tmp_path_factory.mktemp("lab"))
+    yield lab
+    stop_lab(lab)
+
+
+def launch_lab(base: Path, args: tuple[str, ...] = ()) -> Lab:
+    """JupyterLab on a fresh store under ``base``, with more command-line options ``args`` (team mode's, say)."""
     if shutil.which("jupyter-lab") is None and not (Path(sys.executable).parent / "jupyter-lab").exists():
         pytest.fail("jupyter-lab is not installed")
-    base = tmp_path_factory.mktemp("lab")
     root = base / "root"
     root.mkdir()
     store = base / "store"
@@ -68,7 +74,7 @@ def lab(tmp_path_factory):
         f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}", "--LabApp.news_url=None",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.expose_app_in_browser=True",
         "--ServerApp.allow_unauthenticated_access=False",
-        '--ServerApp.jpserver_extensions={"jupyter_mltrack": True}',
+        '--ServerApp.jpserver_extensions={"jupyter_mltrack": True}', *args,
     ]
     if os.getuid() == 0:
         cmd.append("--allow-root")
@@ -85,12 +91,15 @@ def lab(tmp_path_factory):
                 proc.kill()
                 pytest.fail("JupyterLab did not start:\n" + log.read_text()[-4000:])
             time.sleep(0.3)
-    yield lab
-    os.killpg(proc.pid, signal.SIGTERM)
+    return lab
+
+
+def stop_lab(lab: Lab) -> None:
+    os.killpg(lab.proc.pid, signal.SIGTERM)
     try:
-        proc.wait(15)
+        lab.proc.wait(15)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(lab.proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-/** One run in a runs list: status, name, start time, latest metrics. */
+/** One run in a runs list: status, name, user, start time, latest metrics. */
 import * as React from 'react';
 
 import { RunSummary } from '../api';
@@ -55,6 +55,11 @@ export function RunRow(props: {
         <span className="jp-mltrack-run-name" title={run.name ? `${run.name} (${run.id})` : run.id}>
           {label}
         </span>
+        {run.user && (
+          <span className="jp-mltrack-run-user" data-user={run.user} title={`Logged by ${run.user}`}>
+            {run.user}
+          </span>
+        )}
         <span className="jp-mltrack-run-time" title={isoTime(run.start_time)}>
           {relativeTime(run.start_time, now)}
         </span>

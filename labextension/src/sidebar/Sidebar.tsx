@@ -1,4 +1,4 @@
-/** The whole panel: header (title, refresh), runs filter, connection state, then the tree or a run's details. */
+/** The whole panel: header (title, the signed-in user in team mode, refresh), runs filter, connection state, then the tree, a run's details or a team page. */
 import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
@@ -9,6 +9,7 @@ import { useSignal } from './hooks';
 import { TrackerModel } from './model';
 import { RunDetail } from './RunDetail';
 import { DetailActions } from './sections';
+import { TeamPageView, UserBadge } from './team';
 import { ProjectTree } from './Tree';
 
 /** The runs filter: checked against the server once (one clear error here, not one per list), then applied. */
@@ -68,6 +69,7 @@ export function SidebarApp(props: { model: TrackerModel; actions: DetailActions 
   useSignal(model.uiChanged);
   useSignal(model.dataChanged);
   const runId = model.currentRunId;
+  const page = model.teamMode ? model.page : null;
 
   let body: React.ReactNode;
   if (!model.ready) {
@@ -80,6 +82,8 @@ export function SidebarApp(props: { model: TrackerModel; actions: DetailActions 
         onRetry={() => void model.refresh()}
       />
     );
+  } else if (page !== null) {
+    body = <TeamPageView model={model} />;
   } else if (runId !== null) {
     body = <RunDetail model={model} runId={runId} actions={actions} />;
   } else {
@@ -98,8 +102,9 @@ export function SidebarApp(props: { model: TrackerModel; actions: DetailActions 
         >
           <refreshIcon.react tag="span" />
         </button>
+        <UserBadge model={model} />
       </div>
-      {runId === null && model.status !== null && <FilterBox model={model} />}
+      {runId === null && page === null && model.status !== null && <FilterBox model={model} />}
       {model.status !== null && model.statusError && (
         <div className="jp-mltrack-banner" role="status">
           Connection lost: {model.statusError} — showing the last data.

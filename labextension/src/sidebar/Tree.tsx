@@ -1,4 +1,5 @@
 /** The tree: projects ▸ ("All runs", experiments, "No experiment") ▸ runs. Only expanded nodes load. */
+import { settingsIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { Experiment, listExperiments, listProjects, Project } from '../api';
@@ -25,6 +26,8 @@ function TreeNode(props: {
   label: string;
   count?: number;
   title?: string;
+  /** Buttons at the end of the header (their clicks do not toggle the node). */
+  actions?: React.ReactNode;
   children: React.ReactNode;
 }): JSX.Element {
   const { kind, model, stateKey, expanded } = props;
@@ -44,6 +47,7 @@ function TreeNode(props: {
         <Caret expanded={expanded} />
         <span className="jp-mltrack-node-label">{props.label}</span>
         {props.count !== undefined && <span className="jp-mltrack-count">{props.count}</span>}
+        {props.actions}
       </div>
       {expanded && props.children}
     </li>
@@ -59,6 +63,7 @@ function NamedNode(props: {
   stateKey: string;
   expanded: boolean;
   title: string;
+  actions?: React.ReactNode;
   children: React.ReactNode;
 }): JSX.Element {
   const { kind, item, ...rest } = props;
@@ -145,13 +150,50 @@ function ProjectChildren(props: { model: TrackerModel; project: Project }): JSX.
   );
 }
 
+/** Team mode: the caller's role in the project, and the button to its members. */
+function ProjectTeamActions(props: { model: TrackerModel; project: Project }): JSX.Element {
+  const { model, project } = props;
+  const role = project.role ?? null;
+  const open = (e: React.SyntheticEvent) => {
+    e.stopPropagation();
+    model.openPage({ kind: 'members', projectId: project.id, projectName: project.name });
+  };
+  return (
+    <>
+      {role && (
+        <span className="jp-mltrack-role" data-role={role} title={`Your role in ${project.name}: ${role}`}>
+          {role}
+        </span>
+      )}
+      <button
+        className="jp-mltrack-icon-button jp-mltrack-project-settings-button"
+        title={`Members of ${project.name}`}
+        aria-label={`Members of ${project.name}`}
+        onClick={open}
+        onKeyDown={e => e.stopPropagation()}
+      >
+        <settingsIcon.react tag="span" />
+      </button>
+    </>
+  );
+}
+
 function ProjectNode(props: { model: TrackerModel; project: Project; only: boolean }): JSX.Element {
   const { model, project, only } = props;
   const key = `p:${project.id}`;
   const expanded = model.isExpandedSticky(key, only);
   const title = project.description ? `${project.name}: ${project.description}` : project.name;
+  const actions = model.teamMode ? <ProjectTeamActions model={model} project={project} /> : undefined;
   return (
-    <NamedNode kind="project" item={project} model={model} stateKey={key} expanded={expanded} title={title}>
+    <NamedNode
+      kind="project"
+      item={project}
+      model={model}
+      stateKey={key}
+      expanded={expanded}
+      title={title}
+      actions={actions}
+    >
       <ProjectChildren model={model} project={project} />
     </NamedNode>
   );

@@ -7,7 +7,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { errorMessage, getStatus, Status } from '../api';
+import { errorMessage, getMe, getStatus, Me, MLTrackApiError, Status } from '../api';
 
 /** How often the revision is polled while the panel is visible (ms). */
 export const POLL_INTERVAL = 2000;
@@ -42,6 +42,16 @@ export class TrackerModel implements IDisposable {
     return this._dataChanged;
   }
 
+  /** Who the caller is (`GET me`); null until known, or when the server cannot say (then: single-user). */
+  get me(): Me | null {
+    return this._me;
+  }
+
+  /** Whether the server is a team workspace (users, API keys, project members). */
+  get teamMode(): boolean {
+    return !!this._me && this._me.access_control === true;
+  }
+
   /** Answers kept across reloads, keyed by the view that asked. */
   readonly cache = new Map<string, unknown>();
 
@@ -58,12 +68,16 @@ export class TrackerModel implements IDisposable {
 
   /** Reload everything that is shown, whether or not the revision changed. */
   async refresh(): Promise<void> {
+    this._meKnown = false;
     this._generation++;
     this._dataChanged.emit();
     await this.poll();
   }
 
   private async _poll(): Promise<void> {
+    if (!this._meKnown) {
+      await this._loadMe();
+    }
     try {
       const status = await getStatus(this.settings);
       const hadError = this._statusError !== null;
@@ -80,6 +94,27 @@ export class TrackerModel implements IDisposable {
         this._statusError = message;
         this._dataChanged.emit();
       }
+    }
+  }
+
+  /** Ask who the caller is (once, and again on a manual refresh). A server that cannot say is a single-user one. */
+  private async _loadMe(): Promise<void> {
+    let me: Me | null;
+    try {
+      me = await getMe(this.settings);
+      this._meKnown = true;
+    } catch (err) {
+      // a server without `GET me` is a single-user one; an unreachable one is asked again on the next poll
+      me = null;
+      this._meKnown = err instanceof MLTrackApiError && err.status !== null && err.status !== 401;
+    }
+    if (JSON.stringify(me) !== JSON.stringify(this._me)) {
+      this._me = me;
+      if (!this.teamMode && this._page !== null) {
+        this._page = null;
+        this._uiChanged.emit();
+      }
+      this._dataChanged.emit();
     }
   }
 
@@ -134,6 +169,24 @@ export class TrackerModel implements IDisposable {
     this._uiChanged.emit();
   }
 
+  /** The team page shown instead of the tree or a run (team mode): the caller's API keys, or a project's
+   * members. */
+  get page(): TeamPage | null {
+    return this._page;
+  }
+
+  openPage(page: TeamPage): void {
+    this._page = page;
+    this._uiChanged.emit();
+  }
+
+  closePage(): void {
+    if (this._page !== null) {
+      this._page = null;
+      this._uiChanged.emit();
+    }
+  }
+
   /** The run shown in the detail view, or null for the tree. */
   get currentRunId(): string | null {
     return this._history.length ? this._history[this._history.length - 1] : null;
@@ -152,10 +205,12 @@ export class TrackerModel implements IDisposable {
   /** Show a run's details; from another run's details (a child, the parent) "back" returns there. */
   openRun(runId: string): void {
     if (this.currentRunId === runId) {
+      this.closePage();
       return;
     }
     this._history = this.currentRunId === null ? [runId] : [...this._history, runId].slice(-50);
     this._selected = runId;
+    this._page = null;
     this._uiChanged.emit();
   }
 
@@ -241,6 +296,9 @@ export class TrackerModel implements IDisposable {
     Signal.clearData(this);
   }
 
+  private _me: Me | null = null;
+  private _meKnown = false;
+  private _page: TeamPage | null = null;
   private _status: Status | null = null;
   private _statusError: string | null = null;
   private _generation = 0;
@@ -258,6 +316,9 @@ export class TrackerModel implements IDisposable {
   private _marked: MarkedRun[] = [];
   private _disposed = false;
 }
+
+/** A team page of the sidebar. */
+export type TeamPage = { kind: 'keys' } | { kind: 'members'; projectId: number; projectName: string };
 
 /** A run marked for comparison (its name kept for the toolbar). */
 export interface MarkedRun {
