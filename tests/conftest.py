@@ -104,3 +104,25 @@ def jp_server_config(store_dir):
         },
         "MLTrackApp": {"store_uri": str(store_dir)},
     })
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (``tests/_s3.py``) for the whole session."""
+    from ._s3 import S3Server
+
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_artifacts(s3_server, monkeypatch):
+    """``MLTRACK_ARTIFACTS`` pointing at a fresh bucket of the session's S3 server (with its endpoint and
+    credentials in the environment, for this process and its subprocesses): returns the s3:// URL."""
+    for k, v in s3_server.env.items():
+        monkeypatch.setenv(k, v)
+    url = f"s3://{s3_server.create_bucket()}/team/artifacts"
+    monkeypatch.setenv("MLTRACK_ARTIFACTS", url)
+    return url
+

@@ -29,7 +29,6 @@ serialises them; there the grace period is the protection for writers in other p
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import TypedDict
 
@@ -37,7 +36,7 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.engine import Connection
 
 from . import schema as S
-from .blobs import BlobStore
+from .blobs import Blobs
 from .db import Database, chunked
 from .errors import InvalidInput
 
@@ -65,7 +64,7 @@ def check_grace_hours(grace_hours: float) -> float:
     return float(grace_hours)
 
 
-def collect(db: Database, blobs: BlobStore, grace_hours: float = GRACE_HOURS, dry_run: bool = False) -> GcReport:
+def collect(db: Database, blobs: Blobs, grace_hours: float = GRACE_HOURS, dry_run: bool = False) -> GcReport:
     """Remove the blobs no artifact references and the temporary upload files, both once older than
     ``grace_hours``, and the ``blobs`` rows no artifact file references; with ``dry_run``, only count them.
 
@@ -94,15 +93,10 @@ def collect(db: Database, blobs: BlobStore, grace_hours: float = GRACE_HOURS, dr
     # temporary files and rows first, in one transaction (two collectors never race over a ``.removing-`` file)
     def sweep(conn: Connection) -> tuple[int, int, int]:
         n = freed = 0
-        for p, _ in stale_temp:
-            try:
-                st = os.stat(p)
-                if st.st_mtime > cutoff:  # still being written
-                    continue
-                os.unlink(p)
-            except FileNotFoundError:  # finished (renamed into place) or removed meanwhile
-                continue
-            n, freed = n + 1, freed + st.st_size
+        for name, _ in stale_temp:
+            size = blobs.remove_temp(name, cutoff)  # None: still being written, finished, or removed meanwhile
+            if size is not None:
+                n, freed = n + 1, freed + size
         return n, freed, conn.execute(delete(S.blobs).where(_unreferenced_row())).rowcount or 0
 
     if stale_temp or rows:
@@ -117,7 +111,7 @@ def collect(db: Database, blobs: BlobStore, grace_hours: float = GRACE_HOURS, dr
     return report
 
 
-def remove_unreferenced(conn: Connection, blobs: BlobStore, shas: list[str], cutoff: float) -> tuple[int, int, int]:
+def remove_unreferenced(conn: Connection, blobs: Blobs, shas: list[str], cutoff: float) -> tuple[int, int, int]:
     """Inside a write transaction: remove those of ``shas`` that no artifact file references (checked now, under
     the write lock) and that were last written before ``cutoff``. Returns (removed, bytes freed, kept as young)."""
     af = S.artifact_files

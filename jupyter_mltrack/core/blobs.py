@@ -1,4 +1,6 @@
-"""Content-addressed files: every artifact file is stored once under ``<root>/<sha[:2]>/<sha[2:]>``.
+"""Content-addressed files: every artifact file is stored once, named by its SHA-256 — in a folder (this module,
+``<root>/<sha[:2]>/<sha[2:]>``) or in an S3-compatible object store (``core/s3_blobs.py``), both behind the
+:class:`Blobs` protocol; ``store.open_blobs`` picks one from the store's artifact location.
 
 Writes go to a temporary file in the same folder and are renamed into place, so a reader never sees a partial blob
 and two processes writing the same bytes at once both succeed.
@@ -17,9 +19,9 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, NamedTuple, Protocol
 
-from .errors import InvalidInput, NotFound
+from .errors import InvalidInput, MLTrackError, NotFound
 
 _BUF = 1 << 20
 INCOMING_PREFIX = ".incoming-"  # an upload being written (or left by a process that died)
@@ -28,17 +30,81 @@ TEMP_PREFIXES = (INCOMING_PREFIX, REMOVING_PREFIX)
 _HEX = frozenset("0123456789abcdef")
 
 
+class BlobStat(NamedTuple):
+    """What the collector needs to know of a stored blob or temporary file."""
+
+    st_size: int
+    st_mtime: float
+
+
+class Blobs(Protocol):
+    """Where artifact files' bytes live. Uploading bytes already stored refreshes their modification time (the
+    collector removes an unreferenced blob only once older than its grace period)."""
+
+    location: str
+
+    def exists(self, sha256: str) -> bool: ...
+    def size(self, sha256: str) -> int | None: ...
+    def put_stream(self, stream: BinaryIO, expected_sha256: str | None = None) -> tuple[str, int]: ...
+    def put_bytes(self, data: bytes, expected_sha256: str | None = None) -> tuple[str, int]: ...
+    def put_file(self, path: str | os.PathLike) -> tuple[str, int]: ...
+    def open(self, sha256: str) -> BinaryIO: ...
+    def open_sized(self, sha256: str) -> tuple[BinaryIO, int]: ...
+    def read_bytes(self, sha256: str) -> bytes: ...
+    def copy_to(self, sha256: str, dest: str | os.PathLike) -> None: ...
+    def list_blobs(self) -> Iterator[tuple[str, BlobStat]]: ...
+    def list_temp_files(self) -> Iterator[tuple[str, BlobStat]]: ...
+    def remove_temp(self, name: str, cutoff: float) -> int | None: ...
+    def remove_if_older(self, sha256: str, cutoff: float) -> int | None: ...
+
+
+def check_sha256(sha256: str) -> str:
+    if not isinstance(sha256, str) or len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise InvalidInput(f"{sha256!r} is not a SHA-256 hex digest")
+    return sha256
+
+
+class MissingBlobs:
+    """The blobs of a store that has no artifact location: every use says how to give it one (a database shared by
+    several clients must not have each client keep artifact files in its own home)."""
+
+    location = ""
+
+    def __init__(self, why: str) -> None:
+        self.why = why or "this store has no artifact location"
+
+    def _refuse(self, *_a, **_k):
+        raise MLTrackError(f"{self.why}: set MLTRACK_ARTIFACTS to s3://bucket/prefix (an S3-compatible object store) "
+                           "or to a folder every client and server of the store shares")
+
+    exists = size = put_stream = put_bytes = put_file = open = open_sized = read_bytes = copy_to = _refuse
+    remove_temp = remove_if_older = _refuse
+
+    def list_blobs(self) -> Iterator[tuple[str, BlobStat]]:
+        return iter(())
+
+    list_temp_files = list_blobs
+
+
 class BlobStore:
+    """Blobs in a folder (the embedded default: ``artifacts/`` beside the SQLite file)."""
+
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
+        self.location = str(self.root)
 
     def path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise InvalidInput(f"{sha256!r} is not a SHA-256 hex digest")
+        check_sha256(sha256)
         return self.root / sha256[:2] / sha256[2:]
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
+
+    def size(self, sha256: str) -> int | None:
+        try:
+            return os.stat(self.path(sha256)).st_size
+        except FileNotFoundError:
+            return None
 
     def put_stream(self, stream: BinaryIO, expected_sha256: str | None = None) -> tuple[str, int]:
         """Copy a stream into the store; returns (sha256, size). With ``expected_sha256`` a mismatch is refused."""
@@ -87,6 +153,11 @@ class BlobStore:
         except FileNotFoundError:
             raise NotFound(f"blob {sha256} is missing from the store") from None
 
+    def open_sized(self, sha256: str) -> tuple[BinaryIO, int]:
+        """The blob opened, and the size of what will be read (the open file's: whatever happens to the name)."""
+        f = self.open(sha256)
+        return f, os.fstat(f.fileno()).st_size
+
     def read_bytes(self, sha256: str) -> bytes:
         with self.open(sha256) as f:
             return f.read()
@@ -110,14 +181,29 @@ class BlobStore:
                     except FileNotFoundError:  # removed meanwhile
                         pass
 
-    def list_temp_files(self) -> Iterator[tuple[Path, os.stat_result]]:
+    def list_temp_files(self) -> Iterator[tuple[str, os.stat_result]]:
         """The temporary files in the store's folder (uploads in progress or abandoned, blobs being removed)."""
         for f in _scandir(self.root):
             if f.name.startswith(TEMP_PREFIXES):
                 try:
-                    yield Path(f.path), f.stat(follow_symlinks=False)
+                    yield f.name, f.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     pass
+
+    def remove_temp(self, name: str, cutoff: float) -> int | None:
+        """Remove the temporary file ``name`` if it was last written before ``cutoff``: its size, else None (still
+        being written, finished, or removed meanwhile)."""
+        if not name.startswith(TEMP_PREFIXES) or "/" in name or os.sep in name:
+            raise InvalidInput(f"{name!r} is not a temporary file of the blob store")
+        p = self.root / name
+        try:
+            st = os.stat(p)
+            if st.st_mtime > cutoff:
+                return None
+            os.unlink(p)
+        except FileNotFoundError:
+            return None
+        return st.st_size
 
     def remove_if_older(self, sha256: str, cutoff: float) -> int | None:
         """Remove a blob last written (or uploaded again) before ``cutoff`` (epoch seconds); its size when removed,

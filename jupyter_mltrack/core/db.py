@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from sqlalchemy import bindparam, create_engine, event, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import schema as S
 from .errors import InvalidInput
@@ -47,7 +47,7 @@ WRITE_DEADLINE = 300.0  # seconds a write keeps retrying while the database is b
 class Location:
     kind: str  # "sqlite" | "sql" | "http"
     url: str  # SQLAlchemy URL, or the server's base URL for http
-    artifacts: str | None  # blob root
+    artifacts: str | None  # where artifact files live: a folder or s3://bucket/prefix; None: not given
     path: str | None = None  # the SQLite file
 
 
@@ -60,8 +60,9 @@ def resolve_uri(uri: str | os.PathLike | None = None) -> Location:
 
     Accepted: a path to a ``.db`` file or to a folder (``<folder>/mltrack.db``), ``sqlite:///…``, any SQLAlchemy
     URL such as ``postgresql+psycopg://…``, or ``http(s)://host/base/`` (a Jupyter server running the extension;
-    clients only). Blobs live in ``artifacts/`` beside a SQLite file, else in ``MLTRACK_ARTIFACTS`` or
-    ``~/.mltrack/artifacts``."""
+    clients only). Artifact files live in ``MLTRACK_ARTIFACTS`` (a folder or ``s3://bucket/prefix``), else in
+    ``artifacts/`` beside a SQLite file; a database server's store has none without ``MLTRACK_ARTIFACTS`` (every
+    client must find the same files: never each its own home folder)."""
     raw = os.fspath(uri) if uri is not None else (os.environ.get("MLTRACK_URI") or "")
     artifacts_env = os.environ.get("MLTRACK_ARTIFACTS")
     if not raw:
@@ -76,9 +77,8 @@ def resolve_uri(uri: str | os.PathLike | None = None) -> Location:
             raise InvalidInput("an in-memory SQLite store cannot be shared; give a file path")
         p = Path(path.split("?", 1)[0]).expanduser()
         return Location("sqlite", f"sqlite:///{p}", artifacts_env or str(p.parent / "artifacts"), str(p))
-    if "://" in raw:
-        home = default_home()
-        return Location("sql", raw, artifacts_env or str(home / "artifacts"))
+    if "://" in raw:  # a database server: its artifact files must live where every client finds them
+        return Location("sql", raw, artifacts_env or None)
     p = Path(raw).expanduser()
     if p.is_dir() or raw.endswith(("/", os.sep)) or (not p.suffix and not p.exists()):
         p = p / "mltrack.db"
@@ -402,16 +402,17 @@ class Database:
                     return result
             except IntegrityError as e:  # a constraint the validation did not foresee: refused for good, not retried
                 raise InvalidInput(f"the store refused the write: {getattr(e, 'orig', e)}") from None
-            except OperationalError as e:
-                if not is_locked(e) or time.monotonic() > deadline:
-                    raise
-            except DBAPIError as e:  # PostgreSQL serialization failures / deadlocks are retried too
-                orig = getattr(e, "orig", None)
-                code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-                if code not in ("40001", "40P01") or time.monotonic() > deadline:
+            except DBAPIError as e:  # SQLite busy; PostgreSQL serialization failures and deadlocks: the whole
+                # transaction was rolled back, so it is run again (psycopg reports a deadlock as an OperationalError)
+                if not (is_locked(e) or _retryable_pg(e)) or time.monotonic() > deadline:
                     raise
             time.sleep(delay)
             delay = min(delay * 2, 0.25)
+
+
+def _retryable_pg(e: DBAPIError) -> bool:
+    orig = getattr(e, "orig", None)
+    return (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) in ("40001", "40P01")
 
 
 def after_commit(conn: Connection, fn: Callable[[], None]) -> None:

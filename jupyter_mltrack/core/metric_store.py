@@ -39,7 +39,8 @@ class SeriesRead(TypedDict):
 # the statements of write_points; a series row as _LOAD_SERIES selects it
 _SeriesRow = namedtuple("_SeriesRow", "id run_id name context count last last_step last_time min max chunks")
 _LOAD_SERIES = Statement(lambda n: select(*(S.metric_series.c[f] for f in _SeriesRow._fields))
-                    .where(S.metric_series.c.run_id.in_(in_list(n))).with_for_update())
+                    .where(S.metric_series.c.run_id.in_(in_list(n))).order_by(S.metric_series.c.id)
+                    .with_for_update())  # locked in one order by every writer: no deadlock between two of them
 _NEW_SERIES = Statement(lambda n, dialect: dialect_insert(dialect)(S.metric_series).values(
     run_id=bindparam("b_run"), name=bindparam("b_name"), context=bindparam("b_ctx"), count=0, chunks=0,
 ).inline().on_conflict_do_nothing(index_elements=["run_id", "name", "context"]), by_dialect=True)

@@ -16,7 +16,6 @@ it. Claims older than :data:`APPLIED_RETENTION` are pruned (:func:`prune_applied
 from __future__ import annotations
 
 import json
-import os
 import time
 from typing import Any, TypedDict
 
@@ -27,7 +26,7 @@ from . import fragments as F
 from . import schema as S
 from .batch import (RUN_SECTIONS, ArtifactItem, InputItem, NormalBatch, NormalParam, NormalTag, RunItem, UpdateItem,
                     referenced_runs)
-from .blobs import BlobStore
+from .blobs import Blobs
 from .db import Statement, chunked, dialect_insert, fetch_raw, in_list
 from .errors import Conflict, InvalidInput, NotFound
 from .metric_store import write_points
@@ -92,7 +91,7 @@ def prune_applied(conn: Connection, now: float) -> int:
     return res.rowcount or 0
 
 
-def apply_batch(conn: Connection, b: NormalBatch, blobs: BlobStore, ids: ProjectIds) -> WriteResult:
+def apply_batch(conn: Connection, b: NormalBatch, blobs: Blobs, ids: ProjectIds) -> WriteResult:
     """Write a normalised batch in the transaction of ``conn``, once per batch id; raises NotFound / Conflict /
     InvalidInput."""
     now = time.time()
@@ -106,7 +105,7 @@ def apply_batch(conn: Connection, b: NormalBatch, blobs: BlobStore, ids: Project
     return out
 
 
-def _apply(conn: Connection, b: NormalBatch, blobs: BlobStore, ids: ProjectIds, now: float) -> WriteResult:
+def _apply(conn: Connection, b: NormalBatch, blobs: Blobs, ids: ProjectIds, now: float) -> WriteResult:
     out: WriteResult = {"projects": len(b["projects"]), "experiments": len(b["experiments"])}
     write_projects(conn, ids, b["projects"])
     write_experiments(conn, ids, b["experiments"])
@@ -259,18 +258,16 @@ def write_tags(conn: Connection, tags: list[NormalTag]) -> int:
     return len(tags)
 
 
-def write_artifacts(conn: Connection, artifacts: list[ArtifactItem], blobs: BlobStore, now: float) -> int:
+def write_artifacts(conn: Connection, artifacts: list[ArtifactItem], blobs: Blobs, now: float) -> int:
     """A new version of each artifact; its files must have been uploaded (their blobs exist)."""
     ar, af = S.artifacts, S.artifact_files
     insert = dialect_insert(conn.dialect.name)
     for a in artifacts:
         for f in a["files"]:
-            try:
-                size = os.stat(blobs.path(f["sha256"])).st_size
-            except FileNotFoundError:
+            size = blobs.size(f["sha256"])
+            if size is None:
                 raise NotFound(
-                    f"artifact {a['name']!r}: file {f['path']!r} (sha256 {f['sha256'][:12]}…) has not been uploaded"
-                ) from None
+                    f"artifact {a['name']!r}: file {f['path']!r} (sha256 {f['sha256'][:12]}…) has not been uploaded")
             if size != f["size"]:
                 raise InvalidInput(f"batch: artifact {a['name']!r}: file {f['path']!r} has size {f['size']} but its "
                                    f"uploaded bytes (sha256 {f['sha256'][:12]}…) are {size} bytes")

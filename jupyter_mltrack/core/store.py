@@ -21,18 +21,32 @@ from . import run_reads as RR
 from . import users as U
 from .batch import Batch, NormalBatch, normalize_batch
 from .blob_gc import GRACE_HOURS, GcReport, collect
-from .blobs import BlobStore
+from .blobs import BlobStore, Blobs, MissingBlobs
 from .db import Database, Location, default_home, resolve_uri
 from .errors import Forbidden, InvalidInput, NotFound
 from .run_shape import STALE_AFTER
 from .run_writes import WriteResult, apply_batch, prune_applied
 from .users import Actor
 
-__all__ = ["Store", "Actor", "Location", "resolve_uri", "default_home", "STALE_AFTER"]
+__all__ = ["Store", "open_blobs", "Actor", "Location", "resolve_uri", "default_home", "STALE_AFTER"]
+
+
+def open_blobs(location: str | None, why_missing: str = "") -> Blobs:
+    """The blob store at ``location``: ``s3://bucket/prefix`` (any S3-compatible endpoint; ``AWS_ENDPOINT_URL``
+    and the usual AWS credentials) or a folder; None: a store without one, which says so when used."""
+    if location is None:
+        return MissingBlobs(why_missing)
+    if location.startswith("s3://"):
+        from .s3_blobs import S3Blobs  # boto3 is imported only by stores that use S3
+
+        return S3Blobs(location)
+    if "://" in location:
+        raise InvalidInput(f"MLTRACK_ARTIFACTS: {location!r} is neither s3://bucket/prefix nor a folder")
+    return BlobStore(location)
 
 
 class Store:
-    """One store: a database plus a blob folder. Thread-safe; share one per process."""
+    """One store: a database plus its blobs (a folder or an object store). Thread-safe; share one per process."""
 
     def __init__(self, uri: str | os.PathLike | None = None, *, migrate: bool = True):
         loc = resolve_uri(uri)
@@ -44,7 +58,7 @@ class Store:
         self.db = Database(loc)
         self.engine = self.db.engine
         self.backend = self.db.dialect
-        self.blobs = BlobStore(loc.artifacts)
+        self.blobs: Blobs = open_blobs(loc.artifacts, f"this {self.backend} store has no artifact location")
         self.project_ids = P.ProjectIds()
         self._next_prune = 0.0
         self._key_touched: dict[int, float] = {}
@@ -235,10 +249,9 @@ class Store:
             return RR.find_artifact(conn, run_id, name, version)
 
     def artifact_file(self, artifact_id: int, path: str, actor: Actor | None = None) -> dict:
-        """The stored file of an artifact: its row plus ``artifact`` and ``blob_path``."""
+        """The stored file of an artifact: its row (``sha256`` names its bytes in :attr:`blobs`) plus ``artifact``."""
         art = self.get_artifact(artifact_id, actor)
-        f = RR.artifact_file(art, path)
-        return {**f, "artifact": art, "blob_path": str(self.blobs.path(f["sha256"]))}
+        return {**RR.artifact_file(art, path), "artifact": art}
 
     def read_artifact_file(self, artifact_id: int, path: str, actor: Actor | None = None) -> bytes:
         """The bytes of an artifact's file."""

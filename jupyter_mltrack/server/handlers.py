@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 from urllib.parse import quote
 
 import tornado.web
@@ -254,11 +253,11 @@ class ArtifactFileHandler(BaseHandler):
         self.set_header("Content-Disposition", f"{disp}; filename*=UTF-8''{quote(name)}")
         loop = asyncio.get_running_loop()
         pool = self.settings["mltrack_read_pool"]
-        try:
-            fh = await loop.run_in_executor(pool, open, f["blob_path"], "rb")
-        except FileNotFoundError:
+        try:  # the bytes from the store's blobs (a folder or an object store), never a path the client names
+            fh, size = await loop.run_in_executor(pool, self.store.blobs.open_sized, f["sha256"])
+        except NotFound:
             raise ApiError(NotFound(f"the bytes of {path!r} of artifact {artifact_id} are missing from the store")) from None
-        self.set_header("Content-Length", str(os.fstat(fh.fileno()).st_size))  # the bytes sent, whatever was said
+        self.set_header("Content-Length", str(size))  # the bytes sent, whatever was said
         try:
             while True:
                 chunk = await loop.run_in_executor(pool, fh.read, 1 << 20)

@@ -37,6 +37,8 @@ def store_uri(request, store_dir):
     server — every test that takes ``store`` or ``store_uri`` runs on both."""
     if request.param == "sqlite":
         return str(store_dir)
+    # a database server's store keeps its artifact files where MLTRACK_ARTIFACTS says (every client finds them)
+    request.getfixturevalue("monkeypatch").setenv("MLTRACK_ARTIFACTS", str(store_dir / "artifacts"))
     return request.getfixturevalue("pg_url")
 
 

@@ -47,7 +47,7 @@ def blob_files(store: Store) -> set[str]:
 
 
 def temp_files(store: Store) -> list[str]:
-    return sorted(p.name for p, _ in store.blobs.list_temp_files())
+    return sorted(name for name, _ in store.blobs.list_temp_files())
 
 
 def test_orphans_are_removed_and_their_bytes_reported(store):

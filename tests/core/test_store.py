@@ -333,7 +333,7 @@ def test_artifacts_are_versioned_per_run_and_name(store):
     with pytest.raises(NotFound):
         store.find_artifact("r1", "model", version=3)
     f = store.artifact_file(latest["id"], "file.bin")
-    assert open(f["blob_path"], "rb").read() == b"two"
+    assert store.blobs.read_bytes(f["sha256"]) == b"two" == store.read_artifact_file(latest["id"], "file.bin")
     with pytest.raises(NotFound, match="no file"):
         store.artifact_file(latest["id"], "other.bin")
     assert count(store, "blobs") == 2  # content-addressed: 'one' is stored once
