@@ -32,6 +32,11 @@ class MLTrackApp(ExtensionApp):
         from ..core.store import Store
 
         self.store = Store(self.store_uri or None)
+        if self.access_control and not self.store.blobs.location:
+            self.store.close()
+            raise RuntimeError(  # refuse to start half-working: every artifact would be refused
+                f"jupyter_mltrack: team mode on {self.store!r} needs a shared artifact location: set "
+                "MLTRACK_ARTIFACTS=s3://bucket/prefix (or a folder every server of the team shares)")
         self.log.info("jupyter_mltrack: store %r%s", self.store,
                       " — team mode (access control on)" if self.access_control else "")
         self.settings.update(
