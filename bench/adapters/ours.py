@@ -297,13 +297,14 @@ def _check_table(res, df, data, label):
     names = df["name"].tolist()
     pvals = {c: df[c].tolist() for c in pcols}
     mvals = {c: df[c].tolist() for c in mcols}
+    missing = [None] * len(names)  # once: a default built per value made this check quadratic in the runs
     for j, name in enumerate(names):
         r = want.get(name)
         if r is None:
             bad += 1
             continue
-        if any(pvals.get("params." + k, [None] * len(names))[j] != v for k, v in r["params"].items()) or any(
-                mvals.get("metrics." + k, [None] * len(names))[j] != v for k, v in r["metrics"].items()):
+        if any(pvals.get("params." + k, missing)[j] != v for k, v in r["params"].items()) or any(
+                mvals.get("metrics." + k, missing)[j] != v for k, v in r["metrics"].items()):
             bad += 1
     res.check(f"{label}: values", bad == 0, f"{bad} rows differ from what was written")
 
