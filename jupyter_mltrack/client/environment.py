@@ -228,6 +228,17 @@ _memo: dict[str, tuple[Callable, object, dict]] = {}
 _memo_lock = threading.RLock()
 
 
+def _after_fork_in_child() -> None:
+    """The writer thread may hold these locks for a whole gathering when the process forks: the child gets fresh
+    ones (what is cached stays true in the child)."""
+    global _memo_lock, _cache_lock
+    _memo_lock, _cache_lock = threading.RLock(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def gather(timeout: float | None = None, cached: bool = True) -> dict:
     """Run every gatherer in parallel, each within ``timeout`` (default :data:`GATHERER_TIMEOUT`); failures and
     timeouts are listed in ``errors``. Plain daemon threads, not an executor: this also runs at interpreter exit

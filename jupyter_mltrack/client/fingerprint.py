@@ -28,6 +28,15 @@ _GIT_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY
 _lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def stat_key(path: str) -> tuple | None:
     """What identifies a file's content without reading it: (mtime_ns, size, inode, mode); None if absent."""
     try:

@@ -271,3 +271,40 @@ def test_an_installed_package_is_picked_up(env, tmp_path, monkeypatch):
     _age(site)
     assert env.gather()["packages"]["packages"]["envc-fake"] == "1.0"
     assert env.gather()["packages"] == env.gather(cached=False)["packages"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_child_forked_during_a_gathering_can_gather(env):
+    """A fork while the writer thread gathers (holding the cache's lock) must not leave the child stuck."""
+    import threading
+
+    from jupyter_mltrack.client import fingerprint as F
+
+    release = threading.Event()
+    entered = threading.Event()
+
+    def slow():
+        entered.set()
+        release.wait(10)
+        return {"ok": True}
+
+    env.register_gatherer("slow_probe", slow)
+    th = threading.Thread(target=env.gather, daemon=True)
+    th.start()
+    assert entered.wait(10)
+    with F._lock:  # held at the fork, as python_files holds it while walking sys.modules
+        pid = os.fork()
+        if pid == 0:  # the child: gather once (without the slow probe) and exit at once
+            code = 1
+            try:
+                env._gatherers.pop("slow_probe", None)
+                t = threading.Thread(target=lambda: (env.gather(timeout=5), F.python_files()), daemon=True)
+                t.start()
+                t.join(20)
+                code = 0 if not t.is_alive() else 2
+            finally:
+                os._exit(code)
+    release.set()
+    th.join(10)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
