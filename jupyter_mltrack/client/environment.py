@@ -357,7 +357,8 @@ def environment_artifact(run_id: str, backend, writer=None) -> Callable[[], dict
     again would give)."""
 
     def capture_environment() -> dict:
-        env, key = _environment_now((id(writer), writer.passes) if writer is not None else None)
+        # the pid too: a forked child's writer counts its passes from 0 again
+        env, key = _environment_now((id(writer), os.getpid(), writer.passes) if writer is not None else None)
         with _memo_lock:
             hit = _stored
             if hit.get("backend") is not None and hit["backend"]() is backend and hit["key"] == key and \

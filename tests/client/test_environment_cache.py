@@ -209,7 +209,7 @@ def test_a_recent_change_is_never_trusted_to_the_cache(env, repo, store):
     assert calls > 0
 
 
-def test_one_look_per_writer_pass(env, repo, store):
+def test_one_look_per_writer_pass(env, repo, store, monkeypatch):
     """Runs whose capture jobs run in the same flush share one look at the environment."""
     from jupyter_mltrack.client.backend import LocalBackend
 
@@ -229,6 +229,11 @@ def test_one_look_per_writer_pass(env, repo, store):
         w.passes = 2
         env.environment_artifact("r9", backend, w)()
         assert len(seen) == 2
+        real_pid = os.getpid()
+        with monkeypatch.context() as m:
+            m.setattr(os, "getpid", lambda: real_pid + 1)  # a forked child's writer at the same pass
+            env.environment_artifact("r10", backend, w)()
+        assert len(seen) == 3
     finally:
         env.gather = real
 
