@@ -501,8 +501,9 @@ def build_table(results: dict, systems: list[str], unavailable: dict, quick: boo
             key = row.ours_key if (s == "ours" and row.ours_key) else row.keys.get(s, row.key)
             if s in unavailable:
                 values[s], cell = None, "not installed " + foot(f"{NAMES[s]}: {unavailable[s]}")
-            elif s not in by_sys:
-                values[s], cell = None, "—"
+            elif s not in by_sys:  # not run: a workload of ours only, or not asked for
+                values[s] = None
+                cell = "— " + foot(f"{NAMES[s]}: {row.na[s]}") if s in row.na and row.task in results else "—"
             else:
                 agg = by_sys[s]
                 v = agg["figures"].get(key)
