@@ -176,11 +176,19 @@ class Store:
 
     def list_experiments(self, project: int | str | None = None, actor: Actor | None = None) -> list[dict]:
         with self.db.read() as conn:
+            self._require_reader(conn, project, actor, "listing experiments")
             return self._readable(conn, P.list_experiments(conn, project), actor)
 
     def list_models(self, project: int | str | None = None, actor: Actor | None = None) -> list[dict]:
         with self.db.read() as conn:
+            self._require_reader(conn, project, actor, "listing models")
             return self._readable(conn, G.list_models(conn, project), actor)
+
+    @staticmethod
+    def _require_reader(conn, project: int | str | None, actor: Actor | None, what: str) -> None:
+        """A list of one project the actor may not read is refused (403 naming the role), as ``runs`` is."""
+        if actor is not None and project not in (None, ""):
+            A.require(conn, actor, P.project_id(conn, project), A.VIEWER, what)
 
     @staticmethod
     def _readable(conn, rows: list[dict], actor: Actor | None) -> list[dict]:
