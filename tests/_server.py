@@ -23,6 +23,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def die_with_parent() -> None:
+    """In the child before exec (Linux): be killed when the test process dies, however it dies — a test run killed
+    by a timeout must not leave servers behind."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the fixtures' own teardown stops the server
+        pass
+
+
 class JupyterServer:
     """``jupyter server`` on 127.0.0.1:``port`` with the store ``store_uri``; a token, no browser.
 
@@ -76,7 +87,8 @@ class JupyterServer:
         log = open(self.log_path, "a")
         log.write(f"\n--- start {self.starts}\n")
         log.flush()
-        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder)
+        self.proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder,
+                                     preexec_fn=die_with_parent)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
