@@ -44,6 +44,12 @@ test-fast: install
 
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/team.py
+
+.PHONY: bench-team
+# the team path: PostgreSQL, a team-mode server, 1 and 16 client processes with API keys (bench/team.py)
+bench-team: install
+	$(PY) bench/team.py
 
 reliability: install
 	$(PY) bench/reliability.py

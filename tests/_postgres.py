@@ -3,7 +3,9 @@ started once per test session, with a fresh database per test.
 
 The binaries come from the machine's PostgreSQL package (``pg_config --bindir``, else
 ``/usr/lib/postgresql/*/bin``). ``initdb`` refuses to run as root, so as root the cluster belongs to the ``postgres``
-system user. The cluster trades durability for speed (``fsync=off``): it lives as long as the test session.
+system user. The cluster trades durability for speed (``fsync=off``): it lives as long as the test session;
+``Cluster(durable=True)`` keeps PostgreSQL's defaults (fsync, synchronous_commit, full_page_writes on) for
+measurements (bench/team.py).
 ``MLTRACK_TEST_POSTGRES=0`` leaves PostgreSQL out (the PostgreSQL cases are then skipped, saying so); by default a
 missing PostgreSQL is an error, not a silent skip.
 """
@@ -51,7 +53,8 @@ def _free_port() -> int:
 class Cluster:
     """One running PostgreSQL server; :meth:`create_database` hands out fresh databases."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable  # True: PostgreSQL's durability defaults instead of the tests' fsync=off
         self.bindir = _bindir()
         self.root = Path(tempfile.mkdtemp(prefix="mltrack-pg-"))
         self.data = self.root / "data"
@@ -69,9 +72,10 @@ class Cluster:
 
     def start(self) -> "Cluster":
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                  "--locale=C.UTF-8", "--no-sync")
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+                  "--locale=C.UTF-8", *(() if self.durable else ("--no-sync",)))
+        opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=300"
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")
         return self
