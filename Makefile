@@ -36,8 +36,9 @@ chromium:
 lab: install
 	cd examples && ../$(VENV)/bin/jupyter lab diabetes_regression.ipynb $(ROOT_FLAG) --port $(PORT) --LabApp.news_url=None
 
+# in parallel, one worker per core (tests of one file stay on one worker: their module fixtures start once)
 test: check-install chromium
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 test-fast: install
 	$(PY) -m pytest -m "not ui"
