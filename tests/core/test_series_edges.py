@@ -1,12 +1,16 @@
 """core/series.py at its edges: the dtypes of an empty read, which chunks get an overview (strictly increasing
-steps only, from two points on)."""
+steps only, from two points on), sorting by step (two points; stable among equal steps), downsampling's refusal of
+too few points and its fallback to tsdownsample's public call."""
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 import pytest
 
-from jupyter_mltrack.core.series import Points, decode_chunks, encode_chunk, overview_indices
+from jupyter_mltrack.core import series as SER
+from jupyter_mltrack.core.series import Points, decode_chunks, downsample, encode_chunk, overview_indices
 
 
 def pts(steps, values):
@@ -18,7 +22,7 @@ def test_an_empty_read_has_the_columns_types():
     """No chunk to decode (a step range outside the series): int64 steps, float64 timestamps and values — the
     types every later concatenation and encoding relies on."""
     for p in (decode_chunks([])[0], Points.concat([]), Points.concat([pts([], [])]), Points.empty()):
-        assert len(p) == 0
+        assert len(p) == 0 and p.steps.size == p.timestamps.size == p.values.size == 0
         assert (p.steps.dtype, p.timestamps.dtype, p.values.dtype) == (np.int64, np.float64, np.float64)
     # concatenated with real points, an empty part changes no type
     both = Points.concat([Points.empty(), pts([1, 2], [0.5, 1.5])])
@@ -40,3 +44,50 @@ def test_a_short_chunk_keeps_its_ends_minimum_and_maximum(steps, values, want):
 def test_an_empty_chunk_has_no_overview():
     assert overview_indices(Points.empty()) is None
     assert decode_chunks([(3, None, encode_chunk(pts([1, 2, 3], [1.0, 2.0, 3.0])))])[0].steps.tolist() == [1, 2, 3]
+
+
+@pytest.mark.parametrize("steps", [[5, 4], [2, 1, 3], [9, 8, 7, 6]])
+def test_points_read_back_sorted_by_step_however_few(steps):
+    p = pts(steps, [float(s) for s in steps]).sorted_by_step()
+    assert p.steps.tolist() == sorted(steps) and p.values.tolist() == [float(s) for s in sorted(steps)]
+    assert p.timestamps.tolist() == [1000.0 + steps.index(s) for s in sorted(steps)]  # rows stay whole
+
+
+def test_equal_steps_keep_the_order_they_were_logged_in():
+    steps = np.tile(np.arange(300), 2)  # every step twice, the second pass after the first
+    p = pts(steps, np.arange(600, dtype=float)).sorted_by_step()
+    assert p.steps.tolist() == [s for s in range(300) for _ in (0, 1)]
+    assert p.values.tolist() == [float(v) for s in range(300) for v in (s, s + 300)]
+
+
+def test_downsampling_to_fewer_than_three_points_is_refused():
+    p = pts(range(10), np.arange(10, dtype=float))
+    with pytest.raises(ValueError, match=r"^max_points must be at least 3$"):
+        downsample(p, 2)
+    assert downsample(p, 10) == (p, False) and downsample(p, None) == (p, False)
+
+
+def test_the_public_tsdownsample_call_picks_the_same_points(monkeypatch):
+    """The compiled function looked up in tsdownsample's internals is only a shortcut: if another tsdownsample
+    lacks it, the public call is used and chooses the same points."""
+    from tsdownsample import MinMaxLTTBDownsampler
+
+    rng = np.random.default_rng(5)
+    increasing = pts(np.cumsum(rng.integers(1, 50, size=5000)), np.cumsum(rng.normal(size=5000)))  # uneven steps
+    repeated = pts(np.repeat(np.arange(2500), 2), np.cumsum(rng.normal(size=5000)))  # positions, not steps
+    fast = [downsample(p, 100)[0] for p in (increasing, repeated)]
+
+    def missing_for_the_shortcut(original):
+        def lookup(*a, **k):  # tsdownsample's own public call still finds it
+            if sys._getframe(1).f_code.co_filename == SER.__file__:
+                raise AttributeError("not in this tsdownsample")
+            return original(*a, **k)
+        return lookup
+
+    monkeypatch.setattr(SER, "_MINMAX_LTTB", {})
+    for name in ("_switch_mod_with_y", "_switch_mod_with_x_and_y"):
+        monkeypatch.setattr(MinMaxLTTBDownsampler, name, missing_for_the_shortcut(getattr(MinMaxLTTBDownsampler, name)))
+    slow = [downsample(p, 100)[0] for p in (increasing, repeated)]
+    for f, s in zip(fast, slow):
+        assert 50 < len(s) <= 100
+        assert s.steps.tolist() == f.steps.tolist() and s.values.tolist() == f.values.tolist()
