@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make lab   — JupyterLab on the demo notebook, tracking into the embedded default store (~/.mltrack)
 #   make test  — install everything and run every test (core, client, magics, server, browser)
+# and, not part of those: make mutate — mutation testing of the rule modules (docs/mutation.md; about an hour)
 
 SHELL := /bin/bash
 VENV ?= .venv
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed-stamp
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 PORT ?= 8888
 
-.PHONY: install lab test test-fast check-install chromium bench reliability clean
+.PHONY: install lab test test-fast check-install chromium bench reliability mutate clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -54,6 +55,16 @@ bench-team: install
 
 reliability: install
 	$(PY) bench/reliability.py
+
+MUTATE_STAMP := $(VENV)/.mutate-stamp
+
+$(MUTATE_STAMP): $(STAMP)
+	$(PIP) install -e ".[test,demo,mutate]"
+	touch $(MUTATE_STAMP)
+
+# every rule module by default; `make mutate MODULES="series blobs"` for some (tools/mutate.py lists them)
+mutate: $(MUTATE_STAMP)
+	$(PY) tools/mutate.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) node_modules lib jupyter_mltrack/labextension *.egg-info .pytest_cache

@@ -1,0 +1,199 @@
+"""Mutation testing of the modules that hold the rules (``make mutate``; not part of ``make test``).
+
+For each module, mutmut (https://github.com/boxed/mutmut) plants one small change at a time (an operator, a
+constant, a condition, a dropped call...) and runs the tests that exercise the changed function; a mutant the tests
+do not notice "survived". Each module runs in its own folder under ``build/mutate/<module>/`` (mutmut works in a
+``mutants/`` copy of the package, so the checkout is never changed) with the test files that target it, on SQLite
+only (the PostgreSQL parametrisations are deselected: the rules are the same code).
+
+    python tools/mutate.py                 # every module, one after the other
+    python tools/mutate.py series blobs    # some of them
+    python tools/mutate.py --report        # the table and the survivors of the last runs, without running
+    python tools/mutate.py --worktree ...  # the working tree as it is (default: the last commit, HEAD)
+
+Writes ``build/mutate/summary.json`` and ``build/mutate/survivors.txt`` (each surviving mutant's diff) and prints
+killed / total per module. docs/mutation.md records a full run and why each survivor is equivalent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "build" / "mutate"
+
+#: module → (its file, the test files that target it). In-process tests only: a test that starts a Jupyter server
+#: in a subprocess (tests/server/test_read_paths.py, test_retries.py) would leave it running whenever mutmut stops
+#: a mutant's tests at its time limit, and costs seconds per mutant.
+MODULES: dict[str, tuple[str, list[str]]] = {
+    "series": ("jupyter_mltrack/core/series.py", [
+        "tests/core/test_series.py", "tests/core/test_series_edges.py", "tests/core/test_downsampling.py",
+        "tests/core/test_overviews.py",
+        "tests/core/test_rules.py"]),
+    "search": ("jupyter_mltrack/core/search.py", [
+        "tests/core/test_search.py", "tests/core/test_search_limits.py"]),
+    "search_sql": ("jupyter_mltrack/core/search_sql.py", [
+        "tests/core/test_search.py", "tests/core/test_search_limits.py", "tests/core/test_rules.py"]),
+    "batch": ("jupyter_mltrack/core/batch.py", [
+        "tests/core/test_rules.py", "tests/core/test_validation.py", "tests/core/test_store.py"]),
+    "run_writes": ("jupyter_mltrack/core/run_writes.py", [
+        "tests/core/test_store.py", "tests/core/test_write_path.py"]),
+    "validation": ("jupyter_mltrack/core/validation.py", [
+        "tests/core/test_validation.py", "tests/core/test_rules.py"]),
+    "blobs": ("jupyter_mltrack/core/blobs.py", [
+        "tests/core/test_blobs.py", "tests/core/test_blob_layout.py", "tests/core/test_blob_gc.py"]),
+    "writer": ("jupyter_mltrack/client/writer.py", [
+        "tests/client/test_writer.py"]),
+}
+
+#: deselected everywhere: the PostgreSQL runs of the same tests, and one test that takes 40 s by itself
+DESELECT = "not postgresql and not test_one_point_batches_read_back_exactly"
+
+# Python subprocesses started by tests import the mutated copy too (their PYTHONPATH is the copy), so they run the
+# mutant under test; only while mutmut records which tests reach which function do they run the original code
+# (recording needs mutmut's configuration, which a subprocess in another folder cannot find).
+SUBPROCESS_PATCH = """
+
+# -- added by tools/mutate.py ---------------------------------------------------------------------------------------
+from tests import _subprocess as _mutate_sp
+
+_mutate_env = _mutate_sp.subprocess_env
+
+
+def _subprocess_env_for_mutation(**extra):
+    env = _mutate_env(**extra)
+    if env.get("MUTANT_UNDER_TEST") == "stats":
+        env["MUTANT_UNDER_TEST"] = ""
+    return env
+
+
+_mutate_sp.subprocess_env = _subprocess_env_for_mutation
+"""
+
+STATUS_LINE = re.compile(r"^\s+(\S+): (.+)$")
+
+
+def prepare(name: str, worktree: bool) -> Path:
+    """A folder holding the package, the tests and the pytest settings (as committed in HEAD, or as they are in the
+    working tree), and a mutmut config for ``name``."""
+    path, tests = MODULES[name]
+    d = WORK / name
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    if worktree:
+        ignore = shutil.ignore_patterns("__pycache__", "labextension", "screenshots", "*.pyc")
+        shutil.copytree(ROOT / "jupyter_mltrack", d / "jupyter_mltrack", ignore=ignore)
+        shutil.copytree(ROOT / "tests", d / "tests", ignore=ignore)
+        shutil.copy2(ROOT / "pyproject.toml", d / "pyproject.toml")
+    else:
+        archive = subprocess.run(["git", "archive", "HEAD", "jupyter_mltrack", "tests", "pyproject.toml"], cwd=ROOT,
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(d)], input=archive, check=True)
+        shutil.copy2(ROOT / "jupyter_mltrack" / "_version.py", d / "jupyter_mltrack" / "_version.py")  # built
+    with open(d / "tests" / "conftest.py", "a") as f:  # the copy's conftest, not the checkout's
+        f.write(SUBPROCESS_PATCH)
+    lines = ["[mutmut]", "source_paths = jupyter_mltrack", f"only_mutate = {path}",
+             "pytest_add_cli_args_test_selection =", *(f"    {t}" for t in tests),
+             "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -k", f"    {DESELECT}",
+             "    --timeout=120",
+             # each mutant's tests run in a process forked from a clean server, not from the process that ran
+             # the whole selection (whose leftover threads — store write threads — deadlock forked children)
+             "process_isolation = forkserver", ""]
+    (d / "setup.cfg").write_text("\n".join(lines))
+    return d
+
+
+def run(name: str, max_children: int, worktree: bool) -> dict:
+    d = prepare(name, worktree)
+    log = d / "mutmut.log"
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    t0 = time.monotonic()
+    with open(log, "w") as out:
+        rc = subprocess.call([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
+                             cwd=d, stdout=out, stderr=subprocess.STDOUT, env=env)
+    seconds = time.monotonic() - t0
+    result = collect(name)
+    result.update(seconds=round(seconds), exit_code=rc)
+    return result
+
+
+def collect(name: str) -> dict:
+    d = WORK / name
+    out = subprocess.run([sys.executable, "-m", "mutmut", "results", "--all", "true"], cwd=d, capture_output=True,
+                         text=True).stdout
+    statuses: dict[str, str] = {}
+    for line in out.splitlines():
+        m = STATUS_LINE.match(line)
+        if m:
+            statuses[m.group(1)] = m.group(2)
+    counts: dict[str, int] = {}
+    for s in statuses.values():
+        counts[s] = counts.get(s, 0) + 1
+    survivors = sorted(k for k, s in statuses.items() if s != "killed")
+    diffs = {}
+    for k in survivors:
+        diffs[k] = subprocess.run([sys.executable, "-m", "mutmut", "show", k], cwd=d, capture_output=True,
+                                  text=True).stdout
+    return {"module": MODULES[name][0], "total": len(statuses), "killed": counts.get("killed", 0),
+            "counts": counts, "survivors": survivors, "diffs": diffs}
+
+
+def report(results: dict[str, dict]) -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    (WORK / "summary.json").write_text(json.dumps(
+        {k: {x: v[x] for x in v if x != "diffs"} for k, v in results.items()}, indent=1))
+    with open(WORK / "survivors.txt", "w") as f:
+        for name, r in results.items():
+            for k in r["survivors"]:
+                f.write(f"==== {name}: {k}\n{r['diffs'].get(k, '')}\n")
+    total = sum(r["total"] for r in results.values())
+    killed = sum(r["killed"] for r in results.values())
+    print(f"{'module':<40} {'killed':>7} {'total':>6} {'score':>7} {'time':>7}")
+    for name, r in results.items():
+        score = 100 * r["killed"] / r["total"] if r["total"] else 0.0
+        print(f"{r['module']:<40} {r['killed']:>7} {r['total']:>6} {score:>6.1f}% {r.get('seconds', 0):>6}s")
+    if total:
+        print(f"{'all':<40} {killed:>7} {total:>6} {100 * killed / total:>6.1f}%")
+    print(f"survivors: {WORK / 'survivors.txt'}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("modules", nargs="*", metavar="module", help="modules to mutate (default: all): " + ", ".join(MODULES))
+    ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--report", action="store_true", help="only summarise the last runs")
+    ap.add_argument("--worktree", action="store_true", help="the working tree as it is (default: HEAD)")
+    args = ap.parse_args()
+    names = args.modules or list(MODULES)
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        ap.error(f"unknown module {unknown[0]!r}; choose from {', '.join(MODULES)}")
+    results = {}
+    for name in names:
+        if args.report:
+            if (WORK / name / "mutants").exists():
+                results[name] = collect(name)
+            continue
+        print(f"mutating {MODULES[name][0]} ...", flush=True)
+        results[name] = run(name, args.max_children, args.worktree)
+        r = results[name]
+        print(f"  {r['killed']}/{r['total']} killed in {r['seconds']} s", flush=True)
+    if args.report:
+        old = json.loads((WORK / "summary.json").read_text()) if (WORK / "summary.json").exists() else {}
+        for name, r in results.items():
+            r["seconds"] = old.get(name, {}).get("seconds", 0)
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
