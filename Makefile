@@ -62,9 +62,9 @@ $(MUTATE_STAMP): $(STAMP)
 	$(PIP) install -e ".[test,demo,mutate]"
 	touch $(MUTATE_STAMP)
 
-# every rule module by default; `make mutate MODULES="series blobs"` for some (tools/mutate.py lists them)
+# every rule module by default; `make mutate MODULES="series blobs"` for some (tests/mutate.py lists them)
 mutate: $(MUTATE_STAMP)
-	$(PY) tools/mutate.py $(MODULES)
+	$(PY) tests/mutate.py $(MODULES)
 
 clean:
 	rm -rf $(VENV) node_modules lib jupyter_mltrack/labextension *.egg-info .pytest_cache

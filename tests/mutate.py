@@ -6,10 +6,10 @@ do not notice "survived". Each module runs in its own folder under ``build/mutat
 ``mutants/`` copy of the package, so the checkout is never changed) with the test files that target it, on SQLite
 only (the PostgreSQL parametrisations are deselected: the rules are the same code).
 
-    python tools/mutate.py                 # every module, one after the other
-    python tools/mutate.py series blobs    # some of them
-    python tools/mutate.py --report        # the table and the survivors of the last runs, without running
-    python tools/mutate.py --worktree ...  # the working tree as it is (default: the last commit, HEAD)
+    python tests/mutate.py                 # every module, one after the other
+    python tests/mutate.py series blobs    # some of them
+    python tests/mutate.py --report        # the table and the survivors of the last runs, without running
+    python tests/mutate.py --worktree ...  # the working tree as it is (default: the last commit, HEAD)
 
 Writes ``build/mutate/summary.json`` and ``build/mutate/survivors.txt`` (each surviving mutant's diff) and prints
 killed / total per module. docs/mutation.md records a full run and why each survivor is equivalent.
@@ -62,7 +62,7 @@ DESELECT = "not postgresql and not test_one_point_batches_read_back_exactly"
 # (recording needs mutmut's configuration, which a subprocess in another folder cannot find).
 SUBPROCESS_PATCH = """
 
-# -- added by tools/mutate.py ---------------------------------------------------------------------------------------
+# -- added by tests/mutate.py ---------------------------------------------------------------------------------------
 from tests import _subprocess as _mutate_sp
 
 _mutate_env = _mutate_sp.subprocess_env
