@@ -40,13 +40,16 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+for _path in (REPO, BENCH):  # the test helpers (tests/) and bench/run.py
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 import numpy as np  # noqa: E402
 
 from tests._postgres import Cluster  # noqa: E402
 from tests._server import JupyterServer  # noqa: E402
+
+from run import machine_info  # noqa: E402  (bench/run.py: the same machine facts as the main benchmark)
 
 PROJECT = "team-bench"
 TABLE_PROJECT = "bench"
@@ -433,21 +436,6 @@ def render(results: dict, meta: dict, quick: bool) -> tuple[str, list[dict]]:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-
-
-def machine_info() -> dict:
-    info = {"cores": os.cpu_count(), "platform": platform.platform()}
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                info["ram_gib"] = round(int(line.split()[1]) / 1024 / 1024, 1)
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return info
 
 
 def version() -> str:
