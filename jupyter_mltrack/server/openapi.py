@@ -78,11 +78,11 @@ def _ref(name: str) -> dict:
 
 
 def _q(name: str, desc: str, schema: dict | None = None, required: bool = False) -> dict:
-    # the handlers read an empty value as a missing one (and the server drops control characters and the
-    # whitespace around a value): a required string has a character that is neither
-    required_text = {"minLength": 1, "pattern": r"[^\s\x00-\x1f]"} if required else {}
+    # the handlers refuse control characters in a query value and read an empty value as a missing one: a
+    # required string also has a character that is not whitespace
+    text = (r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$" if required else r"^[^\x00-\x1f\x7f]*$")
     return {"name": name, "in": "query", "required": required, "description": desc,
-            "schema": schema or {"type": "string", **required_text}}
+            "schema": schema or {"type": "string", **({"minLength": 1} if required else {}), "pattern": text}}
 
 
 def _p(name: str, desc: str, schema: dict | None = None) -> dict:
