@@ -120,15 +120,25 @@ class Row:
     capture: str = "off"  # ours: environment capture "on", "off", or "—" (no run of ours is started)
 
 
+#: a capture-off twin row of ours: the other systems' figures are in the default-path row above it
+_OFF = {"mlflow": "capture-off twin of ours: MLflow's figure is in the row above",
+        "aim": "capture-off twin of ours: Aim's figure is in the row above"}
+
 ROWS = [
-    Row("1", "rate", "1 per-call `log_metric`, one run, until durably flushed", "pts/s", "higher", 2e6),
+    Row("1", "rate", "1 per-call `log_metric`, one run, until durably flushed", "pts/s", "higher", 2e6,
+        capture="on"),
+    Row("1", "rate_off", "1ₒ the same, ours with environment capture off", "pts/s", "higher", 2e6, na=_OFF),
     Row("1", "rate_async", "1′ same, MLflow's asynchronous mode (`synchronous=False` + flush); ours = row 1",
-        "pts/s", "higher", None, ours_key="rate", na={"aim": "no asynchronous mode"}),
-    Row("2", "rate", "2a batch logging: ours `log_metric_series` + flush, MLflow `log_batch`", "pts/s", "higher", 2e6),
+        "pts/s", "higher", None, ours_key="rate", na={"aim": "no asynchronous mode"}, capture="on"),
+    Row("2", "rate", "2a batch logging: ours `log_metric_series` + flush, MLflow `log_batch`", "pts/s", "higher", 2e6,
+        capture="on"),
+    Row("2", "rate_off", "2aₒ the same, ours with environment capture off", "pts/s", "higher", 2e6, na=_OFF),
     Row("2", "rate_store", "2b batch logging: ours `Store.write_batch` directly", "pts/s", "higher", 2e6,
         na={"mlflow": "no API below `log_batch` (row 2a)", "aim": "no batch API"}),
-    Row("3", "rate", "3a logging over HTTP to a local server, batched", "pts/s", "higher", 500e3),
-    Row("3", "latency_ms", "3b over HTTP: one-point request, p50 latency", "ms", "lower", 2.0),
+    Row("3", "rate", "3a logging over HTTP to a local server, batched", "pts/s", "higher", 500e3, capture="on"),
+    Row("3", "rate_off", "3aₒ the same, ours with environment capture off", "pts/s", "higher", 500e3, na=_OFF),
+    Row("3", "latency_ms", "3b over HTTP: one-point request, p50 latency (a plain POST to a run started on the "
+        "default path)", "ms", "lower", 2.0, capture="on"),
     Row("4", "seconds", "4 create 1,000 runs (10 params, 5 points each), until flushed; ours: environment capture "
         "off", "s", "lower", 1.0),
     Row("4", "seconds_env", "4d the same on the default path, until flushed: ours `start_run(params=…)` with "
@@ -157,12 +167,18 @@ ROWS = [
     Row("8", "loop_ms", "8′ the same as 1,000 single-series reads (MLflow: full histories)", "ms", "lower", None,
         na={"aim": "its query API is row 8"}),
     Row("8", "rest_ms", "8″ the same via REST `GET metrics?runs=…`", "ms", "lower", 300),
-    Row("9", "bytes_per_point", "9a bytes on disk per metric point (workload-1 procedure)", "B", "lower", 16),
-    Row("9", "bytes_per_run", "9b bytes on disk per small run (workload-4 procedure)", "B", "lower", 4096),
+    Row("9", "bytes_per_point", "9a bytes on disk per metric point (workload-1 procedure, the run and its "
+        "environment included)", "B", "lower", 16, capture="on"),
+    Row("9", "bytes_per_point_off", "9aₒ the same, ours with environment capture off", "B", "lower", 16, na=_OFF),
+    Row("9", "bytes_per_run", "9b bytes on disk per small run (workload-4 procedure)", "B", "lower", 4096,
+        capture="on"),
+    Row("9", "bytes_per_run_off", "9bₒ the same, ours with environment capture off", "B", "lower", 4096, na=_OFF),
     Row("10", "import_ms", "10a `import` of the client module, fresh interpreter (median of 5)", "ms", "lower", 30),
     Row("10", "import_api_ms", "10a′ import + first access of the logging API (`start_run` / `Run`)", "ms", "lower",
         None),
-    Row("10", "peak_mb", "10b peak memory (ru_maxrss) of a process logging 10M points", "MB", "lower", 300),
+    Row("10", "peak_mb", "10b peak memory (ru_maxrss) of a process logging 10M points", "MB", "lower", 300,
+        capture="on"),
+    Row("10", "peak_mb_off", "10bₒ the same, ours with environment capture off", "MB", "lower", 300, na=_OFF),
     Row("11", "cell_added_ms", "11a `%%track_run` on a trivial cell (nbclient, 30 cells): time added in the cell "
         "(median of tracked − untracked)", "ms", "lower", 5, capture="on",
         na={"mlflow": "no cell-level tracking", "aim": "no cell-level tracking"}),

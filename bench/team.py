@@ -10,8 +10,8 @@ Rows:
 
 - T1/T2: HTTP batched logging into PostgreSQL through a team-mode server, 1 and 16 concurrent client processes. Each
   client is its own user with its own API key (``MLTRACK_URI`` = the server, ``MLTRACK_API_KEY``), a contributor of
-  one shared project; each logs one run with ``run.log_metric_series`` in chunks (workload 3a's procedure) and
-  flushes. The figure is every client's points over the time from the first client's first call to the last
+  one shared project; each starts one run on the default path (environment capture on) and logs it with
+  ``run.log_metric_series`` in chunks (workload 3a's procedure) and flushes. The figure is every client's points over the time from the first client's first call to the last
   client's flush returning (every batch acknowledged, i.e. committed). Then the database is read: every run must
   hold exactly its points (same steps, same values: 0 lost, 0 doubled).
 - T3: the run table of 10k runs × (20 params, 10 metrics) on PostgreSQL (populated by ``Store.write_batch``), into
@@ -150,7 +150,7 @@ rng = np.random.default_rng(seed)
 vals = 1.0 / (1.0 + 1e-3 * np.arange(n)) + 0.01 * rng.standard_normal(n)
 import jupyter_mltrack as mlt
 from jupyter_mltrack.client.tracking import get_client
-run = mlt.start_run(name, project=project, capture_environment=False)
+run = mlt.start_run(name, project=project)  # the default path: the run captures its environment
 mlt.flush()
 print("READY " + run.id, flush=True)
 sys.stdin.readline()  # everyone starts together
@@ -343,7 +343,7 @@ def run_table(server: JupyterServer, url: str, n_runs: int, reps: int, profile: 
 ROWS = [
     # id, label, key, unit, better, target
     ("T1", "HTTP batched logging into PostgreSQL through a team-mode server, 1 client process (API key, "
-           "`log_metric_series` chunks), until flushed", "log1.rate", "pts/s", "higher", None),
+           "default `start_run`, environment capture on; `log_metric_series` chunks), until flushed", "log1.rate", "pts/s", "higher", None),
     ("T2", "the same, 16 concurrent client processes (16 users, one shared project), all points until the last "
            "flush", "logN.rate", "pts/s", "higher", 1e6),
     ("T2′", "points lost or doubled (T1 and T2), or runs whose series differs, read back from the database",

@@ -84,25 +84,34 @@ class Server:
 # 1: per-call log_metric until flushed
 
 
+def _capture_kw(capture: bool) -> dict:
+    """``start_run`` keywords: the default path (environment capture on) or capture switched off."""
+    return {} if capture else {"capture_environment": False}
+
+
 def w1(res, p, workdir, args):
+    """Per-call log_metric: the default path (the run captures its environment) → ``rate``, then the same with
+    environment capture off → ``rate_off``, each in a store of its own."""
     n = int(p["n"])
     vals = C.series_values(n).tolist()
-    mlt = _mlt(workdir / "store")
-    run = mlt.start_run("w1", project=PROJECT, capture_environment=False)
-    mlt.flush()  # the run exists before timing (as the other systems' runs do)
-    log = run.log_metric
-    t0 = perf()
-    for i, v in enumerate(vals):
-        log("loss", v, step=i)
-    t_log = perf() - t0
-    mlt.flush()
-    t = perf() - t0
-    res.fig("rate", n / t)
-    res.info.update(n=n, log_s=t_log, flush_s=t - t_log, total_s=t)
-    run.end()
-    mlt.flush()
-    s = _store(workdir / "store").get_series(run.id, "loss")
-    C.compare_series(res, "read back", s["points"].steps, s["points"].values, vals)
+    for capture, suffix in ((True, ""), (False, "_off")):
+        store_dir = workdir / f"store{suffix}"
+        mlt = _mlt(store_dir)
+        run = mlt.start_run("w1", project=PROJECT, **_capture_kw(capture))
+        mlt.flush()  # the run exists before timing (as the other systems' runs do)
+        log = run.log_metric
+        t0 = perf()
+        for i, v in enumerate(vals):
+            log("loss", v, step=i)
+        t_log = perf() - t0
+        mlt.flush()
+        t = perf() - t0
+        res.fig("rate" + suffix, n / t)
+        res.info.update({"n": n, f"log_s{suffix}": t_log, f"flush_s{suffix}": t - t_log, f"total_s{suffix}": t})
+        run.end()
+        mlt.flush()
+        s = _store(store_dir).get_series(run.id, "loss")
+        C.compare_series(res, f"read back{suffix}", s["points"].steps, s["points"].values, vals)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -113,20 +122,21 @@ def w2(res, p, workdir, args):
     n, chunk = int(p["n"]), int(p["chunk"])
     vals = C.series_values(n)
     steps = np.arange(n, dtype=np.int64)
-    # (a) the client's bulk call, then flush
-    mlt = _mlt(workdir / "store-a")
-    run = mlt.start_run("w2", project=PROJECT, capture_environment=False)
-    mlt.flush()
-    t0 = perf()
-    for i in range(0, n, chunk):
-        run.log_metric_series("loss", vals[i:i + chunk], steps=steps[i:i + chunk])
-    mlt.flush()
-    t = perf() - t0
-    res.fig("rate", n / t)
-    run.end()
-    mlt.flush()
-    s = _store(workdir / "store-a").get_series(run.id, "loss")
-    C.compare_series(res, "log_metric_series read back", s["points"].steps, s["points"].values, vals)
+    # (a) the client's bulk call, then flush: the default path (capture on) → rate, capture off → rate_off
+    for capture, suffix in ((True, ""), (False, "_off")):
+        mlt = _mlt(workdir / f"store-a{suffix}")
+        run = mlt.start_run("w2", project=PROJECT, **_capture_kw(capture))
+        mlt.flush()
+        t0 = perf()
+        for i in range(0, n, chunk):
+            run.log_metric_series("loss", vals[i:i + chunk], steps=steps[i:i + chunk])
+        mlt.flush()
+        t = perf() - t0
+        res.fig("rate" + suffix, n / t)
+        run.end()
+        mlt.flush()
+        s = _store(workdir / f"store-a{suffix}").get_series(run.id, "loss")
+        C.compare_series(res, f"log_metric_series read back{suffix}", s["points"].steps, s["points"].values, vals)
     # (b) Store.write_batch directly (what the writer thread and the REST endpoint call)
     store = _store(workdir / "store-b")
     rid = "w2direct"
@@ -156,7 +166,16 @@ def w3(res, p, workdir, args):
         import jupyter_mltrack as mlt
 
         mlt.set_tracking_uri(f"{srv.base}?token={srv.token}")
-        run = mlt.start_run("w3", project=PROJECT, capture_environment=False)
+        # the default path (capture on) → rate, capture off → rate_off; the latency run is the default-path one
+        off = mlt.start_run("w3-off", project=PROJECT, capture_environment=False)
+        mlt.flush()
+        t0 = perf()
+        for i in range(0, n, chunk):
+            off.log_metric_series("loss", vals[i:i + chunk])
+        mlt.flush()
+        res.fig("rate_off", n / (perf() - t0))
+        off.end()
+        run = mlt.start_run("w3", project=PROJECT)
         mlt.flush()
         t0 = perf()
         for i in range(0, n, chunk):
@@ -189,6 +208,8 @@ def w3(res, p, workdir, args):
         st = _store(store_dir)
         got = st.get_series(run.id, "loss")
         C.compare_series(res, "read back (batched)", got["points"].steps, got["points"].values, vals)
+        got = st.get_series(off.id, "loss")
+        C.compare_series(res, "read back (batched, capture off)", got["points"].steps, got["points"].values, vals)
         got = st.get_series(run.id, "lat")
         C.compare_series(res, "read back (single-point posts)", got["points"].steps, got["points"].values,
                          np.arange(warm + k) * 0.5)
@@ -501,37 +522,42 @@ def _check_overlay(res, label, got, ids, n_points, mp):
 
 
 def w9(res, p, workdir, args):
+    """Bytes on disk: the default path (capture on: the environment artifact is part of what a run stores) → the
+    plain figures, capture off → ``…_off``."""
     n_points, n_runs = int(p["n_points"]), int(p["n_runs"])
-    # points: the procedure of workload 1
-    d = workdir / "store-points"
-    mlt = _mlt(d)
-    run = mlt.start_run("w9", project=PROJECT, capture_environment=False)
-    mlt.flush()
-    C.sqlite_checkpoint(_db(d))
-    base = C.dir_size(d)
     vals = C.series_values(n_points).tolist()
-    for i, v in enumerate(vals):
-        run.log_metric("loss", v, step=i)
-    run.end()
-    mlt.flush()
-    C.sqlite_checkpoint(_db(d))
-    size = C.dir_size(d)
-    res.fig("bytes_per_point", (size - base) / n_points)
-    res.info.update(points_store_bytes=size, points_empty_store_bytes=base, n_points=n_points)
-    s = _store(d).get_series(run.id, "loss")
-    res.check_equal("points stored", len(s["points"]), n_points)
-    # runs: the procedure of workload 4
-    d = workdir / "store-runs"
-    mlt = _mlt(d)
-    mlt.flush()
-    C.sqlite_checkpoint(_db(d))
-    base = C.dir_size(d)
-    ids, vals = _small_runs(mlt, n_runs)
-    C.sqlite_checkpoint(_db(d))
-    size = C.dir_size(d)
-    res.fig("bytes_per_run", (size - base) / n_runs)
-    res.info.update(runs_store_bytes=size, runs_empty_store_bytes=base, n_runs=n_runs)
-    _check_small_runs(res, _store(d), ids, vals)
+    for capture, suffix in ((True, ""), (False, "_off")):
+        # points: the procedure of workload 1
+        d = workdir / f"store-points{suffix}"
+        mlt = _mlt(d)
+        mlt.flush()
+        C.sqlite_checkpoint(_db(d))
+        base = C.dir_size(d)
+        run = mlt.start_run("w9", project=PROJECT, **_capture_kw(capture))
+        for i, v in enumerate(vals):
+            run.log_metric("loss", v, step=i)
+        run.end()
+        mlt.flush()
+        C.sqlite_checkpoint(_db(d))
+        size = C.dir_size(d)
+        res.fig("bytes_per_point" + suffix, (size - base) / n_points)
+        res.info.update({f"points_store_bytes{suffix}": size, f"points_empty_store_bytes{suffix}": base,
+                         "n_points": n_points})
+        s = _store(d).get_series(run.id, "loss")
+        res.check_equal(f"points stored{suffix}", len(s["points"]), n_points)
+        # runs: the procedure of workload 4
+        d = workdir / f"store-runs{suffix}"
+        mlt = _mlt(d)
+        mlt.flush()
+        C.sqlite_checkpoint(_db(d))
+        base = C.dir_size(d)
+        ids, rvals = _small_runs(mlt, n_runs, capture_environment=capture)
+        C.sqlite_checkpoint(_db(d))
+        size = C.dir_size(d)
+        res.fig("bytes_per_run" + suffix, (size - base) / n_runs)
+        res.info.update({f"runs_store_bytes{suffix}": size, f"runs_empty_store_bytes{suffix}": base,
+                         "n_runs": n_runs})
+        _check_small_runs(res, _store(d), ids, rvals)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -540,13 +566,19 @@ def w9(res, p, workdir, args):
 
 def w10(res, p, workdir, args):
     C.import_and_memory(res, p, workdir, __file__, "jupyter_mltrack", "start_run")
+    # the same child with environment capture off: row 10b's capture-off twin
+    child = C.run_child(__file__, "10mem", {"n": int(p["mem_n"]), "capture": 0}, workdir / "mem-off")
+    res.checks += child["checks"]
+    res.info["mem_child_off"] = child["info"]
+    res.fig("peak_mb_off", child["figures"].get("peak_mb"))
 
 
 def w10mem(res, p, workdir, args):
-    """Child: log ``n`` points with per-call log_metric, flush, report the peak RSS of this process."""
+    """Child: log ``n`` points with per-call log_metric, flush, report the peak RSS of this process (the run on the
+    default path, capturing its environment, unless ``capture`` is 0)."""
     n = int(p["n"])
     mlt = _mlt(workdir / "store")
-    run = mlt.start_run("w10", project=PROJECT, capture_environment=False)
+    run = mlt.start_run("w10", project=PROJECT, **_capture_kw(bool(int(p.get("capture", 1)))))
     mlt.flush()
     res.info["rss_before_mb"] = C.max_rss_mb()
     log = run.log_metric
