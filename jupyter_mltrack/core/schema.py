@@ -253,6 +253,57 @@ model_versions = Table(
     Column("stage", String(50), nullable=False, server_default=""),
     Column("description", Text, nullable=False, server_default=""),
     Column("created_at", Float, nullable=False),
+    # the SHA-256 of the artifact's files (sorted paths and their hashes): the same bytes registered again are the
+    # version they already are (``registry.content_key``); "" for versions registered before 0006
+    Column("content", String(64), nullable=False, server_default=""),
+    Index(None, "model_id", "content"),
+    Index(None, "artifact_id"),
+)
+
+# An alias names one version of a model (champion, challenger, …): moving it is one update, so it always points at
+# exactly one version.
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Datasets: named per project, each version a stored artifact (type "dataset") identified by its content, so the
+# same content logged again is the same version (``core/datasets.py``).
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="RESTRICT"), nullable=False),
+    Column("content", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),  # file, folder, zip, table
+    Column("meta", Text, nullable=False, server_default="{}"),  # tables: schema, rows, preview
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("dataset_id", "content"),
+    Index(None, "artifact_id"),
+)
+
+dataset_aliases = Table(
+    "dataset_aliases",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(250), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )
 
 users = Table(
@@ -306,4 +357,74 @@ applied_batches = Table(
     Column("id", String(100), primary_key=True),
     Column("applied_at", Float, nullable=False, index=True),
     Column("result", Text, nullable=False, server_default=""),
+)
+
+# Jobs (``core/jobs.py``): a notebook or a script run as tracked runs — now, on a cron schedule, after other jobs.
+# ``path`` is absolute; ``params`` JSON text; ``schedule`` a cron expression ('' none) read in ``timezone``;
+# ``last_tick`` the last scheduled time fired (or skipped), so a tick fires once however many servers look.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("params", Text, nullable=False, server_default="{}"),
+    Column("schedule", String(250), nullable=False, server_default=""),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("timeout", Float),  # seconds; null: none
+    Column("retries", Integer, nullable=False, server_default="0"),
+    Column("retry_delay", Float, nullable=False, server_default="10"),
+    Column("max_concurrent", Integer, nullable=False, server_default="1"),
+    Column("paused", Boolean, nullable=False, server_default=false()),
+    Column("user", String(250), nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("last_tick", Float),
+    CheckConstraint("kind IN ('notebook', 'script')", name="kind"),
+    Index(None, "project_id"),
+)
+
+# after=[…]: a job runs once all its upstream jobs succeeded in the same trigger (a DAG: cycles are refused).
+job_upstreams = Table(
+    "job_upstreams",
+    metadata,
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("upstream_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Index(None, "upstream_id"),
+)
+
+# One row per job per trigger (a cron tick, a "run now"): unique, so a trigger never runs a job twice. ``run_id``
+# is the tracked run of its latest attempt.
+job_executions = Table(
+    "job_executions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("trigger_id", String(100), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="SET NULL")),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("scheduled_for", Float),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("ended_at", Float),
+    Column("heartbeat_at", Float),
+    Column("worker", String(250), nullable=False, server_default=""),
+    UniqueConstraint("trigger_id", "job_id"),
+    CheckConstraint("status IN ('pending', 'queued', 'running', 'finished', 'failed', 'killed', 'skipped')",
+                    name="status"),
+    Index(None, "job_id", "created_at"),
+    Index(None, "status"),
+)
+
+# Leases: who leads the job scheduler among the servers sharing this store (one row per lease name).
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("holder", String(250), nullable=False),
+    Column("expires_at", Float, nullable=False),
 )
