@@ -58,6 +58,24 @@ class Blobs(Protocol):
     def remove_if_older(self, sha256: str, cutoff: float) -> int | None: ...
 
 
+def copy_hashed(stream: BinaryIO, out: BinaryIO, expected_sha256: str | None = None) -> tuple[str, int]:
+    """Copy ``stream`` into ``out`` while hashing it; returns (sha256, size). A content that does not hash to
+    ``expected_sha256`` is refused (:class:`InvalidInput`) — every blob store takes content this way."""
+    h = hashlib.sha256()
+    size = 0
+    while True:
+        buf = stream.read(_BUF)
+        if not buf:
+            break
+        h.update(buf)
+        out.write(buf)
+        size += len(buf)
+    sha = h.hexdigest()
+    if expected_sha256 is not None and sha != expected_sha256:
+        raise InvalidInput(f"content hash {sha} does not match the expected {expected_sha256}")
+    return sha, size
+
+
 def check_sha256(sha256: str) -> str:
     if not isinstance(sha256, str) or len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise InvalidInput(f"{sha256!r} is not a SHA-256 hex digest")
@@ -109,21 +127,10 @@ class BlobStore:
     def put_stream(self, stream: BinaryIO, expected_sha256: str | None = None) -> tuple[str, int]:
         """Copy a stream into the store; returns (sha256, size). With ``expected_sha256`` a mismatch is refused."""
         self.root.mkdir(parents=True, exist_ok=True)
-        h = hashlib.sha256()
-        size = 0
         fd, tmp = tempfile.mkstemp(prefix=INCOMING_PREFIX, dir=self.root)
         try:
             with os.fdopen(fd, "wb") as out:
-                while True:
-                    buf = stream.read(_BUF)
-                    if not buf:
-                        break
-                    h.update(buf)
-                    out.write(buf)
-                    size += len(buf)
-            sha = h.hexdigest()
-            if expected_sha256 is not None and sha != expected_sha256:
-                raise InvalidInput(f"content hash {sha} does not match the expected {expected_sha256}")
+                sha, size = copy_hashed(stream, out, expected_sha256)
             dest = self.path(sha)
             if _touch(dest):  # already stored: its grace period restarts now (see the module's docstring)
                 os.unlink(tmp)
@@ -243,14 +250,14 @@ def _scandir(path) -> list[os.DirEntry]:
         return []
 
 
+class _Discard:
+    """A sink that keeps nothing: hashing a file without copying it."""
+
+    @staticmethod
+    def write(buf: bytes) -> int:
+        return len(buf)
+
+
 def sha256_file(path: str | os.PathLike) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
     with open(path, "rb") as f:
-        while True:
-            buf = f.read(_BUF)
-            if not buf:
-                break
-            h.update(buf)
-            size += len(buf)
-    return h.hexdigest(), size
+        return copy_hashed(f, _Discard())  # type: ignore[arg-type]

@@ -16,7 +16,6 @@ file was not uploaded, and kept in ``rejected/``).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -24,7 +23,7 @@ import threading
 import time
 from typing import BinaryIO, Iterator
 
-from .blobs import BlobStat, check_sha256
+from .blobs import BlobStat, check_sha256, copy_hashed
 from .errors import InvalidInput, NotFound
 
 _BUF = 1 << 20
@@ -81,19 +80,8 @@ class S3Blobs:
         return None if head is None else int(head["ContentLength"])
 
     def put_stream(self, stream: BinaryIO, expected_sha256: str | None = None) -> tuple[str, int]:
-        h = hashlib.sha256()
-        size = 0
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as spool:
-            while True:
-                buf = stream.read(_BUF)
-                if not buf:
-                    break
-                h.update(buf)
-                spool.write(buf)
-                size += len(buf)
-            sha = h.hexdigest()
-            if expected_sha256 is not None and sha != expected_sha256:
-                raise InvalidInput(f"content hash {sha} does not match the expected {expected_sha256}")
+            sha, size = copy_hashed(stream, spool, expected_sha256)
             if not self._refresh(sha):
                 spool.seek(0)
                 self.client.upload_fileobj(spool, self.bucket, self.key(sha))

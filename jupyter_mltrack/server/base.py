@@ -223,6 +223,23 @@ class BaseHandler(APIHandler):
         except InvalidInput as e:
             raise ApiError(e) from None
 
+    def body_fields(self, required: tuple[str, ...], optional: tuple[str, ...], example: str,
+                    allow_empty: bool = False) -> dict[str, Any]:
+        """A JSON object body with exactly these fields: an unknown field or a missing required one is refused by
+        name (``example`` shows the expected shape); ``allow_empty``: no body at all reads as ``{}``."""
+        if allow_empty and not self.request.body.strip():
+            return {}
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise ApiError(InvalidInput(f"expected {example}"))
+        unknown = sorted(set(body) - set(required) - set(optional))
+        if unknown:
+            raise ApiError(InvalidInput(f"unknown field {unknown[0]!r}; expected {', '.join(required + optional)}"))
+        missing = [k for k in required if k not in body]
+        if missing:
+            raise ApiError(InvalidInput(f"field {missing[0]!r} is required: {example}"))
+        return body
+
     def json_body(self) -> Any:
         ctype = (self.request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
         body = self.request.body

@@ -293,12 +293,8 @@ class GcHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self):
-        body = self.json_body() if self.request.body.strip() else {}
-        if not isinstance(body, dict):
-            raise ApiError(InvalidInput('expected {"grace_hours": number, "dry_run": boolean} or an empty body'))
-        unknown = sorted(set(body) - {"grace_hours", "dry_run"})
-        if unknown:
-            raise ApiError(InvalidInput(f"unknown field {unknown[0]!r}; expected grace_hours, dry_run"))
+        body = self.body_fields((), ("grace_hours", "dry_run"),
+                                '{"grace_hours": number, "dry_run": boolean} or an empty body', allow_empty=True)
         kw = {}
         if "grace_hours" in body:
             g = body["grace_hours"]

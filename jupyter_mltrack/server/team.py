@@ -8,7 +8,6 @@ speak of: these routes answer 404 with a sentence saying how to switch team mode
 
 from __future__ import annotations
 
-from typing import Any
 
 import tornado.web
 from jupyter_server.auth.decorator import authorized
@@ -24,18 +23,6 @@ class TeamHandler(BaseHandler):
     def team_only(self) -> None:
         if not self.access_control:
             raise ApiError(NotFound(_TEAM_OFF))
-
-    def body_fields(self, required: tuple[str, ...], optional: tuple[str, ...], example: str) -> dict[str, Any]:
-        body = self.json_body()
-        if not isinstance(body, dict):
-            raise ApiError(InvalidInput(f"expected {example}"))
-        unknown = sorted(set(body) - set(required) - set(optional))
-        if unknown:
-            raise ApiError(InvalidInput(f"unknown field {unknown[0]!r}; expected {', '.join(required + optional)}"))
-        missing = [k for k in required if k not in body]
-        if missing:
-            raise ApiError(InvalidInput(f"field {missing[0]!r} is required: {example}"))
-        return body
 
 
 class MeHandler(TeamHandler):
