@@ -13,35 +13,26 @@ import json
 import math
 import secrets
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 
 from jupyter_mltrack.core import run_shape as R
-from jupyter_mltrack.core.store import Store
 from jupyter_mltrack.core.wire import float_from_wire
 
-from .._server import JupyterServer
 
 STALE = R.STALE_AFTER
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("read-paths")
-    (folder / "store").mkdir()
-    store = Store(folder / "store")
-    yield store
-    store.close()
+def store(module_store):
+    return module_store
 
 
 @pytest.fixture(scope="module")
-def server(store):
-    folder = Path(store.location.path).parent  # the store's folder
-    with JupyterServer(folder.parent, str(folder)) as server:
-        yield server
+def server(module_server):
+    return module_server
 
 
 @pytest.fixture

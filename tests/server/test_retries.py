@@ -21,25 +21,17 @@ import requests
 from jupyter_mltrack.client.backend import HttpBackend, LocalBackend
 from jupyter_mltrack.client.writer import Writer, WriterError
 from jupyter_mltrack.core.errors import Conflict
-from jupyter_mltrack.core.store import Store
 
-from .._server import JupyterServer
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("retries")
-    (folder / "store").mkdir()
-    store = Store(folder / "store")
-    yield store
-    store.close()
+def store(module_store):
+    return module_store
 
 
 @pytest.fixture(scope="module")
-def server(store):
-    folder = Path(store.location.path).parent  # the store's folder
-    with JupyterServer(folder.parent, str(folder)) as server:
-        yield server
+def server(module_server):
+    return module_server
 
 
 @pytest.fixture(params=["embedded", "server"])
