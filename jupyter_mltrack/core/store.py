@@ -13,6 +13,8 @@ import time
 from typing import Any, Mapping
 
 from . import access as A
+from . import job_executions as JE
+from . import jobs as J
 from . import listing as L
 from . import metric_store as M
 from . import projects as P
@@ -354,3 +356,91 @@ class Store:
 
     def remove_member(self, project: int | str, user: str, actor: Actor | None = None) -> None:
         self.db.write(lambda conn: A.remove_member(conn, actor, project, user))
+
+
+    # -- jobs (core/jobs.py, core/job_executions.py): administrative writes on the write thread ----------------------
+
+    def create_job(self, spec: Mapping[str, Any], base: str | os.PathLike | None = None,
+                   actor: Actor | None = None) -> dict:
+        """Define a job, or redefine the job of that name (see :data:`jobs.JOB_FIELDS`); a relative notebook or
+        script path is read from ``base`` (default: the current folder). Checked before anything is stored."""
+        job = J.check_job(spec, base)
+        return self.db.write(lambda conn: J.define_job(conn, self.project_ids, job, actor))
+
+    def list_jobs(self, project: int | str | None = None, actor: Actor | None = None) -> list[dict]:
+        with self.db.read() as conn:
+            return J.list_jobs(conn, actor, project)
+
+    def get_job(self, name: str, actor: Actor | None = None) -> dict:
+        with self.db.read() as conn:
+            return J.get_job(conn, actor, name)
+
+    def pause_job(self, name: str, paused: bool = True, actor: Actor | None = None) -> dict:
+        return self.db.write(lambda conn: J.set_paused(conn, actor, name, paused))
+
+    def delete_job(self, name: str, actor: Actor | None = None) -> None:
+        def work(conn):
+            J.find_job(conn, actor, name, A.CONTRIBUTOR, "deleting a job")
+            JE.refuse_running(conn, name)
+            J.delete_job(conn, actor, name)
+
+        self.db.write(work)
+
+    def run_job(self, name: str, actor: Actor | None = None) -> list[dict]:
+        """Trigger the job now (and the jobs after it): its new executions, queued for whoever runs jobs."""
+        import secrets
+
+        trigger_id = f"manual:{time.time():.0f}:{secrets.token_hex(4)}"
+        return self.db.write(lambda conn: JE.run_now(conn, actor, name, trigger_id))
+
+    def job_executions(self, name: str, limit: int = 50, actor: Actor | None = None) -> list[dict]:
+        with self.db.read() as conn:
+            return J.list_executions(conn, actor, name, limit)
+
+    def job_log(self, name: str, execution_id: int | None = None, actor: Actor | None = None) -> tuple[dict, bytes]:
+        """The newest execution of a job that has a run (or the given one) and its log so far (b"" before any)."""
+        with self.db.read() as conn:
+            execs = J.list_executions(conn, actor, name, 1000)
+            chosen = [e for e in execs if e["run_id"] and (execution_id is None or e["id"] == execution_id)]
+            if not chosen:
+                raise NotFound(f"job {name!r} has no execution with a run" + (
+                    f" of id {execution_id}" if execution_id is not None else " yet"))
+            ex = chosen[0]
+            try:
+                art = RR.find_artifact(conn, ex["run_id"], "log")
+            except NotFound:
+                return ex, b""
+        return ex, self.blobs.read_bytes(art["files"][0]["sha256"]) if art["files"] else b""
+
+    # the runners' and the scheduler's side (jupyter_mltrack/jobs/)
+
+    def claim_execution(self, worker: str, limit: int, execution_id: int | None = None) -> dict | None:
+        return self.db.write(lambda conn: JE.claim(conn, worker, limit, execution_id=execution_id))
+
+    def execution_attempt(self, execution_id: int, run_id: str, attempt: int) -> None:
+        self.db.write(lambda conn: JE.start_attempt(conn, execution_id, run_id, attempt))
+
+    def beat_executions(self, execution_ids: list[int]) -> None:
+        self.db.write(lambda conn: JE.beat(conn, execution_ids))
+
+    def finish_execution(self, execution_id: int, status: str, reason: str = "") -> None:
+        self.db.write(lambda conn: JE.finish(conn, execution_id, status, reason))
+
+    def fire_tick(self, job_ids: list[int], tick: float) -> list[int]:
+        return self.db.write(lambda conn: JE.fire_tick(conn, job_ids, tick))
+
+    def skip_tick(self, job_id: int, tick: float) -> bool:
+        return self.db.write(lambda conn: JE.skip_tick(conn, job_id, tick))
+
+    def scheduled_jobs(self) -> list[dict]:
+        with self.db.read() as conn:
+            return JE.scheduled_jobs(conn)
+
+    def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
+        return self.db.write(lambda conn: JE.acquire_lease(conn, name, holder, ttl))
+
+    def release_lease(self, name: str, holder: str) -> None:
+        self.db.write(lambda conn: JE.release_lease(conn, name, holder))
+
+    def reap_executions(self) -> int:
+        return self.db.write(JE.reap)

@@ -334,3 +334,74 @@ def tag_value(key: str, value: Any) -> str:
     if len(v) > MAX_TAG_VALUE:
         raise InvalidInput(f"tag {key!r}: value is {len(v)} characters; the limit is {MAX_TAG_VALUE}")
     return v
+
+
+# -- jobs (core/jobs.py) ---------------------------------------------------------------------------------------------
+
+JOB_KINDS = ("notebook", "script")
+#: The statuses of a job's execution in one trigger: waiting for upstream jobs, queued, running, then final.
+JOB_STATUSES = ("pending", "queued", "running", "finished", "failed", "killed", "skipped")
+MAX_JOB_TIMEOUT = 30 * 86400.0  # seconds
+MAX_JOB_RETRIES = 100
+MAX_RETRY_DELAY = 86400.0  # seconds before the first retry (doubling after each)
+MAX_JOB_CONCURRENCY = 1000
+
+
+def check_cron(field: str, expr: Any) -> str:
+    """A cron expression of five fields (minute hour day month weekday), parsed by croniter; '' for none."""
+    if expr is None or expr == "":
+        return ""
+    if not isinstance(expr, str):
+        raise InvalidInput(f"{field} must be a cron expression such as '0 2 * * *', not {expr!r:.60}")
+    expr = " ".join(expr.split())
+    if len(expr.split(" ")) != 5 or len(expr) > 250:
+        raise InvalidInput(f"{field} {expr!r:.80} is not a cron expression of five fields "
+                           "(minute hour day-of-month month day-of-week), such as '0 2 * * *'")
+    from croniter import croniter
+
+    try:
+        croniter(expr)
+    except Exception as e:  # croniter's errors: CroniterBadCronError, ValueError, KeyError…
+        raise InvalidInput(f"{field} {expr!r} is not a valid cron expression: {e}") from None
+    return expr
+
+
+def check_timezone(field: str, tz: Any) -> str:
+    """An IANA time zone name such as 'UTC' or 'Europe/Paris'."""
+    from zoneinfo import ZoneInfo
+
+    if not isinstance(tz, str) or not tz or len(tz) > 64 or any(ord(c) < 32 for c in tz):
+        raise InvalidInput(f"{field} must be a time zone name such as 'UTC' or 'Europe/Paris', not {tz!r:.60}")
+    try:
+        ZoneInfo(tz)
+    except Exception:
+        raise InvalidInput(f"{field} {tz!r} is not a known time zone (such as 'UTC' or 'Europe/Paris')") from None
+    return tz
+
+
+def check_number(field: str, value: Any, lo: float, hi: float, nullable: bool = False) -> float | None:
+    """A finite number in [lo, hi] (None only where ``nullable``)."""
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (lo <= value <= hi):
+        raise InvalidInput(f"{field} must be a number between {lo:g} and {hi:g}, not {value!r:.60}")
+    return float(value)
+
+
+def check_job_params(field: str, params: Any, declared: "frozenset[str] | None", path: str) -> dict:
+    """A job's params: a dict of JSON values; for a notebook (``declared``: the names its ``parameters``-tagged
+    cell assigns), only names it declares."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise InvalidInput(f"{field} must be an object (a dict), not {type(params).__name__}")
+    for k, v in params.items():
+        check_key("param", k)
+        param_json(k, v)
+    if declared is not None:
+        unknown = sorted(set(params) - declared)
+        if unknown:
+            have = ", ".join(sorted(declared)) or "none"
+            raise InvalidInput(f"{field}: {path} does not declare the parameter {unknown[0]!r} in its "
+                               f"'parameters'-tagged cell (it declares: {have})")
+    return dict(params)
