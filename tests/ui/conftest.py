@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -115,18 +116,47 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, lab, request):
+@contextlib.contextmanager
+def new_page(browser, lab, name: str, clipboard: bool = False):
+    """A fresh browser context and page for ``lab`` (with clipboard access when asked); a screenshot named ``name``
+    is kept when it closes."""
     ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    if clipboard:
+        ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=lab.url.rstrip("/"))
     page = ctx.new_page()
     page.set_default_timeout(30_000)
-    yield page
-    SHOTS.mkdir(parents=True, exist_ok=True)
     try:
-        page.screenshot(path=str(SHOTS / f"{request.node.name}.png"))
-    except Exception:
-        pass
-    ctx.close()
+        yield page
+    finally:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        try:
+            page.screenshot(path=str(SHOTS / f"{name}.png"))
+        except Exception:
+            pass
+        ctx.close()
+
+
+@pytest.fixture
+def page(browser, lab, request):
+    with new_page(browser, lab, request.node.name) as p:
+        yield p
+
+
+def wait_until(predicate, timeout: float = 60.0, what: str = "condition", every: float = 0.3):
+    """Poll ``predicate`` until it returns a true value (returned), or fail after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def open_sidebar(page):
+    """Open the mltrack sidebar panel of an open JupyterLab page."""
+    page.click('.jp-SideBar li[data-id="mltrack-sidebar"]')
+    page.wait_for_selector("#mltrack-sidebar", state="visible")
 
 
 def open_lab(page, lab, path: str = ""):

@@ -8,7 +8,7 @@ import time
 import nbformat
 import pytest
 
-from .conftest import open_lab, run_all_cells
+from .conftest import open_lab, open_sidebar, run_all_cells, wait_until
 
 pytestmark = pytest.mark.ui
 
@@ -18,26 +18,11 @@ for i in range(20):
 mlt.log_metric("acc", 0.75)"""
 
 
-def _wait(predicate, timeout=60.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _write_notebook(path, cells):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     nbformat.write(nb, path)
-
-
-def _open_sidebar(page):
-    page.click('.jp-SideBar li[data-id="mltrack-sidebar"]')
-    page.wait_for_selector("#mltrack-sidebar", state="visible")
 
 
 def _reveal_run(page, run_id, project, experiment=None):
@@ -74,7 +59,7 @@ def test_run_from_a_real_kernel_in_the_sidebar(lab, page):
         return runs[0] if runs and runs[0]["status"] == "finished" else None
 
     try:
-        run = _wait(finished, 90, "the tracked cell's run to finish")
+        run = wait_until(finished, 90, "the tracked cell's run to finish")
     except AssertionError:
         raise AssertionError("run not stored; lab log:\n" + lab.log.read_text()[-3000:])
     full = store.get_run(run["id"])
@@ -82,7 +67,7 @@ def test_run_from_a_real_kernel_in_the_sidebar(lab, page):
     assert snap["metadata"]["identified_by"] in ("jupyter-sessions", "JPY_SESSION_NAME")
     assert "tracked.ipynb" in {f["path"] for f in snap["files"]}
 
-    _open_sidebar(page)
+    open_sidebar(page)
     row = _reveal_run(page, run["id"], "UI", "exp1")
     assert "ui-run" in row.inner_text()
     assert row.locator(".jp-mltrack-status").get_attribute("data-status") == "finished"
@@ -98,7 +83,7 @@ def test_run_from_a_real_kernel_in_the_sidebar(lab, page):
 
     # the snapshot opens as a new notebook, never overwriting one
     detail.locator(".jp-mltrack-open-snapshot").first.click()
-    opened = _wait(lambda: list((lab.root / "mltrack-snapshots").glob("*.ipynb")) if (lab.root / "mltrack-snapshots").exists() else None,
+    opened = wait_until(lambda: list((lab.root / "mltrack-snapshots").glob("*.ipynb")) if (lab.root / "mltrack-snapshots").exists() else None,
                    30, "the snapshot file")
     nb = nbformat.read(opened[0], as_version=4)
     assert any("%%track_run --name ui-run" in c.source for c in nb.cells)
@@ -110,7 +95,7 @@ def test_sidebar_refreshes_by_itself(lab, page):
     store = lab.store()
     store.write_batch({"runs": [{"id": "live1", "name": "first-live", "project": "Live"}]})
     open_lab(page, lab)
-    _open_sidebar(page)
+    open_sidebar(page)
     _reveal_run(page, "live1", "Live")
     # another process writes a new run and points: the open panel shows them without a click
     store.write_batch({"runs": [{"id": "live2", "name": "second-live", "project": "Live"}],

@@ -9,7 +9,7 @@ import time
 import nbformat
 import pytest
 
-from .conftest import SHOTS, open_lab
+from .conftest import SHOTS, open_lab, open_sidebar
 
 pytestmark = pytest.mark.ui
 
@@ -36,11 +36,6 @@ def _snapshot_run(store, run_id, name, project, params, cells, acc):
                        "files": [{"path": "history.ipynb", "sha256": sha, "size": size}]}],
         "updates": [{"run_id": run_id, "status": "finished", "end_time": time.time()}],
     })
-
-
-def _open_sidebar(page):
-    page.click('.jp-SideBar li[data-id="mltrack-sidebar"]')
-    page.wait_for_selector("#mltrack-sidebar", state="visible")
 
 
 def _reveal_runs(page, project, run_ids):
@@ -70,7 +65,7 @@ def test_diff_two_marked_runs(lab, page):
     _snapshot_run(store, "cmpb", "smaller-lr", "Cmp", {"lr": 0.01, "opt": "adam"}, CELLS_B, [0.6, 0.9])
 
     open_lab(page, lab)
-    _open_sidebar(page)
+    open_sidebar(page)
     rows = _reveal_runs(page, "Cmp", ["cmpa", "cmpb"])
     _mark(rows["cmpa"])
     # one marked: the bar offers an export, the diff waits for a second run
@@ -160,7 +155,7 @@ def test_export_report_from_run_detail(lab, page):
     store = lab.store()
     _snapshot_run(store, "repone", "report-me", "Rep", {"lr": 0.3}, CELLS_A, [0.1, 0.4, 0.7])
     open_lab(page, lab)
-    _open_sidebar(page)
+    open_sidebar(page)
     rows = _reveal_runs(page, "Rep", ["repone"])
     rows["repone"].click()
     detail = page.locator('.jp-mltrack-run-detail[data-run-id="repone"]')
@@ -187,7 +182,7 @@ def test_export_marked_runs(lab, page):
                     {"run_id": "multi2", "name": "loss", "values": [4, 2]}],
     })
     open_lab(page, lab)
-    _open_sidebar(page)
+    open_sidebar(page)
     rows = _reveal_runs(page, "Rep2", ["multi1", "multi2"])
     _mark(rows["multi1"])
     _mark(rows["multi2"])

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from .conftest import SHOTS, launch_lab, open_lab, stop_lab
+from .conftest import launch_lab, new_page, open_lab, open_sidebar, stop_lab, wait_until
 
 pytestmark = pytest.mark.ui
 
@@ -26,17 +26,8 @@ def team_lab(tmp_path_factory):
 
 @pytest.fixture
 def team_page(browser, team_lab, request):
-    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
-    ctx.grant_permissions(["clipboard-read", "clipboard-write"], origin=team_lab.url.rstrip("/"))
-    page = ctx.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    try:
-        page.screenshot(path=str(SHOTS / f"{request.node.name}.png"))
-    except Exception:
-        pass
-    ctx.close()
+    with new_page(browser, team_lab, request.node.name, clipboard=True) as p:
+        yield p
 
 
 # -- helpers -----------------------------------------------------------------------------------------------------
@@ -54,19 +45,12 @@ def _members(lab, project: str) -> dict[str, str]:
 
 
 def _wait(predicate, timeout=20.0, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(predicate, timeout, what, every=0.2)
 
 
 def _open_sidebar(page, lab):
     open_lab(page, lab)
-    page.click('.jp-SideBar li[data-id="mltrack-sidebar"]')
-    page.wait_for_selector("#mltrack-sidebar", state="visible")
+    open_sidebar(page)
 
 
 def _user(store, name: str, admin: bool = False):
