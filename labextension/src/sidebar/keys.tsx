@@ -9,7 +9,7 @@ import { isoTime, localTime, relativeTime } from '../format';
 import { EmptyMessage, ErrorMessage, Loading } from './common';
 import { useNow, useResource } from './hooks';
 import { TrackerModel } from './model';
-import { confirm, teamErrorMessage, useMounted } from './teamUtil';
+import { confirm, useAction } from './teamUtil';
 
 /** The longest expiry the server accepts, in days. */
 const MAX_DAYS = 3650;
@@ -75,11 +75,9 @@ function NewKey(props: { created: CreatedApiKey; onDone: () => void }): JSX.Elem
 
 function CreateKeyForm(props: { model: TrackerModel; onCreated: (key: CreatedApiKey) => void }): JSX.Element {
   const { model } = props;
-  const mounted = useMounted();
   const [label, setLabel] = React.useState('');
   const [days, setDays] = React.useState('');
-  const [busy, setBusy] = React.useState(false);
-  const [error, setError] = React.useState<string | null>(null);
+  const { busy, error, setError, run } = useAction(model);
   const submit = async () => {
     let expiresDays: number | null = null;
     if (days.trim()) {
@@ -89,24 +87,12 @@ function CreateKeyForm(props: { model: TrackerModel; onCreated: (key: CreatedApi
         return;
       }
     }
-    setBusy(true);
-    setError(null);
-    try {
-      const created = await createKey({ label: label.trim(), expiresDays }, model.settings);
-      if (mounted.current) {
-        setLabel('');
-        setDays('');
-        props.onCreated(created);
-      }
-      void model.refresh();
-    } catch (err) {
-      if (mounted.current) {
-        setError(teamErrorMessage(err));
-      }
-    } finally {
-      if (mounted.current) {
-        setBusy(false);
-      }
+    const ok = await run(async () => {
+      props.onCreated(await createKey({ label: label.trim(), expiresDays }, model.settings));
+    });
+    if (ok) {
+      setLabel('');
+      setDays('');
     }
   };
   return (
@@ -151,9 +137,7 @@ function CreateKeyForm(props: { model: TrackerModel; onCreated: (key: CreatedApi
 
 function KeyItem(props: { model: TrackerModel; apiKey: ApiKey; now: number }): JSX.Element {
   const { model, apiKey: key, now } = props;
-  const mounted = useMounted();
-  const [busy, setBusy] = React.useState(false);
-  const [error, setError] = React.useState<string | null>(null);
+  const { busy, error, run } = useAction(model);
   const state = keyState(key, now);
   const name = key.label ? `“${key.label}”` : `#${key.id}`;
   const revoke = async () => {
@@ -165,20 +149,7 @@ function KeyItem(props: { model: TrackerModel; apiKey: ApiKey; now: number }): J
     if (!ok) {
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
-      await revokeKey(key.id, model.settings);
-      void model.refresh();
-    } catch (err) {
-      if (mounted.current) {
-        setError(teamErrorMessage(err));
-      }
-    } finally {
-      if (mounted.current) {
-        setBusy(false);
-      }
-    }
+    await run(() => revokeKey(key.id, model.settings).then(() => undefined));
   };
   return (
     <li className="jp-mltrack-key" data-key-id={key.id} data-state={state}>

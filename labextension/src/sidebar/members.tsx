@@ -6,45 +6,13 @@ import { listMembers, listProjects, Member, removeMember, Role, ROLES, setMember
 import { EmptyMessage, ErrorMessage, Loading } from './common';
 import { useResource } from './hooks';
 import { TrackerModel } from './model';
-import { confirm, teamErrorMessage, useMounted } from './teamUtil';
+import { confirm, useAction } from './teamUtil';
 
 const ROLE_TITLES: { [r in Role]: string } = {
   owner: 'Owner: reads, writes and manages the members',
   contributor: 'Contributor: reads and writes runs, artifacts, tags and models',
   viewer: 'Viewer: reads'
 };
-
-/** Run one change at a time; its refusal is kept for display, and the views reload either way (roles may have
- * changed behind our back). */
-function useChange(model: TrackerModel): {
-  busy: boolean;
-  error: string | null;
-  run: (change: () => Promise<void>) => Promise<boolean>;
-} {
-  const mounted = useMounted();
-  const [busy, setBusy] = React.useState(false);
-  const [error, setError] = React.useState<string | null>(null);
-  const run = async (change: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    let ok = false;
-    try {
-      await change();
-      ok = true;
-    } catch (err) {
-      if (mounted.current) {
-        setError(teamErrorMessage(err));
-      }
-    } finally {
-      if (mounted.current) {
-        setBusy(false);
-      }
-      void model.refresh();
-    }
-    return ok;
-  };
-  return { busy, error, run };
-}
 
 function RoleSelect(props: {
   value: Role;
@@ -138,7 +106,7 @@ export function MembersPage(props: { model: TrackerModel; projectId: number; pro
   const role = project?.role ?? null;
   const admin = !!model.me?.admin;
   const canManage = admin || role === 'owner';
-  const change = useChange(model);
+  const change = useAction(model);
 
   const setRole = (m: Member, r: Role) => void change.run(() => setMember(projectId, m.user, r, model.settings));
   const remove = async (m: Member) => {

@@ -47,3 +47,36 @@ export function useMounted(): React.MutableRefObject<boolean> {
   }, []);
   return mounted;
 }
+
+/** Run one change at a time; its refusal is kept for display (a readable sentence), and the views reload either way
+ * (roles or keys may have changed behind our back). ``run`` answers whether the change went through. */
+export function useAction(model: { refresh: () => Promise<unknown> | void }): {
+  busy: boolean;
+  error: string | null;
+  setError: (error: string | null) => void;
+  run: (change: () => Promise<void>) => Promise<boolean>;
+} {
+  const mounted = useMounted();
+  const [busy, setBusy] = React.useState(false);
+  const [error, setError] = React.useState<string | null>(null);
+  const run = async (change: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    let ok = false;
+    try {
+      await change();
+      ok = true;
+    } catch (err) {
+      if (mounted.current) {
+        setError(teamErrorMessage(err));
+      }
+    } finally {
+      if (mounted.current) {
+        setBusy(false);
+      }
+      void model.refresh();
+    }
+    return ok;
+  };
+  return { busy, error, setError, run };
+}
