@@ -45,7 +45,7 @@ def start_run(
     with ACTIVE.lock:
         parent_run = None
         if parent is None:
-            parent_run = ACTIVE.top()
+            parent_run = ACTIVE.top() or job_run()
         elif isinstance(parent, Run):
             parent_run = parent
         parent_id = parent_run.id if parent_run is not None else (parent if isinstance(parent, str) else None)
@@ -92,6 +92,26 @@ def start_run(
     return run
 
 
+_JOB_RUN: list[Run] = []
+
+
+def job_run() -> Run | None:
+    """Inside a job (``MLTRACK_RUN_ID``, set by the job runner: ``jupyter_mltrack/jobs/runner.py``): the job's run,
+    adopted as this process's active run on first use — what the job logs with ``mlt`` lands under it and the runs
+    it starts are its children. The runner ends it (its status is the process's exit), never this process."""
+    rid = os.environ.get("MLTRACK_RUN_ID")
+    if not rid:
+        return None
+    with ACTIVE.lock:
+        if not _JOB_RUN:
+            run = Run(rid, name=os.environ.get("MLTRACK_JOB", ""), project=os.environ.get("MLTRACK_PROJECT", ""),
+                      client=get_client(), active=True)
+            _JOB_RUN.append(run)
+            ACTIVE.push(run)
+        run = _JOB_RUN[0]
+        return run if run.is_active else None
+
+
 _uncaught: list[BaseException] = []
 
 
@@ -114,7 +134,7 @@ def _end_open_runs_at_exit() -> None:
     """Runs must not stay "running" after the process: a script that ends normally finishes its runs, one that dies
     of an exception fails them, a kernel that shuts down kills them. (Registered after the writer's own exit hook, so
     it runs before it and the final flush carries these updates.)"""
-    open_runs = ACTIVE.all()
+    open_runs = [r for r in ACTIVE.all() if r not in _JOB_RUN]  # a job's run is its runner's to end
     if not open_runs:
         return
     in_kernel = "IPython" in sys.modules and sys.modules["IPython"].get_ipython() is not None
@@ -138,8 +158,8 @@ def active_runs() -> list[Run]:
 
 
 def active_run() -> Run | None:
-    """The innermost active run of this process, or None."""
-    return ACTIVE.top()
+    """The innermost active run of this process (in a job: the job's run, when no other), or None."""
+    return ACTIVE.top() or job_run()
 
 
 def _require_active() -> Run:

@@ -30,7 +30,7 @@ from .errors import Conflict, InvalidInput, NotFound
 from .projects import DEFAULT_PROJECT, ProjectIds, ensure_project
 from .users import Actor
 from .validation import (MAX_JOB_CONCURRENCY, MAX_JOB_RETRIES, MAX_JOB_TIMEOUT, MAX_RETRY_DELAY, check_cron,
-                         check_int, check_job_params, check_key, check_number, check_timezone)
+                         check_int, check_job_name, check_job_params, check_key, check_number, check_timezone)
 
 #: The fields of a job definition (``create_job``'s keyword arguments, the body of ``POST jobs``).
 JOB_FIELDS = ("name", "notebook", "script", "params", "schedule", "timezone", "after", "project", "timeout",
@@ -121,7 +121,7 @@ def check_job(spec: Mapping[str, Any], base: str | os.PathLike | None = None) ->
     unknown = sorted(set(spec) - set(JOB_FIELDS))
     if unknown:
         raise InvalidInput(f"unknown job field {unknown[0]!r}; the fields are {', '.join(JOB_FIELDS)}")
-    name = check_key("job", spec.get("name"))
+    name = check_job_name("name", spec.get("name"))
     given = [k for k in ("notebook", "script") if spec.get(k) not in (None, "")]
     if len(given) != 1:
         raise InvalidInput("a job runs either a notebook or a script: give exactly one of notebook=…, script=…")
@@ -138,7 +138,7 @@ def check_job(spec: Mapping[str, Any], base: str | os.PathLike | None = None) ->
         after = [after]
     if not isinstance(after, (list, tuple)):
         raise InvalidInput(f"after must be a list of job names, not {after!r:.60}")
-    after = sorted({check_key("after: job", a) for a in after})
+    after = sorted({check_job_name("after: job", a) for a in after})
     if name in after:
         raise InvalidInput(f"after: job {name!r} cannot run after itself")
     timeout = check_number("timeout", spec.get("timeout"), 0.001, MAX_JOB_TIMEOUT, nullable=True)
@@ -168,7 +168,7 @@ def _job_row(conn: Connection, name: str) -> dict:
 
 def find_job(conn: Connection, actor: Actor | None, name: str, need: str, what: str) -> dict:
     """The job ``name``'s row, once ``actor`` is found to have ``need`` in its project."""
-    job = _job_row(conn, check_key("job", name))
+    job = _job_row(conn, check_job_name("job", name))
     A.require(conn, actor, job["project_id"], need, what)
     return job
 
@@ -276,6 +276,16 @@ def next_tick(schedule: str, timezone: str, after: float) -> float | None:
 
     start = datetime.fromtimestamp(after, ZoneInfo(timezone))
     return float(croniter(schedule, start).get_next(float))
+
+
+def latest_tick(schedule: str, timezone: str, now: float) -> float:
+    """The last time of ``schedule`` (cron, in ``timezone``) at or before ``now``."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from croniter import croniter
+
+    return float(croniter(schedule, datetime.fromtimestamp(now + 1e-6, ZoneInfo(timezone))).get_prev(float))
 
 
 def job_dict(conn: Connection, row: Mapping[str, Any], upstream: dict[int, list[str]] | None = None,

@@ -405,3 +405,14 @@ def check_job_params(field: str, params: Any, declared: "frozenset[str] | None",
             raise InvalidInput(f"{field}: {path} does not declare the parameter {unknown[0]!r} in its "
                                f"'parameters'-tagged cell (it declares: {have})")
     return dict(params)
+
+
+_JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def check_job_name(field: str, name: Any) -> str:
+    """A job's name: 1-100 letters, digits, '_', '-' or '.', starting with a letter or digit (it is a URL segment)."""
+    if not isinstance(name, str) or not _JOB_NAME.match(name):
+        raise InvalidInput(f"{field} {name!r:.60} must be 1-100 letters, digits, '_', '-' or '.', starting with a "
+                           "letter or digit")
+    return name

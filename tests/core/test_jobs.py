@@ -85,7 +85,8 @@ def test_a_job_is_defined_listed_and_survives_a_restart(store_uri, files):
     ({"retries": 1000}, "retries"),
     ({"max_concurrent": 0}, "max_concurrent"),
     ({"paused": "yes"}, "paused"),
-    ({"name": ""}, "job name"),
+    ({"name": ""}, "name '' must be"),
+    ({"name": "a/b"}, "name 'a/b' must be 1-100 letters"),
     ({"color": "red"}, "unknown job field 'color'"),
     ({"after": ["train"]}, "cannot run after itself"),
 ])
