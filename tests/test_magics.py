@@ -121,7 +121,8 @@ def test_snapshot_and_environment_artifacts(executed):
     assert [c.execution_count for c in history.cells] == [1, 2]
     saved = store.blobs.read_bytes(files["experiment.ipynb"]["sha256"])
     assert saved == path.read_bytes()
-    assert store.blobs.read_bytes(files["cell.py"]["sha256"]).decode().startswith("for step in range(5)")
+    # the tracked cell as written, magic line included (a change made only in its options shows)
+    assert store.blobs.read_bytes(files["cell.py"]["sha256"]).decode() == CELLS[1]
 
     env = json.loads(store.blobs.read_bytes(arts["environment"]["files"][0]["sha256"]))
     assert env["python"]["version"] == ".".join(map(str, sys.version_info[:3]))
@@ -138,7 +139,7 @@ def test_snapshot_and_environment_artifacts(executed):
     assert len(shas) == 1
 
 
-def test_unknown_notebook_is_said_in_one_line(tmp_path, store_dir, monkeypatch):
+def test_unknown_notebook_is_said_once_on_the_kernels_stderr(tmp_path, store_dir, monkeypatch, capfd):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_mltrack\nimport jupyter_mltrack as mlt"),
@@ -147,8 +148,9 @@ def test_unknown_notebook_is_said_in_one_line(tmp_path, store_dir, monkeypatch):
     monkeypatch.setenv("MLTRACK_URI", str(store_dir))
     monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    said = [o.text for c in nb.cells[1:] for o in c.outputs if o.output_type == "stream"]
-    assert len(said) == 1 and "could not identify this notebook" in said[0] and "set_notebook" in said[0]
+    assert [c.outputs for c in nb.cells[1:]] == [[], []]  # not in a cell's output
+    said = [line for line in capfd.readouterr().err.splitlines() if "could not identify this notebook" in line]
+    assert len(said) == 1 and "set_notebook" in said[0]  # the kernel's own stderr (its log), once
     store = Store(store_dir)
     (run,) = store.search_runs(filter="name = 'a'")[0]
     snap = next(a for a in store.get_run(run["id"])["artifacts"] if a["name"] == "notebook")

@@ -212,7 +212,7 @@ def _history_metadata(kernel_name: str) -> dict:
                                                        "counts"}}
 
 
-def capture(cell_source: str | None = None) -> dict:
+def capture(cell_source: str | None = None, execution_count: int | None = None) -> dict:
     """Collect, in the cell's thread, what a snapshot needs (cheap); the writer thread builds the files."""
     global _warned
     ip = _ipython()
@@ -237,7 +237,7 @@ def capture(cell_source: str | None = None) -> dict:
         print(
             "jupyter_mltrack: could not identify this notebook's file (" + how + "); runs keep the execution "
             "history only — call mlt.set_notebook('name.ipynb') to name it.",
-            file=sys.stderr,
+            file=sys.__stderr__,  # the kernel's log, not the output of the cell that happens to run now
         )
     kernel_name = os.environ.get("MLTRACK_KERNEL_NAME", "python3")
     return {

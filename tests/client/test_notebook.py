@@ -121,10 +121,10 @@ def test_capture_outside_ipython(tmp_path, capsys):
     NB.set_notebook(None)
 
 
-def test_capture_warns_once_when_no_notebook_is_found(capsys):
+def test_capture_warns_once_when_no_notebook_is_found(capfd):
     a = NB.capture()
     NB.capture()
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err  # sys.__stderr__: the kernel's log, not the running cell's output
     assert a["path"] is None and a["saved"] is None
     assert err.count("could not identify this notebook's file") == 1
     assert "mlt.set_notebook" in err
