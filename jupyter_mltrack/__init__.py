@@ -21,8 +21,9 @@ _API = {
                                       "log_metrics", "set_tag", "set_tags", "log_artifact"),
     "jupyter_mltrack.client.tracking": ("flush", "set_tracking_uri", "get_tracking_uri"),
     "jupyter_mltrack.client.queries": ("get_run", "search_runs", "list_projects", "list_experiments",
-                                       "register_model", "list_models", "diff_notebooks", "RunDiff", "export_report",
-                                       "gc"),
+                                       "diff_notebooks", "RunDiff", "export_report", "gc"),
+    "jupyter_mltrack.client.registry": ("log_model", "register_model", "register_best", "set_alias", "set_stage",
+                                        "get_model_version", "list_models", "load_model"),
 }
 _LAZY = {name: module for module, names in _API.items() for name in names}
 _LAZY.update({
@@ -50,8 +51,10 @@ if TYPE_CHECKING:  # pragma: no cover
         active_run, end_run, log_artifact, log_metric, log_metrics, log_param, log_params, set_tag, set_tags, start_run,
     )
     from .client.queries import (
-        RunDiff, diff_notebooks, export_report, gc, get_run, list_experiments, list_models, list_projects,
-        register_model, search_runs,
+        RunDiff, diff_notebooks, export_report, gc, get_run, list_experiments, list_projects, search_runs,
+    )
+    from .client.registry import (
+        get_model_version, list_models, load_model, log_model, register_best, register_model, set_alias, set_stage,
     )
     from .client.run import Run, new_run_id
     from .client.tracking import flush, get_tracking_uri, set_tracking_uri

@@ -36,10 +36,12 @@ import pytest
 
 from jupyter_mltrack.core import batch as B
 from jupyter_mltrack.server import handlers as H
+from jupyter_mltrack.server import lifecycle as LC
 from jupyter_mltrack.server import team as T
 
-#: The modules whose handler classes serve routes (the team workspace's have a module of their own).
-HANDLER_MODULES = (H, T)
+#: The modules whose handler classes serve routes (the team workspace's and the model lifecycle's have modules of
+#: their own).
+HANDLER_MODULES = (H, T, LC)
 from jupyter_mltrack.server.openapi import document
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,7 +198,7 @@ class HandlerSource:
             p = params.setdefault(name, QueryParam(name, node.func.attr))
             if node.func.attr == "int_arg":
                 args = node.args + [None] * 4
-                env = vars(H)
+                env = {k: v for m in HANDLER_MODULES for k, v in vars(m).items()}
                 p.lo = eval(compile(ast.Expression(args[2]), "<bound>", "eval"), env) if args[2] else 0
                 p.hi = eval(compile(ast.Expression(args[3]), "<bound>", "eval"), env) if args[3] else None
             elif node.func.attr in ("get_query_argument", "get_argument") and len(node.args) == 1 and not any(
@@ -828,6 +830,12 @@ async def test_a_batch_with_every_field_matches_openapi_and_is_written(jp_fetch,
         "inputs": [{"run_id": "r0", "artifact_id": run["artifacts"][0]["id"], "role": "checkpoint"}],
         "models": [{"project": "p", "name": "m", "artifact_id": run["artifacts"][0]["id"], "stage": "staging",
                     "description": "first"}],
+        "datasets": [{"project": "p", "name": "d", "run_id": "r1", "kind": "file", "metadata": {"rows": 1},
+                      "files": [{"path": "d.bin", "sha256": sha, "size": len(data),
+                                 "media_type": "application/octet-stream"}]}],
+        "aliases": [{"project": "p", "model": "m", "alias": "champion", "version": 1},
+                    {"project": "p", "dataset": "d", "alias": "latest", "version": 1}],
+        "stages": [{"project": "p", "model": "m", "version": 1, "stage": "production"}],
     }
     filled = _every_field(first)
     for kind, fields in _every_field(second).items():
@@ -850,8 +858,11 @@ async def test_a_batch_with_every_field_matches_openapi_and_is_written(jp_fetch,
         "updates": 1}, r["written"]
     assert r2["written"]["inputs"] == 1 and r2["written"]["models"] == 1
     assert r2["written"]["registered"] == [{"project": "p", "name": "m", "version": 1}]
+    assert r2["written"]["dataset_versions"] == [{"project": "p", "name": "d", "version": 1}]
+    assert (r2["written"]["aliases"], r2["written"]["stages"]) == (2, 1)
     models = json.loads((await jp_fetch(PREFIX + "models", params={"project": "p"})).body)["models"]
-    assert [(m["name"], m["version"], m["stage"], m["description"]) for m in models] == [("m", 1, "staging", "first")]
+    assert [(m["name"], m["version"], m["stage"], m["description"], m["aliases"]) for m in models] == [
+        ("m", 1, "production", "first", ["champion"])]
 
 
 # -- the checks fail when they should ------------------------------------------------------------------------------

@@ -12,6 +12,10 @@ def test_register_model_versions(tracking, tmp_path):
     with R.start_run("a", capture_environment=False) as run:
         run.log_artifact(f, name="model", type="model")
     v1 = R.register_model("house-price", run)
+    assert R.register_model("house-price", run.id)["version"] == 1  # the same bytes: the same version
+    f.write_bytes(b"weights, retrained")
+    with R.start_run("b", capture_environment=False) as run:
+        run.log_artifact(f, name="model", type="model")
     v2 = R.register_model("house-price", run.id, stage="production", description="best so far")
     assert (v1["version"], v2["version"]) == (1, 2)
     assert v2["run_id"] == run.id and v2["artifact_name"] == "model" and v2["stage"] == "production"

@@ -47,7 +47,12 @@ class Backend(Protocol):
     def get_series_many(self, run_ids, name, context=None, max_points=None, step_range=None) -> list[dict]: ...
     def list_projects(self) -> list[dict]: ...
     def list_experiments(self, project=None) -> list[dict]: ...
-    def list_models(self, project=None) -> list[dict]: ...
+    def list_models(self, project=None, name=None) -> list[dict]: ...
+    def resolve_model(self, ref: str, project=None) -> dict: ...
+    def list_datasets(self, project=None, name=None) -> list[dict]: ...
+    def resolve_dataset(self, name: str, version=None, alias=None, project=None) -> dict: ...
+    def diff_datasets(self, name: str, a, b, project=None) -> dict: ...
+    def lineage(self, run_id: str, direction: str = "up", depth=None) -> dict: ...
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes: ...
 
     # maintenance
@@ -124,8 +129,23 @@ class LocalBackend:
     def list_experiments(self, project=None):
         return self.store.list_experiments(project)
 
-    def list_models(self, project=None):
-        return self.store.list_models(project)
+    def list_models(self, project=None, name=None):
+        return self.store.list_models(project, name=name)
+
+    def resolve_model(self, ref: str, project=None) -> dict:
+        return self.store.resolve_model(ref, project)
+
+    def list_datasets(self, project=None, name=None):
+        return self.store.list_datasets(project, name)
+
+    def resolve_dataset(self, name: str, version=None, alias=None, project=None) -> dict:
+        return self.store.resolve_dataset(name, version, alias, project)
+
+    def diff_datasets(self, name: str, a, b, project=None) -> dict:
+        return self.store.diff_datasets(name, a, b, project)
+
+    def lineage(self, run_id: str, direction: str = "up", depth=None) -> dict:
+        return dict(self.store.lineage(run_id, direction, depth))
 
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
         return self.store.read_artifact_file(artifact_id, path)
@@ -309,9 +329,26 @@ class HttpBackend:
         q = "?" + urlencode({"project": project}) if project is not None else ""
         return self._request("GET", "experiments" + q).json()["experiments"]
 
-    def list_models(self, project=None):
-        q = "?" + urlencode({"project": project}) if project is not None else ""
+    def list_models(self, project=None, name=None):
+        q = _query(project=project, name=name)
         return self._request("GET", "models" + q).json()["models"]
+
+    def resolve_model(self, ref: str, project=None) -> dict:
+        return self._request("GET", "models/resolve" + _query(ref=ref, project=project)).json()
+
+    def list_datasets(self, project=None, name=None):
+        return self._request("GET", "datasets" + _query(project=project, name=name)).json()["datasets"]
+
+    def resolve_dataset(self, name: str, version=None, alias=None, project=None) -> dict:
+        q = _query(name=name, version=version, alias=alias, project=project)
+        return self._request("GET", "datasets/resolve" + q).json()
+
+    def diff_datasets(self, name: str, a, b, project=None) -> dict:
+        return self._request("GET", "datasets/diff" + _query(name=name, a=a, b=b, project=project)).json()
+
+    def lineage(self, run_id: str, direction: str = "up", depth=None) -> dict:
+        q = _query(direction=direction, depth=depth)
+        return self._request("GET", f"runs/{quote(run_id, safe='')}/lineage" + q).json()
 
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
         return self._request("GET", f"artifacts/{artifact_id}/files/{quote(path)}").content
@@ -379,6 +416,12 @@ def _series_from_wire(d: dict) -> dict:
         d["points"] = Points(np.asarray(steps, dtype=np.int64), np.asarray(times, dtype=np.float64),
                              np.asarray([float_from_wire(v) for v in values], dtype=np.float64))
     return d
+
+
+def _query(**params) -> str:
+    """``?k=v&…`` of the parameters that are given (None left out)."""
+    given = {k: v for k, v in params.items() if v is not None}
+    return "?" + urlencode(given) if given else ""
 
 
 def _run_from_wire(r: dict) -> dict:

@@ -1,4 +1,5 @@
-"""Reading the store from the kernel: a run, runs as a DataFrame, the model registry, diffs and reports.
+"""Reading the store from the kernel: a run, runs as a DataFrame, diffs and reports (the model registry:
+``client/registry.py``).
 
 Each call first lets the writer store what this process logged, so a read sees one's own writes.
 """
@@ -53,30 +54,6 @@ def search_runs(
         df = runs_dataframe(table)
         del table
     return df
-
-
-def register_model(name: str, run: "Run | str", artifact: str = "model", version: int | None = None,
-                   stage: str = "", description: str = "", project: str | None = None) -> dict:
-    """Register the artifact ``artifact`` of ``run`` (newest version by default) as a new version of the model
-    ``name`` in the run's project (or ``project``). Returns the model version as :func:`list_models` lists it."""
-    client = get_client()
-    client.writer.flush()
-    info = client.backend.get_run(run.id if isinstance(run, Run) else run)
-    arts = [a for a in info["artifacts"] if a["name"] == artifact and (version is None or a["version"] == version)]
-    if not arts:
-        raise NotFound(f"run {info['id']!r} has no artifact {artifact!r}" + (f" version {version}" if version else ""))
-    project = project or info["project"]
-    done = client.writer.write_now({"models": [{"project": project, "name": name, "artifact_id": arts[-1]["id"],
-                                                "stage": stage, "description": description}]})
-    v = done["registered"][0]
-    return next(m for m in client.backend.list_models(project) if m["name"] == v["name"] and m["version"] == v["version"])
-
-
-def list_models(project: str | None = None):
-    """Every registered model version (of ``project``), newest version first, as a DataFrame."""
-    import pandas as pd
-
-    return pd.DataFrame(get_client().backend.list_models(project))
 
 
 class RunDiff(dict):

@@ -109,7 +109,7 @@ def require_artifact(conn: Connection, actor: Actor | None, artifact_id: int, ne
 def check_batch(conn: Connection, actor: Actor | None, b) -> set[str]:
     """Check a normalised batch against ``actor``'s roles before it is applied (same transaction): contributor in
     every existing project it writes to, owner to change an existing project's description, read access to every
-    artifact it names as an input or a model. Returns the names of the projects it will create (their creator
+    artifact it names as an input or a model (a dataset's run is a run it writes to). Returns the names of the projects it will create (their creator
     becomes their owner: :func:`make_owner`)."""
     if actor is None:
         return set()
@@ -122,6 +122,12 @@ def check_batch(conn: Connection, actor: Actor | None, b) -> set[str]:
         names.setdefault(r.get("project") or DEFAULT_PROJECT, "logging a run")
     for m in b["models"]:
         names.setdefault(m["project"], "registering a model")
+    for d in b["datasets"]:
+        names.setdefault(d["project"], "logging a dataset")
+    for a in b["aliases"]:
+        names.setdefault(a["project"], "setting an alias")
+    for s in b["stages"]:
+        names.setdefault(s["project"], "setting a stage")
     existing = dict(conn.execute(select(S.projects.c.name, S.projects.c.id)
                                  .where(S.projects.c.name.in_(sorted(names)))).all()) if names else {}
     new = set(names) - set(existing)

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypedDict
 
 from .errors import InvalidInput
 from .sections import BATCH_KEYS, RUN_SECTIONS, SECTIONS
-from .validation import (INT64_MAX, INT64_MIN, MAX_FILE_SIZE, MAX_KEY, RUN_STATUSES, check_int, check_key,
-                         check_media_type, check_metadata, check_relative_path, check_seconds, check_text,
-                         context_json, param_json, steps_array, tag_value, times_array)
+from .validation import (DATASET_KINDS, INT64_MAX, INT64_MIN, MAX_FILE_SIZE, MAX_KEY, MAX_STAGE, RUN_STATUSES, check_alias,
+                         check_int, check_key, check_media_type, check_metadata, check_relative_path, check_seconds,
+                         check_text, context_json, param_json, steps_array, tag_value, times_array)
 
 if TYPE_CHECKING:  # numpy is imported when a batch is checked, not when the client imports the section names
     import numpy as np
@@ -116,6 +116,30 @@ class ModelItem(TypedDict, total=False):
     description: str
 
 
+class DatasetItem(TypedDict, total=False):
+    project: str  # required
+    name: str  # required
+    run_id: str  # required: the run that logs it (its artifact, type "dataset", belongs to that run)
+    kind: str  # required: file, folder, zip or table
+    files: list[FileItem]  # required
+    metadata: dict  # tables: schema, rows, columns, preview
+
+
+class AliasItem(TypedDict, total=False):
+    project: str  # required
+    model: str  # one of model and dataset
+    dataset: str
+    alias: str  # required
+    version: int | None  # required; None removes the alias
+
+
+class StageItem(TypedDict):
+    project: str
+    model: str
+    version: int
+    stage: str
+
+
 class Batch(TypedDict, total=False):
     id: str  # the batch id: a batch with an id already applied is not applied again
     projects: list[ProjectItem]
@@ -128,6 +152,9 @@ class Batch(TypedDict, total=False):
     inputs: list[InputItem]
     updates: list[UpdateItem]
     models: list[ModelItem]
+    datasets: list[DatasetItem]
+    aliases: list[AliasItem]
+    stages: list[StageItem]
     heartbeat: list[str]
 
 
@@ -145,6 +172,9 @@ ITEM_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "inputs": (("run_id", "artifact_id"), ("role",)),
     "updates": (("run_id",), ("status", "end_time", "error", "description", "name")),
     "models": (("project", "name", "artifact_id"), ("stage", "description")),
+    "datasets": (("project", "name", "run_id", "kind", "files"), ("metadata",)),
+    "aliases": (("project", "alias", "version"), ("model", "dataset")),
+    "stages": (("project", "model", "version", "stage"), ()),
 }
 #: The fields where null means something: no parent, the default project, a param whose value is null, no end time or error yet, the server's
 #: clock, steps after the series' last, a deleted tag. Anywhere else a null is refused.
@@ -154,6 +184,7 @@ NULLABLE: dict[str, tuple[str, ...]] = {
     "metrics": ("context", "steps", "timestamps"),
     "tags": ("value",),
     "updates": ("end_time", "error"),
+    "aliases": ("version",),
 }
 
 
@@ -191,6 +222,9 @@ class NormalBatch(TypedDict):
     inputs: list[InputItem]
     updates: list[UpdateItem]
     models: list[ModelItem]
+    datasets: list[DatasetItem]
+    aliases: list[AliasItem]
+    stages: list[StageItem]
     heartbeat: list[str]
 
 
@@ -204,6 +238,7 @@ def referenced_runs(b: Mapping[str, Any]) -> set[str]:
     out = {x["run_id"] for k in RUN_SECTIONS for x in b.get(k) or ()}
     out |= set(b.get("heartbeat") or ())
     out |= {r["parent_id"] for r in b.get("runs") or () if r.get("parent_id")}
+    out |= {d["run_id"] for d in b.get("datasets") or ()}
     return out
 
 
@@ -372,26 +407,30 @@ def _artifact(item: Any) -> ArtifactItem:
         check_text("batch: artifacts.type", a["type"], MAX_KEY)
     if "metadata" in a:
         a["metadata"] = check_metadata("batch: artifacts.metadata", a["metadata"])
-    if not isinstance(a["files"], (list, tuple)):
-        raise InvalidInput("batch: artifacts.files must be a list")
-    if len(a["files"]) > 100_000:
-        raise InvalidInput(f"batch: artifacts.files has {len(a['files'])} files; the limit is 100000")
+    a["files"] = _files(a["files"], "artifacts", "artifact", a["name"])
+    return a  # type: ignore[return-value]
+
+
+def _files(raw: Any, section: str, what: str, name: str) -> list[FileItem]:
+    if not isinstance(raw, (list, tuple)):
+        raise InvalidInput(f"batch: {section}.files must be a list")
+    if len(raw) > 100_000:
+        raise InvalidInput(f"batch: {section}.files has {len(raw)} files; the limit is 100000")
     files, seen = [], set()
-    for f in a["files"]:
+    for f in raw:
         f = _need(f, "artifacts.files")
-        path = check_relative_path("batch: artifacts.files.path", f["path"])
+        path = check_relative_path(f"batch: {section}.files.path", f["path"])
         if path in seen:
-            raise InvalidInput(f"batch: artifact {a['name']!r} lists the file {path!r} twice")
+            raise InvalidInput(f"batch: {what} {name!r} lists the file {path!r} twice")
         seen.add(path)
         sha = f["sha256"]
         if not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-            raise InvalidInput(f"batch: artifact file {path!r}: sha256 must be 64 lowercase hex characters")
-        f["size"] = check_int(f"batch: artifact file {path!r}: size", f["size"], 0, MAX_FILE_SIZE)
+            raise InvalidInput(f"batch: {what} file {path!r}: sha256 must be 64 lowercase hex characters")
+        f["size"] = check_int(f"batch: {what} file {path!r}: size", f["size"], 0, MAX_FILE_SIZE)
         if "media_type" in f:
-            check_media_type(f"batch: artifact file {path!r}: media_type", f["media_type"])
+            check_media_type(f"batch: {what} file {path!r}: media_type", f["media_type"])
         files.append(f)
-    a["files"] = files
-    return a  # type: ignore[return-value]
+    return files  # type: ignore[return-value]
 
 
 def _input(item: Any) -> InputItem:
@@ -442,9 +481,41 @@ def _experiment(item: Any) -> ExperimentItem:
 def _model(item: Any) -> ModelItem:
     m = _named(item, "models", (("project", "project"), ("name", "model")), ("description",))
     if "stage" in m:
-        check_text("batch: models.stage", m["stage"], MAX_KEY)
+        check_text("batch: models.stage", m["stage"], MAX_STAGE)
     m["artifact_id"] = check_int("batch: models.artifact_id", m["artifact_id"], 1)
     return m  # type: ignore[return-value]
+
+
+def _dataset(item: Any) -> DatasetItem:
+    d = _named(item, "datasets", (("project", "project"), ("name", "dataset")), ())
+    run_id(d["run_id"], "datasets")
+    if d["kind"] not in DATASET_KINDS:
+        raise InvalidInput(f"batch: datasets.kind {d['kind']!r:.40} is not one of {', '.join(DATASET_KINDS)}")
+    if "metadata" in d:
+        d["metadata"] = check_metadata("batch: datasets.metadata", d["metadata"])
+    d["files"] = _files(d["files"], "datasets", "dataset", d["name"])
+    if not d["files"]:
+        raise InvalidInput(f"batch: dataset {d['name']!r} has no files")
+    return d  # type: ignore[return-value]
+
+
+def _alias(item: Any) -> AliasItem:
+    a = _named(item, "aliases", (("project", "project"),), ())
+    of = [k for k in ("model", "dataset") if k in a]
+    if len(of) != 1:
+        raise InvalidInput("batch: an aliases item names exactly one of 'model' and 'dataset'")
+    check_key(of[0], a[of[0]])
+    check_alias(a["alias"])
+    if a["version"] is not None:
+        a["version"] = check_int("batch: aliases.version", a["version"], 1)
+    return a  # type: ignore[return-value]
+
+
+def _stage(item: Any) -> StageItem:
+    s = _named(item, "stages", (("project", "project"), ("model", "model")), ())
+    s["version"] = check_int("batch: stages.version", s["version"], 1)
+    check_text("batch: stages.stage", s["stage"], MAX_STAGE)
+    return s  # type: ignore[return-value]
 
 
 def normalize_batch(batch: Mapping[str, Any]) -> NormalBatch:
@@ -473,5 +544,8 @@ def normalize_batch(batch: Mapping[str, Any]) -> NormalBatch:
         "inputs": [_input(x) for x in raw["inputs"]],
         "updates": [_update(x) for x in raw["updates"]],
         "models": [_model(x) for x in raw["models"]],
+        "datasets": [_dataset(x) for x in raw["datasets"]],
+        "aliases": [_alias(x) for x in raw["aliases"]],
+        "stages": [_stage(x) for x in raw["stages"]],
         "heartbeat": [run_id(x, "heartbeat") for x in raw["heartbeat"]],
     }

@@ -2,7 +2,8 @@
 
 Order: projects and experiments, runs (with their experiment and campaign links), then a check that every run the
 batch refers to exists, params (immutable: a different value refuses the batch), tags, metric points, artifacts,
-run inputs, run updates (last: a run may be created, logged and ended in one batch), model versions; finally the
+run inputs (refused when they would close a lineage cycle), run updates (last: a run may be created, logged and
+ended in one batch), model versions, dataset versions, aliases and stages; finally the
 run-table fragments of runs that reached a final state are rebuilt and every run written is marked updated.
 
 Exactly once: a batch with an id first claims it in ``applied_batches`` (an insert that does nothing when the id
@@ -31,7 +32,9 @@ from .db import Statement, chunked, dialect_insert, fetch_raw, in_list
 from .errors import Conflict, InvalidInput, NotFound
 from .metric_store import write_points
 from .projects import ProjectIds, ensure_campaign, ensure_experiment, ensure_project, write_experiments, write_projects
-from .registry import Registered, write_models
+from .datasets import DatasetVersion, write_dataset_aliases, write_datasets
+from .lineage import check_input
+from .registry import Registered, write_model_aliases, write_models, write_stages
 from .validation import param_columns, same_json_value
 
 
@@ -54,7 +57,11 @@ class WriteResult(TypedDict, total=False):
     inputs: int
     updates: int
     models: int
+    datasets: int
+    aliases: int
+    stages: int
     registered: list[Registered]
+    dataset_versions: list[DatasetVersion]
     duplicate: bool
 
 
@@ -122,6 +129,13 @@ def _apply(conn: Connection, b: NormalBatch, blobs: Blobs, ids: ProjectIds, now:
     out["models"] = len(b["models"])
     if b["models"]:
         out["registered"] = write_models(conn, ids, b["models"])
+    if b["datasets"]:
+        out["dataset_versions"] = write_datasets(conn, ids, b["datasets"],
+                                                 lambda a: insert_artifact(conn, a, blobs, now))
+    out["datasets"] = len(b["datasets"])
+    out["aliases"] = (write_model_aliases(conn, [a for a in b["aliases"] if "model" in a])
+                      + write_dataset_aliases(conn, [a for a in b["aliases"] if "dataset" in a]))
+    out["stages"] = write_stages(conn, b["stages"])
     finish_runs(conn, b, created, now)
     return out
 
@@ -260,34 +274,40 @@ def write_tags(conn: Connection, tags: list[NormalTag]) -> int:
 
 def write_artifacts(conn: Connection, artifacts: list[ArtifactItem], blobs: Blobs, now: float) -> int:
     """A new version of each artifact; its files must have been uploaded (their blobs exist)."""
+    for a in artifacts:
+        insert_artifact(conn, a, blobs, now)
+    return len(artifacts)
+
+
+def insert_artifact(conn: Connection, a: ArtifactItem, blobs: Blobs, now: float) -> int:
+    """A new version of one artifact (its files' blobs must exist); returns its id."""
     ar, af = S.artifacts, S.artifact_files
     insert = dialect_insert(conn.dialect.name)
-    for a in artifacts:
-        for f in a["files"]:
-            size = blobs.size(f["sha256"])
-            if size is None:
-                raise NotFound(
-                    f"artifact {a['name']!r}: file {f['path']!r} (sha256 {f['sha256'][:12]}…) has not been uploaded")
-            if size != f["size"]:
-                raise InvalidInput(f"batch: artifact {a['name']!r}: file {f['path']!r} has size {f['size']} but its "
-                                   f"uploaded bytes (sha256 {f['sha256'][:12]}…) are {size} bytes")
-            conn.execute(insert(S.blobs).values(sha256=f["sha256"], size=f["size"], created_at=now)
-                         .on_conflict_do_nothing())
-        version = conn.execute(
-            select(func.coalesce(func.max(ar.c.version), 0)).where(ar.c.run_id == a["run_id"], ar.c.name == a["name"])
-        ).scalar_one() + 1
-        res = conn.execute(ar.insert().values(
-            run_id=a["run_id"], name=a["name"], type=a.get("type") or "", version=version, created_at=now,
-            meta=json.dumps(a.get("metadata") or {}, default=str),
-        ))
-        aid = res.inserted_primary_key[0]
-        if a["files"]:
-            conn.execute(af.insert(), [
-                {"artifact_id": aid, "path": f["path"], "sha256": f["sha256"], "size": f["size"],
-                 "media_type": f.get("media_type") or "application/octet-stream"}
-                for f in a["files"]
-            ])
-    return len(artifacts)
+    for f in a["files"]:
+        size = blobs.size(f["sha256"])
+        if size is None:
+            raise NotFound(
+                f"artifact {a['name']!r}: file {f['path']!r} (sha256 {f['sha256'][:12]}…) has not been uploaded")
+        if size != f["size"]:
+            raise InvalidInput(f"batch: artifact {a['name']!r}: file {f['path']!r} has size {f['size']} but its "
+                               f"uploaded bytes (sha256 {f['sha256'][:12]}…) are {size} bytes")
+        conn.execute(insert(S.blobs).values(sha256=f["sha256"], size=f["size"], created_at=now)
+                     .on_conflict_do_nothing())
+    version = conn.execute(
+        select(func.coalesce(func.max(ar.c.version), 0)).where(ar.c.run_id == a["run_id"], ar.c.name == a["name"])
+    ).scalar_one() + 1
+    res = conn.execute(ar.insert().values(
+        run_id=a["run_id"], name=a["name"], type=a.get("type") or "", version=version, created_at=now,
+        meta=json.dumps(a.get("metadata") or {}, default=str),
+    ))
+    aid = res.inserted_primary_key[0]
+    if a["files"]:
+        conn.execute(af.insert(), [
+            {"artifact_id": aid, "path": f["path"], "sha256": f["sha256"], "size": f["size"],
+             "media_type": f.get("media_type") or "application/octet-stream"}
+            for f in a["files"]
+        ])
+    return aid
 
 
 def write_inputs(conn: Connection, inputs: list[InputItem]) -> int:
@@ -296,6 +316,7 @@ def write_inputs(conn: Connection, inputs: list[InputItem]) -> int:
     for i in inputs:
         if conn.execute(select(S.artifacts.c.id).where(S.artifacts.c.id == i["artifact_id"])).first() is None:
             raise NotFound(f"no artifact {i['artifact_id']} (run input of {i['run_id']})")
+        check_input(conn, i["run_id"], i["artifact_id"])
         conn.execute(insert(S.run_inputs).values(**i).on_conflict_do_nothing())
     return len(inputs)
 

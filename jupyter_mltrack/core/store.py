@@ -13,6 +13,8 @@ import time
 from typing import Any, Mapping
 
 from . import access as A
+from . import datasets as DS
+from . import lineage as LN
 from . import job_executions as JE
 from . import jobs as J
 from . import listing as L
@@ -181,10 +183,60 @@ class Store:
             self._require_reader(conn, project, actor, "listing experiments")
             return self._readable(conn, P.list_experiments(conn, project), actor)
 
-    def list_models(self, project: int | str | None = None, actor: Actor | None = None) -> list[dict]:
+    def list_models(self, project: int | str | None = None, actor: Actor | None = None,
+                    name: str | None = None) -> list[dict]:
         with self.db.read() as conn:
             self._require_reader(conn, project, actor, "listing models")
-            return self._readable(conn, G.list_models(conn, project), actor)
+            return self._readable(conn, G.list_models(conn, project, name), actor)
+
+    def resolve_model(self, ref: str, project: int | str | None = None, actor: Actor | None = None) -> dict:
+        """The model version ``ref`` names: ``name`` (its newest version), ``name@alias`` or ``name@3``."""
+        with self.db.read() as conn:
+            self._require_reader(conn, project, actor, "reading a model")
+            return G.resolve_model(conn, ref, project, A.readable_projects(conn, actor))
+
+    def set_alias(self, project: str, model: str, alias: str, version: int | None,
+                  actor: Actor | None = None) -> dict | None:
+        """Point ``model@alias`` at ``version`` (moving it from any other version, atomically); None removes it."""
+        self.write_batch({"aliases": [{"project": project, "model": model, "alias": alias, "version": version}]},
+                         actor)
+        return None if version is None else self.resolve_model(f"{model}@{alias}", project, actor)
+
+    def set_stage(self, project: str, model: str, version: int, stage: str, actor: Actor | None = None) -> dict:
+        self.write_batch({"stages": [{"project": project, "model": model, "version": version, "stage": stage}]},
+                         actor)
+        return self.resolve_model(f"{model}@{version}", project, actor)
+
+    def list_datasets(self, project: int | str | None = None, name: str | None = None,
+                      actor: Actor | None = None) -> list[dict]:
+        with self.db.read() as conn:
+            self._require_reader(conn, project, actor, "listing datasets")
+            return self._readable(conn, DS.list_datasets(conn, project, name), actor)
+
+    def resolve_dataset(self, name: str, version: int | None = None, alias: str | None = None,
+                        project: int | str | None = None, actor: Actor | None = None) -> dict:
+        with self.db.read() as conn:
+            self._require_reader(conn, project, actor, "reading a dataset")
+            return DS.resolve_dataset(conn, name, version, alias, project, A.readable_projects(conn, actor))
+
+    def diff_datasets(self, name: str, a: int | str, b: int | str, project: int | str | None = None,
+                      rows: bool = True, actor: Actor | None = None) -> dict:
+        """What differs between two versions (numbers or aliases) of a dataset: files; for tables schema and rows
+        (``rows``: also the rows added and removed, reading both tables)."""
+        va, vb = (self.resolve_dataset(name, *((v, None) if isinstance(v, int) else (None, v)), project, actor)
+                  for v in (a, b))
+        return DS.diff_versions(va, vb, self.blobs.read_bytes if rows else None)
+
+    def lineage(self, run_id: str | None = None, direction: str = "up", depth: int | None = None,
+                artifact_id: int | None = None, actor: Actor | None = None) -> LN.Lineage:
+        """The lineage of a run (or an artifact): see :func:`core.lineage.walk`."""
+        root = ("run", run_id) if artifact_id is None else ("artifact", int(artifact_id))
+        with self.db.read() as conn:
+            if artifact_id is None:
+                A.require_runs(conn, actor, [run_id], A.VIEWER, "reading a run's lineage")
+            else:
+                A.require_artifact(conn, actor, artifact_id, A.VIEWER, "reading an artifact's lineage")
+            return LN.walk(conn, root, direction, depth, A.readable_projects(conn, actor))
 
     @staticmethod
     def _require_reader(conn, project: int | str | None, actor: Actor | None, what: str) -> None:

@@ -336,6 +336,46 @@ def tag_value(key: str, value: Any) -> str:
     return v
 
 
+# -- the model lifecycle: aliases, references, datasets, lineage ----------------------------------------------------
+
+DATASET_KINDS = ("file", "folder", "zip", "table")
+LINEAGE_DIRECTIONS = ("up", "down")
+MAX_LINEAGE_DEPTH = 100
+MAX_LINEAGE_NODES = 10_000
+MAX_STAGE = 50  # a model version's stage (the column's width)  # a walk stops (``truncated``) past this many nodes
+
+
+def check_alias(alias: Any) -> str:
+    """An alias of a model or dataset version (champion, challenger, …): a name that is not all digits (``house@3``
+    is version 3) and holds no '@'."""
+    check_key("alias", alias)
+    if alias.isascii() and alias.isdigit():
+        raise InvalidInput(f"alias {alias!r} must not be a number (name@3 means version 3)")
+    if "@" in alias:
+        raise InvalidInput(f"alias {alias!r} must not contain '@'")
+    return alias
+
+
+def check_content(field: str, value: Any) -> str:
+    """A content hash: 64 lowercase hex characters (SHA-256)."""
+    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise InvalidInput(f"{field} must be 64 lowercase hex characters (a SHA-256), not {value!r:.70}")
+    return value
+
+
+def parse_ref(kind: str, ref: Any) -> tuple[str, str | None, int | None]:
+    """``name``, ``name@alias`` or ``name@<version>`` → (name, alias, version); a bare name is its newest version."""
+    if not isinstance(ref, str):
+        raise InvalidInput(f"{kind} reference must be a string like 'name@alias' or 'name@3', not {ref!r:.60}")
+    name, at, tail = ref.rpartition("@")
+    if not at:
+        return check_key(kind, ref), None, None
+    check_key(kind, name)
+    if tail.isascii() and tail.isdigit():
+        return name, None, check_int(f"{kind} reference {ref!r}: version", int(tail), 1)
+    return name, check_alias(tail), None
+
+
 # -- jobs (core/jobs.py) ---------------------------------------------------------------------------------------------
 
 JOB_KINDS = ("notebook", "script")

@@ -21,6 +21,7 @@ from ..core.errors import InvalidInput, MLTrackError, NotFound
 from ..core.validation import INT64_MAX, INT64_MIN, check_media_type
 from ..core.wire import encode_json, series_lists
 from .base import MAX_LIMIT, MAX_OFFSET, ApiError, BaseHandler
+from .lifecycle import LIFECYCLE_ROUTES
 from .team import TEAM_ROUTES
 from .series_format import MSGPACK, encode_msgpack, packed_series, wants_msgpack
 
@@ -225,13 +226,6 @@ class ReportHandler(BaseHandler):
         self.finish(body, set_content_type="text/html; charset=UTF-8")  # APIHandler.finish would say JSON
 
 
-class ModelsHandler(BaseHandler):
-    @tornado.web.authenticated
-    @authorized
-    async def get(self):
-        self.send({"models": await self.call(self.store.list_models, self.str_arg("project"), self.actor)})
-
-
 class ArtifactFileHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
@@ -359,7 +353,6 @@ ROUTES = [
     (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})", RunHandler),
     (_P + r"runs/(?P<run_id>[A-Za-z0-9_-]{1,32})/metrics", SeriesHandler),
     (_P + r"metrics", SeriesManyHandler),
-    (_P + r"models", ModelsHandler),
     (_P + r"diff", DiffHandler),
     (_P + r"report", ReportHandler),
     (_P + r"artifacts/(?P<artifact_id>[0-9]{1,18})/files/(?P<path>.+)", ArtifactFileHandler),
@@ -367,6 +360,7 @@ ROUTES = [
     (_P + r"blobs/(?P<sha256>[0-9a-f]{64})", BlobHandler),
     (_P + r"gc", GcHandler),
     (_P + r"openapi\.json", OpenAPIHandler),
+    *LIFECYCLE_ROUTES,
     *TEAM_ROUTES,
     (_P + r"(?P<path>.*)", UnknownRouteHandler),
 ]

@@ -52,6 +52,9 @@ _MEDIA_TYPE = {"type": "string", "maxLength": 255, "description": "type/subtype[
 _MAX_POINTS = {"type": "integer", "minimum": 3, "maximum": 1_000_000}
 _STEP = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+_STAGE = {"type": "string", "maxLength": 50}
+_ALIAS = {**_KEY, "pattern": r"^(?![0-9]+$)[^@]*$", "description": "a name (not a number, no '@')",
+          "allOf": [{"pattern": _KEY["pattern"]}]}
 
 
 def _obj(required: list[str], **properties: dict) -> dict:
@@ -167,7 +170,35 @@ SCHEMAS: dict[str, Any] = {
         "model_id": {"type": "integer"}, "name": {"type": "string"}, "project": {"type": "string"},
         "version": {"type": "integer"}, "stage": {"type": "string"}, "description": {"type": "string"},
         "created_at": {"type": "number"}, "artifact_id": {"type": "integer"}, "run_id": {"type": "string"},
-        "artifact_name": {"type": "string"}, "artifact_version": {"type": "integer"}}},
+        "artifact_name": {"type": "string"}, "artifact_version": {"type": "integer"},
+        "artifact_type": {"type": "string"}, "flavor": {"type": "string", "description": "how it loads: sklearn, "
+                                                        "joblib, pickle (the artifact's metadata.flavor)"},
+        "content": {"type": "string", "description": "SHA-256 of the artifact's files (sorted paths and hashes)"},
+        "aliases": {"type": "array", "items": {"type": "string"}, "description": "the aliases naming this version"}}},
+    "DatasetVersion": {"type": "object", "properties": {
+        "dataset_id": {"type": "integer"}, "project": _S, "name": _S, "version": {"type": "integer"},
+        "kind": {"type": "string", "enum": ["file", "folder", "zip", "table"]},
+        "content": {"type": "string", "description": "SHA-256 of its files (sorted paths and hashes)"},
+        "artifact_id": {"type": "integer"}, "run_id": _S, "created_at": {"type": "number"},
+        "metadata": {"type": "object", "description": "tables: schema {column: type}, rows, columns, preview"},
+        "aliases": {"type": "array", "items": _S},
+        "files": {"type": "array", "items": {"type": "object", "properties": {
+            "path": _S, "sha256": _S, "size": {"type": "integer"}}}}}},
+    "DatasetDiff": {"type": "object", "properties": {
+        "a": {"type": "object"}, "b": {"type": "object"}, "same": {"type": "boolean"},
+        "files": {"type": "object", "description": "added, removed, changed (paths), unchanged (a count)"},
+        "columns": {"type": "object", "description": "tables: added, removed, changed {column: {a, b}}"},
+        "rows": {"type": "object", "description": "tables: a, b (counts), added, removed, unchanged"}}},
+    "Lineage": {"type": "object", "properties": {
+        "root": _S, "direction": {"type": "string", "enum": ["up", "down"]}, "depth": {"type": "integer"},
+        "truncated": {"type": "boolean"},
+        "nodes": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string", "description": "run:<id>, artifact:<id>, dataset:<dataset_id>:<version>, "
+                                                    "model:<model_id>:<version>"},
+            "kind": {"type": "string", "enum": ["run", "artifact", "dataset", "model"]}}}},
+        "edges": {"type": "array", "items": {"type": "object", "properties": {
+            "source": _S, "target": _S, "kind": {"type": "string", "enum": ["output", "version", "input"]},
+            "role": _S}}}}},
     "RunDiff": {"type": "object", "properties": {
         "a": {"type": "string"}, "b": {"type": "string"},
         "params": {"type": "object"}, "metrics": {"type": "object"}, "tags": {"type": "object"},
@@ -234,8 +265,25 @@ SCHEMAS: dict[str, Any] = {
                                error={"type": ["string", "null"], "maxLength": 100_000},
                                description=_TEXT, name=_SHORT)),
         "models": _items(_obj(["project", "name", "artifact_id"], project=_KEY, name=_KEY,
-                              artifact_id=_DB_ID, stage=_SHORT, description=_TEXT),
-                         "register a new version of model name in project, pointing at the artifact"),
+                              artifact_id=_DB_ID, stage=_STAGE, description=_TEXT),
+                         "register a version of model name in project, pointing at the artifact (the same "
+                         "content again: the existing version)"),
+        "datasets": _items(_obj(["project", "name", "run_id", "kind", "files"], project=_KEY, name=_KEY,
+                                run_id=_RUN_ID, kind={"type": "string", "enum": ["file", "folder", "zip", "table"]},
+                                metadata={"type": "object", "additionalProperties": _ref("JsonValue")},
+                                files={"type": "array", "minItems": 1, "maxItems": 100_000,
+                                       "items": _obj(["path", "sha256", "size"], path=_REL_PATH, sha256=_SHA256,
+                                                     size={"type": "integer", "minimum": 0, "maximum": 2**53},
+                                                     media_type=_MEDIA_TYPE)}),
+                           "a version of dataset name for new content (an artifact of type dataset of the run); "
+                           "content it holds answers that version"),
+        "aliases": _items({**_obj(["project", "alias", "version"], project=_KEY, model=_KEY, dataset=_KEY,
+                                  alias=_ALIAS, version={"oneOf": [_DB_ID, {"type": "null"}]}),
+                           "oneOf": [{"required": ["model"], "not": {"required": ["dataset"]}},
+                                     {"required": ["dataset"], "not": {"required": ["model"]}}]},
+                          "point an alias of a model or dataset at a version (null removes it)"),
+        "stages": _items(_obj(["project", "model", "version", "stage"], project=_KEY, model=_KEY, version=_DB_ID,
+                              stage=_STAGE), "set a model version's stage"),
         "heartbeat": {"type": "array", "items": _RUN_ID, "description": "ids of runs still alive"}}},
     "GcReport": {"type": "object", "description": "what POST gc removed (with dry_run: would remove)", "required": [
         "blobs_removed", "bytes_freed", "temp_files_removed", "temp_bytes_freed", "blobs_kept_young",
@@ -331,11 +379,64 @@ def document(version: str) -> dict:
                            _q("download", "1 or true (default) for Content-Disposition: attachment; "
                                           "anything else (0) shows it inline")],
             "responses": {"200": {"description": "the report", "content": {"text/html": {}}}, **_ERRORS}}},
-        "/mltrack/api/models": {"get": {
-            "summary": "Registered model versions (newest first), optionally of one project",
-            "parameters": [_q("project", "project id or name")],
+        "/mltrack/api/models": {
+            "get": {"summary": "Registered model versions (newest first), optionally of one project or name",
+                    "parameters": [_q("project", "project id or name"), _q("name", "model name")],
+                    "responses": {"200": _json({"type": "object", "properties": {
+                        "models": {"type": "array", "items": _ref("ModelVersion")}}}), **_ERRORS}},
+            "post": {"summary": "Register an artifact as a version of a model (the same content again: that version, "
+                                "200)", "requestBody": {"required": True, "content": {"application/json": {
+                                    "schema": SCHEMAS["Batch"]["properties"]["models"]["items"]}}},
+                     "responses": {"201": _json(_ref("ModelVersion"), "registered"),
+                                   "200": _json(_ref("ModelVersion"), "the same content was registered before"),
+                                   **_ERRORS}}},
+        "/mltrack/api/models/resolve": {"get": {
+            "summary": "The model version a reference names: name (newest), name@alias or name@version",
+            "parameters": [_q("ref", "name, name@alias or name@version", required=True),
+                           _q("project", "project id or name (needed when the name is in several)")],
+            "responses": {"200": _json(_ref("ModelVersion")), **_ERRORS}}},
+        "/mltrack/api/aliases": {
+            "put": {"summary": "Point an alias of a model or dataset at a version (moved atomically)",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                        **SCHEMAS["Batch"]["properties"]["aliases"]["items"],
+                        "properties": {**SCHEMAS["Batch"]["properties"]["aliases"]["items"]["properties"],
+                                       "version": _DB_ID}}}}},
+                    "responses": {"200": _json({"oneOf": [_ref("ModelVersion"), _ref("DatasetVersion")]}),
+                                  **_ERRORS}},
+            "delete": {"summary": "Remove an alias of a model or dataset",
+                       "parameters": [_q("project", "project name", required=True),
+                                      _q("alias", "the alias", required=True),
+                                      _q("model", "model name (or dataset=)"), _q("dataset", "dataset name")],
+                       "responses": {"204": {"description": "removed"}, **_ERRORS}}},
+        "/mltrack/api/stages": {"put": {
+            "summary": "Set a model version's stage",
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": SCHEMAS["Batch"]["properties"]["stages"]["items"]}}},
+            "responses": {"200": _json(_ref("ModelVersion")), **_ERRORS}}},
+        "/mltrack/api/datasets": {"get": {
+            "summary": "Dataset versions (newest first), optionally of one project or name",
+            "parameters": [_q("project", "project id or name"), _q("name", "dataset name")],
             "responses": {"200": _json({"type": "object", "properties": {
-                "models": {"type": "array", "items": _ref("ModelVersion")}}}), **_ERRORS}}},
+                "datasets": {"type": "array", "items": _ref("DatasetVersion")}}}), **_ERRORS}}},
+        "/mltrack/api/datasets/resolve": {"get": {
+            "summary": "One version of a dataset: by version, by alias, or the newest",
+            "parameters": [_q("name", "dataset name", required=True),
+                           _q("version", "version number", {"type": "integer", "minimum": 1}),
+                           _q("alias", "alias"), _q("project", "project id or name")],
+            "responses": {"200": _json(_ref("DatasetVersion")), **_ERRORS}}},
+        "/mltrack/api/datasets/diff": {"get": {
+            "summary": "What differs between two versions of a dataset: files; for tables columns and rows",
+            "parameters": [_q("name", "dataset name", required=True),
+                           _q("a", "version number or alias", required=True),
+                           _q("b", "version number or alias", required=True), _q("project", "project id or name")],
+            "responses": {"200": _json(_ref("DatasetDiff")), **_ERRORS}}},
+        "/mltrack/api/runs/{run_id}/lineage": {"get": {
+            "summary": "The runs, artifacts, datasets and models upstream (up) or downstream (down) of a run",
+            "parameters": [run_id, _q("direction", "up (default) or down", {"type": "string",
+                                                                            "enum": ["up", "down", ""]}),
+                           _q("depth", "hops at most (default: to the end)",
+                              {"type": "integer", "minimum": 0, "maximum": 100})],
+            "responses": {"200": _json(_ref("Lineage")), **_ERRORS}}},
         "/mltrack/api/artifacts/{artifact_id}/files/{path}": {"get": {
             "summary": "The bytes of one artifact file, streamed with its content type",
             "parameters": [_p("artifact_id", "artifact id", {"type": "integer"}),
@@ -354,9 +455,12 @@ def document(version: str) -> dict:
                 "type": "object", "description": "counts per kind (runs: the runs created); registered: the model "
                 "versions registered, when there were any", "properties": {
                     **{k: {"type": "integer"} for k in ("projects", "experiments", "runs", "params", "tags", "points",
-                                                        "artifacts", "inputs", "updates", "models")},
+                                                        "artifacts", "inputs", "updates", "models", "datasets",
+                                                        "aliases", "stages")},
                     "registered": {"type": "array", "items": {"type": "object", "properties": {
-                        "project": _S, "name": _S, "version": {"type": "integer"}}}},
+                        "project": _S, "name": _S, "version": {"type": "integer"}, "existing": {"type": "boolean"}}}},
+                    "dataset_versions": {"type": "array", "items": {"type": "object", "properties": {
+                        "project": _S, "name": _S, "version": {"type": "integer"}, "existing": {"type": "boolean"}}}},
                     "duplicate": {"type": "boolean", "description": "the batch's id had been applied: nothing "
                                   "was written now, the counts are the first application's"}}}}}),
                           "409": _json(_ref("Error"), "A param was logged again with another value"), **_ERRORS}}},

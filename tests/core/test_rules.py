@@ -126,7 +126,8 @@ def test_every_read_path_shows_non_finite_values_alike(store):
 
 ITEM_TYPES = {"projects": B.ProjectItem, "experiments": B.ExperimentItem, "runs": B.RunItem, "params": B.ParamItem,
               "tags": B.TagItem, "metrics": B.MetricItem, "artifacts": B.ArtifactItem, "artifacts.files": B.FileItem,
-              "inputs": B.InputItem, "updates": B.UpdateItem, "models": B.ModelItem}
+              "inputs": B.InputItem, "updates": B.UpdateItem, "models": B.ModelItem, "datasets": B.DatasetItem,
+              "aliases": B.AliasItem, "stages": B.StageItem}
 
 
 def test_the_batch_is_declared_once():

@@ -38,8 +38,8 @@ from .._server import JupyterServer
 
 P, Q = "pegasus", "quokka"
 #: strings that only P's data holds: none may reach Q's member
-P_MARKERS = (P, "prun", "p_secret", "p_loss", "p_exp", "p_model", "p_weights", "p_tag")
-Q_MARKERS = (Q, "qrun", "q_param", "q_loss", "q_exp", "q_model")
+P_MARKERS = (P, "prun", "p_secret", "p_loss", "p_exp", "p_model", "p_weights", "p_tag", "p_data")
+Q_MARKERS = (Q, "qrun", "q_param", "q_loss", "q_exp", "q_model", "q_data")
 HELLO = b"hello"
 HELLO_SHA = hashlib.sha256(HELLO).hexdigest()
 ADMIN_MSG = "needs an admin; {user} is not one"
@@ -118,6 +118,10 @@ def world(tmp_path_factory):
                                                      "media_type": "text/plain"}]}]}, a)
         aid = store.find_artifact(run_ids[0], art, actor=a)["id"]
         store.register_model(name, model, aid, actor=a)
+        sha, size = store.blobs.put_bytes(b"data of " + name.encode())
+        store.write_batch({"datasets": [{"project": name, "name": f"{name[0]}_data", "run_id": run_ids[0],
+                                         "kind": "file", "files": [{"path": "data.csv", "sha256": sha,
+                                                                    "size": size}]}]}, a)
         return aid
 
     aid = project("olga", P, ["prun1", "prun2"], "p_secret", "p_loss", "p_exp", "p_weights", "p_model")
@@ -256,6 +260,10 @@ def _check_new_key(r, c):
     assert r.json()["user"] == KEY_OWNER and r.json()["key"].startswith("mltk_")
 
 
+def _is(got, want):
+    assert got == want, (got, want)
+
+
 def _check_unknown_route(r, c):
     assert r.json()["error"]["code"] == "not_found"
 
@@ -268,7 +276,7 @@ def batch_of(w: World, c: Caller, section: str) -> dict:
     """A batch writing one section to P (or to its runs), named after the caller where it leaves a trace: after
     the matrix, P holds exactly the allowed callers' writes."""
     tag = re.sub(r"\W", "_", c.name)
-    if section == "artifacts":
+    if section in ("artifacts", "datasets"):
         w.store.blobs.put_bytes(HELLO)
     item = {
         "projects": {"name": P},
@@ -283,6 +291,10 @@ def batch_of(w: World, c: Caller, section: str) -> dict:
         "inputs": {"run_id": "prun2", "artifact_id": w.artifact_id, "role": f"by {c.name}"},
         "updates": {"run_id": "prun2", "description": f"by {c.name}"},
         "models": {"project": P, "name": f"p_model by {c.name}", "artifact_id": w.artifact_id},
+        "datasets": {"project": P, "name": f"p_data by {c.name}", "run_id": "prun1", "kind": "file",
+                     "files": [{"path": "hello.txt", "sha256": HELLO_SHA, "size": len(HELLO)}]},
+        "aliases": {"project": P, "model": "p_model", "alias": f"by {c.name}", "version": 1},
+        "stages": {"project": P, "model": "p_model", "version": 1, "stage": f"by {c.name}"},
         "heartbeat": "prun2",
     }[section]
     return {section.split("+")[0]: [item]}
@@ -311,6 +323,26 @@ RULES: dict[tuple[str, str], Rule | list[Rule]] = {
                                                                                "name": "p_loss"}),
                                  check=_check_series_many),
     (A + "models", "GET"): Rule("viewer", lambda w, c: Sample(A + "models", {"project": P}), check=_check_models),
+    (A + "models", "POST"): Rule("contributor", lambda w, c: Sample(A + "models", json={
+        "project": P, "name": f"p_model2 by {c.name}", "artifact_id": w.artifact_id}), 201),
+    (A + "models/resolve", "GET"): Rule("viewer", lambda w, c: Sample(A + "models/resolve", {
+        "ref": "p_model@1", "project": P}), check=lambda r, c: _is(r.json()["name"], "p_model")),
+    (A + "aliases", "PUT"): Rule("contributor", lambda w, c: Sample(A + "aliases", json={
+        "project": P, "model": "p_model", "alias": "champion", "version": 1}),
+        check=lambda r, c: _is("champion" in r.json()["aliases"], True)),
+    (A + "aliases", "DELETE"): Rule("contributor", lambda w, c: Sample(A + "aliases", {
+        "project": P, "model": "p_model", "alias": "gone"}), 204),
+    (A + "stages", "PUT"): Rule("contributor", lambda w, c: Sample(A + "stages", json={
+        "project": P, "model": "p_model", "version": 1, "stage": "production"})),
+    (A + "datasets", "GET"): Rule("viewer", lambda w, c: Sample(A + "datasets", {"project": P}),
+                                  check=lambda r, c: _is({d["project"] for d in r.json()["datasets"]}, {P})),
+    (A + "datasets/resolve", "GET"): Rule("viewer", lambda w, c: Sample(A + "datasets/resolve", {
+        "name": "p_data", "project": P}), check=lambda r, c: _is(r.json()["name"], "p_data")),
+    (A + "datasets/diff", "GET"): Rule("viewer", lambda w, c: Sample(A + "datasets/diff", {
+        "name": "p_data", "a": "1", "b": "1", "project": P}), check=lambda r, c: _is(r.json()["same"], True)),
+    (A + "runs/(?P<run_id>[A-Za-z0-9_-]{1,32})/lineage", "GET"): Rule(
+        "viewer", lambda w, c: Sample(A + "runs/prun1/lineage", {"direction": "down"}),
+        check=lambda r, c: _is({n["kind"] for n in r.json()["nodes"]} >= {"run", "artifact", "model", "dataset"}, True)),
     (A + "diff", "GET"): Rule("viewer", lambda w, c: Sample(A + "diff", {"a": "prun1", "b": "prun2"})),
     (A + "report", "GET"): Rule("viewer", lambda w, c: Sample(A + "report", {"runs": "prun1", "download": "0"})),
     (A + "artifacts/(?P<artifact_id>[0-9]{1,18})/files/(?P<path>.+)", "GET"): Rule(
@@ -470,6 +502,7 @@ LISTS = [
     (A + "columns", None),
     (A + "columns", {"filter": "params.p_secret = 1 or id = 'prun1' or id = 'qrun1'"}),
     (A + "models", None),
+    (A + "datasets", None),
 ]
 
 

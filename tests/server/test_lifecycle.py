@@ -1,0 +1,167 @@
+"""The model lifecycle from Python and REST: the registry (register, register the best, aliases, stages, load), in
+embedded mode (the store in-process) and remote mode (the client's HttpBackend through a real Jupyter server)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import requests
+
+from jupyter_mltrack.core.errors import InvalidInput, NotFound
+
+from .._server import JupyterServer
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lifecycle")
+    (folder / "store").mkdir()
+    s = JupyterServer(folder, str(folder / "store")).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(params=["embedded", "remote"])
+def mlt(request, store_dir, monkeypatch):
+    """The client, on a local store (embedded) or through the module's server (remote)."""
+    import jupyter_mltrack as R
+    from jupyter_mltrack.client.tracking import reset
+
+    uri = str(store_dir) if request.param == "embedded" else request.getfixturevalue("server").client_uri
+    monkeypatch.setenv("MLTRACK_URI", uri)
+    R.set_tracking_uri(uri)
+    R.mode = request.param
+    yield R
+    while R.active_run() is not None:
+        R.active_run().end("killed")
+    reset()
+
+
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = x @ np.array([1.5, -2.0, 0.5]) + rng.normal(scale=0.1, size=200)
+    return x, y
+
+
+def train(mlt, project, alpha):
+    from sklearn.linear_model import Ridge
+
+    x, y = data()
+    with mlt.start_run(f"ridge-{alpha}", project=project, params={"alpha": alpha}, capture_environment=False) as run:
+        model = Ridge(alpha=alpha).fit(x, y)
+        run.log_metric("rmse", float(np.sqrt(np.mean((model.predict(x) - y) ** 2))))
+        mlt.log_model(model)
+    return run, model
+
+
+def test_register_alias_stage_and_load(mlt, tmp_path):
+    project = f"house-{mlt.mode}"
+    good, good_model = train(mlt, project, 0.01)
+    bad, _ = train(mlt, project, 500.0)
+    best = mlt.register_best(None, "rmse", name="house", mode="min", project=project)
+    assert (best["version"], best["run_id"], best["flavor"]) == (1, good.id, "sklearn")
+    assert mlt.register_model("house", good)["version"] == 1  # the same bytes: the same version
+    v2 = mlt.register_model("house", bad, stage="staging")
+    assert (v2["version"], v2["stage"]) == (2, "staging")
+
+    assert mlt.set_alias("house@champion", 1)["aliases"] == ["champion"]
+    mlt.set_alias("house@challenger", 2)
+    moved = mlt.set_alias("house@champion", 2)
+    assert moved["version"] == 2 and moved["aliases"] == ["challenger", "champion"]
+    assert {r.version: list(r.aliases) for r in mlt.list_models(project, "house").itertuples()} == {
+        2: ["challenger", "champion"], 1: []}
+    mlt.set_alias("house@champion", 1)
+    assert mlt.set_stage("house@champion", "production")["stage"] == "production"
+
+    x, _ = data()
+    for ref in ("house@champion", "house@1"):
+        loaded = mlt.load_model(ref)
+        np.testing.assert_allclose(loaded.predict(x), good_model.predict(x))
+    assert mlt.load_model("house").alpha == 500.0  # a bare name: the newest version
+
+    with mlt.start_run("scoring", project=project, capture_environment=False) as scoring:
+        mlt.load_model("house@champion")
+    inputs = mlt.get_run(scoring.id).info["inputs"]
+    assert [(i["run_id"], i["name"], i["role"]) for i in inputs] == [(good.id, "model", "model")]
+
+    with pytest.raises(NotFound, match="no alias 'nobody'"):
+        mlt.load_model("house@nobody")
+    with pytest.raises(NotFound, match="has no version 9"):
+        mlt.set_alias("house@champion", 9)
+    with pytest.raises(InvalidInput, match="names no alias"):
+        mlt.set_alias("house", 1)
+    with pytest.raises(NotFound, match="no run has the metric 'nope'"):
+        mlt.register_best(None, "nope", name="house", project=project)
+
+
+def test_a_model_of_an_unknown_flavor_is_refused_by_name(mlt, tmp_path):
+    project = f"odd-{mlt.mode}"
+    f = tmp_path / "model.onnx"
+    f.write_bytes(b"not a pickle")
+    with mlt.start_run(project=project, capture_environment=False) as run:
+        run.log_artifact(f, name="model", type="model")
+    mlt.register_model("odd", run)
+    with pytest.raises(InvalidInput, match=r"flavor 'unknown \(\.onnx\)'.*reads sklearn, joblib, pickle"):
+        mlt.load_model("odd")
+
+    with mlt.start_run(project=project, capture_environment=False):
+        mlt.log_model(NoPredict(), name="thing", flavor="pickle")
+        run2 = mlt.active_run()
+    mlt.register_model("thing", run2, artifact="thing")
+    with pytest.raises(InvalidInput, match="NoPredict, which has no predict method"):
+        mlt.load_model("thing")
+
+
+class NoPredict:
+    """A picklable object without predict."""
+
+
+def api(server, method, path, **kw):
+    return requests.request(method, server.api + path, headers=server.headers, timeout=30, **kw)
+
+
+def test_registry_routes(server):
+    from jupyter_mltrack.core.store import Store
+
+    store = Store(server.store_uri)
+    try:
+        sha, size = store.blobs.put_bytes(b"weights")
+        store.write_batch({"runs": [{"id": "rest1", "project": "R"}],
+                           "artifacts": [{"run_id": "rest1", "name": "model", "files": [
+                               {"path": "m.joblib", "sha256": sha, "size": size}]}]})
+        aid = store.find_artifact("rest1", "model")["id"]
+    finally:
+        store.close()
+    r = api(server, "POST", "models", json={"project": "R", "name": "m", "artifact_id": aid})
+    assert r.status_code == 201 and r.json()["version"] == 1
+    r = api(server, "POST", "models", json={"project": "R", "name": "m", "artifact_id": aid})
+    assert r.status_code == 200 and r.json()["version"] == 1  # the same content: the existing version
+    r = api(server, "PUT", "aliases", json={"project": "R", "model": "m", "alias": "champion", "version": 1})
+    assert r.status_code == 200 and r.json()["aliases"] == ["champion"]
+    r = api(server, "GET", "models/resolve", params={"ref": "m@champion"})
+    assert (r.status_code, r.json()["version"], r.json()["run_id"]) == (200, 1, "rest1")
+    r = api(server, "PUT", "stages", json={"project": "R", "model": "m", "version": 1, "stage": "production"})
+    assert r.json()["stage"] == "production"
+    assert api(server, "GET", "models", params={"project": "R", "name": "m"}).json()["models"][0]["aliases"] == [
+        "champion"]
+    assert api(server, "DELETE", "aliases", params={"project": "R", "model": "m", "alias": "champion"}
+               ).status_code == 204
+    r = api(server, "GET", "models/resolve", params={"ref": "m@champion"})
+    assert r.status_code == 404 and "no alias 'champion'" in r.json()["error"]["message"]
+    # bad input: a 4xx naming the field
+    for method, path, kw, status, words in [
+        ("PUT", "aliases", {"json": {"project": "R", "model": "m", "alias": "7", "version": 1}}, 400, "alias '7'"),
+        ("PUT", "aliases", {"json": {"project": "R", "model": "m", "alias": "x", "version": 5}}, 404, "no version 5"),
+        ("PUT", "aliases", {"json": {"project": "R", "model": "m", "alias": "x"}}, 400, "'version'"),
+        ("PUT", "aliases", {"json": {"project": "R", "alias": "x", "version": 1}}, 400, "'model' and 'dataset'"),
+        ("PUT", "stages", {"json": {"project": "R", "model": "m", "version": 1, "stage": "s" * 60}}, 400,
+         "stages.stage"),
+        ("POST", "models", {"json": {"project": "R", "name": "m", "artifact_id": 999999}}, 404, "no artifact 999999"),
+        ("POST", "models", {"json": {"project": "R", "name": "m"}}, 400, "'artifact_id'"),
+        ("GET", "models/resolve", {}, 400, "'ref'"),
+        ("GET", "models/resolve", {"params": {"ref": "nope"}}, 404, "no model 'nope'"),
+        ("DELETE", "aliases", {"params": {"project": "R", "alias": "x"}}, 400, "'model' and 'dataset'"),
+    ]:
+        r = api(server, method, path, **kw)
+        assert r.status_code == status and words in r.json()["error"]["message"], (method, path, kw, r.text)
