@@ -187,3 +187,48 @@ def test_a_run_that_cannot_start_keeps_its_body_from_running(tmp_path, store_dir
     assert "UsageError" in nb.cells[2].outputs[-1].text  # IPython prints a UsageError, no traceback
     assert nb.cells[3].outputs[0].data["text/plain"] == "(False, None)"
     assert nb.cells[5].outputs[0].data["text/plain"] == "1"
+
+
+# -- real notebooks ------------------------------------------------------------------------------------------------
+
+NOTEBOOKS = os.path.join(ROOT, "tests", "notebooks")
+
+
+def _tracked_copy(nb: nbformat.NotebookNode, stem: str) -> nbformat.NotebookNode:
+    """The notebook with the extension loaded in its first code cell and each cell tagged ``train`` under
+    ``%%track_run`` (cell ids, order and execution counts unchanged)."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    code[0].source = "%load_ext jupyter_mltrack\n" + code[0].source
+    for i, c in enumerate(code):
+        if "train" in c.metadata.get("tags", []):
+            c.source = f"%%track_run --name {stem}-{i} --project Notebooks\n" + c.source
+    return nb
+
+
+@pytest.mark.parametrize("name", ["model_validation.ipynb", "random_forest.ipynb"])
+def test_a_real_notebook_tracked_shows_what_it_shows_untracked(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLTRACK_URI", str(tmp_path / "store"))
+    monkeypatch.setenv("PYTHONPATH", ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    source = nbformat.read(os.path.join(NOTEBOOKS, name), as_version=4)
+    stem = name.split(".")[0]
+    runs = {}
+    for tracked in (False, True):
+        nb = _tracked_copy(source, stem) if tracked else nbformat.from_dict(json.loads(json.dumps(source)))
+        path = tmp_path / f"{int(tracked)}-{name}"
+        nbformat.write(nb, path)
+        monkeypatch.setenv("JPY_SESSION_NAME", str(path))
+        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+        runs[tracked] = nb
+    plain, tracked = runs[False], runs[True]
+    for a, b in zip(plain.cells, tracked.cells):
+        if a.cell_type == "code":
+            assert _outputs(b) == _outputs(a), a.source
+            assert b.execution_count == a.execution_count
+    store = Store(tmp_path / "store")
+    got, _ = store.search_runs(project="Notebooks", order_by="start_time", limit=100)
+    trained = [c for c in source.cells if "train" in c.metadata.get("tags", [])]
+    assert len(got) == len(trained)
+    expected = ["failed" if "raises-exception" in c.metadata["tags"] else "finished" for c in trained]
+    assert [r["status"] for r in got] == expected
+    assert all(r["metrics"] or r["status"] == "failed" or "grid.fit" in c.source for r, c in zip(got, trained))
