@@ -39,6 +39,6 @@ def test_demo_notebook(tmp_path, store_dir, monkeypatch):
     assert (tmp_path / "diabetes-report.html").stat().st_size > 100_000
     widget_cells = [c for c in nb.cells if c.cell_type == "code" and any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in c.outputs)]
     assert len(widget_cells) == 3
-    for c in widget_cells:  # each widget output carries a static fallback
-        data = next(o for o in c.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {}))["data"]
-        assert "text/html" in data
+    for c in widget_cells:  # each widget is preceded by its static rendering, an output of its own
+        i = next(i for i, o in enumerate(c.outputs) if "application/vnd.jupyter.widget-view+json" in o.get("data", {}))
+        assert i > 0 and 'class="mltrack-fallback"' in c.outputs[i - 1]["data"]["text/html"]

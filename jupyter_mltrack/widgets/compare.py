@@ -14,13 +14,13 @@ import math
 import threading
 from pathlib import Path
 
-import anywidget
 import traitlets as t
 
 from ..client.tracking import get_client
 from ..core.errors import InvalidInput, MLTrackError
 from ..core.wire import cell_value
 from .esm import esm
+from .fallback import WithFallback
 from .metric_chart import PALETTE, finite_or_none, run_ids_of
 
 _STATIC = Path(__file__).parent / "static"
@@ -35,7 +35,7 @@ def _num(v) -> float | None:
     return None
 
 
-class Compare(anywidget.AnyWidget):
+class Compare(WithFallback):
     _esm = esm("compare.js", plotly=True)
     _css = _STATIC / "widgets.css"
 
@@ -193,10 +193,12 @@ class Compare(anywidget.AnyWidget):
         return (f'<table class="mltrack-static-table"><caption>{html.escape(cap)}</caption><thead><tr>{head}</tr>'
                 f"</thead><tbody>{''.join(rows)}</tbody></table>")
 
+    def static_html(self) -> str:
+        return self.to_html()
+
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["text/html"] = self.to_html()
         data["text/plain"] = f"Compare({len(self.runs)} runs, metric={self.metric!r}, best={self.best_run!r})"
         return bundle
 

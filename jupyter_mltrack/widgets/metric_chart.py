@@ -20,12 +20,12 @@ import threading
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-import anywidget
 import traitlets as t
 
 from ..client.tracking import get_client
 from ..core.errors import InvalidInput, MLTrackError
 from .esm import esm
+from .fallback import WithFallback
 from .live import RevisionPoller
 
 _STATIC = Path(__file__).parent / "static"
@@ -62,7 +62,7 @@ def finite_or_none(values: Iterable[float]) -> list:
     return [None if (v != v or v in (math.inf, -math.inf)) else v for v in values]
 
 
-class MetricChart(anywidget.AnyWidget):
+class MetricChart(WithFallback):
     _esm = esm("metric_chart.js", plotly=True)
     _css = _STATIC / "widgets.css"
     _poller: RevisionPoller | None = None  # the live refresh thread, while displayed
@@ -244,11 +244,13 @@ class MetricChart(anywidget.AnyWidget):
                          f'{html.escape(tr["key"])}&nbsp; ' for tr in self.traces[:20])
         return "<div>" + "".join(parts) + f"<div style='font:11px sans-serif'>{legend}</div></div>"
 
+    def static_html(self) -> str:
+        return self.to_svg()
+
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         data["application/vnd.plotly.v1+json"] = self.figure()
-        data["text/html"] = self.to_svg()
         data["text/plain"] = f"MetricChart({len(self._run_ids)} runs, {', '.join(self.metrics)})"
         return bundle
 

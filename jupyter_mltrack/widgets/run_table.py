@@ -16,13 +16,13 @@ import threading
 import time
 from pathlib import Path
 
-import anywidget
 import traitlets as t
 
 from ..client.tracking import get_client
 from ..core.errors import MLTrackError
 from ..core.wire import cell_value
 from .esm import esm
+from .fallback import WithFallback
 from .live import RevisionPoller
 
 _STATIC = Path(__file__).parent / "static"
@@ -30,7 +30,7 @@ FIXED = ("name", "status", "start_time", "duration")
 _POLL_SECONDS = 1.0
 
 
-class RunTable(anywidget.AnyWidget):
+class RunTable(WithFallback):
     _esm = esm("run_table.js")
     _css = _STATIC / "widgets.css"
     _poller: RevisionPoller | None = None  # the live refresh thread, while displayed
@@ -152,10 +152,12 @@ class RunTable(anywidget.AnyWidget):
         return (f'<table class="mltrack-static-table"><caption>{html.escape(caption)}</caption>'
                 f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
+    def static_html(self) -> str:
+        return self.to_html()
+
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
         data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data["text/html"] = self.to_html()
         data["text/plain"] = f"RunTable({self.total} runs)"
         return bundle
 

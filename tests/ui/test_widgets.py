@@ -67,6 +67,9 @@ def test_run_table_widget(lab, page):
     page.wait_for_function("() => document.querySelectorAll('.mltrack-run-table tbody tr').length === 10")
     assert rows.first.get_attribute("data-run-id")
     assert "1–10 of 30 runs" in table.locator(".mltrack-count").inner_text()
+    # the static rendering (an output of its own, for viewers without widgets) is hidden once the view has drawn
+    fallback = page.locator(".mltrack-fallback")
+    assert fallback.count() == 1 and not fallback.is_visible()
     # clicking a header sorts in the kernel
     table.locator('th[data-column="params.lr"]').click()
     page.wait_for_function("""() => {

@@ -1,18 +1,23 @@
-"""Widgets in an executed notebook exported with nbconvert (no kernel, no widget state): the static fallbacks show."""
+"""Widgets in an executed notebook exported with nbconvert (no kernel), with and without the widget state saved:
+the static fallbacks show."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import re
+
 import nbformat
+import pytest
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_nbconvert_export_shows_fallbacks(tmp_path, store_dir, monkeypatch):
+@pytest.mark.parametrize("saved_state", [False, True], ids=["no widget state", "widget state saved"])
+def test_nbconvert_export_shows_fallbacks(tmp_path, store_dir, monkeypatch, saved_state):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(c) for c in (
@@ -27,11 +32,15 @@ def test_nbconvert_export_shows_fallbacks(tmp_path, store_dir, monkeypatch):
     )]
     monkeypatch.setenv("MLTRACK_URI", str(store_dir))
     monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    # JupyterLab does not save widget state by default: neither does this notebook
-    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=False,
+    # JupyterLab does not save widget state by default; nbclient does (and JupyterLab can)
+    NotebookClient(nb, timeout=120, kernel_name="python3", store_widget_state=saved_state,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
+    assert ("widgets" in nb.metadata) is saved_state
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    assert "mltrack-static-table" in body and "fb0" in body and "fb2" in body  # run table and comparison
+    # what a reader sees without running scripts: the page less its scripts (widget views, widget state)
+    body = re.sub(r"<script\b.*?</script>", "", body, flags=re.S)
+    assert body.count('class="mltrack-fallback"') == 3
+    assert body.count("mltrack-static-table") == 2 and "fb0" in body and "fb2" in body  # run table and comparison
     assert "<polyline" in body  # the chart's SVG
     # saved outputs stay small: no plotly.js anywhere in the notebook
     text = nbformat.writes(nb)

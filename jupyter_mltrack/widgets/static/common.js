@@ -11,3 +11,13 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
+// The widget's static rendering is an output of its own, displayed just before the widget for viewers that cannot
+// run it (widgets/fallback.py). Once this view has drawn, that output is hidden.
+function hideFallback(model, root) {
+  const id = model.get("fallback_id");
+  if (!id) return;
+  const doc = root.ownerDocument || document;
+  for (const e of doc.querySelectorAll(`[data-mltrack-fallback="${CSS.escape(id)}"]`)) {
+    (e.closest(".jp-OutputArea-child") || e).style.display = "none";
+  }
+}

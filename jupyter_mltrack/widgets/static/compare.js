@@ -135,6 +135,7 @@ function render({ model, el: root }) {
   let pending = null;
   const redraw = () => { drawControls(); drawTable(); if (!pending) pending = requestAnimationFrame(() => { pending = null; drawPlots(); }); };
   redraw();
+  hideFallback(model, root);
   for (const k of ["runs", "metric", "goal", "differences_only", "param_x", "best_run", "overlay", "error", "params", "differing", "metrics"]) {
     model.on(`change:${k}`, redraw);
   }

@@ -133,6 +133,7 @@ function render({ model, el: root }) {
   const schedule = () => { if (!pending) pending = requestAnimationFrame(() => { pending = null; draw(); }); };
   syncControls();
   draw();
+  hideFallback(model, root);
   for (const k of ["traces", "x_axis", "log_y", "smoothing", "error", "title"]) model.on(`change:${k}`, () => { syncControls(); schedule(); });
   model.on("change:color_options", syncControls);
   model.on("change:color_by", syncControls);

@@ -137,6 +137,7 @@ function render({ model, el: root }) {
   filterInput.value = model.get("filter");
   liveBox.checked = model.get("live");
   drawColumns(); drawTable(); drawError();
+  hideFallback(model, root);
   model.on("change:rows", drawTable);
   model.on("change:columns", () => { drawColumns(); drawTable(); });
   model.on("change:available_columns", drawColumns);
