@@ -24,6 +24,9 @@ _API = {
                                        "diff_notebooks", "RunDiff", "export_report", "gc"),
     "jupyter_mltrack.client.registry": ("log_model", "register_model", "register_best", "set_alias", "set_stage",
                                         "get_model_version", "list_models", "load_model"),
+    "jupyter_mltrack.client.datasets": ("log_dataset", "use_dataset", "diff_datasets", "list_datasets",
+                                        "set_dataset_alias"),
+    "jupyter_mltrack.client.inputs": ("use_params", "log_pipeline"),
 }
 _LAZY = {name: module for module, names in _API.items() for name in names}
 _LAZY.update({
@@ -53,6 +56,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client.queries import (
         RunDiff, diff_notebooks, export_report, gc, get_run, list_experiments, list_projects, search_runs,
     )
+    from .client.datasets import diff_datasets, list_datasets, log_dataset, set_dataset_alias, use_dataset
+    from .client.inputs import log_pipeline, use_params
     from .client.registry import (
         get_model_version, list_models, load_model, log_model, register_best, register_model, set_alias, set_stage,
     )

@@ -432,6 +432,14 @@ class Run:
             self._writer.flush()
         return self._backend().get_run(self.id)
 
+    def lineage(self, direction: str = "up", depth: int | None = None) -> dict:
+        """The runs, artifacts, dataset versions and model versions ``direction`` "up" (what this run came from) or
+        "down" (what came of it), ``depth`` hops at most (None: to the end): ``{"nodes", "edges", …}``
+        (docs/rest-api.md, ``Lineage``)."""
+        if self._writer is not None:
+            self._writer.flush()
+        return self._backend().lineage(self.id, direction, depth)
+
 
 def _plain(v: Any) -> bool:
     return v is None or isinstance(v, (str, int, float, bool))

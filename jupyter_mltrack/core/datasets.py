@@ -177,32 +177,46 @@ def diff_schema(a: dict, b: dict) -> dict[str, Any]:
 
 
 def diff_rows(frame_a: Any, frame_b: Any) -> dict[str, int]:
-    """Rows of two DataFrames compared as a multiset over their common columns: ``added`` (in b only), ``removed``
-    (in a only), ``unchanged``."""
+    """Rows of two DataFrames compared as a multiset over their common columns, by value (numbers as floats, the
+    rest as text): ``added`` (in b only), ``removed`` (in a only), ``unchanged``."""
     import collections
 
     import pandas as pd
 
     common = [c for c in frame_a.columns if c in frame_b.columns]
-    ha = collections.Counter(pd.util.hash_pandas_object(frame_a[common], index=False).tolist())
-    hb = collections.Counter(pd.util.hash_pandas_object(frame_b[common], index=False).tolist())
+
+    def canonical(frame):  # by value: 1 and 1.0 are the same number whatever the column's type
+        return pd.DataFrame({c: frame[c].astype("float64") if pd.api.types.is_numeric_dtype(frame[c])
+                             else frame[c].astype(str) for c in common})
+
+    ha = collections.Counter(pd.util.hash_pandas_object(canonical(frame_a), index=False).tolist())
+    hb = collections.Counter(pd.util.hash_pandas_object(canonical(frame_b), index=False).tolist())
     return {"added": sum((hb - ha).values()), "removed": sum((ha - hb).values()), "unchanged": sum((ha & hb).values())}
 
 
+def is_table(v: dict) -> bool:
+    """A version that is one table: a DataFrame logged as Parquet, or a CSV or Parquet file that read as one."""
+    return "schema" in v["metadata"] and len(v["files"]) == 1
+
+
+def read_table(data: bytes, path: str) -> Any:
+    import io
+
+    import pandas as pd
+
+    return pd.read_csv(io.BytesIO(data)) if path.lower().endswith(".csv") else pd.read_parquet(io.BytesIO(data))
+
+
 def diff_versions(a: dict, b: dict, read_bytes: Callable[[str], bytes] | None = None) -> dict[str, Any]:
-    """What differs between two dataset versions: their files, and for tables their ``rows`` (counts, and — when
-    ``read_bytes`` reads a blob — the rows added and removed) and ``columns`` (schema)."""
+    """What differs between two dataset versions: their files, and for tables their ``columns`` (schema) and
+    ``rows`` (counts, and — when ``read_bytes`` reads a blob — the rows added and removed)."""
     out: dict[str, Any] = {"a": {"version": a["version"], "kind": a["kind"], "content": a["content"]},
                            "b": {"version": b["version"], "kind": b["kind"], "content": b["content"]},
                            "same": a["content"] == b["content"], "files": diff_files(a, b)}
-    if a["kind"] == "table" and b["kind"] == "table":
+    if is_table(a) and is_table(b):
         out["columns"] = diff_schema(a, b)
         out["rows"] = {"a": a["metadata"].get("rows"), "b": b["metadata"].get("rows")}
         if read_bytes is not None:
-            import io
-
-            import pandas as pd
-
-            frames = [pd.read_parquet(io.BytesIO(read_bytes(v["files"][0]["sha256"]))) for v in (a, b)]
+            frames = [read_table(read_bytes(v["files"][0]["sha256"]), v["files"][0]["path"]) for v in (a, b)]
             out["rows"].update(diff_rows(*frames))
     return out

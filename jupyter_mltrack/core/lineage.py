@@ -169,7 +169,7 @@ def walk(conn: Connection, root: Node, direction: str = "up", depth: int | None 
         raise NotFound(f"no {root[0]} {node_id(root)}")
     seen: dict[Node, dict] = dict(info)
     edges: list[LineageEdge] = []
-    frontier, level, truncated = [root], 0, False
+    frontier, level, reached, truncated = [root], 0, 0, False
     while frontier and level < limit:
         level += 1
         hops = _neighbours(conn, frontier, direction == "up")
@@ -183,15 +183,17 @@ def walk(conn: Connection, root: Node, direction: str = "up", depth: int | None 
             edges.append({"source": node_id(src), "target": node_id(dst), "kind": kind, "role": role})
             if nb in fresh and nb not in nxt:
                 nxt.append(nb)
+        if nxt:
+            reached = level
         if len(seen) > MAX_LINEAGE_NODES:
             truncated = True
             break
         frontier = nxt
-    if frontier and level >= limit and depth is None:
-        truncated = True
+    if frontier and level >= limit and depth is None and _neighbours(conn, frontier, direction == "up"):
+        truncated = True  # the walk's bound, not the graph's end
     keep = [n for n in seen if readable is None or seen[n]["project_id"] in readable]
     nodes = [{"id": node_id(n), **{k: v for k, v in seen[n].items() if k != "project_id"}} for n in keep]
-    return {"root": node_id(root), "direction": direction, "depth": level, "nodes": nodes,
+    return {"root": node_id(root), "direction": direction, "depth": reached, "nodes": nodes,
             "edges": list({(e["source"], e["target"], e["kind"]): e for e in edges}.values()), "truncated": truncated}
 
 

@@ -165,3 +165,134 @@ def test_registry_routes(server):
     ]:
         r = api(server, method, path, **kw)
         assert r.status_code == status and words in r.json()["error"]["message"], (method, path, kw, r.text)
+
+
+# -- datasets, parameters and pipelines as inputs, lineage ----------------------------------------------------------
+
+
+def test_datasets_from_frames_and_folders(mlt, tmp_path):
+    import pandas as pd
+
+    project = f"data-{mlt.mode}"
+    df1 = pd.DataFrame({"area": [50, 80, 120], "price": [1.0, 2.0, 3.5], "city": ["a", "b", "c"]})
+    v1 = mlt.log_dataset(df1, name="houses", project=project)
+    assert (v1["version"], v1["kind"], v1["metadata"]["rows"]) == (1, "table", 3)
+    assert v1["metadata"]["schema"] == {"area": "int64", "price": "float64", "city": "object"} or \
+        v1["metadata"]["schema"]["area"] == "int64"
+    assert v1["metadata"]["preview"][0] == {"area": 50, "price": 1.0, "city": "a"}
+    runs_before = len(mlt.search_runs(project=project))
+    assert mlt.log_dataset(df1.copy(), name="houses", project=project)["version"] == 1  # same content
+    assert len(mlt.search_runs(project=project)) == runs_before  # and nothing written
+    df2 = pd.concat([df1, pd.DataFrame({"area": [200], "price": [5.0], "city": ["d"]})]).assign(rooms=1)
+    assert mlt.log_dataset(df2, name="houses", project=project)["version"] == 2
+    d = mlt.diff_datasets("houses", 1, 2, project=project)
+    assert d["columns"]["added"] == ["rooms"] and d["rows"] == {"a": 3, "b": 4, "added": 1, "removed": 0,
+                                                                 "unchanged": 3}
+    mlt.set_dataset_alias("houses", "prod", 1, project=project)
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.txt").write_text("A")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "b.txt").write_text("B")
+    f1 = mlt.log_dataset(folder, name="images", project=project)
+    z1 = mlt.log_dataset(folder, name="images-zip", project=project, zip=True)
+    (folder / "sub" / "b.txt").write_text("B2")
+    (folder / "c.txt").write_text("C")
+    f2 = mlt.log_dataset(folder, name="images", project=project)
+    assert (f1["kind"], f1["version"], f2["version"], z1["kind"]) == ("folder", 1, 2, "zip")
+    assert mlt.diff_datasets("images", 1, 2, project=project)["files"] == {
+        "added": ["c.txt"], "removed": [], "changed": ["sub/b.txt"], "unchanged": 1}
+
+    with mlt.start_run("train", project=project, capture_environment=False) as run:
+        path = mlt.use_dataset("houses", alias="prod", project=project)
+        pd.testing.assert_frame_equal(pd.read_parquet(path), df1)
+        folder_v1 = mlt.use_dataset("images", version=1, project=project)
+        assert (folder_v1 / "sub" / "b.txt").read_text() == "B" and not (folder_v1 / "c.txt").exists()
+        unzipped = mlt.use_dataset("images-zip", project=project)
+        assert (unzipped / "sub" / "b.txt").read_text() == "B"
+    used = {(i["name"], i["role"]) for i in mlt.get_run(run.id).info["inputs"]}
+    assert used == {("houses", "dataset"), ("images", "dataset"), ("images-zip", "dataset")}
+    with pytest.raises(NotFound, match="dataset 'houses' has no alias 'nope'"):
+        mlt.use_dataset("houses", alias="nope", project=project)
+    with pytest.raises(InvalidInput, match="does not exist"):
+        mlt.log_dataset(tmp_path / "missing.csv", name="x", project=project)
+
+
+def test_params_file_and_pipeline_version(mlt, tmp_path, monkeypatch):
+    import json
+    import subprocess
+
+    project = f"inputs-{mlt.mode}"
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"alpha": 0.5, "model": {"depth": 3, "kind": "tree"}}))
+    script = tmp_path / "train.py"
+    script.write_text("print('train')\n")
+    with mlt.start_run("a", project=project, capture_environment=False) as a:
+        assert mlt.use_params(params)["model"]["depth"] == 3
+        assert mlt.log_pipeline(script, name="train.py")["version"] == 1
+    with mlt.start_run("b", project=project, capture_environment=False) as b:
+        mlt.use_params(params)  # the same file: the same version, used by b
+        mlt.log_pipeline(script, name="train.py")
+    info = mlt.get_run(b.id).info
+    assert info["params"] == {"alpha": 0.5, "model.depth": 3, "model.kind": "tree"}
+    assert info["tags"]["params.file"] == "params.json@1" and info["tags"]["pipeline.version"] == "train.py@1"
+    assert {(i["name"], i["run_id"]) for i in info["inputs"]} == {("params.json", a.id), ("train.py", a.id)}
+    bad = tmp_path / "list.json"
+    bad.write_text("[1, 2]")
+    with mlt.start_run(project=project, capture_environment=False):
+        with pytest.raises(InvalidInput, match="holds a list, not a JSON object"):
+            mlt.use_params(bad)
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = lambda *args: subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    (repo / "pipe.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    (repo / "pipe.py").write_text("x = 2\n")
+    monkeypatch.chdir(repo)
+    with mlt.start_run("git", project=project, capture_environment=False) as g:
+        out = mlt.log_pipeline()
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert (out["commit"], out["dirty"]) == (commit, True)
+    tags = mlt.get_run(g.id).tags
+    assert (tags["pipeline.commit"], tags["pipeline.dirty"]) == (commit, "true")
+    assert "+x = 2" in mlt.get_run(g.id).read_artifact("pipeline").decode()
+    monkeypatch.chdir(tmp_path)
+    with mlt.start_run(project=project, capture_environment=False):
+        with pytest.raises(InvalidInput, match="not in a git repository"):
+            mlt.log_pipeline()
+
+
+def test_lineage_from_a_scoring_run_back_to_the_data(mlt, server):
+    import pandas as pd
+    from sklearn.linear_model import Ridge
+
+    project = f"lineage-{mlt.mode}"
+    x, y = data()
+    raw = mlt.log_dataset(pd.DataFrame(x, columns=["a", "b", "c"]).assign(y=y), name="raw", project=project)
+    with mlt.start_run("train", project=project, capture_environment=False) as train_run:
+        frame = pd.read_parquet(mlt.use_dataset("raw", project=project))
+        mlt.log_model(Ridge().fit(frame[["a", "b", "c"]], frame["y"]))
+    mlt.register_model("house", train_run, project=project)
+    mlt.set_alias("house@champion", 1, project=project)
+    with mlt.start_run("score", project=project, capture_environment=False) as score:
+        mlt.load_model("house@champion", project=project)
+    up = score.lineage("up")
+    kinds = {n["id"]: n for n in up["nodes"]}
+    model = next(n for n in up["nodes"] if n["kind"] == "model")
+    dataset = next(n for n in up["nodes"] if n["kind"] == "dataset")
+    assert (model["name"], model["aliases"], dataset["name"], dataset["version"]) == ("house", ["champion"], "raw", 1)
+    assert f"run:{train_run.id}" in kinds and f"run:{raw['run_id']}" in kinds
+    assert len(score.lineage("up", depth=2)["nodes"]) == 3  # the run, the model version, its artifact
+    down = mlt.get_run(raw["run_id"]).lineage("down")
+    assert f"run:{score.id}" in {n["id"] for n in down["nodes"]}
+    if mlt.mode == "remote":  # the route answers the same walk
+        r = api(server, "GET", f"runs/{score.id}/lineage", params={"direction": "up"})
+        assert {n["id"] for n in r.json()["nodes"]} == set(kinds)
+        r = api(server, "GET", f"runs/{score.id}/lineage", params={"direction": "left"})
+        assert r.status_code == 400 and "'direction'" in r.json()["error"]["message"]
+        r = api(server, "GET", f"runs/{score.id}/lineage", params={"depth": "101"})
+        assert r.status_code == 400 and "'depth'" in r.json()["error"]["message"]
