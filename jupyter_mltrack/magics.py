@@ -19,6 +19,7 @@ import json
 import re
 import shlex
 import sys
+import time
 import traceback
 
 from IPython.core.error import InputRejected
@@ -127,12 +128,13 @@ class TrackingMagics(Magics):
         )
         return run, args
 
-    def close_run(self, run, args, source: str, outcome: tuple[str, str | None], execution_count=None) -> None:
+    def close_run(self, run, args, source: str, outcome: tuple[str, str | None], execution_count=None,
+                  started: float | None = None) -> None:
         """Snapshot (the cell's source, magic line included) and end the run; never raises."""
         status, error = outcome
         try:
             if not args.no_snapshot:
-                run.snapshot(source, execution_count=execution_count)
+                run.snapshot(source, execution_count=execution_count, started=started)
         except Exception as e:  # the snapshot must never hide the cell's own outcome
             print(f"jupyter_mltrack: could not snapshot the notebook: {e!r}", file=sys.stderr)
         try:
@@ -208,7 +210,7 @@ class TrackedCells:
         self.shell = shell
         self.magics = magics
         self.depth = 0  # cells executing now (pre_execute … post_execute)
-        self.open: list[tuple] = []  # (ExecutionInfo, run, options) of the tracked cells executing now
+        self.open: list[tuple] = []  # (ExecutionInfo, run, options, start time) of the tracked cells executing now
         self.refused: BaseException | None = None  # why the run of the cell about to run could not start
         self.names: CellNames | None = None
 
@@ -250,21 +252,44 @@ class TrackedCells:
         except Exception as e:  # the body must not run untracked: refused before it runs (see Refuse)
             self.refused = e
             return
-        self.open.append((info, run, args))
+        self.open.append((info, run, args, time.time()))
 
     def post_run_cell(self, result) -> None:
         self.refused = None
+        info = getattr(result, "info", None)
+        count, cell_id = getattr(result, "execution_count", None), getattr(info, "cell_id", None)
+        if count is not None and cell_id and getattr(info, "store_history", False):
+            from .client.notebook import CELL_IDS
+
+            CELL_IDS[count] = str(cell_id)
         if not self.open:
             return
-        info = getattr(result, "info", None)
         if result is not None and self.open[-1][0] is not info:
             return  # a cell run inside the tracked one
-        info, run, args = self.open.pop()
+        info, run, args, started = self.open.pop()
         if result is None:  # the kernel cancelled the cell
             outcome = ("killed", "the cell was interrupted")
         else:
             outcome = _outcome(result.error_before_exec or result.error_in_exec)
-        self.magics.close_run(run, args, info.raw_cell, outcome, getattr(result, "execution_count", None))
+        self.magics.close_run(run, args, info.raw_cell, outcome, count, started)
+
+    def displayed(self, msg):
+        """Display publisher hook (ipykernel): IPython's output history keeps streams and results but not what
+        ``display()`` shows; keep it there too, under the cell that showed it, for snapshots."""
+        try:
+            if msg.get("msg_type") == "display_data":
+                hm = self.shell.history_manager
+                outputs = getattr(hm, "outputs", None)
+                data = (msg.get("content") or {}).get("data") or {}
+                if outputs is not None and data and sum(len(str(v)) for v in data.values()) < 4_000_000:
+                    from IPython.core.history import HistoryOutput
+
+                    er = self.shell.displayhook.exec_result
+                    count = er.execution_count if er is not None else self.shell.execution_count - 1
+                    outputs[count].append(HistoryOutput(output_type="display_data", bundle=dict(data)))
+        except Exception:  # a snapshot aid: never in the way of the display itself
+            pass
+        return msg
 
 
 class CellNames:
@@ -314,6 +339,8 @@ def load(ipython) -> None:
     ipython.ast_transformers.append(Refuse(cells))
     for event in ("pre_execute", "post_execute", "pre_run_cell", "post_run_cell"):
         ipython.events.register(event, getattr(cells, event))
+    if hasattr(ipython.display_pub, "register_hook"):
+        ipython.display_pub.register_hook(cells.displayed)
     _loaded[id(ipython)] = cells
 
 
@@ -323,6 +350,8 @@ def unload(ipython) -> None:
     if cells is None:
         return
     cells.names.remove()
+    if hasattr(ipython.display_pub, "unregister_hook"):
+        ipython.display_pub.unregister_hook(cells.displayed)
     if cells.strip in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(cells.strip)
     ipython.ast_transformers[:] = [t for t in ipython.ast_transformers

@@ -109,7 +109,9 @@ def test_snapshot_and_environment_artifacts(executed):
     snap = arts["notebook"]
     assert snap["type"] == "notebook"
     files = {f["path"]: f for f in snap["files"]}
-    assert set(files) == {"history.ipynb", "experiment.ipynb", "cell.py"}
+    assert set(files) == {"history.ipynb", "experiment.ipynb", "cell.py", "cell.ipynb"}
+    # the file on disk was saved before the cell ran (nbclient never saves): it does not show this run
+    assert snap["metadata"]["stale"] == ["experiment.ipynb"]
     assert snap["metadata"]["identified_by"] == "JPY_SESSION_NAME"
     assert snap["metadata"]["notebook_path"] == str(path)
 
@@ -123,6 +125,13 @@ def test_snapshot_and_environment_artifacts(executed):
     assert saved == path.read_bytes()
     # the tracked cell as written, magic line included (a change made only in its options shows)
     assert store.blobs.read_bytes(files["cell.py"]["sha256"]).decode() == CELLS[1]
+    # … and with its outputs, as the notebook shows them
+    cell_nb = nbformat.reads(store.blobs.read_bytes(files["cell.ipynb"]["sha256"]).decode(), as_version=4)
+    nbformat.validate(cell_nb)
+    (tracked,) = cell_nb.cells
+    assert tracked.source == CELLS[1] and tracked.execution_count == nb.cells[1].execution_count
+    assert [(o.output_type, o.data["text/plain"]) for o in tracked.outputs] == \
+        [(o.output_type, o.data["text/plain"]) for o in nb.cells[1].outputs]
 
     env = json.loads(store.blobs.read_bytes(arts["environment"]["files"][0]["sha256"]))
     assert env["python"]["version"] == ".".join(map(str, sys.version_info[:3]))
@@ -154,7 +163,7 @@ def test_unknown_notebook_is_said_once_on_the_kernels_stderr(tmp_path, store_dir
     store = Store(store_dir)
     (run,) = store.search_runs(filter="name = 'a'")[0]
     snap = next(a for a in store.get_run(run["id"])["artifacts"] if a["name"] == "notebook")
-    assert {f["path"] for f in snap["files"]} == {"history.ipynb", "cell.py"}
+    assert {f["path"] for f in snap["files"]} == {"history.ipynb", "cell.py", "cell.ipynb"}
 
 
 def test_keyboard_interrupt_marks_the_run_killed(tmp_path, store_dir, monkeypatch):

@@ -6,8 +6,10 @@ and ``JPY_SESSION_NAME`` (set by jupyter_server when it starts the kernel; stale
 the file exists). When all fail, one line says so and the snapshot holds the execution history alone.
 
 A snapshot is the run's ``notebook`` artifact with, each labelled in its metadata:
-``history.ipynb`` — the cells in the order they ran in this kernel, with execution counts and text results;
-``<name>.ipynb`` — the notebook file as saved on disk; ``cell.py`` — the source of the tracked cell.
+``history.ipynb`` — the cells in the order they ran in this kernel, with execution counts and their outputs
+(streams, results, displays and images — capped, an image shown again kept once — and errors) from IPython's output
+history; ``<name>.ipynb`` — the notebook file as saved on disk (marked stale when it was saved before the tracked
+cell ran); ``cell.py`` — the tracked cell as written; ``cell.ipynb`` — the tracked cell with its outputs.
 """
 
 from __future__ import annotations
@@ -140,24 +142,95 @@ def _ipython():
 
 
 def history_cells(ip, limit_output: int = 10_000) -> list[dict]:
-    """The cells run in this kernel so far: [{source, execution_count, output}] — captured synchronously."""
+    """The cells run in this kernel so far: [{source, execution_count, output, outputs, error, cell_id}] — captured
+    synchronously (cheap: ``outputs`` is IPython's own list of the cell's outputs, read later on the writer thread)."""
     cells = []
     out_ns = ip.user_ns.get("Out", {}) if ip is not None else {}
+    hm = getattr(ip, "history_manager", None)
+    recorded = getattr(hm, "outputs", None)  # IPython ≥ 9: every cell's outputs
+    errors = getattr(hm, "exceptions", None) or {}
     try:
         rows = list(ip.history_manager.get_range(session=0, start=1, stop=None, raw=True, output=False))
     except Exception:
         rows = [(0, i, src) for i, src in enumerate(ip.user_ns.get("In", [])[1:], 1)]
     for _session, line, source in rows:
-        text = None
-        if line in out_ns:
+        cell = {"source": source, "execution_count": line, "output": None}
+        if recorded is not None:
+            cell["outputs"] = recorded.get(line) or []
+            if line in errors:
+                cell["error"] = errors[line]
+        elif line in out_ns:
             try:
                 text = repr(out_ns[line])
             except Exception as e:  # a broken __repr__ must not break the snapshot
                 text = f"<repr failed: {e!r}>"
             if len(text) > limit_output:
                 text = text[:limit_output] + "\n… (truncated)"
-        cells.append({"source": source, "execution_count": line, "output": text})
+            cell["output"] = text
+        if line in CELL_IDS:
+            cell["cell_id"] = CELL_IDS[line]
+        cells.append(cell)
     return cells
+
+
+#: The frontend's cell id of each execution (``In[n]`` → id), when the frontend sent one: history cells name the
+#: notebook cell they ran, so two histories can be aligned cell by cell.
+CELL_IDS: dict[int, str] = {}
+
+#: What a history snapshot keeps of one output and of one cell's outputs; more is replaced by a note.
+MAX_OUTPUT_IN_HISTORY = 512_000
+MAX_CELL_OUTPUTS_IN_HISTORY = 1_000_000
+#: The first ``In[n]`` that showed each image (by hash): an image shown again is kept once.
+_first_shown: dict[str, int] = {}
+_IMAGES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
+
+
+def notebook_outputs(count: int, recorded, error: dict | None = None) -> list[dict]:
+    """nbformat outputs from IPython's output history of ``In[count]`` (``HistoryOutput``s) and its error."""
+    import hashlib
+
+    outs: list[dict] = []
+    used = 0
+    shown_here: set[str] = set()
+    for o in recorded or []:
+        kind, bundle = getattr(o, "output_type", ""), getattr(o, "bundle", {}) or {}
+        if kind in ("out_stream", "err_stream"):
+            name = "stdout" if kind == "out_stream" else "stderr"
+            text = "".join(bundle.get("stream", []))
+            if outs and outs[-1]["output_type"] == "stream" and outs[-1]["name"] == name:
+                outs[-1]["text"] += text
+                continue
+            out = {"output_type": "stream", "name": name, "text": text}
+        else:
+            try:
+                data = json.loads(json.dumps(bundle, default=str))
+            except (TypeError, ValueError):
+                data = {"text/plain": str(bundle.get("text/plain", ""))}
+            for mime in _IMAGES:
+                if mime in data:
+                    raw = data[mime] if isinstance(data[mime], str) else json.dumps(data[mime])
+                    digest = hashlib.sha1(raw.encode("utf-8")).hexdigest()
+                    first = _first_shown.setdefault(digest, count)
+                    if first != count or digest in shown_here:
+                        data = {"text/plain": f"[the same image as In[{first}]]"}
+                        break
+                    shown_here.add(digest)
+            out = {"output_type": "display_data", "data": data, "metadata": {}}
+            if kind == "execute_result":
+                out = {"output_type": "execute_result", "execution_count": count, "data": data, "metadata": {}}
+        size = len(json.dumps(out))
+        if size > MAX_OUTPUT_IN_HISTORY or used + size > MAX_CELL_OUTPUTS_IN_HISTORY:
+            kinds = ", ".join(sorted(out.get("data") or {"text": 1}))
+            note = f"[jupyter_mltrack: a {size / 1e3:.0f} kB output ({kinds}) was left out of this snapshot]"
+            out = ({"output_type": "stream", "name": out["name"], "text": note + "\n"} if out["output_type"] == "stream"
+                   else dict(out, data={"text/plain": note}))
+            size = len(note)
+        used += size
+        outs.append(out)
+    if error:
+        outs.append({"output_type": "error", "ename": str(error.get("ename", "")), "evalue": str(error.get("evalue", "")),
+                     "traceback": [str(t) for t in error.get("traceback") or []]})
+    return outs
 
 
 def history_notebook(cells: list[dict], kernel_name: str = "python3") -> bytes:
@@ -169,7 +242,8 @@ def history_notebook(cells: list[dict], kernel_name: str = "python3") -> bytes:
     shutdown grace period."""
     parts = []
     for c in cells:
-        key = (c["execution_count"], c["source"], c.get("output"))
+        key = (c["execution_count"], c["source"], c.get("output"), len(c.get("outputs") or ()), "error" in c,
+               c.get("cell_id"), "outputs" in c)
         frag = _history_cells_json.get(key)
         if frag is None:
             frag = _indented_json(_history_cell(c), 2)
@@ -197,12 +271,15 @@ def _indented_json(obj, depth: int) -> str:
 
 def _history_cell(c: dict) -> dict:
     outputs = []
-    if c.get("output") is not None:
+    if "outputs" in c:
+        outputs = notebook_outputs(c["execution_count"], c["outputs"], c.get("error"))
+    elif c.get("output") is not None:
         outputs.append({"output_type": "execute_result", "execution_count": c["execution_count"],
                         "data": {"text/plain": c["output"]}, "metadata": {}})
     # deterministic: the same history is the same bytes, stored once
+    metadata = {"mltrack": {"cell_id": c["cell_id"]}} if c.get("cell_id") else {}
     return {"cell_type": "code", "execution_count": c["execution_count"], "id": f"run-{c['execution_count']}",
-            "metadata": {}, "outputs": outputs, "source": c["source"]}
+            "metadata": metadata, "outputs": outputs, "source": c["source"]}
 
 
 def _history_metadata(kernel_name: str) -> dict:
@@ -212,8 +289,22 @@ def _history_metadata(kernel_name: str) -> dict:
                                                        "counts"}}
 
 
-def capture(cell_source: str | None = None, execution_count: int | None = None) -> dict:
-    """Collect, in the cell's thread, what a snapshot needs (cheap); the writer thread builds the files."""
+def tracked_cell_notebook(snap: dict) -> bytes:
+    """``cell.ipynb``: the tracked cell as written (magic line included) with its outputs."""
+    count = snap.get("cell_count")
+    cell = {"cell_type": "code", "execution_count": count, "id": f"run-{count or 0}",
+            "metadata": {"mltrack": {"cell_id": snap["cell_id"]}} if snap.get("cell_id") else {},
+            "outputs": notebook_outputs(count or 0, snap.get("cell_outputs"), snap.get("cell_error")),
+            "source": snap.get("cell") or ""}
+    nb = {"cells": [cell], "metadata": dict(_history_metadata(snap.get("kernel_name", "python3")),
+                                            mltrack={"snapshot": "tracked cell"}),
+          "nbformat": 4, "nbformat_minor": 5}
+    return (json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def capture(cell_source: str | None = None, execution_count: int | None = None, started: float | None = None) -> dict:
+    """Collect, in the cell's thread, what a snapshot needs (cheap); the writer thread builds the files. ``started``:
+    when the tracked cell began (a saved file older than that is marked stale)."""
     global _warned
     ip = _ipython()
     path, how = find_notebook()
@@ -240,10 +331,15 @@ def capture(cell_source: str | None = None, execution_count: int | None = None) 
             file=sys.__stderr__,  # the kernel's log, not the output of the cell that happens to run now
         )
     kernel_name = os.environ.get("MLTRACK_KERNEL_NAME", "python3")
+    saved_stat = stat_key(path) if path else None
+    stale = bool(started is not None and saved_stat is not None and saved_stat[0] / 1e9 < started)
+    history = history_cells(ip) if ip is not None else []
+    this = next((c for c in history if c["execution_count"] == execution_count), {}) if execution_count else {}
     return {
         "path": path, "how": how, "saved": saved, "saved_key": saved_key, "saved_reused": reused,
-        "history": history_cells(ip) if ip is not None else [],
-        "cell": cell_source, "kernel_name": kernel_name,
+        "saved_stale": stale, "history": history,
+        "cell": cell_source, "kernel_name": kernel_name, "cell_count": execution_count,
+        "cell_outputs": this.get("outputs"), "cell_error": this.get("error"), "cell_id": this.get("cell_id"),
     }
 
 
@@ -375,7 +471,7 @@ def snapshot_artifact(run_id: str, snap: dict[str, Any], backend, live: bytes | 
             labels["history.ipynb"] = "execution history"
         saved_name = None
         if saved is not None or reuse is not None:
-            if name in ("history.ipynb", "cell.py") or name.startswith("live-"):
+            if name in ("history.ipynb", "cell.py", "cell.ipynb") or name.startswith("live-"):
                 name = "saved-" + name
             saved_name = name
             files.append((name, None if reuse is not None else slim_notebook(saved)))
@@ -383,6 +479,9 @@ def snapshot_artifact(run_id: str, snap: dict[str, Any], backend, live: bytes | 
         if snap.get("cell"):
             files.append(("cell.py", snap["cell"].encode("utf-8")))
             labels["cell.py"] = "tracked cell"
+            if snap.get("cell_count") is not None:
+                files.append(("cell.ipynb", tracked_cell_notebook(snap)))
+                labels["cell.ipynb"] = "tracked cell with its outputs"
         if not files:
             return {}
 
@@ -397,6 +496,8 @@ def snapshot_artifact(run_id: str, snap: dict[str, Any], backend, live: bytes | 
             return items
 
         meta = {"notebook_path": snap["path"], "identified_by": snap["how"], "files": labels}
+        if saved_name is not None and snap.get("saved_stale"):
+            meta["stale"] = [saved_name]  # saved before the tracked cell ran: it does not show this run
         items = store(files)
         arts = [{"run_id": run_id, "name": "notebook", "type": "notebook", "metadata": meta, "files": items}]
         if live is not None:

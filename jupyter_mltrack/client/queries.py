@@ -57,35 +57,22 @@ def search_runs(
 
 
 class RunDiff(dict):
-    """What differs between two runs: ``params``, ``metrics`` (last values), ``tags`` ({key: {"a", "b"}}) and
-    ``notebook`` (cell-by-cell comparison of their notebook snapshots, with unified diffs of changed sources)."""
+    """What differs between two runs: ``params``, ``metrics`` (last values), ``tags`` ({key: {"a", "b"}}), ``cell``
+    (the tracked cells: sources, magic line included, and outputs, with line diffs) and ``notebook`` (cell-by-cell
+    comparison of their notebook snapshots). Shown as readable text (``print``, the notebook's text form) and HTML."""
+
+    def __str__(self) -> str:
+        from ..report.diff import diff_text
+
+        return diff_text(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
 
     def _repr_html_(self) -> str:
-        import html
+        from ..report.diff import diff_html
 
-        def table(title, d):
-            if not d:
-                return f"<p><b>{title}</b>: no difference</p>"
-            rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(repr(v['a']))}</td>"
-                           f"<td>{html.escape(repr(v['b']))}</td></tr>" for k, v in d.items())
-            return f"<p><b>{title}</b></p><table><tr><th></th><th>{self['a']}</th><th>{self['b']}</th></tr>{rows}</table>"
-
-        parts = [table("Params", self["params"]), table("Metrics (last)", self["metrics"]), table("Tags", self["tags"])]
-        nb = self.get("notebook")
-        if nb is None:
-            parts.append(f"<p><b>Notebook</b>: {html.escape(self.get('notebook_note', ''))}</p>")
-        else:
-            s = nb["summary"]
-            parts.append(f"<p><b>Notebook</b>: {s['modified']} modified, {s['added']} added, {s['removed']} removed, "
-                         f"{s['unchanged']} unchanged cells; outputs changed in {nb['outputs_changed']}</p>")
-            for c in nb["cells"]:
-                if c["change"] == "unchanged" and not c["outputs_changed"]:
-                    continue
-                body = c["source_diff"] or (c["source_b"] if c["change"] == "added" else c["source_a"]) or ""
-                parts.append(f"<p>{c['change']} cell (a: {c['a']}, b: {c['b']})"
-                             f"{' — outputs changed' if c['outputs_changed'] else ''}</p>"
-                             f"<pre>{html.escape(body)}</pre>")
-        return "<div>" + "".join(parts) + "</div>"
+        return diff_html(self)
 
 
 def diff_notebooks(run_a: "Run | str", run_b: "Run | str") -> RunDiff:

@@ -359,16 +359,18 @@ class Run:
         aid = artifact["id"] if isinstance(artifact, Mapping) else int(artifact)
         w.add("inputs", {"run_id": self.id, "artifact_id": aid, "role": role})
 
-    def snapshot(self, cell_source: str | None = None, execution_count: int | None = None) -> None:
+    def snapshot(self, cell_source: str | None = None, execution_count: int | None = None,
+                 started: float | None = None) -> None:
         """Store the notebook as it is now as a version of this run's ``notebook`` artifact: the execution history,
         the saved file and, in JupyterLab, the live document with unsaved edits (it arrives once the running cell
         has finished). ``%%track_run`` calls this when its cell ends, with the cell's source (magic line included) and
-        its execution count (its outputs are read from IPython's output history)."""
+        its execution count (its outputs are read from IPython's output history) and start time (a saved file older
+        than that is marked stale)."""
         from .notebook import capture, request_live_snapshot, snapshot_artifact
 
         if self._writer is None:
             raise InvalidInput(f"run {self.id} was opened for reading")
-        snap = capture(cell_source, execution_count)
+        snap = capture(cell_source, execution_count, started)
         self._writer.defer(snapshot_artifact(self.id, snap, self._backend()))
         request_live_snapshot(self.id, snap, self._backend(), self._writer)
 
