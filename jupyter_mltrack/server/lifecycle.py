@@ -62,7 +62,8 @@ class ModelResolveHandler(BaseHandler):
 
 
 class AliasesHandler(BaseHandler):
-    """``PUT aliases`` points an alias of a model or dataset at a version; ``DELETE aliases?…`` removes it."""
+    """``PUT aliases`` points an alias of a model or dataset at a version; ``DELETE
+    aliases?project=&name=&alias=&kind=model|dataset`` removes it."""
 
     @tornado.web.authenticated
     @authorized
@@ -75,13 +76,14 @@ class AliasesHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def delete(self):
-        project, alias = self.str_arg("project"), self.str_arg("alias")
-        model, dataset = self.str_arg("model"), self.str_arg("dataset")
-        if project is None or alias is None or (model is None) == (dataset is None):
-            raise ApiError(InvalidInput("query parameters 'project', 'alias' and one of 'model' and 'dataset' "
-                                        "are required"))
-        item = {"project": project, "alias": alias, "version": None,
-                **({"model": model} if model is not None else {"dataset": dataset})}
+        project, name, alias = self.str_arg("project"), self.str_arg("name"), self.str_arg("alias")
+        kind = self.str_arg("kind") or "model"
+        if project is None or name is None or alias is None:
+            raise ApiError(InvalidInput("query parameters 'project', 'name' (the model or dataset) and 'alias' are "
+                                        "required"))
+        if kind not in ("model", "dataset"):
+            raise ApiError(InvalidInput(f"query parameter 'kind' must be 'model' or 'dataset', not {kind!r:.40}"))
+        item = {"project": project, kind: name, "alias": alias, "version": None}
         await self.call(self.store.write_batch, {"aliases": [item]}, self.actor, write=True)
         self.set_status(204)
         self.finish()

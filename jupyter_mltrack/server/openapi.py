@@ -53,6 +53,11 @@ _MAX_POINTS = {"type": "integer", "minimum": 3, "maximum": 1_000_000}
 _STEP = {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1}
 _SHA256 = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
 _STAGE = {"type": "string", "maxLength": 50}
+_QUERY_TEXT = r"^[^\x00-\x1f\x7f]*$"  # the handlers refuse control characters in query values
+_QUERY_KEY = {"type": "string", "minLength": 1, "maxLength": 250, "allOf": [{"pattern": _QUERY_TEXT}],
+              "pattern": _KEY["pattern"], "description": _KEY["description"]}
+_QUERY_ALIAS = {**_QUERY_KEY, "allOf": [{"pattern": _QUERY_TEXT}, {"pattern": r"^(?![0-9]+$)[^@]*$"}],
+                "description": "a name (not a number, no '@')"}
 _ALIAS = {**_KEY, "pattern": r"^(?![0-9]+$)[^@]*$", "description": "a name (not a number, no '@')",
           "allOf": [{"pattern": _KEY["pattern"]}]}
 
@@ -404,9 +409,11 @@ def document(version: str) -> dict:
                     "responses": {"200": _json({"oneOf": [_ref("ModelVersion"), _ref("DatasetVersion")]}),
                                   **_ERRORS}},
             "delete": {"summary": "Remove an alias of a model or dataset",
-                       "parameters": [_q("project", "project name", required=True),
-                                      _q("alias", "the alias", required=True),
-                                      _q("model", "model name (or dataset=)"), _q("dataset", "dataset name")],
+                       "parameters": [_q("project", "project name", _QUERY_KEY, required=True),
+                                      _q("name", "the model's or dataset's name", _QUERY_KEY, required=True),
+                                      _q("alias", "the alias", _QUERY_ALIAS, required=True),
+                                      _q("kind", "model (default) or dataset",
+                                         {"type": "string", "enum": ["model", "dataset", ""]})],
                        "responses": {"204": {"description": "removed"}, **_ERRORS}}},
         "/mltrack/api/stages": {"put": {
             "summary": "Set a model version's stage",
@@ -420,7 +427,7 @@ def document(version: str) -> dict:
                 "datasets": {"type": "array", "items": _ref("DatasetVersion")}}}), **_ERRORS}}},
         "/mltrack/api/datasets/resolve": {"get": {
             "summary": "One version of a dataset: by version, by alias, or the newest",
-            "parameters": [_q("name", "dataset name", required=True),
+            "parameters": [_q("name", "dataset name", _QUERY_KEY, required=True),
                            _q("version", "version number", {"type": "integer", "minimum": 1}),
                            _q("alias", "alias"), _q("project", "project id or name")],
             "responses": {"200": _json(_ref("DatasetVersion")), **_ERRORS}}},

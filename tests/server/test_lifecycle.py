@@ -145,7 +145,7 @@ def test_registry_routes(server):
     assert r.json()["stage"] == "production"
     assert api(server, "GET", "models", params={"project": "R", "name": "m"}).json()["models"][0]["aliases"] == [
         "champion"]
-    assert api(server, "DELETE", "aliases", params={"project": "R", "model": "m", "alias": "champion"}
+    assert api(server, "DELETE", "aliases", params={"project": "R", "name": "m", "alias": "champion"}
                ).status_code == 204
     r = api(server, "GET", "models/resolve", params={"ref": "m@champion"})
     assert r.status_code == 404 and "no alias 'champion'" in r.json()["error"]["message"]
@@ -161,7 +161,9 @@ def test_registry_routes(server):
         ("POST", "models", {"json": {"project": "R", "name": "m"}}, 400, "'artifact_id'"),
         ("GET", "models/resolve", {}, 400, "'ref'"),
         ("GET", "models/resolve", {"params": {"ref": "nope"}}, 404, "no model 'nope'"),
-        ("DELETE", "aliases", {"params": {"project": "R", "alias": "x"}}, 400, "'model' and 'dataset'"),
+        ("DELETE", "aliases", {"params": {"project": "R", "alias": "x"}}, 400, "'name'"),
+        ("DELETE", "aliases", {"params": {"project": "R", "name": "m", "alias": "x", "kind": "run"}}, 400, "'kind'"),
+        ("DELETE", "aliases", {"params": {"project": "R", "name": "m", "alias": "1"}}, 400, "alias '1'"),
     ]:
         r = api(server, method, path, **kw)
         assert r.status_code == status and words in r.json()["error"]["message"], (method, path, kw, r.text)

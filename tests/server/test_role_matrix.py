@@ -331,7 +331,7 @@ RULES: dict[tuple[str, str], Rule | list[Rule]] = {
         "project": P, "model": "p_model", "alias": "champion", "version": 1}),
         check=lambda r, c: _is("champion" in r.json()["aliases"], True)),
     (A + "aliases", "DELETE"): Rule("contributor", lambda w, c: Sample(A + "aliases", {
-        "project": P, "model": "p_model", "alias": "gone"}), 204),
+        "project": P, "name": "p_model", "alias": "gone"}), 204),
     (A + "stages", "PUT"): Rule("contributor", lambda w, c: Sample(A + "stages", json={
         "project": P, "model": "p_model", "version": 1, "stage": "production"})),
     (A + "datasets", "GET"): Rule("viewer", lambda w, c: Sample(A + "datasets", {"project": P}),
