@@ -28,6 +28,8 @@ _API = {
                                         "set_dataset_alias"),
     "jupyter_mltrack.client.inputs": ("use_params", "log_pipeline"),
 }
+_API["jupyter_mltrack.client.jobs"] = ("create_job", "list_jobs", "get_job", "run_job", "pause_job", "resume_job",
+                                       "delete_job", "job_executions", "job_log")
 _LAZY = {name: module for module, names in _API.items() for name in names}
 _LAZY.update({
     "set_notebook": "jupyter_mltrack.client.notebook",
@@ -60,6 +62,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client.inputs import log_pipeline, use_params
     from .client.registry import (
         get_model_version, list_models, load_model, log_model, register_best, register_model, set_alias, set_stage,
+    )
+    from .client.jobs import (
+        create_job, delete_job, get_job, job_executions, job_log, list_jobs, pause_job, resume_job, run_job,
     )
     from .client.run import Run, new_run_id
     from .client.tracking import flush, get_tracking_uri, set_tracking_uri

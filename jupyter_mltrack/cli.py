@@ -1,5 +1,5 @@
-"""The ``mltrack`` command: list runs, export reports, reclaim space and manage a team workspace (users, API keys,
-project members) from a shell."""
+"""The ``mltrack`` command: list runs, export reports, reclaim space, manage a team workspace (users, API keys,
+project members) and jobs from a shell."""
 
 from __future__ import annotations
 
@@ -61,6 +61,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("project")
     p.add_argument("user")
 
+    p_jobs = sub.add_parser("jobs", help="jobs: notebooks and scripts run as tracked runs, now, on a schedule, after "
+                                         "other jobs").add_subparsers(dest="action", required=True)
+    p = p_jobs.add_parser("create", help="define a job (or redefine the job of that name)")
+    p.add_argument("name")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--notebook", help="a notebook, run with papermill (params: its 'parameters' cell's names)")
+    what.add_argument("--script", help="a Python script (params as --key=value and MLTRACK_PARAMS)")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter (VALUE read as JSON when it is JSON, else as text); repeat for more")
+    p.add_argument("--schedule", default="", help="cron, five fields, e.g. \"0 2 * * *\"")
+    p.add_argument("--timezone", default="UTC", help="the schedule's time zone (default UTC)")
+    p.add_argument("--after", action="append", default=[], metavar="JOB", help="run after this job succeeded; "
+                                                                                 "repeat for more")
+    p.add_argument("--project")
+    p.add_argument("--timeout", type=float, help="seconds: kill it past this")
+    p.add_argument("--retries", type=int, default=0)
+    p.add_argument("--retry-delay", type=float, default=10.0, help="seconds before the first retry (doubled next)")
+    p.add_argument("--max-concurrent", type=int, default=1)
+    p.add_argument("--paused", action="store_true")
+    p = p_jobs.add_parser("list", help="list jobs: schedule, next run, last status")
+    p.add_argument("--project")
+    p = p_jobs.add_parser("run", help="run a job now (and the jobs after it)")
+    p.add_argument("name")
+    p.add_argument("--queue", action="store_true", help="only queue it for the server's scheduler (a database "
+                   "store runs it here and waits, unless --queue)")
+    for action, helptext in (("pause", "pause a job's schedule"), ("resume", "resume a job's schedule"),
+                             ("delete", "delete a job"), ("logs", "print the log of a job's newest execution")):
+        p_jobs.add_parser(action, help=helptext).add_argument("name")
+
     args = parser.parse_args(argv)
     from .client.queries import export_report, gc, search_runs
     from .client.tracking import set_tracking_uri
@@ -97,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command in ("users", "keys", "members"):
             return team_command(args)
+        if args.command == "jobs":
+            return jobs_command(args)
     except MLTrackError as e:
         print(f"mltrack: {e}", file=sys.stderr)
         return 2
@@ -139,6 +170,59 @@ def team_command(args) -> int:
     elif a == ("members", "remove"):
         team.remove_member(args.project, args.user)
         print(f"removed {args.user} from {args.project}")
+    return 0
+
+
+def jobs_command(args) -> int:
+    """``mltrack jobs …``: on a database store directly, through a server as the caller."""
+    import json
+
+    from .client import jobs
+    from .client.tracking import get_client
+
+    if args.action == "create":
+        params = {}
+        for kv in args.param:
+            k, eq, v = kv.partition("=")
+            if not eq:
+                print(f"mltrack: --param {kv!r} is not KEY=VALUE", file=sys.stderr)
+                return 2
+            try:
+                params[k] = json.loads(v)
+            except ValueError:
+                params[k] = v
+        j = jobs.create_job(args.name, notebook=args.notebook, script=args.script, params=params,
+                            schedule=args.schedule, timezone=args.timezone, after=args.after, project=args.project,
+                            timeout=args.timeout, retries=args.retries, retry_delay=args.retry_delay,
+                            max_concurrent=args.max_concurrent, paused=args.paused)
+        print(f"defined job {j['name']} ({j['kind']} {j['path']})" + (
+            f", next run {_when(j['next_run'])}" if j["next_run"] else ""))
+    elif args.action == "list":
+        rows = jobs.list_jobs(args.project)
+        for j in rows:
+            last = j["last"]
+            print("\t".join([j["name"], j["project"], j["schedule"] or "-", j["timezone"],
+                             "paused" if j["paused"] else (_when(j["next_run"]) if j["next_run"] else "-"),
+                             last["status"] if last else "never run", ",".join(j["after"]) or "-"]))
+        if not rows:
+            print("no jobs")
+    elif args.action == "run":
+        here = not args.queue and get_client().backend.kind == "local"
+        done = jobs.run_job(args.name, here=here)
+        for e in done:
+            print(f"{e['job']}\t{e['status']}" + (f"\trun {e['run_id']}" if e["run_id"] else "")
+                  + (f"\t{e['reason'].splitlines()[0]}" if e["reason"] else ""))
+        if here and any(e["status"] != "finished" for e in done):
+            return 1
+    elif args.action in ("pause", "resume"):
+        j = (jobs.pause_job if args.action == "pause" else jobs.resume_job)(args.name)
+        print(f"{j['name']} is {'paused' if j['paused'] else 'scheduled'}" + (
+            f", next run {_when(j['next_run'])}" if j["next_run"] else ""))
+    elif args.action == "delete":
+        jobs.delete_job(args.name)
+        print(f"deleted job {args.name}")
+    elif args.action == "logs":
+        sys.stdout.write(jobs.job_log(args.name))
     return 0
 
 

@@ -37,11 +37,12 @@ import pytest
 from jupyter_mltrack.core import batch as B
 from jupyter_mltrack.server import handlers as H
 from jupyter_mltrack.server import lifecycle as LC
+from jupyter_mltrack.server import jobs as JB
 from jupyter_mltrack.server import team as T
 
 #: The modules whose handler classes serve routes (the team workspace's and the model lifecycle's have modules of
 #: their own).
-HANDLER_MODULES = (H, T, LC)
+HANDLER_MODULES = (H, T, LC, JB)
 from jupyter_mltrack.server.openapi import document
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -762,7 +763,7 @@ async def test_required_query_parameters_at_runtime(jp_fetch, openapi):
         except HTTPClientError as e:
             return e.code, json.loads(e.response.body)["error"]["message"]
 
-    sample_path = {"run_id": "abc", "artifact_id": "1", "path": "x.txt", "sha256": "0" * 64}
+    sample_path = {"run_id": "abc", "artifact_id": "1", "path": "x.txt", "sha256": "0" * 64, "name": "x"}
     problems, tried = [], 0
     for r in api_routes():
         if "get" not in r.methods or not openapi_query_params(openapi, r.openapi_path, "get"):

@@ -370,12 +370,13 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def write(self, fn: Callable[[Connection], T]) -> T:
+    def write(self, fn: Callable[[Connection], T], bump: bool = True) -> T:
         """Run ``fn(conn)`` in one write transaction on the write thread and return its result (or raise its error).
-        Called on the write thread (the server's write executor), it runs at once."""
+        Called on the write thread (the server's write executor), it runs at once. ``bump=False``: a write no view
+        shows (the job scheduler's lease) leaves the store's revision as it is."""
         if self.writer.on_thread():
-            return self._transaction(fn)
-        return self.writer.submit(self._transaction, fn).result()
+            return self._transaction(fn, bump)
+        return self.writer.submit(self._transaction, fn, bump).result()
 
     def write_soon(self, fn: Callable[[Connection], Any]) -> None:
         """Hand ``fn(conn)`` to the write thread without waiting; a failure is dropped (for work that a later
@@ -385,7 +386,7 @@ class Database:
         except RuntimeError:  # closed
             pass
 
-    def _transaction(self, fn: Callable[[Connection], T]) -> T:
+    def _transaction(self, fn: Callable[[Connection], T], bump: bool = True) -> T:
         """One write transaction, retried while the database is busy; callbacks registered with
         :func:`after_commit` run once it has committed."""
         deadline = time.monotonic() + WRITE_DEADLINE
@@ -396,7 +397,8 @@ class Database:
                     conn.info.pop("mltrack_after_commit", None)
                     with conn.begin():
                         result = fn(conn)
-                        BUMP_REVISION.run(conn)
+                        if bump:
+                            BUMP_REVISION.run(conn)
                     for cb in conn.info.pop("mltrack_after_commit", ()):
                         cb()
                     return result

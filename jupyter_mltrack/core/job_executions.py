@@ -194,6 +194,16 @@ def reap(conn: Connection, now: float | None = None) -> int:
     return len(lost)
 
 
+def pending_work(conn: Connection, now: float | None = None) -> tuple[int, int]:
+    """(Reads.) How many executions are queued, and how many run without a heartbeat for :data:`STALE_AFTER`:
+    the scheduler writes only when there is something to do."""
+    now = time.time() if now is None else now
+    queued = conn.execute(select(func.count()).where(E.c.status == "queued")).scalar_one()
+    stale = conn.execute(select(func.count()).where(E.c.status == "running", or_(
+        E.c.heartbeat_at.is_(None), E.c.heartbeat_at < now - STALE_AFTER))).scalar_one()
+    return queued, stale
+
+
 def acquire_lease(conn: Connection, name: str, holder: str, ttl: float, now: float | None = None) -> bool:
     """Take or renew the lease ``name`` for ``holder`` until ``now + ttl``; False while another holder has it."""
     now = time.time() if now is None else now

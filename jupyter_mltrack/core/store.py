@@ -409,7 +409,6 @@ class Store:
     def remove_member(self, project: int | str, user: str, actor: Actor | None = None) -> None:
         self.db.write(lambda conn: A.remove_member(conn, actor, project, user))
 
-
     # -- jobs (core/jobs.py, core/job_executions.py): administrative writes on the write thread ----------------------
 
     def create_job(self, spec: Mapping[str, Any], base: str | os.PathLike | None = None,
@@ -488,11 +487,16 @@ class Store:
         with self.db.read() as conn:
             return JE.scheduled_jobs(conn)
 
+    def pending_work(self) -> tuple[int, int]:
+        with self.db.read() as conn:
+            return JE.pending_work(conn)
+
     def acquire_lease(self, name: str, holder: str, ttl: float) -> bool:
-        return self.db.write(lambda conn: JE.acquire_lease(conn, name, holder, ttl))
+        """Take or renew a lease (a write no view shows: the store's revision stays)."""
+        return self.db.write(lambda conn: JE.acquire_lease(conn, name, holder, ttl), bump=False)
 
     def release_lease(self, name: str, holder: str) -> None:
-        self.db.write(lambda conn: JE.release_lease(conn, name, holder))
+        self.db.write(lambda conn: JE.release_lease(conn, name, holder), bump=False)
 
     def reap_executions(self) -> int:
         return self.db.write(JE.reap)

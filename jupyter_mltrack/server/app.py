@@ -27,6 +27,18 @@ class MLTrackApp(ExtensionApp):
     token_user = Unicode(
         "", config=True, help="Team mode: the user that requests authenticated by this server's own token or password "
         "act as (JupyterHub users arrive with their own names); empty = the user running the server.")
+    jobs_scheduler = Bool(
+        True, config=True, help="Run the job scheduler in this server: cron ticks fire, queued jobs run (one server "
+        "of those sharing a store leads, through a lease in the store).")
+    jobs_executor = Unicode(
+        "local", config=True, help="Where jobs run: 'local' (subprocesses of this server) or 'dask' (the Dask "
+        "cluster at jobs_dask_address; its workers open the same store).")
+    jobs_dask_address = Unicode("", config=True, help="The Dask scheduler's address, e.g. tcp://127.0.0.1:8786.")
+    jobs_max_concurrent = Int(4, config=True, help="Job executions this server runs at once (each job also has its "
+                              "own max_concurrent).")
+    jobs_missed = Unicode(
+        "run_once", config=True, help="Scheduled runs missed while no server ran: 'run_once' (the latest missed "
+        "time runs once, on start) or 'skip'.")
 
     def initialize_settings(self) -> None:
         from ..core.store import Store
@@ -46,7 +58,17 @@ class MLTrackApp(ExtensionApp):
             mltrack_read_pool=ThreadPoolExecutor(self.read_threads, thread_name_prefix="mltrack-read"),
             # the store's one write thread: every write request runs there (core/db.py)
             mltrack_write_pool=self.store.write_executor,
+            mltrack_scheduler=self._start_scheduler() if self.jobs_scheduler else None,
         )
+
+    def _start_scheduler(self):
+        from ..jobs.executors import make_executor
+        from ..jobs.scheduler import Scheduler
+
+        executor = make_executor(self.jobs_executor, self.store, self.jobs_max_concurrent, self.jobs_dask_address)
+        self.log.info("jupyter_mltrack: job scheduler on (%s executor, missed runs: %s)", self.jobs_executor,
+                      self.jobs_missed)
+        return Scheduler(self.store, executor, limit=self.jobs_max_concurrent, missed=self.jobs_missed).start()
 
     def initialize_handlers(self) -> None:
         from .handlers import ROUTES, STATIC_ROUTES
@@ -54,6 +76,11 @@ class MLTrackApp(ExtensionApp):
         self.handlers.extend(ROUTES + STATIC_ROUTES)
 
     async def stop_extension(self) -> None:
+        scheduler = self.settings.get("mltrack_scheduler")
+        if scheduler is not None:  # its running jobs are terminated and end killed
+            import asyncio
+
+            await asyncio.get_running_loop().run_in_executor(None, scheduler.stop)
         pool = self.settings.get("mltrack_read_pool")
         if pool is not None:
             pool.shutdown(wait=False)

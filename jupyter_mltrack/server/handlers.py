@@ -22,6 +22,7 @@ from ..core.validation import INT64_MAX, INT64_MIN, check_media_type
 from ..core.wire import encode_json, series_lists
 from .base import MAX_LIMIT, MAX_OFFSET, ApiError, BaseHandler
 from .lifecycle import LIFECYCLE_ROUTES
+from .jobs import JOB_ROUTES
 from .team import TEAM_ROUTES
 from .series_format import MSGPACK, encode_msgpack, packed_series, wants_msgpack
 
@@ -362,6 +363,7 @@ ROUTES = [
     (_P + r"openapi\.json", OpenAPIHandler),
     *LIFECYCLE_ROUTES,
     *TEAM_ROUTES,
+    *JOB_ROUTES,
     (_P + r"(?P<path>.*)", UnknownRouteHandler),
 ]
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .openapi_jobs import SCHEMAS as JOB_SCHEMAS
+from .openapi_jobs import paths as job_paths
+
 _num_or_special = {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]}
 _nullable_num = {"oneOf": [_num_or_special, {"type": "null"}]}
 
@@ -304,6 +307,9 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+SCHEMAS.update(JOB_SCHEMAS)
+
+
 def document(version: str) -> dict:
     run_id = _p("run_id", "run id", _RUN_ID)
     paths = {
@@ -538,6 +544,7 @@ def document(version: str) -> dict:
         "/mltrack/api/openapi.json": {"get": {
             "summary": "This document", "responses": {"200": _json({"type": "object"}), **_ERRORS}}},
     }
+    paths.update(job_paths(_q, _p, _json, _ref, _ERRORS))
     return {
         "openapi": "3.1.0",
         "info": {"title": "jupyter_mltrack REST API", "version": version,

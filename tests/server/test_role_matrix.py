@@ -130,6 +130,12 @@ def world(tmp_path_factory):
         store.set_member(P, user, role)
     assert store.list_members(Q) == [{"user": "quinn", "role": "owner"}]
 
+    (folder / "p_job.py").write_text("print('p_job ran')\n")
+    store.create_job({"name": "p-job", "script": str(folder / "p_job.py"), "project": P}, actor=actor["olga"])
+    store.create_job({"name": "q-job", "script": str(folder / "p_job.py"), "project": Q}, actor=actor["quinn"])
+    from jupyter_mltrack.jobs.runner import run_here
+
+    run_here(store, store.run_job("p-job"))  # an execution with a run and a log
     keys = {name: store.create_key(name, label="matrix")["key"] for name in ("root", "vera", "carl", "quinn")}
     revoked = store.create_key("root", label="revoked")
     store.revoke_key(revoked["id"])
@@ -204,6 +210,21 @@ def _new_key_of_carl(w: World, c: Caller) -> Sample:
 def _dana_member(w: World, c: Caller) -> Sample:
     w.store.set_member(P, "dana", "viewer")  # each cell removes her afresh
     return Sample(f"{A}members", {"project": P, "user": "dana"})
+
+
+def _job_to_delete(w: World, c: Caller) -> Sample:
+    name = "p-del-" + re.sub(r"\W", "-", c.name)
+    w.store.create_job({"name": name, "script": "p_job.py", "project": P}, base=w.server.folder)
+    return Sample(f"{A}jobs/{name}")
+
+
+def _check_jobs(r, c):
+    assert [(j["name"], j["project"]) for j in r.json()["jobs"] if j["name"] == "p-job"] == [("p-job", P)]
+    assert {j["project"] for j in r.json()["jobs"]} == {P}
+
+
+def _check_job_log(r, c):
+    assert "p_job ran" in r.json()["log"]
 
 
 def _check_runs(r, c):
@@ -300,6 +321,8 @@ def batch_of(w: World, c: Caller, section: str) -> dict:
     return {section.split("+")[0]: [item]}
 
 
+_JOB = A + "jobs/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})"
+
 #: (route pattern, method) → who may, and a sample request aimed at P (several rules: one cell each)
 RULES: dict[tuple[str, str], Rule | list[Rule]] = {
     (A + "status", "GET"): Rule("authenticated", lambda w, c: Sample(A + "status")),
@@ -366,6 +389,18 @@ RULES: dict[tuple[str, str], Rule | list[Rule]] = {
     (A + "members", "PUT"): Rule("owner", lambda w, c: Sample(A + "members", json={
         "project": P, "user": "dana", "role": "viewer"})),
     (A + "members", "DELETE"): Rule("owner", _dana_member, 204),
+    # jobs: a project's viewers read them, its contributors define, run, pause, resume and delete them
+    (A + "jobs", "GET"): Rule("viewer", lambda w, c: Sample(A + "jobs", {"project": P}), check=_check_jobs),
+    (A + "jobs", "POST"): Rule("contributor", lambda w, c: Sample(A + "jobs", json={
+        "name": "p-job", "script": "p_job.py", "project": P}), 201),
+    (_JOB, "GET"): Rule("viewer", lambda w, c: Sample(A + "jobs/p-job")),
+    (_JOB, "DELETE"): Rule("contributor", _job_to_delete, 204),
+    (_JOB + "/run", "POST"): Rule("contributor", lambda w, c: Sample(A + "jobs/p-job/run"), 201),
+    (_JOB + "/pause", "POST"): Rule("contributor", lambda w, c: Sample(A + "jobs/p-job/pause")),
+    (_JOB + "/resume", "POST"): Rule("contributor", lambda w, c: Sample(A + "jobs/p-job/resume")),
+    (_JOB + "/executions", "GET"): Rule("viewer", lambda w, c: Sample(A + "jobs/p-job/executions")),
+    (_JOB + "/log", "GET"): Rule("viewer", lambda w, c: Sample(A + "jobs/p-job/log", {
+        "execution": str(w.store.job_executions("p-job")[-1]["id"])}), check=_check_job_log),  # the fixture's
     # anything else under the API: 404, after authentication
     **{(A + "(?P<path>.*)", m): Rule("authenticated", lambda w, c: Sample(A + "no/such/route"), 404,
                                      _check_unknown_route)
@@ -476,7 +511,8 @@ def test_the_role_matrix(world):
     assert [i["role"] for i in world.store.get_run("prun2")["inputs"]] == ["by contributor"]
     assert by(x["name"] for x in world.store.list_experiments(P)) == writers
     assert by(m["name"] for m in world.store.list_models(P)) == writers
-    assert {r["id"] for r in world.store.search_runs(project=P)[0]} == {"prun1", "prun2"} | {
+    assert {r["id"] for r in world.store.search_runs(project=P)[0] if not r["source"].startswith("job:")} == {
+        "prun1", "prun2"} | {
         f"prun_by_{w}" for w in writers}
     assert world.store.get_run("prun2")["description"] == "by admin"  # the last writer of the matrix
     assert world.store.get_project(P)["description"] == "by admin"
@@ -503,6 +539,7 @@ LISTS = [
     (A + "columns", {"filter": "params.p_secret = 1 or id = 'prun1' or id = 'qrun1'"}),
     (A + "models", None),
     (A + "datasets", None),
+    (A + "jobs", None),
 ]
 
 
