@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import nbformat
 import pytest
@@ -162,3 +163,14 @@ def test_the_notebook_shows_a_diff_as_text(reruns):
 
     assert pretty(d) == diff_text(d)  # the notebook's text/plain form, not a dict
     assert json.loads(json.dumps(dict(d)))["cell"]["source_b"] == EDITED_CODE
+
+
+def test_the_report_shows_the_tracked_cell_its_outputs_and_the_figures(reruns):
+    from jupyter_mltrack.report.export import build_report
+
+    store, (first, _, _), _ = reruns
+    html = build_report([first], store.read_artifact_file, lambda rid, name, ctx: store.get_series(rid, name, ctx, 100))
+    tracked = html[html.index("Tracked cell"):]
+    assert "score 4.95" in tracked and "--param n=1000" in tracked  # the cell as written, with its outputs
+    assert f"data:image/png;base64,{_png()}" in html  # the history's figures
+    assert re.search(r"<td>Duration</td><td>\d+ ms</td>", html)  # a short run in ms, not "0.0 s"

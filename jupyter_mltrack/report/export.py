@@ -1,9 +1,10 @@
 """Export runs to one standalone HTML report, readable without Jupyter.
 
 The report is a notebook composed from the runs and rendered with nbconvert's HTML exporter: a comparison table
-(params and last metric values, differing params marked), one chart per metric with a line per run (static plotly
-figures; plotly.js is embedded once so the file works offline), then for each run its params, metrics, tags,
-environment and its notebook snapshot, cells and outputs as they ran.
+(params and last metric values, differing params marked), one chart per metric series with more than one point, a
+line per run (static plotly figures; plotly.js is embedded once so the file works offline — a single value is a row
+of the tables, not a chart), then for each run its params, metrics, tags, environment, its tracked cell with its
+outputs and figures, and its notebook snapshot, cells and outputs as they ran.
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ def _table(headers: list[str], rows: list[list[str]], cls: str = "") -> str:
     return f'<table class="mltrack-table {cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
+def duration_text(seconds: float) -> str:
+    """A run's duration for reading: milliseconds below a second, then seconds, then minutes and hours."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+
+
 def _label(run: dict) -> str:
     return f"{run['name'] or run['id']} ({run['id']})" if run["name"] else run["id"]
 
@@ -68,7 +80,8 @@ def charts_html(runs: list[dict], series_of: Callable[[str, str, dict], dict | N
     keys: dict[str, tuple[str, dict]] = {}
     for r in runs:
         for m in r["metrics"]:
-            keys.setdefault(m["key"], (m["name"], m["context"]))
+            if (m.get("count") or 0) > 1:  # a single value is a table row, not a one-dot chart
+                keys.setdefault(m["key"], (m["name"], m["context"]))
     out = []
     for key in sorted(keys):
         name, ctx = keys[key]
@@ -156,7 +169,7 @@ def build_report(runs: list[dict], read_file: Callable[[int, str], bytes],
                 ["Experiments", _esc(", ".join(r.get("experiments", [])))], ["User", _esc(r.get("user", ""))],
                 ["Source", _esc(r.get("source", ""))],
                 ["Started", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["start_time"]))],
-                ["Duration", f"{((r.get('end_time') or r['start_time']) - r['start_time']):.1f} s"]]
+                ["Duration", duration_text((r.get("end_time") or r["start_time"]) - r["start_time"])]]
         if r.get("error"):
             info.append(["Error", f"<pre>{_esc(r['error'][-3000:])}</pre>"])
         body = _table(["", ""], info, "mltrack-info")
@@ -187,6 +200,12 @@ def build_report(runs: list[dict], read_file: Callable[[int, str], bytes],
         if f is None:
             nb.cells.append(md("*No notebook snapshot was stored for this run.*"))
             continue
+        if any(x["path"] == "cell.ipynb" for x in art.get("files", [])):
+            nb.cells.append(md("### Tracked cell"))
+            tracked = nbformat.reads(read_file(art["id"], "cell.ipynb").decode("utf-8"), as_version=4)
+            for cell in tracked.cells:
+                cell["id"] = uuid.uuid4().hex[:12]
+                nb.cells.append(cell)
         label = (art.get("metadata") or {}).get("files", {}).get(f["path"], "")
         nb.cells.append(md(f"### Notebook — `{f['path']}`" + (f" ({label})" if label else "")))
         snap = nbformat.reads(read_file(art["id"], f["path"]).decode("utf-8"), as_version=4)

@@ -34,7 +34,8 @@ def test_export_report_html(tracking, tmp_path):
     out = R.export_report(ids, tmp_path / "report.html", title="LR sweep")
     text = out.read_text()
     assert text.count("<title>LR sweep</title>") == 1
-    assert text.count('class="plotly-graph-div"') == 2  # acc and loss[subset=train]
+    assert text.count('class="plotly-graph-div"') == 1  # loss[subset=train]: acc, one value per run, is no chart
+    assert "<td>acc</td><td>0.6</td>" in text  # … but a row of the run's metrics table
     assert "Plotly.newPlot" in text and "plotly.js" in text.lower()  # plotly.js embedded: works offline
     assert "loss[subset=train]" in text and "lr-0.1" in text and "lr-0.01" in text
     assert "<b>0.1</b>" in text  # the differing param is marked
@@ -42,7 +43,7 @@ def test_export_report_html(tracking, tmp_path):
     assert "Python" in text and "Packages" in text  # environment
     # a DataFrame from search_runs is accepted too
     out2 = R.export_report(R.search_runs(project="Report"), tmp_path / "all.html")
-    assert out2.read_text().count('class="plotly-graph-div"') == 2
+    assert out2.read_text().count('class="plotly-graph-div"') == 1
 
 
 def test_export_cli(tracking, store_dir, tmp_path, capsys):
@@ -51,7 +52,7 @@ def test_export_cli(tracking, store_dir, tmp_path, capsys):
     R.flush()
     code = cli_main(["--uri", str(store_dir), "export", ids[0], "-o", str(tmp_path / "one.html")])
     assert code == 0 and "wrote" in capsys.readouterr().out
-    assert (tmp_path / "one.html").read_text().count('class="plotly-graph-div"') == 2
+    assert (tmp_path / "one.html").read_text().count('class="plotly-graph-div"') == 1
     code = cli_main(["--uri", str(store_dir), "export", "--filter", "params.lr < 0.05", "-o", str(tmp_path / "f.html")])
     assert code == 0 and "lr-0.01" in (tmp_path / "f.html").read_text()
     code = cli_main(["--uri", str(store_dir), "export", "nope", "-o", str(tmp_path / "x.html")])
@@ -85,3 +86,10 @@ def test_progress_bar_for_large_exports(tracking, tmp_path, capsys):
     R.export_report(ids, tmp_path / "big.html")
     said = capsys.readouterr()  # (tqdm.auto writes to stdout when an IPython shell exists in the process)
     assert "exporting runs" in said.err + said.out
+
+
+def test_durations_read_in_ms_below_a_second():
+    from jupyter_mltrack.report.export import duration_text
+
+    assert [duration_text(s) for s in (0.0, 0.0424, 0.9994, 1.25, 75, 7384)] == \
+        ["0 ms", "42 ms", "999 ms", "1.2 s", "1 min 15 s", "2 h 3 min"]
