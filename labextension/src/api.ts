@@ -588,3 +588,55 @@ export function errorMessage(err: unknown): string {
   }
   return String(err);
 }
+
+/** The param, metric (series keys) and tag keys used by the runs in scope: column choosers and completion. */
+export interface RunColumns {
+  params: string[];
+  metrics: string[];
+  tags: string[];
+}
+
+export function getRunColumns(
+  params: Pick<ListRunsParams, 'project' | 'experiment' | 'campaign' | 'filter'> = {},
+  settings?: ServerConnection.ISettings
+): Promise<RunColumns> {
+  return requestJson<RunColumns>('columns' + query({ ...params }), settings);
+}
+
+/** How many run ids one `GET metrics` request carries (the server's limit is 1,000; shorter URLs are kinder). */
+export const SERIES_MANY_CHUNK = 200;
+
+/** One metric (name + context) of many runs, each downsampled to at most `maxPoints` (chunked requests). */
+export async function getSeriesMany(
+  runIds: string[],
+  name: string,
+  options: { context?: { [key: string]: string }; maxPoints?: number; stepMin?: number; stepMax?: number } = {},
+  settings?: ServerConnection.ISettings
+): Promise<Series[]> {
+  const context = options.context && Object.keys(options.context).length ? JSON.stringify(options.context) : undefined;
+  const out: Series[] = [];
+  const chunks: string[][] = [];
+  for (let i = 0; i < runIds.length; i += SERIES_MANY_CHUNK) {
+    chunks.push(runIds.slice(i, i + SERIES_MANY_CHUNK));
+  }
+  const answers = await Promise.all(
+    chunks.map(ids =>
+      requestJson<{ series: Series[] }>(
+        'metrics' +
+          query({
+            runs: ids.join(','),
+            name,
+            context,
+            max_points: options.maxPoints,
+            step_min: options.stepMin,
+            step_max: options.stepMax
+          }),
+        settings
+      )
+    )
+  );
+  for (const a of answers) {
+    out.push(...a.series);
+  }
+  return out;
+}

@@ -9,12 +9,14 @@ import {
 } from '@jupyterlab/application';
 import { ICommandPalette, Notification, WidgetTracker } from '@jupyterlab/apputils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
+import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { refreshIcon } from '@jupyterlab/ui-components';
 
 import { errorMessage, getRun, Run, setDefaultSettings } from './api';
 import { DiffWidget } from './diff/widget';
 import { downloadReport } from './download';
+import { EXPLORER_ID, ExplorerWidget } from './explorer/widget';
 import { mltrackIcon } from './icon';
 import { activateLiveSnapshots } from './liveSnapshot';
 import { TrackerModel } from './sidebar/model';
@@ -30,6 +32,7 @@ export namespace CommandIDs {
   export const openSnapshot = 'mltrack:open-snapshot';
   export const diffRuns = 'mltrack:diff-runs';
   export const exportReport = 'mltrack:export-report';
+  export const openExplorer = 'mltrack:open-explorer';
 }
 
 const PALETTE_CATEGORY = 'Experiment tracking';
@@ -38,13 +41,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mltrack:plugin',
   description: 'Browse experiment tracking runs, metrics, artifacts and notebook snapshots in the left sidebar.',
   autoStart: true,
-  optional: [ILabShell, IDocumentManager, ICommandPalette, ILayoutRestorer],
+  optional: [ILabShell, IDocumentManager, ICommandPalette, ILayoutRestorer, ILauncher],
   activate: (
     app: JupyterFrontEnd,
     labShell: ILabShell | null,
     docManager: IDocumentManager | null,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    launcher: ILauncher | null
   ) => {
     const settings = app.serviceManager.serverSettings;
     setDefaultSettings(settings);
@@ -93,6 +97,28 @@ const plugin: JupyterFrontEndPlugin<void> = {
       return widget;
     };
 
+    const explorerTracker = new WidgetTracker<ExplorerWidget>({ namespace: 'mltrack-explorer' });
+
+    /** Open (or bring forward) the experiment explorer in the main area. */
+    const openExplorer = (): ExplorerWidget => {
+      const existing = explorerTracker.find(w => w.id === EXPLORER_ID);
+      if (existing) {
+        app.shell.activateById(existing.id);
+        return existing;
+      }
+      const widget = new ExplorerWidget(settings, {
+        openRun: runId => {
+          show();
+          model.openRun(runId);
+        },
+        compare: (a, b) => void diffRuns(a, b)
+      });
+      void explorerTracker.add(widget);
+      app.shell.add(widget, 'main');
+      app.shell.activateById(widget.id);
+      return widget;
+    };
+
     const actions: DetailActions = {
       openSnapshot: async (run, artifact, path) => {
         try {
@@ -103,6 +129,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       },
       diffRuns: (a, b) => {
         diffRuns(a, b);
+      },
+      openExplorer: () => {
+        openExplorer();
       }
     };
 
@@ -125,6 +154,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
       caption: 'Show the experiment tracking panel',
       icon: mltrackIcon,
       execute: show
+    });
+    app.commands.addCommand(CommandIDs.openExplorer, {
+      label: args => (args['isLauncher'] ? 'Experiment Explorer' : 'Open Experiment Explorer'),
+      caption: 'Every run at full width: the run table, grouped metric charts',
+      icon: mltrackIcon,
+      execute: () => openExplorer()
     });
     app.commands.addCommand(CommandIDs.refresh, {
       label: 'Refresh Experiment Tracking',
@@ -262,10 +297,23 @@ const plugin: JupyterFrontEndPlugin<void> = {
       });
     }
 
+    if (restorer) {
+      void restorer.restore(explorerTracker, { command: CommandIDs.openExplorer, name: () => 'explorer' });
+    }
+
     if (palette) {
-      for (const command of [CommandIDs.show, CommandIDs.refresh, CommandIDs.diffRuns, CommandIDs.exportReport]) {
+      for (const command of [
+        CommandIDs.show,
+        CommandIDs.openExplorer,
+        CommandIDs.refresh,
+        CommandIDs.diffRuns,
+        CommandIDs.exportReport
+      ]) {
         palette.addItem({ command, category: PALETTE_CATEGORY });
       }
+    }
+    if (launcher) {
+      launcher.add({ command: CommandIDs.openExplorer, category: 'Other', rank: 10, args: { isLauncher: true } });
     }
   }
 };

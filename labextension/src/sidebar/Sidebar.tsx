@@ -1,5 +1,5 @@
 /** The whole panel: header (title, the signed-in user in team mode, refresh), runs filter, connection state, then the tree, a run's details or a team page. */
-import { refreshIcon } from '@jupyterlab/ui-components';
+import { launchIcon, refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { errorMessage, listRuns } from '../api';
@@ -94,6 +94,16 @@ export function SidebarApp(props: { model: TrackerModel; actions: DetailActions 
     <div className="jp-mltrack-panel">
       <div className="jp-mltrack-header">
         <h2 className="jp-mltrack-title">Experiment tracking</h2>
+        {actions.openExplorer && (
+          <button
+            className="jp-mltrack-icon-button jp-mltrack-open-explorer"
+            title="Open the experiment explorer (full width)"
+            aria-label="Open the experiment explorer"
+            onClick={actions.openExplorer}
+          >
+            <launchIcon.react tag="span" />
+          </button>
+        )}
         <button
           className="jp-mltrack-icon-button jp-mltrack-refresh"
           title="Refresh"

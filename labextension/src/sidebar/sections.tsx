@@ -15,6 +15,8 @@ export interface DetailActions {
   openSnapshot: (run: Run, artifact: Artifact, path: string) => Promise<void>;
   /** Open the comparison of two runs (A, B). */
   diffRuns: (a: string, b: string) => void;
+  /** Open the full-page experiment explorer. */
+  openExplorer?: () => void;
 }
 
 function sortedEntries<T>(obj: { [key: string]: T } | null | undefined): [string, T][] {

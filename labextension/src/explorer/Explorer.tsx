@@ -1,0 +1,265 @@
+/** The experiment explorer at full width: a project's runs in a virtualised table (sort, filter with completion,
+ * column chooser with pinned and hidden columns remembered per project, rows grouped by a param or tag) and the
+ * metric explorer over the same runs; the rows selected in the table are the runs charted. */
+import * as React from 'react';
+
+import { getRunColumns, listProjects, Project, RunColumns } from '../api';
+import { ErrorMessage, Loading } from '../sidebar/common';
+import { useResource, useSignal } from '../sidebar/hooks';
+import { TrackerModel } from '../sidebar/model';
+import {
+  allColumns,
+  Column,
+  ColumnPrefs,
+  completionFields,
+  isVisible,
+  layoutColumns,
+  loadPrefs,
+  savePrefs,
+  toggleVisible,
+  togglePinned
+} from './columns';
+import { FilterInput } from './FilterInput';
+import { ChartSettings, DEFAULT_CHART, MetricsView } from './MetricsView';
+import { RunsTable, TableQuery } from './RunsTable';
+
+export type ExplorerTab = 'runs' | 'metrics';
+
+function ColumnChooser(props: {
+  all: Column[];
+  prefs: ColumnPrefs;
+  onChange: (p: ColumnPrefs) => void;
+}): JSX.Element {
+  const [open, setOpen] = React.useState(false);
+  const [text, setText] = React.useState('');
+  const needle = text.trim().toLowerCase();
+  const shown = props.all.filter(c => !needle || c.id.toLowerCase().includes(needle));
+  return (
+    <div className="jp-mltrack-explorer-chooser">
+      <button className="jp-mltrack-button jp-mltrack-explorer-columns-button" onClick={() => setOpen(!open)} aria-expanded={open}>
+        Columns…
+      </button>
+      {open && (
+        <div className="jp-mltrack-explorer-chooser-panel" role="dialog" aria-label="Choose columns">
+          <input
+            type="search"
+            placeholder="Find a column"
+            value={text}
+            autoFocus
+            onChange={e => setText(e.target.value)}
+            onKeyDown={e => e.key === 'Escape' && setOpen(false)}
+          />
+          <ul>
+            {shown.map(c => {
+              const pinned = props.prefs.pinned.includes(c.id);
+              return (
+                <li key={c.id} data-col={c.id} className={`jp-mltrack-kind-${c.kind}`}>
+                  <label>
+                    <input
+                      type="checkbox"
+                      checked={isVisible(c, props.all, props.prefs)}
+                      onChange={() => props.onChange(toggleVisible(c, props.all, props.prefs))}
+                    />
+                    <span className="jp-mltrack-muted-text">{c.kind}</span> {c.label}
+                  </label>
+                  <button
+                    className={'jp-mltrack-icon-button jp-mltrack-explorer-pin' + (pinned ? ' jp-mod-active' : '')}
+                    title={pinned ? 'Unpin' : 'Pin to the left'}
+                    aria-pressed={pinned}
+                    onClick={() => props.onChange(togglePinned(c, props.prefs))}
+                  >
+                    📌
+                  </button>
+                </li>
+              );
+            })}
+          </ul>
+          <button className="jp-mltrack-button" onClick={() => props.onChange({ hidden: [], shown: [], pinned: [] })}>
+            Reset to defaults
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function ExplorerApp(props: {
+  model: TrackerModel;
+  onOpenRun: (runId: string) => void;
+  onCompare: (a: string, b: string) => void;
+}): JSX.Element {
+  const { model } = props;
+  useSignal(model.dataChanged);
+  const projects = useResource<Project[]>(model, 'explorer:projects', () => listProjects(model.settings));
+  const [project, setProject] = React.useState<string>('');
+  const [tab, setTab] = React.useState<ExplorerTab>('runs');
+  const [filter, setFilter] = React.useState('');
+  const [filterError, setFilterError] = React.useState<string | null>(null);
+  const [sort, setSort] = React.useState<{ id: string; desc: boolean } | null>(null);
+  const [groupBy, setGroupBy] = React.useState('');
+  const [selected, setSelected] = React.useState<Set<string>>(new Set());
+  const [total, setTotal] = React.useState<number | null>(null);
+  const [prefs, setPrefs] = React.useState<ColumnPrefs>({ hidden: [], shown: [], pinned: [] });
+  const [chart, setChart] = React.useState<ChartSettings>(DEFAULT_CHART);
+
+  // the first project by default; a project that went away falls back to the first
+  const names = (projects.data ?? []).map(p => p.name);
+  React.useEffect(() => {
+    if (names.length && !names.includes(project)) {
+      setProject(names[0]);
+    }
+  }, [names.join('\n')]);
+  React.useEffect(() => {
+    setPrefs(loadPrefs(project));
+    setSelected(new Set());
+    setGroupBy('');
+    setSort(null);
+    setFilter('');
+    setChart(DEFAULT_CHART);
+  }, [project]);
+
+  const columnsRes = useResource<RunColumns>(model, `explorer:columns:${project}`, () =>
+    project ? getRunColumns({ project }, model.settings) : Promise.resolve({ params: [], metrics: [], tags: [] })
+  );
+  const all = React.useMemo(() => allColumns(columnsRes.data), [columnsRes.data]);
+  const columns = layoutColumns(all, prefs);
+  const groupCol = all.find(c => c.id === groupBy) ?? null;
+  const groupColumns = all.filter(c => c.kind === 'param' || c.kind === 'tag');
+  const sortText = sort ? `${sort.id} ${sort.desc ? 'DESC' : 'ASC'}` : '';
+  const orderBy = groupCol ? [`${groupCol.id} ASC`, sortText].filter(x => x).join(', ') : sortText;
+  const query: TableQuery = { project, filter, orderBy };
+  const onTotal = React.useCallback((t: number | null, err: string | null) => {
+    setTotal(t);
+    setFilterError(err);
+  }, []);
+  const changePrefs = (p: ColumnPrefs) => {
+    setPrefs(p);
+    savePrefs(project, p);
+  };
+  const selectedList = Array.from(selected);
+
+  if (projects.loading) {
+    return <Loading what="projects" />;
+  }
+  if (projects.error && !projects.data) {
+    return <ErrorMessage title="Cannot load the projects" message={projects.error} onRetry={() => void model.refresh()} />;
+  }
+  if (!names.length) {
+    return (
+      <div className="jp-mltrack-explorer">
+        <p className="jp-mltrack-muted-text jp-mltrack-explorer-empty">
+          No runs yet. Track a cell with <code>%%track_run</code> or call <code>mlt.start_run()</code>; its runs show
+          here.
+        </p>
+      </div>
+    );
+  }
+  return (
+    <div className="jp-mltrack-explorer" data-project={project}>
+      <div className="jp-mltrack-explorer-toolbar">
+        <label>
+          Project{' '}
+          <select className="jp-mltrack-explorer-project" value={project} onChange={e => setProject(e.target.value)}>
+            {names.map(n => (
+              <option key={n} value={n}>
+                {n}
+              </option>
+            ))}
+          </select>
+        </label>
+        <div className="jp-mltrack-explorer-tabs" role="tablist">
+          {(['runs', 'metrics'] as ExplorerTab[]).map(t => (
+            <button
+              key={t}
+              role="tab"
+              aria-selected={tab === t}
+              className={'jp-mltrack-explorer-tab' + (tab === t ? ' jp-mod-active' : '')}
+              data-tab={t}
+              onClick={() => setTab(t)}
+            >
+              {t === 'runs' ? 'Runs' : 'Metrics'}
+            </button>
+          ))}
+        </div>
+        <span className="jp-mltrack-explorer-count" data-total={total ?? ''}>
+          {total === null ? '' : `${total.toLocaleString('en-US')} run${total === 1 ? '' : 's'}`}
+          {selected.size ? ` · ${selected.size} selected` : ''}
+        </span>
+        {selected.size > 0 && (
+          <button className="jp-mltrack-button jp-mltrack-explorer-clear" onClick={() => setSelected(new Set())}>
+            Clear selection
+          </button>
+        )}
+        {selected.size === 2 && (
+          <button
+            className="jp-mltrack-button jp-mltrack-explorer-compare"
+            onClick={() => props.onCompare(selectedList[0], selectedList[1])}
+          >
+            Compare
+          </button>
+        )}
+      </div>
+      <FilterInput
+        value={filter}
+        fields={completionFields(columnsRes.data)}
+        error={filterError}
+        onApply={f => setFilter(f)}
+      />
+      {tab === 'runs' ? (
+        <>
+          <div className="jp-mltrack-explorer-toolbar">
+            <ColumnChooser all={all} prefs={prefs} onChange={changePrefs} />
+            <label>
+              Group rows by{' '}
+              <select className="jp-mltrack-explorer-rowgroup" value={groupBy} onChange={e => setGroupBy(e.target.value)}>
+                <option value="">— none —</option>
+                {groupColumns.map(c => (
+                  <option key={c.id} value={c.id}>
+                    {c.id}
+                  </option>
+                ))}
+              </select>
+            </label>
+          </div>
+          <RunsTable
+            model={model}
+            query={query}
+            columns={columns}
+            pinned={new Set(prefs.pinned)}
+            groupBy={groupCol}
+            sort={sort}
+            onSort={c =>
+              setSort(s => (s && s.id === c.id ? (s.desc ? null : { id: c.id, desc: true }) : { id: c.id, desc: false }))
+            }
+            selected={selected}
+            onSelect={(ids, on) =>
+              setSelected(s => {
+                const next = new Set(s);
+                for (const id of ids) {
+                  if (on) {
+                    next.add(id);
+                  } else {
+                    next.delete(id);
+                  }
+                }
+                return next;
+              })
+            }
+            onOpenRun={props.onOpenRun}
+            onTotal={onTotal}
+          />
+        </>
+      ) : (
+        <MetricsView
+          model={model}
+          query={query}
+          selected={selectedList}
+          metricKeys={columnsRes.data?.metrics ?? []}
+          groupColumns={groupColumns}
+          settings={chart}
+          onSettings={setChart}
+        />
+      )}
+    </div>
+  );
+}
