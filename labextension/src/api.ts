@@ -640,3 +640,75 @@ export async function getSeriesMany(
   }
   return out;
 }
+
+// -- the model lifecycle: registry and lineage (docs/rest-api.md, docs/lifecycle.md) --------------------------------
+
+export interface ModelVersion {
+  model_id: number;
+  name: string;
+  project: string;
+  version: number;
+  stage: string;
+  description: string;
+  created_at: number;
+  artifact_id: number;
+  run_id: string;
+  artifact_name: string;
+  artifact_version: number;
+  artifact_type: string;
+  flavor: string;
+  content: string;
+  aliases: string[];
+}
+
+export type LineageKind = 'run' | 'artifact' | 'dataset' | 'model';
+
+export interface LineageNode {
+  id: string;
+  kind: LineageKind;
+  name?: string;
+  version?: number;
+  run_id?: string;
+  status?: RunStatus;
+  type?: string;
+  project?: string;
+  aliases?: string[];
+}
+
+export interface LineageEdge {
+  source: string;
+  target: string;
+  kind: 'output' | 'version' | 'input';
+  role: string;
+}
+
+export interface Lineage {
+  root: string;
+  direction: 'up' | 'down';
+  depth: number;
+  truncated: boolean;
+  nodes: LineageNode[];
+  edges: LineageEdge[];
+}
+
+/** Registered model versions of a project (newest first), with their aliases. */
+export async function listModels(
+  project: string,
+  name?: string,
+  settings?: ServerConnection.ISettings
+): Promise<ModelVersion[]> {
+  const query = new URLSearchParams({ project, ...(name ? { name } : {}) });
+  const body = await requestJson<{ models: ModelVersion[] }>(`models?${query.toString()}`, settings);
+  return body.models;
+}
+
+/** What a run came from (up) or what came of it (down). */
+export function getLineage(
+  runId: string,
+  direction: 'up' | 'down',
+  depth?: number,
+  settings?: ServerConnection.ISettings
+): Promise<Lineage> {
+  const query = new URLSearchParams({ direction, ...(depth !== undefined ? { depth: String(depth) } : {}) });
+  return requestJson<Lineage>(`runs/${encodeURIComponent(runId)}/lineage?${query.toString()}`, settings);
+}

@@ -8,6 +8,7 @@ import { formatDuration, isoTime, localTime, relativeTime, runLabel } from '../f
 import { ErrorMessage, Loading, RememberedSection, StatusBadge } from './common';
 import { ExportButton } from './compare';
 import { useNow, useResource } from './hooks';
+import { RunLineage, RunModelVersions } from './lifecycle';
 import { TrackerModel } from './model';
 import {
   ArtifactsList,
@@ -174,6 +175,10 @@ function DetailBody(props: { model: TrackerModel; run: Run; actions: DetailActio
           <InputsList model={model} run={run} />
         </RememberedSection>
       )}
+      <RunModelVersions model={model} run={run} />
+      <RememberedSection model={model} scope="section" name="lineage" title="Lineage">
+        <RunLineage model={model} run={run} />
+      </RememberedSection>
       {run.children.length > 0 && (
         <RememberedSection
           model={model}
