@@ -143,3 +143,32 @@ def test_cycles_are_refused_at_any_distance(store):
     store.write_batch({"runs": [{"id": "r3", "project": "P"}]})
     store.add_run_input("r3", scores)  # downstream: fine
     assert len(store.lineage("r0", "down")["nodes"]) > len(store.lineage("r1", "down")["nodes"])
+
+
+def test_team_mode_lineage_shows_only_readable_projects(store):
+    """Bob (viewer of P, owner of Q) uses P's dataset in a run of Q: alice (P only) sees P's side of the graph, not
+    Q's run; bob sees both; a stranger may not read the run's lineage at all."""
+    from jupyter_mltrack.core.errors import Forbidden
+
+    for name in ("alice", "bob", "eve"):
+        store.add_user(name)
+    alice, bob, eve = (store.actor(n, create=False) for n in ("alice", "bob", "eve"))
+    sha, size = store.blobs.put_bytes(b"rows")
+    store.write_batch({"runs": [{"id": "p1", "project": "P"}],
+                       "datasets": [{"project": "P", "name": "raw", "run_id": "p1", "kind": "file",
+                                     "files": [{"path": "raw.csv", "sha256": sha, "size": size}]}]}, alice)
+    store.set_member("P", "bob", "viewer", alice)
+    raw = store.resolve_dataset("raw", actor=bob)
+    with pytest.raises(Forbidden, match="logging a dataset in project 'P' needs the role contributor"):
+        store.write_batch({"datasets": [{"project": "P", "name": "raw2", "run_id": "p1", "kind": "file",
+                                         "files": [{"path": "raw.csv", "sha256": sha, "size": size}]}]}, bob)
+    store.write_batch({"runs": [{"id": "q1", "project": "Q"}],
+                       "inputs": [{"run_id": "q1", "artifact_id": raw["artifact_id"], "role": "dataset"}]}, bob)
+    assert "run:q1" in ids(store.lineage("p1", "down", actor=bob))
+    seen = ids(store.lineage("p1", "down", actor=alice))
+    assert "run:q1" not in seen and any(n["kind"] == "dataset" for n in seen.values())
+    assert all("q1" not in str(e) for e in store.lineage("p1", "down", actor=alice)["edges"])
+    with pytest.raises(Forbidden, match="reading a run's lineage in project 'P' needs the role viewer"):
+        store.lineage("p1", "down", actor=eve)
+    with pytest.raises(NotFound):  # a dataset in a project eve cannot read is not revealed
+        store.resolve_dataset("raw", actor=eve)
