@@ -133,6 +133,13 @@ def test_diff_two_marked_runs(lab, page):
     swapped.wait_for()
     swapped.locator('tr[data-param-key="lr"] td[data-col="a"]').filter(has_text="0.01").wait_for()
 
+    # a closed comparison opens again (closing the tab ends it; the command starts a new one)
+    page.click(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon")
+    page.wait_for_selector(".jp-mltrack-diff", state="detached")
+    page.evaluate("async () => { await window.jupyterapp.commands.execute('mltrack:diff-runs', {a: 'cmpb', b: 'cmpa'}); }")
+    swapped.wait_for()
+    assert page.locator(".jp-mltrack-diff").count() == 1
+
 
 def test_diff_without_snapshots_says_why(lab, page):
     lab.store().write_batch({"runs": [{"id": "nosnap1", "name": "plain-1", "project": "NoSnap"},

@@ -1,5 +1,6 @@
 /** The main-area tab hosting a run comparison (wide diffs read better there than in the sidebar). */
 import { ReactWidget } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
 import { mltrackIcon } from '../icon';
@@ -52,6 +53,12 @@ export class DiffWidget extends ReactWidget {
         onLabels={this._onLabels}
       />
     );
+  }
+
+  /** Closing the tab ends the comparison: asked for again, a new one opens (a closed widget is only detached). */
+  protected onCloseRequest(msg: Message): void {
+    super.onCloseRequest(msg);
+    this.dispose();
   }
 
   private _setTitle(labels: { a: string; b: string }): void {
