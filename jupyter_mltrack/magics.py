@@ -213,6 +213,7 @@ class TrackedCells:
         self.open: list[tuple] = []  # (ExecutionInfo, run, options, start time) of the tracked cells executing now
         self.refused: BaseException | None = None  # why the run of the cell about to run could not start
         self.names: CellNames | None = None
+        self.cost = 0.0  # CPU seconds this thread spent opening and closing tracked cells' runs
 
     def strip(self, lines: list[str]) -> list[str]:
         """Input transformer: a cell about to run whose first line is ``%%track_run …`` → its body. Options that do
@@ -247,11 +248,14 @@ class TrackedCells:
         if m is None or transformed is None or "run_cell_magic('track_run'" in transformed:
             return  # not tracked, or the cell magic runs it
         line = m.group(0).strip()[len("%%track_run"):]
+        t0 = time.thread_time()
         try:
             run, args = self.magics.open_run(line)
         except Exception as e:  # the body must not run untracked: refused before it runs (see Refuse)
             self.refused = e
             return
+        finally:
+            self.cost += time.thread_time() - t0
         self.open.append((info, run, args, time.time()))
 
     def post_run_cell(self, result) -> None:
@@ -271,7 +275,9 @@ class TrackedCells:
             outcome = ("killed", "the cell was interrupted")
         else:
             outcome = _outcome(result.error_before_exec or result.error_in_exec)
+        t0 = time.thread_time()
         self.magics.close_run(run, args, info.raw_cell, outcome, count, started)
+        self.cost += time.thread_time() - t0
 
     def displayed(self, msg):
         """Display publisher hook (ipykernel): IPython's output history keeps streams and results but not what
@@ -364,3 +370,8 @@ def unload(ipython) -> None:
 
 
 _loaded: dict[int, TrackedCells] = {}
+
+
+def loaded_cells(ipython) -> TrackedCells | None:
+    """What :func:`load` installed in this shell (None when the extension is not loaded)."""
+    return _loaded.get(id(ipython))

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Tracked against untracked: the notebooks of tests/notebooks/ run by nbclient as written and with their
+``train``-tagged cells under ``%%track_run`` (defaults on: environment capture and snapshots), alternately, each
+in a fresh kernel on a fresh embedded store.
+
+    .venv/bin/python bench/notebooks.py [--reps 5] [--json bench/results/notebooks.json]
+
+Per notebook and variant: the sum of the cells' execution times (``execute_input`` → ``execute_reply`` as nbclient
+records them: the kernel's start and shutdown are left out), the median over the repetitions, and the ratio. For
+the tracked variant the kernel also reports the time our code took on the interpreter: the writer thread's busy
+time (environment, snapshots, the embedded store's writes) and the time spent in the tracked-cell hooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "tests" / "notebooks"
+sys.path.insert(0, str(REPO / "tests"))
+
+#: appended to both variants: what the tracking cost in this kernel (nothing when it is not loaded)
+_REPORT = """
+import json, sys
+_out = {}
+if "jupyter_mltrack.client.tracking" in sys.modules:
+    import jupyter_mltrack as _m
+    from jupyter_mltrack.client.tracking import get_client as _gc
+    from jupyter_mltrack.magics import loaded_cells as _lc
+    _m.flush()
+    _w = _gc().writer
+    _c = _lc(get_ipython())
+    _out = {"writer_busy_s": _w.stats["busy_seconds"], "hooks_s": _c.cost if _c else None}
+print("BENCH " + json.dumps(_out))
+"""
+
+
+def _cells_seconds(nb) -> float:
+    total = 0.0
+    for c in nb.cells:
+        ex = (c.get("metadata") or {}).get("execution") or {}
+        a, b = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
+        if a and b:
+            total += (datetime.fromisoformat(b.replace("Z", "+00:00"))
+                      - datetime.fromisoformat(a.replace("Z", "+00:00"))).total_seconds()
+    return total
+
+
+def run_once(name: str, tracked: bool) -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+
+    from test_transparency import _tracked_copy
+
+    source = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nb = _tracked_copy(source, name.split(".")[0]) if tracked else source
+    nb.cells.append(nbformat.v4.new_code_cell(_REPORT))
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["MLTRACK_URI"] = str(Path(tmp) / "store")
+        os.environ["MLTRACK_HOME"] = str(Path(tmp) / "home")
+        path = Path(tmp) / name
+        nbformat.write(nb, path)
+        os.environ["JPY_SESSION_NAME"] = str(path)
+        t0 = time.perf_counter()
+        NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": tmp}}).execute()
+        wall = time.perf_counter() - t0
+    report = {}
+    for o in nb.cells[-1].outputs:
+        for line in (o.get("text") or "").splitlines():
+            if line.startswith("BENCH "):
+                report = json.loads(line[6:])
+    cells = _cells_seconds(nb) - _cells_seconds(nbformat.from_dict({"cells": [nb.cells[-1]]}))
+    return {"cells_s": cells, "wall_s": wall, **report}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--json", default=str(REPO / "bench" / "results" / "notebooks.json"))
+    args = ap.parse_args()
+    os.environ["PYTHONPATH"] = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    results = {}
+    for name in sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")):
+        runs = {False: [], True: []}
+        for _ in range(args.reps):
+            for tracked in (False, True):
+                runs[tracked].append(run_once(name, tracked))
+        plain = statistics.median(r["cells_s"] for r in runs[False])
+        tracked = statistics.median(r["cells_s"] for r in runs[True])
+        n_tracked = sum("train" in c.metadata.get("tags", []) for c in
+                        __import__("nbformat").read(NOTEBOOKS / name, as_version=4).cells)
+        busy = statistics.median(r.get("writer_busy_s") or 0 for r in runs[True])
+        hooks = statistics.median(r.get("hooks_s") or 0 for r in runs[True])
+        results[name] = {"untracked_s": plain, "tracked_s": tracked, "overhead_pct": (tracked / plain - 1) * 100,
+                         "tracked_cells": n_tracked, "writer_busy_ms_per_run": busy / n_tracked * 1000,
+                         "hooks_ms_per_run": hooks / n_tracked * 1000, "reps": args.reps,
+                         "untracked_all_s": [r["cells_s"] for r in runs[False]],
+                         "tracked_all_s": [r["cells_s"] for r in runs[True]]}
+        r = results[name]
+        print(f"| {name} ({n_tracked} tracked cells) | {plain:.2f} s | {tracked:.2f} s | {r['overhead_pct']:+.1f} % "
+              f"| {r['writer_busy_ms_per_run']:.1f} ms | {r['hooks_ms_per_run']:.1f} ms |", flush=True)
+    load = os.getloadavg()[0]
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"load": load, "results": results}, indent=1))
+    print(f"load {load:.1f}; wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
