@@ -211,6 +211,10 @@ SCHEMAS: dict[str, Any] = {
         "a": {"type": "string"}, "b": {"type": "string"},
         "params": {"type": "object"}, "metrics": {"type": "object"}, "tags": {"type": "object"},
         "notebook_note": {"type": "string"},
+        "cell": {"type": ["object", "null"], "description": "the two tracked cells (null when a run has none)",
+                 "properties": {
+                     "source_a": _S, "source_b": _S, "source_diff": _S, "outputs_known": {"type": "boolean"},
+                     "outputs_a": _S, "outputs_b": _S, "outputs_diff": _S, "outputs_changed": {"type": "boolean"}}},
         "notebook": {"type": ["object", "null"], "properties": {
             "a": {"type": "object"}, "b": {"type": "object"}, "summary": {"type": "object"},
             "outputs_changed": {"type": "integer"},

@@ -164,6 +164,20 @@ export interface NotebookDiff {
   cells: CellDiff[];
 }
 
+/** The two runs' tracked cells: sources with their `%%track_run` line, outputs as comparable text. */
+export interface TrackedCellDiff {
+  source_a: string;
+  source_b: string;
+  /** Unified diff of the sources ('' when equal). */
+  source_diff: string;
+  /** False when a snapshot holds the cell's source only (no outputs to compare). */
+  outputs_known: boolean;
+  outputs_a: string;
+  outputs_b: string;
+  outputs_diff: string;
+  outputs_changed: boolean;
+}
+
 /** What differs between two runs (`GET diff`). */
 export interface RunDiff {
   a: string;
@@ -171,6 +185,7 @@ export interface RunDiff {
   params: { [key: string]: ValuePair<JsonValue> };
   metrics: { [key: string]: ValuePair<MetricValue> };
   tags: { [key: string]: ValuePair<string> };
+  cell: TrackedCellDiff | null;
   notebook: NotebookDiff | null;
   /** Why there is no notebook comparison. */
   notebook_note?: string;
