@@ -49,6 +49,7 @@ def write_datasets(conn: Connection, ids: ProjectIds, items: list[DatasetItem],
     for item in items:
         pid = ensure_project(conn, ids, item["project"])
         did = get_or_insert(conn, S.datasets, {"project_id": pid, "name": item["name"]}, created_at=time.time())
+        conn.execute(select(S.datasets.c.id).where(S.datasets.c.id == did).with_for_update())  # see registry.lock_row
         content = files_content((f["path"], f["sha256"]) for f in item["files"])
         same = conn.execute(select(dv.c.version).where(dv.c.dataset_id == did, dv.c.content == content)).scalar()
         if same is not None:

@@ -52,6 +52,7 @@ def write_models(conn: Connection, ids: ProjectIds, items: list[ModelItem]) -> l
             raise NotFound(f"no artifact {aid} (model {item['name']!r})")
         pid = ensure_project(conn, ids, item["project"])
         mid = get_or_insert(conn, m, {"project_id": pid, "name": item["name"]}, description="", created_at=time.time())
+        lock_row(conn, m, mid)  # registrations of one model wait for each other (PostgreSQL; SQLite's are serial)
         content = content_key(conn, aid)
         same = conn.execute(select(mv.c.version).where(mv.c.model_id == mid, mv.c.content == content)
                             .order_by(mv.c.version).limit(1)).scalar()
@@ -65,6 +66,13 @@ def write_models(conn: Connection, ids: ProjectIds, items: list[ModelItem]) -> l
                                         created_at=time.time()))
         out.append({"project": item["project"], "name": item["name"], "version": version})
     return out
+
+
+def lock_row(conn: Connection, table, row_id: int) -> None:
+    """Lock a row until the transaction ends (``SELECT … FOR UPDATE``; SQLite, whose writers are serial, has no
+    row locks): concurrent writers of the same model or dataset — other server processes on one database — then
+    see each other's versions instead of both taking the next number."""
+    conn.execute(select(table.c.id).where(table.c.id == row_id).with_for_update())
 
 
 def _model_id(conn: Connection, project: str, name: str) -> int:

@@ -113,3 +113,40 @@ def test_a_run_input_closing_a_cycle_is_refused(store):
     with pytest.raises(Conflict, match="that run itself"):
         store.add_run_input("r1", a1)
     assert sql(store, "SELECT count(*) FROM run_inputs")[0][0] == 1
+
+
+def test_two_stores_registering_at_once_agree_on_versions(store_uri):
+    """Two stores on one database (two server processes, say), each with its own write thread, register the same
+    bytes and new bytes at the same time: one version per content, numbered without gaps or collisions."""
+    from jupyter_mltrack.core.store import Store
+
+    stores = [Store(store_uri), Store(store_uri)]
+    try:
+        same = artifact(stores[0], "r0", b"same")
+        others = [artifact(stores[0], f"r{i}", b"w%d" % i) for i in range(1, 9)]
+        errors: list[Exception] = []
+        barrier = threading.Barrier(2)
+
+        def work(k):
+            try:
+                barrier.wait()
+                for aid in [same] + others[k::2]:
+                    stores[k].register_model("P", "house", aid)
+                    stores[k].write_batch({"runs": [{"id": f"d{k}{aid}", "project": "P"}], "datasets": [
+                        {"project": "P", "name": "d", "run_id": f"d{k}{aid}", "kind": "file",
+                         "files": stores[k].get_artifact(aid)["files"]}]})
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        versions = sorted(m["version"] for m in stores[0].list_models("P", name="house"))
+        assert versions == list(range(1, 10))
+        assert sorted(d["version"] for d in stores[0].list_datasets("P", "d")) == list(range(1, 10))
+    finally:
+        for s in stores:
+            s.close()
