@@ -727,3 +727,72 @@ export function getLineage(
   const query = new URLSearchParams({ direction, ...(depth !== undefined ? { depth: String(depth) } : {}) });
   return requestJson<Lineage>(`runs/${encodeURIComponent(runId)}/lineage?${query.toString()}`, settings);
 }
+
+// -- jobs (docs/rest-api.md, "Jobs") ----------------------------------------------------------------------------
+
+/** A job's execution in one trigger (a cron tick, a run now). */
+export interface JobExecution {
+  id: number;
+  job: string;
+  trigger_id: string;
+  status: 'pending' | 'queued' | 'running' | 'finished' | 'failed' | 'killed' | 'skipped';
+  reason: string;
+  run_id: string | null;
+  attempts: number;
+  scheduled_for: number | null;
+  created_at: number;
+  started_at: number | null;
+  ended_at: number | null;
+}
+
+/** A job: a notebook or a script run as tracked runs, now, on a schedule, after other jobs. */
+export interface Job {
+  id: number;
+  name: string;
+  project: string;
+  kind: 'notebook' | 'script';
+  path: string;
+  params: { [key: string]: unknown };
+  schedule: string;
+  timezone: string;
+  after: string[];
+  timeout: number | null;
+  retries: number;
+  max_concurrent: number;
+  paused: boolean;
+  user: string;
+  next_run: number | null;
+  last: JobExecution | null;
+}
+
+export async function listJobs(project?: string, settings?: ServerConnection.ISettings): Promise<Job[]> {
+  const body = await requestJson<{ jobs: Job[] }>('jobs' + query({ project }), settings);
+  return body.jobs;
+}
+
+/** Trigger a job now (and the jobs after it): their executions, queued for the server's scheduler. */
+export async function runJob(name: string, settings?: ServerConnection.ISettings): Promise<JobExecution[]> {
+  const body = await sendJson<{ executions: JobExecution[] }>(
+    'POST',
+    apiUrl('jobs/' + encodeURIComponent(name) + '/run', settings),
+    undefined,
+    settings
+  );
+  return body ? body.executions : [];
+}
+
+export async function pauseJob(name: string, settings?: ServerConnection.ISettings): Promise<Job | null> {
+  return sendJson<Job>('POST', apiUrl('jobs/' + encodeURIComponent(name) + '/pause', settings), undefined, settings);
+}
+
+export async function resumeJob(name: string, settings?: ServerConnection.ISettings): Promise<Job | null> {
+  return sendJson<Job>('POST', apiUrl('jobs/' + encodeURIComponent(name) + '/resume', settings), undefined, settings);
+}
+
+/** The log of a job's newest execution that has a run, as far as it went. */
+export function getJobLog(
+  name: string,
+  settings?: ServerConnection.ISettings
+): Promise<{ execution: JobExecution; log: string }> {
+  return requestJson<{ execution: JobExecution; log: string }>('jobs/' + encodeURIComponent(name) + '/log', settings);
+}

@@ -18,6 +18,7 @@ import { DiffWidget } from './diff/widget';
 import { downloadReport } from './download';
 import { EXPLORER_ID, ExplorerWidget } from './explorer/widget';
 import { mltrackIcon } from './icon';
+import { jobsPlugin } from './jobs/plugin';
 import { activateLiveSnapshots } from './liveSnapshot';
 import { TrackerModel } from './sidebar/model';
 import { DetailActions } from './sidebar/sections';
@@ -329,4 +330,4 @@ const liveSnapshotPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, liveSnapshotPlugin];
+export default [plugin, liveSnapshotPlugin, jobsPlugin];
