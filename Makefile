@@ -17,8 +17,11 @@ $(PY):
 	python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-$(STAMP): $(PY) pyproject.toml package.json yarn.lock
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(STAMP): $(PY) pyproject.toml package.json yarn.lock binder/overrides.json
 	$(PIP) install -e ".[test,demo]"
+	install -D -m 644 binder/overrides.json $(LAB_OVERRIDES)  # JupyterLab's defaults here: no news prompt
 	touch $(STAMP)
 
 install: $(STAMP)

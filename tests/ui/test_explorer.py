@@ -288,3 +288,13 @@ def test_the_explorer_is_live_while_runs_log(xpage, seeded_lab):
     page.click('.jp-mltrack-explorer-tab[data-tab="metrics"]')
     page.check('.jp-mltrack-explorer-metric-picker label:has-text("loss") input')
     wait_until(lambda: _chart(page).get_attribute("data-lines") == "13", 30, "the new run's line")
+
+
+def test_the_lab_asks_nothing_about_jupyter_news(xpage, seeded_lab):
+    """The environment `make lab` and `make test` install (binder/overrides.json) turns JupyterLab's news prompt
+    off: no toast covers the page."""
+    page = xpage
+    open_lab(page, seeded_lab)
+    page.wait_for_function("() => window.jupyterapp.commands.hasCommand('mltrack:open-explorer')", timeout=60_000)
+    page.wait_for_timeout(3000)  # the prompt shows a moment after start-up
+    assert page.locator(".Toastify__toast").filter(has_text="Jupyter news").count() == 0
