@@ -163,6 +163,20 @@ _modules_files: list[tuple[str, str]] = []  # and their (name, __file__) where _
 _real: dict[str, str] = {}  # __file__ → realpath (resolving symlinks is what made each run walk the disk)
 
 
+_real_dirs: dict[str, str] = {}  # folder → realpath
+
+
+def _realpath(f: str) -> str:
+    """``os.path.realpath(f)`` resolving each folder once: importing a library loads thousands of modules from a
+    few hundred folders, and a realpath per file costs a ``lstat`` per path component."""
+    folder, base = os.path.split(f)
+    real_folder = _real_dirs.get(folder)
+    if real_folder is None:
+        real_folder = _real_dirs[folder] = os.path.realpath(folder)
+    real = os.path.join(real_folder, base)
+    return os.path.realpath(real) if os.path.islink(real) else real
+
+
 def python_files() -> list[tuple[str, str]]:
     """(module name, real path) of every loaded module that comes from a ``.py`` file. The walk over
     ``sys.modules`` is redone only when its entries changed (identity of every module object)."""
@@ -178,7 +192,7 @@ def python_files() -> list[tuple[str, str]]:
                     continue
                 real = _real.get(f)
                 if real is None:
-                    real = _real[f] = os.path.realpath(f)
+                    real = _real[f] = _realpath(f)
                 out.append((name, real))
             _modules_seen, _modules_files = values, out
         return _modules_files

@@ -313,3 +313,21 @@ def test_a_child_forked_during_a_gathering_can_gather(env):
     th.join(10)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_module_paths_resolve_like_realpath_folder_by_folder(tmp_path):
+    """Real paths of loaded modules are resolved a folder at a time (one lstat per file, not one per path
+    component): the same answers as os.path.realpath, symlinked folders and files included."""
+    import os
+
+    from jupyter_mltrack.client import fingerprint as F
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "m.py").write_text("")
+    (tmp_path / "real" / "target.py").write_text("")
+    os.symlink(tmp_path / "real", tmp_path / "linked")
+    os.symlink(tmp_path / "real" / "target.py", tmp_path / "real" / "alias.py")
+    cases = [tmp_path / "linked" / "m.py", tmp_path / "real" / "alias.py", tmp_path / "linked" / "alias.py",
+             tmp_path / "real" / ".." / "real" / "m.py", tmp_path / "real" / "missing.py"]
+    for p in cases:
+        assert F._realpath(str(p)) == os.path.realpath(p), p
