@@ -47,11 +47,21 @@ test: check-install chromium
 test-fast: install
 	$(PY) -m pytest -m "not ui"
 
-bench: install
+bench: install chromium
 	$(PY) bench/run.py
 	$(PY) bench/team.py
+	$(PY) bench/explorer.py
+	$(PY) bench/jobs.py
 
-.PHONY: bench-team
+.PHONY: bench-team bench-explorer bench-jobs
+# the explorer in chromium: table first paint, scrolling, a 1,000-run grouped chart (bench/explorer.py)
+bench-explorer: install chromium
+	$(PY) bench/explorer.py
+
+# jobs: trigger → run in the store, the scheduler's tick with 1,000 jobs (bench/jobs.py)
+bench-jobs: install
+	$(PY) bench/jobs.py
+
 # the team path: PostgreSQL, a team-mode server, 1 and 16 client processes with API keys (bench/team.py)
 bench-team: install
 	$(PY) bench/team.py

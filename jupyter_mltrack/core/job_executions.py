@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from . import access as A
 from . import schema as S
-from .db import dialect_insert
+from .db import chunked, dialect_insert, fetch_raw
 from .errors import Conflict
 from .jobs import execution_dict, find_job, upstream_graph
 from .users import Actor
@@ -61,12 +61,9 @@ def trigger(conn: Connection, job_ids: Iterable[int], trigger_id: str, scheduled
              "status": "pending" if graph.get(j, set()) & members else "queued", "reason": "", "attempts": 0,
              "worker": ""} for j in sorted(members)]
     ins = dialect_insert(conn.dialect.name)(E).on_conflict_do_nothing(index_elements=["trigger_id", "job_id"])
-    added = []
-    for r in rows:
-        res = conn.execute(ins.values(**r).returning(E.c.id))
-        got = res.scalar()
-        if got is not None:
-            added.append(got)
+    conn.execute(ins, rows)  # one statement for all (executemany); a row the trigger has is left as it is
+    added = sorted(conn.execute(select(E.c.id).where(E.c.trigger_id == trigger_id, E.c.created_at == now))
+                   .scalars())
     advance(conn, trigger_id, now)
     return added
 
@@ -89,7 +86,11 @@ def executions(conn: Connection, ids: list[int]) -> list[dict]:
 def fire_tick(conn: Connection, job_ids: Iterable[int], tick: float, now: float | None = None) -> list[int]:
     """Fire the scheduled time ``tick`` of the jobs ``job_ids`` — each once: only a job nobody fired it (or a later
     one) for. The jobs due at one time share one trigger, named after the tick (a DAG scheduled as a whole)."""
-    fired = [j for j in job_ids if skip_tick(conn, j, tick)]
+    fired = []
+    for part in chunked(sorted(set(job_ids))):
+        fired += conn.execute(update(S.jobs).where(S.jobs.c.id.in_(part), or_(
+            S.jobs.c.last_tick.is_(None), S.jobs.c.last_tick < tick)).values(last_tick=tick)
+            .returning(S.jobs.c.id)).scalars().all()
     if not fired:
         return []
     return trigger(conn, fired, f"schedule:{tick:.0f}", scheduled_for=tick, now=now)
@@ -220,12 +221,12 @@ def release_lease(conn: Connection, name: str, holder: str) -> None:
     conn.execute(update(L).where(and_(L.c.name == name, L.c.holder == holder)).values(expires_at=0.0))
 
 
-def scheduled_jobs(conn: Connection) -> list[dict]:
-    """(Reads.) The jobs with a schedule that are not paused: id, name, schedule, timezone, last_tick, created_at."""
+def scheduled_jobs(conn: Connection) -> list[tuple]:
+    """(Reads.) The jobs with a schedule that are not paused, as tuples (id, name, schedule, timezone, last_tick,
+    updated_at) — read raw: the scheduler reads them often."""
     j = S.jobs
-    return [dict(r._mapping) for r in conn.execute(
-        select(j.c.id, j.c.name, j.c.schedule, j.c.timezone, j.c.last_tick, j.c.created_at, j.c.updated_at)
-        .where(j.c.schedule != "", j.c.paused.is_(False)).order_by(j.c.id))]
+    return fetch_raw(conn, select(j.c.id, j.c.name, j.c.schedule, j.c.timezone, j.c.last_tick, j.c.updated_at)
+                     .where(j.c.schedule != "", j.c.paused.is_(False)).order_by(j.c.id))
 
 
 def refuse_running(conn: Connection, name: str) -> None:

@@ -57,6 +57,9 @@ class Scheduler:
         self.leader = False
         self.running: list = []  # futures of the executions this scheduler submitted
         self._next: dict[int, tuple[tuple, float]] = {}  # job id → (its schedule's key, its next tick)
+        self._jobs: list[tuple] = []
+        self._revision: str | None = None
+        self._earliest = float("inf")
         self._renew_at = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -80,28 +83,42 @@ class Scheduler:
             self.dispatch()
 
     def fire_due(self, now: float) -> dict[float, list[int]]:
-        """Fire (or, missed under "skip", pass by) every job whose next tick has come; tick → job ids fired."""
+        """Fire (or, missed under "skip", pass by) every job whose next tick has come; tick → job ids fired. The
+        jobs are read again only when the store changed (its revision), and each job's next tick is cached."""
+        rev = self.store.revision()
+        if rev != self._revision:
+            self._jobs = self.store.scheduled_jobs()
+            self._revision = rev
+            nxt: dict[int, tuple[tuple, float]] = {}
+            memo: dict[tuple, float] = {}  # jobs fired together share their next tick
+            for jid, _name, schedule, tz, last_tick, updated_at in self._jobs:
+                key = (schedule, tz, last_tick if last_tick is not None else updated_at)
+                cached = self._next.get(jid)
+                if cached is None or cached[0] != key:
+                    if key not in memo:
+                        memo[key] = next_tick(schedule, tz, key[2])
+                    cached = (key, memo[key])
+                nxt[jid] = cached
+            self._next = nxt
+            self._earliest = min((v[1] for v in nxt.values()), default=float("inf"))
+        if now < self._earliest:
+            return {}
         due: dict[float, list[int]] = {}
-        seen = set()
-        for j in self.store.scheduled_jobs():
-            seen.add(j["id"])
-            after = j["last_tick"] if j["last_tick"] is not None else j["updated_at"]
-            key = (j["schedule"], j["timezone"], after)
-            cached = self._next.get(j["id"])
-            if cached is None or cached[0] != key:
-                cached = self._next[j["id"]] = (key, next_tick(j["schedule"], j["timezone"], after))
-            if now < cached[1]:
+        latest: dict[tuple[str, str], float] = {}  # jobs of one schedule share their latest tick
+        for jid, name, schedule, tz, _last, _upd in self._jobs:
+            key, first = self._next[jid]
+            if now < first:
                 continue
-            tick = latest_tick(j["schedule"], j["timezone"], now)
-            if now - tick > MISSED_AFTER or tick > cached[1]:  # late, or more than one tick passed: missed
+            tick = latest.get((schedule, tz))
+            if tick is None:
+                tick = latest[(schedule, tz)] = latest_tick(schedule, tz, now)
+            if now - tick > MISSED_AFTER or tick > first:  # late, or more than one tick passed: missed
                 if self.missed == "skip":
-                    log.info("jupyter_mltrack: job %s missed its run of %s: skipped", j["name"], _iso(tick))
-                    self.store.skip_tick(j["id"], tick)
+                    log.info("jupyter_mltrack: job %s missed its run of %s: skipped", name, _iso(tick))
+                    self.store.skip_tick(jid, tick)
                     continue
-                log.info("jupyter_mltrack: job %s missed its run of %s: running it once", j["name"], _iso(tick))
-            due.setdefault(tick, []).append(j["id"])
-        for jid in set(self._next) - seen:
-            del self._next[jid]
+                log.info("jupyter_mltrack: job %s missed its run of %s: running it once", name, _iso(tick))
+            due.setdefault(tick, []).append(jid)
         for tick, ids in sorted(due.items()):
             self.store.fire_tick(ids, tick)
         return due

@@ -175,9 +175,9 @@ def test_a_tick_fires_once_and_jobs_due_together_share_a_trigger(store, files):
     assert {e["trigger_id"] for j in "abc" for e in store.job_executions(j)} == {f"schedule:{tick:.0f}"}
     assert store.job_executions("c")[0]["status"] == "pending"
     assert store.skip_tick(ids["a"], tick + 60) and not store.skip_tick(ids["a"], tick + 60)
-    assert {j["name"] for j in store.scheduled_jobs()} == {"a", "b"}
+    assert {j[1] for j in store.scheduled_jobs()} == {"a", "b"}
     store.pause_job("a")
-    assert {j["name"] for j in store.scheduled_jobs()} == {"b"}
+    assert {j[1] for j in store.scheduled_jobs()} == {"b"}
 
 
 def test_claims_respect_the_job_s_and_the_runner_s_limits(store, files):
