@@ -161,3 +161,25 @@ def test_current_source_of_a_script(run_py, tmp_path):
         print(current_source())
     """).stdout.strip()
     assert out.endswith(".py") and os.path.isabs(out) and os.path.dirname(out) == str(tmp_path)
+
+
+def test_running_servers_are_read_from_runtime_files(tmp_path, monkeypatch):
+    """The sessions lookup reads the servers' runtime files itself: only servers whose process is alive."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / f"jpserver-{os.getpid()}.json").write_text(json.dumps({"pid": os.getpid(), "url": "http://a/"}))
+    (tmp_path / f"jpserver-{dead.pid}.json").write_text(json.dumps({"pid": dead.pid, "url": "http://b/"}))
+    (tmp_path / "jpserver-broken.json").write_text("{")
+    (tmp_path / "kernel-x.json").write_text("{}")
+    assert [s["url"] for s in NB.running_servers()] == ["http://a/"]
+
+
+def test_finding_the_notebook_imports_no_jupyter_server(run_py):
+    """jupyter_server's import is seconds of CPU on a busy machine: the kernel never pays it to name its notebook."""
+    r = run_py("import sys\nfrom jupyter_mltrack.client import notebook as N\nN._from_sessions_api('k')\n"
+               "N.find_notebook()\nprint('jupyter_server' in sys.modules)")
+    assert r.stdout.strip() == "False"
