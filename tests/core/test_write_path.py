@@ -21,9 +21,9 @@ def write_threads(monkeypatch):
     seen: list[str] = []
     real = D.Database._transaction
 
-    def spy(self, fn):
+    def spy(self, fn, *args):
         seen.append(threading.current_thread().name)
-        return real(self, fn)
+        return real(self, fn, *args)
 
     monkeypatch.setattr(D.Database, "_transaction", spy)
     return seen
