@@ -165,7 +165,8 @@ class TrackingMagics(Magics):
     def mltrack(self, line: str):
         """``%mltrack runs [FILTER]`` — the runs as a live table widget; ``%mltrack df [FILTER]`` — as a DataFrame;
         ``%mltrack compare ID ID …`` — compare runs; ``%mltrack uri`` — where runs are stored; ``%mltrack notebook PATH`` — name this kernel's notebook file;
-        ``%mltrack flush``."""
+        ``%mltrack jobs [PROJECT]`` — the jobs (schedule, next run, last status) as a DataFrame; ``%mltrack jobs run
+        NAME`` — run one now; ``%mltrack jobs log NAME`` — its newest log; ``%mltrack flush``."""
         from .client.queries import search_runs
         from .client.tracking import flush, get_tracking_uri
 
@@ -198,6 +199,21 @@ class TrackingMagics(Magics):
         if cmd == "flush":
             flush()
             return None
+        if cmd == "jobs":
+            from .client import jobs
+
+            words = (rest or "").split()
+            if len(words) == 2 and words[0] == "run":
+                return jobs.run_job(words[1])
+            if len(words) == 2 and words[0] == "log":
+                from .core.errors import NotFound
+
+                try:
+                    print(jobs.job_log(words[1]), end="")
+                except NotFound as e:  # no run yet: say so, quietly
+                    print(f"jupyter_mltrack: {e}")
+                return None
+            return jobs.jobs_frame(rest.strip() if rest else None)
         print(self.mltrack.__doc__)
         return None
 

@@ -115,3 +115,21 @@ def job_log(name: str) -> str:
     if store is not None:
         return store.job_log(name)[1].decode("utf-8", "replace")
     return _rest("GET", _job_path(name, "log"))["log"]
+
+
+def jobs_frame(project: str | None = None):
+    """The jobs as a DataFrame (``%mltrack jobs``): name, project, kind, schedule, timezone, next run, last status,
+    when it ended, after, paused — times as UTC timestamps."""
+    import pandas as pd
+
+    rows = []
+    for j in list_jobs(project):
+        last = j["last"] or {}
+        rows.append({"name": j["name"], "project": j["project"], "kind": j["kind"], "schedule": j["schedule"],
+                     "timezone": j["timezone"], "next_run": j["next_run"], "last_status": last.get("status"),
+                     "last_ended": last.get("ended_at"), "after": ", ".join(j["after"]), "paused": j["paused"]})
+    df = pd.DataFrame(rows, columns=["name", "project", "kind", "schedule", "timezone", "next_run", "last_status",
+                                     "last_ended", "after", "paused"])
+    for c in ("next_run", "last_ended"):
+        df[c] = pd.to_datetime(df[c], unit="s", utc=True)
+    return df
