@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tracked against untracked: the notebooks of tests/notebooks/ run by nbclient as written and with their
 ``train``-tagged cells under ``%%track_run`` (defaults on: environment capture and snapshots), alternately, each
-in a fresh kernel on a fresh embedded store.
+in a fresh kernel, into one embedded store created beforehand (as a user's store exists before a notebook runs:
+creating one — the schema's migrations — is a one-time cost of ~1 s left out here).
 
     .venv/bin/python bench/notebooks.py [--reps 5] [--json bench/results/notebooks.json]
 
@@ -54,7 +55,7 @@ def _cells_seconds(nb) -> float:
     return total
 
 
-def run_once(name: str, tracked: bool) -> dict:
+def run_once(name: str, tracked: bool, store: str) -> dict:
     import nbformat
     from nbclient import NotebookClient
 
@@ -64,7 +65,7 @@ def run_once(name: str, tracked: bool) -> dict:
     nb = _tracked_copy(source, name.split(".")[0]) if tracked else source
     nb.cells.append(nbformat.v4.new_code_cell(_REPORT))
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ["MLTRACK_URI"] = str(Path(tmp) / "store")
+        os.environ["MLTRACK_URI"] = store
         os.environ["MLTRACK_HOME"] = str(Path(tmp) / "home")
         path = Path(tmp) / name
         nbformat.write(nb, path)
@@ -89,11 +90,15 @@ def main() -> int:
     args = ap.parse_args()
     os.environ["PYTHONPATH"] = str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")
     results = {}
+    from jupyter_mltrack.core.store import Store
+
+    store_dir = tempfile.mkdtemp(prefix="mltrack-bench-")
+    Store(store_dir)  # the schema, once
     for name in sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")):
         runs = {False: [], True: []}
         for _ in range(args.reps):
             for tracked in (False, True):
-                runs[tracked].append(run_once(name, tracked))
+                runs[tracked].append(run_once(name, tracked, store_dir))
         plain = statistics.median(r["cells_s"] for r in runs[False])
         tracked = statistics.median(r["cells_s"] for r in runs[True])
         n_tracked = sum("train" in c.metadata.get("tags", []) for c in
