@@ -33,7 +33,7 @@ def blob(store, data: bytes = b"hello") -> dict:
 def test_run_creation_is_idempotent_on_id(store):
     w = store.write_batch({"runs": [{"id": "r1", "name": "first", "project": "P", "experiments": ["E"]}]})
     assert w == {"runs": 1, "params": 0, "tags": 0, "points": 0, "updates": 0, "artifacts": 0, "inputs": 0,
-                 "projects": 0, "experiments": 0, "models": 0}
+                 "projects": 0, "experiments": 0, "models": 0, "datasets": 0, "aliases": 0, "stages": 0}
     w = store.write_batch({"runs": [{"id": "r1", "name": "second", "project": "P", "experiments": ["E"]}]})
     assert w["runs"] == 0
     assert count(store, "runs") == 1
@@ -284,7 +284,7 @@ def test_a_run_can_be_created_logged_and_ended_in_one_batch(store):
         "updates": [{"run_id": "r", "status": "finished", "end_time": time.time()}],
     })
     assert w == {"runs": 1, "params": 1, "tags": 0, "points": 3, "updates": 1, "artifacts": 0, "inputs": 0,
-                 "projects": 0, "experiments": 0, "models": 0}
+                 "projects": 0, "experiments": 0, "models": 0, "datasets": 0, "aliases": 0, "stages": 0}
     run = store.get_run("r")
     assert run["status"] == "finished" and run["params"] == {"a": 1} and run["metrics"][0]["count"] == 3
 
@@ -370,8 +370,11 @@ def test_inputs_record_lineage(store):
                                                   "type": "data", "version": 1, "role": "training-data"}]
     with pytest.raises(NotFound, match="no artifact 9999"):
         store.write_batch({"inputs": [{"run_id": "train", "artifact_id": 9999}]})
-    store.add_run_input("prep", aid)
-    assert store.get_run("prep")["inputs"][0]["role"] == "input"
+    store.write_batch({"runs": [{"id": "eval"}]})
+    store.add_run_input("eval", aid)
+    assert store.get_run("eval")["inputs"][0]["role"] == "input"
+    with pytest.raises(Conflict, match="comes from that run itself"):  # no lineage cycles
+        store.add_run_input("prep", aid)
     with pytest.raises(NotFound):
         store.add_run_input("ghost", aid)
     with pytest.raises(NotFound):
@@ -716,7 +719,9 @@ def test_register_model(store):
     store.write_batch({"artifacts": [{"run_id": "r", "name": "model", "files": [blob(store)]}]})
     aid = store.get_run("r")["artifacts"][0]["id"]
     v1 = store.register_model("P", "clf", aid, stage="staging")
-    v2 = store.register_model("P", "clf", aid)
+    assert store.register_model("P", "clf", aid)["version"] == 1  # the same content: the same version
+    store.write_batch({"artifacts": [{"run_id": "r", "name": "model", "files": [blob(store, b"retrained")]}]})
+    v2 = store.register_model("P", "clf", store.get_run("r")["artifacts"][-1]["id"])
     assert (v1["version"], v1["stage"], v1["run_id"], v1["artifact_name"]) == (1, "staging", "r", "model")
     assert v2["version"] == 2
     assert [m["version"] for m in store.list_models("P")] == [2, 1]

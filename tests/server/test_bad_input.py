@@ -276,8 +276,8 @@ async def test_whole_floats_are_integers_as_json_says(jp_fetch):
     art = {"run_id": "good", "name": "a", "files": [{"path": "a.txt", "sha256": sha, "size": 3.0}]}
     await _fetch(jp_fetch, "batch", method="POST", body=json.dumps({"artifacts": [art]}))
     aid = json.loads((await _fetch(jp_fetch, "runs/good")).body)["artifacts"][0]["id"]
-    r = await _fetch(jp_fetch, "batch", method="POST", body=json.dumps(
-        {"inputs": [{"run_id": "good", "artifact_id": float(aid)}]}))
+    r = await _fetch(jp_fetch, "batch", method="POST", body=json.dumps(  # used by another run (no lineage cycle)
+        {"runs": [{"id": "user"}], "inputs": [{"run_id": "user", "artifact_id": float(aid)}]}))
     assert json.loads(r.body)["written"]["inputs"] == 1
     assert "inputs.artifact_id" in await _post_error(jp_fetch, {"inputs": [{"run_id": "good", "artifact_id": 1.5}]})
 
