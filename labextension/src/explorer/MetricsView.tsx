@@ -24,8 +24,11 @@ import {
 import { cellText, Column, rawValue } from './columns';
 import { TableQuery } from './RunsTable';
 
-/** Points asked per series (the server downsamples, keeping extremes). */
-const MAX_POINTS = 400;
+/** Points asked per series (the server downsamples, keeping extremes): fewer per run as runs add up — a chart a
+ * few hundred pixels wide shows no more, and 1,000 runs × 200 points is a 600,000-value answer already. */
+export function pointsPerSeries(runs: number): number {
+  return runs <= 100 ? 400 : runs <= 300 ? 300 : 200;
+}
 /** Runs charted when none are selected: the first of the table's order. */
 export const DEFAULT_RUNS = 100;
 export const MAX_RUNS = 1000;
@@ -108,7 +111,7 @@ function useChartData(
                 name,
                 {
                   context,
-                  maxPoints: MAX_POINTS,
+                  maxPoints: pointsPerSeries(ids.length),
                   stepMin: stepRange ? Math.floor(stepRange[0]) : undefined,
                   stepMax: stepRange ? Math.ceil(stepRange[1]) : undefined
                 },
