@@ -796,3 +796,11 @@ export function getJobLog(
 ): Promise<{ execution: JobExecution; log: string }> {
   return requestJson<{ execution: JobExecution; log: string }>('jobs/' + encodeURIComponent(name) + '/log', settings);
 }
+
+/** Define a job (or redefine the job of that name); a relative path is read from the server's root folder. */
+export async function createJob(
+  spec: { name: string; notebook?: string; script?: string; schedule?: string; timezone?: string; project?: string },
+  settings?: ServerConnection.ISettings
+): Promise<Job | null> {
+  return sendJson<Job>('POST', apiUrl('jobs', settings), spec, settings);
+}

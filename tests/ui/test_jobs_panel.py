@@ -43,3 +43,34 @@ def test_jobs_panel_lists_runs_shows_logs_and_pauses(lab, page):
         assert store.get_job("panel-job")["paused"] is False
     finally:
         store.close()
+
+
+def test_create_a_job_from_the_current_notebook(lab, page):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    params = nbformat.v4.new_code_cell("alpha = 0.1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("print('alpha is', alpha)")]
+    nbformat.write(nb, lab.root / "train_nb.ipynb")
+    store = lab.store()
+    try:
+        open_lab(page, lab, "train_nb.ipynb")
+        page.wait_for_selector(".jp-NotebookPanel", state="visible")
+        page.click('.jp-SideBar li[data-id="mltrack-jobs"]')
+        page.click("#mltrack-jobs button.jp-mltrack-jobs-create")
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator("input").wait_for(state="visible")
+        assert dialog.locator("input").input_value() == "train_nb"  # the notebook's name, proposed
+        dialog.locator("input").fill("nb-job")
+        dialog.locator(".jp-mod-accept").click()
+        page.locator(".jp-Dialog input").wait_for(state="visible")
+        page.locator(".jp-Dialog input").fill("30 1 * * *")
+        page.locator(".jp-Dialog .jp-mod-accept").click()
+        job = wait_until(lambda: next((j for j in store.list_jobs() if j["name"] == "nb-job"), None), 30,
+                         "the job defined from the notebook")
+        assert job["notebook"] == str(lab.root / "train_nb.ipynb") and job["schedule"] == "30 1 * * *"
+        page.locator('#mltrack-jobs li[data-job="nb-job"]').wait_for(state="visible")
+    finally:
+        store.close()

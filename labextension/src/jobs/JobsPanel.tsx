@@ -99,7 +99,12 @@ function JobRow(props: {
   );
 }
 
-export function JobsPanel(props: { settings: ServerConnection.ISettings; visible: () => boolean }): JSX.Element {
+export function JobsPanel(props: {
+  settings: ServerConnection.ISettings;
+  visible: () => boolean;
+  onReady?: (reload: () => void) => void;
+  onCreateFromNotebook?: () => void;
+}): JSX.Element {
   const [jobs, setJobs] = React.useState<Job[] | null>(null);
   const [error, setError] = React.useState<string>('');
   const load = React.useCallback(async () => {
@@ -112,6 +117,9 @@ export function JobsPanel(props: { settings: ServerConnection.ISettings; visible
   }, [props.settings]);
   React.useEffect(() => {
     void load();
+    if (props.onReady) {
+      props.onReady(() => void load());
+    }
     const timer = window.setInterval(() => {
       if (props.visible()) {
         void load();
@@ -128,6 +136,16 @@ export function JobsPanel(props: { settings: ServerConnection.ISettings; visible
     <div className="jp-mltrack-jobs" style={{ overflow: 'auto', height: '100%', fontSize: 'var(--jp-ui-font-size1)' }}>
       <div className="jp-mltrack-jobs-title" style={{ fontWeight: 600, padding: '8px' }}>
         Jobs
+        {props.onCreateFromNotebook ? (
+          <button
+            className="jp-mltrack-jobs-create"
+            style={{ marginLeft: '8px' }}
+            title="Create a job that runs the current notebook"
+            onClick={props.onCreateFromNotebook}
+          >
+            + From this notebook
+          </button>
+        ) : null}
       </div>
       {error ? <div className="jp-mltrack-jobs-error">{error}</div> : null}
       {jobs === null ? (

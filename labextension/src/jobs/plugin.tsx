@@ -1,20 +1,82 @@
-/** The Jobs panel in JupyterLab's left sidebar (its own plugin; REST only, through api.ts). */
+/** The Jobs panel in JupyterLab's left sidebar, and "Create a job from this notebook" (its own plugin; REST only,
+ * through api.ts). */
 import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { ICommandPalette, InputDialog, Notification } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
 import { ReactWidget, runIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { createJob, errorMessage } from '../api';
 import { JobsPanel } from './JobsPanel';
 
 export const JOBS_PANEL_ID = 'mltrack-jobs';
+export const CREATE_JOB_COMMAND = 'mltrack:create-job-from-notebook';
 
 export const jobsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mltrack:jobs',
   description: 'Jobs: notebooks and scripts run as tracked runs, now, on a schedule, after other jobs.',
   autoStart: true,
-  optional: [ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null) => {
+  optional: [ILayoutRestorer, INotebookTracker, ICommandPalette],
+  activate: (
+    app: JupyterFrontEnd,
+    restorer: ILayoutRestorer | null,
+    notebooks: INotebookTracker | null,
+    palette: ICommandPalette | null
+  ) => {
     const settings = app.serviceManager.serverSettings;
-    const widget = ReactWidget.create(<JobsPanel settings={settings} visible={() => widget.isVisible} />);
+    let reload: () => void = () => undefined;
+
+    /** Define a job running the current notebook (papermill; its 'parameters' cell's defaults), asking its name and
+     * an optional cron schedule. */
+    const createFromNotebook = async (): Promise<void> => {
+      const current = notebooks ? notebooks.currentWidget : null;
+      if (!current) {
+        Notification.warning('Open a notebook first: the job runs the current notebook.', { autoClose: 5000 });
+        return;
+      }
+      const path = current.context.path;
+      const base = (path.split('/').pop() || 'notebook').replace(/\.ipynb$/, '');
+      const name = await InputDialog.getText({
+        title: `Create a job from ${path}`,
+        label: 'Job name (letters, digits, _ - .)',
+        text: base.replace(/[^A-Za-z0-9_.-]/g, '-')
+      });
+      if (!name.button.accept || !name.value) {
+        return;
+      }
+      const schedule = await InputDialog.getText({
+        title: 'Schedule (optional)',
+        label: 'cron, five fields, e.g. 0 2 * * * (UTC); empty: run it only when asked',
+        text: ''
+      });
+      if (!schedule.button.accept) {
+        return;
+      }
+      try {
+        await createJob({ name: name.value, notebook: path, schedule: schedule.value || '' }, settings);
+        Notification.success(`Job ${name.value} defined: it runs ${path}.`, { autoClose: 4000 });
+        reload();
+      } catch (err) {
+        Notification.error(`Cannot create the job: ${errorMessage(err)}`, { autoClose: 8000 });
+      }
+    };
+    app.commands.addCommand(CREATE_JOB_COMMAND, {
+      label: 'Create a Job from This Notebook',
+      caption: 'Run the current notebook as a tracked job: now, on a schedule, after other jobs',
+      execute: () => createFromNotebook()
+    });
+    if (palette) {
+      palette.addItem({ command: CREATE_JOB_COMMAND, category: 'Experiment tracking' });
+    }
+
+    const widget = ReactWidget.create(
+      <JobsPanel
+        settings={settings}
+        visible={() => widget.isVisible}
+        onReady={load => (reload = load)}
+        onCreateFromNotebook={() => void app.commands.execute(CREATE_JOB_COMMAND)}
+      />
+    );
     widget.id = JOBS_PANEL_ID;
     widget.title.icon = runIcon;
     widget.title.caption = 'Jobs';
