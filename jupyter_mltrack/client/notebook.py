@@ -207,8 +207,9 @@ _first_shown: dict[str, int] = {}
 _IMAGES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
 
 
-def notebook_outputs(count: int, recorded, error: dict | None = None) -> list[dict]:
-    """nbformat outputs from IPython's output history of ``In[count]`` (``HistoryOutput``s) and its error."""
+def notebook_outputs(count: int, recorded, error: dict | None = None, dedupe: bool = True) -> list[dict]:
+    """nbformat outputs from IPython's output history of ``In[count]`` (``HistoryOutput``s) and its error. With
+    ``dedupe``, an image already shown (in this cell or an earlier one) is a note naming the first ``In[n]``."""
     import hashlib
 
     outs: list[dict] = []
@@ -228,7 +229,7 @@ def notebook_outputs(count: int, recorded, error: dict | None = None) -> list[di
                 data = json.loads(json.dumps(bundle, default=str))
             except (TypeError, ValueError):
                 data = {"text/plain": str(bundle.get("text/plain", ""))}
-            for mime in _IMAGES:
+            for mime in _IMAGES if dedupe else ():
                 if mime in data:
                     raw = data[mime] if isinstance(data[mime], str) else json.dumps(data[mime])
                     digest = hashlib.sha1(raw.encode("utf-8")).hexdigest()
@@ -312,11 +313,11 @@ def _history_metadata(kernel_name: str) -> dict:
 
 
 def tracked_cell_notebook(snap: dict) -> bytes:
-    """``cell.ipynb``: the tracked cell as written (magic line included) with its outputs."""
+    """``cell.ipynb``: the tracked cell as written (magic line included) with its outputs, every image kept."""
     count = snap.get("cell_count")
     cell = {"cell_type": "code", "execution_count": count, "id": f"run-{count or 0}",
             "metadata": {"mltrack": {"cell_id": snap["cell_id"]}} if snap.get("cell_id") else {},
-            "outputs": notebook_outputs(count or 0, snap.get("cell_outputs"), snap.get("cell_error")),
+            "outputs": notebook_outputs(count or 0, snap.get("cell_outputs"), snap.get("cell_error"), dedupe=False),
             "source": snap.get("cell") or ""}
     nb = {"cells": [cell], "metadata": dict(_history_metadata(snap.get("kernel_name", "python3")),
                                             mltrack={"snapshot": "tracked cell"}),

@@ -183,3 +183,24 @@ def test_finding_the_notebook_imports_no_jupyter_server(run_py):
     r = run_py("import sys\nfrom jupyter_mltrack.client import notebook as N\nN._from_sessions_api('k')\n"
                "N.find_notebook()\nprint('jupyter_server' in sys.modules)")
     assert r.stdout.strip() == "False"
+
+
+def test_outputs_from_ipythons_history_images_kept_once_in_the_history_all_in_the_tracked_cell():
+    from IPython.core.history import HistoryOutput
+
+    img = {"image/png": "aGVsbG8=", "text/plain": "<Figure>"}
+    first = [HistoryOutput("out_stream", {"stream": ["a", "b\n"]}), HistoryOutput("display_data", dict(img))]
+    again = [HistoryOutput("display_data", dict(img)), HistoryOutput("execute_result", {"text/plain": "3"}),
+             HistoryOutput("display_data", dict(img))]
+    assert NB.notebook_outputs(901, first) == [
+        {"output_type": "stream", "name": "stdout", "text": "ab\n"},
+        {"output_type": "display_data", "data": img, "metadata": {}}]
+    history = NB.notebook_outputs(902, again, {"ename": "E", "evalue": "v", "traceback": ["t"]})
+    assert [o.get("data", {}).get("text/plain") for o in history] == [
+        "[the same image as In[901]]", "3", "[the same image as In[901]]", None]
+    assert history[-1] == {"output_type": "error", "ename": "E", "evalue": "v", "traceback": ["t"]}
+    tracked = nbformat.reads(NB.tracked_cell_notebook({"cell": "%%track_run\nshow()", "cell_count": 902,
+                                                       "cell_outputs": again}).decode(), as_version=4)
+    nbformat.validate(tracked)
+    assert [o.data for o in tracked.cells[0].outputs if o.output_type == "display_data"] == [img, img]
+    assert tracked.cells[0].source == "%%track_run\nshow()"
