@@ -45,8 +45,7 @@ def log_model(model: Any, name: str = "model", flavor: str | None = None, run: "
 
             joblib.dump(model, path)
         meta = {"flavor": flavor, "python_class": f"{type(model).__module__}.{type(model).__qualname__}"}
-        run.log_artifact(path, name=name, type="model", metadata=meta)
-        get_client().writer.flush()  # the bytes are uploaded (put_file) before the folder goes
+        run.log_artifact(path, name=name, type="model", metadata=meta)  # uploads the bytes before the folder goes
 
 
 def register_model(name: str, run: "Run | str", artifact: str = "model", version: int | None = None,

@@ -89,8 +89,8 @@ def _consumers(conn: Connection, aids: Iterable[int]) -> dict[int, list[tuple[st
 
 
 def _neighbours(conn: Connection, frontier: list[Node], up: bool) -> list[tuple[Node, Node, str, str]]:
-    """(neighbour, (source, target) as data flows, kind, role) of each node of ``frontier``, as (node, edge)."""
-    out: list[tuple[Node, Node, str, str]] = []  # (from-node in frontier, neighbour, kind, role)
+    """(node of ``frontier``, its neighbour up or down, edge kind, role) for every edge leaving the frontier."""
+    out: list[tuple[Node, Node, str, str]] = []
     runs = [k for t, k in frontier if t == "run"]
     arts = [k for t, k in frontier if t == "artifact"]
     wrapped = _wrapped_artifacts(conn, [n for n in frontier if n[0] in ("dataset", "model")])

@@ -356,13 +356,6 @@ def check_alias(alias: Any) -> str:
     return alias
 
 
-def check_content(field: str, value: Any) -> str:
-    """A content hash: 64 lowercase hex characters (SHA-256)."""
-    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise InvalidInput(f"{field} must be 64 lowercase hex characters (a SHA-256), not {value!r:.70}")
-    return value
-
-
 def parse_ref(kind: str, ref: Any) -> tuple[str, str | None, int | None]:
     """``name``, ``name@alias`` or ``name@<version>`` → (name, alias, version); a bare name is its newest version."""
     if not isinstance(ref, str):
