@@ -71,6 +71,16 @@ def test_create_a_job_from_the_current_notebook(lab, page):
         job = wait_until(lambda: next((j for j in store.list_jobs() if j["name"] == "nb-job"), None), 30,
                          "the job defined from the notebook")
         assert job["notebook"] == str(lab.root / "train_nb.ipynb") and job["schedule"] == "30 1 * * *"
-        page.locator('#mltrack-jobs li[data-job="nb-job"]').wait_for(state="visible")
+        row = page.locator('#mltrack-jobs li[data-job="nb-job"]')
+        row.wait_for(state="visible")
+
+        # once it ran: open the executed notebook, outputs included, as a new notebook
+        from jupyter_mltrack.jobs.runner import run_here
+
+        assert run_here(store, store.run_job("nb-job")) == {"nb-job": "finished"}
+        row.locator("button.jp-mltrack-job-notebook").click()
+        page.wait_for_selector(".jp-NotebookPanel .jp-OutputArea-output:has-text('alpha is 0.1')", timeout=60_000)
+        opened = page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
+        assert opened.startswith("mltrack-snapshots/") and opened.endswith(".ipynb")
     finally:
         store.close()

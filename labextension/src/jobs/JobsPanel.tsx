@@ -57,6 +57,7 @@ function JobRow(props: {
   job: Job;
   settings: ServerConnection.ISettings;
   act: (what: () => Promise<unknown>) => void;
+  onOpenNotebook?: (job: Job) => void;
 }): JSX.Element {
   const { job, settings, act } = props;
   const [showLog, setShowLog] = React.useState(false);
@@ -93,6 +94,15 @@ function JobRow(props: {
         <button className="jp-mltrack-job-logs" onClick={() => setShowLog(!showLog)}>
           {showLog ? 'Hide logs' : 'Logs'}
         </button>
+        {job.kind === 'notebook' && last && last.run_id && props.onOpenNotebook ? (
+          <button
+            className="jp-mltrack-job-notebook"
+            title="Open the executed notebook, outputs included, as a new notebook"
+            onClick={() => props.onOpenNotebook && props.onOpenNotebook(job)}
+          >
+            Open notebook
+          </button>
+        ) : null}
       </div>
       {showLog ? <JobLog name={job.name} settings={settings} /> : null}
     </li>
@@ -104,6 +114,7 @@ export function JobsPanel(props: {
   visible: () => boolean;
   onReady?: (reload: () => void) => void;
   onCreateFromNotebook?: () => void;
+  onOpenNotebook?: (job: Job) => void;
 }): JSX.Element {
   const [jobs, setJobs] = React.useState<Job[] | null>(null);
   const [error, setError] = React.useState<string>('');
@@ -157,7 +168,7 @@ export function JobsPanel(props: {
       ) : (
         <ul className="jp-mltrack-jobs-list" style={{ listStyle: 'none', margin: 0, padding: 0 }}>
           {jobs.map(j => (
-            <JobRow key={j.name} job={j} settings={props.settings} act={act} />
+            <JobRow key={j.name} job={j} settings={props.settings} act={act} onOpenNotebook={props.onOpenNotebook} />
           ))}
         </ul>
       )}

@@ -6,7 +6,8 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ReactWidget, runIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { createJob, errorMessage } from '../api';
+import { createJob, errorMessage, getRun, Job } from '../api';
+import { saveNotebookSnapshot } from '../snapshot';
 import { JobsPanel } from './JobsPanel';
 
 export const JOBS_PANEL_ID = 'mltrack-jobs';
@@ -69,12 +70,39 @@ export const jobsPlugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: CREATE_JOB_COMMAND, category: 'Experiment tracking' });
     }
 
+    /** Open the executed notebook (outputs included) of the job's newest execution, as a new notebook under
+     * mltrack-snapshots/ (never over the job's own notebook). */
+    const openExecuted = async (job: Job): Promise<void> => {
+      try {
+        if (!job.last || !job.last.run_id) {
+          throw new Error(`job ${job.name} has no run yet`);
+        }
+        const run = await getRun(job.last.run_id, settings);
+        const arts = run.artifacts.filter(a => a.name === 'notebook');
+        const art = arts[arts.length - 1];
+        if (!art || !art.files.length) {
+          throw new Error(`run ${run.id} has no executed notebook (yet)`);
+        }
+        const target = await saveNotebookSnapshot({
+          contents: app.serviceManager.contents,
+          settings,
+          run: { id: run.id, name: run.name },
+          artifactId: art.id,
+          path: art.files[0].path
+        });
+        await app.commands.execute('docmanager:open', { path: target });
+      } catch (err) {
+        Notification.error(`Cannot open the executed notebook: ${errorMessage(err)}`, { autoClose: 8000 });
+      }
+    };
+
     const widget = ReactWidget.create(
       <JobsPanel
         settings={settings}
         visible={() => widget.isVisible}
         onReady={load => (reload = load)}
         onCreateFromNotebook={() => void app.commands.execute(CREATE_JOB_COMMAND)}
+        onOpenNotebook={job => void openExecuted(job)}
       />
     );
     widget.id = JOBS_PANEL_ID;
