@@ -23,6 +23,7 @@ from .batch import AliasItem, ArtifactItem, DatasetItem
 from .db import dialect_insert, get_or_insert
 from .errors import InvalidInput, NotFound
 from .projects import ProjectIds, ensure_project, project_id
+from .versions import pick_version
 
 
 class DatasetVersion(TypedDict, total=False):
@@ -138,23 +139,8 @@ def resolve_dataset(conn: Connection, name: str, version: int | None = None, ali
     the reader may read; None: all)."""
     if version is not None and alias is not None:
         raise InvalidInput("give a dataset's version or its alias, not both")
-    rows = list_datasets(conn, project, name, readable=readable)
-    if not rows:
-        raise NotFound(f"no dataset {name!r}" + (f" in project {project!r}" if project not in (None, "") else ""))
-    projects = sorted({r["project"] for r in rows})
-    if len(projects) > 1:
-        raise InvalidInput(f"dataset {name!r} is in several projects ({', '.join(projects)}): name the project")
-    if alias is not None:
-        hit = [r for r in rows if alias in r["aliases"]]
-        if not hit:
-            raise NotFound(f"dataset {name!r} has no alias {alias!r}")
-        return hit[0]
-    if version is not None:
-        hit = [r for r in rows if r["version"] == version]
-        if not hit:
-            raise NotFound(f"dataset {name!r} has no version {version}")
-        return hit[0]
-    return rows[0]
+    return pick_version("dataset", name, list_datasets(conn, project, name, readable=readable), project, alias,
+                        version)
 
 
 # -- diffs ---------------------------------------------------------------------------------------------------------

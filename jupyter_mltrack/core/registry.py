@@ -25,6 +25,7 @@ from .db import dialect_insert, get_or_insert
 from .errors import InvalidInput, NotFound
 from .projects import ProjectIds, ensure_project, project_id
 from .validation import parse_ref
+from .versions import pick_version
 
 
 class Registered(TypedDict, total=False):
@@ -156,21 +157,5 @@ def resolve_model(conn: Connection, ref: str, project: int | str | None = None,
     """The model version ``ref`` names (``name``: the newest version; ``name@alias``; ``name@3``), in ``project`` or —
     when the name is in one project only — wherever it is (``readable``: the projects the reader may read; None: all)."""
     name, alias, version = parse_ref("model", ref)
-    rows = list_models(conn, project, name, readable)
-    if not rows:
-        raise NotFound(f"no model {name!r}" + (f" in project {project!r}" if project not in (None, "") else ""))
-    projects = sorted({r["project"] for r in rows})
-    if len(projects) > 1:
-        raise InvalidInput(f"model {name!r} is in several projects ({', '.join(projects)}): name the project")
-    if alias is not None:
-        hit = [r for r in rows if alias in r["aliases"]]
-        if not hit:
-            raise NotFound(f"model {name!r} has no alias {alias!r}")
-        return hit[0]
-    if version is not None:
-        hit = [r for r in rows if r["version"] == version]
-        if not hit:
-            raise NotFound(f"model {name!r} has no version {version}")
-        return hit[0]
-    return rows[0]
+    return pick_version("model", name, list_models(conn, project, name, readable), project, alias, version)
 
