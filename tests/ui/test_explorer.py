@@ -66,7 +66,8 @@ def xpage(browser, seeded_lab, request):
 
 def _execute_open(page):
     page.wait_for_function("() => window.jupyterapp.commands.hasCommand('mltrack:open-explorer')", timeout=60_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('mltrack:open-explorer')")
+    # no return value: the command answers the widget, which the page cannot hand back to Python
+    page.evaluate("() => { window.jupyterapp.commands.execute('mltrack:open-explorer'); }")
 
 
 def _open_explorer(page, lab, project: str):
@@ -98,14 +99,14 @@ def test_the_explorer_opens_from_the_palette_the_launcher_and_the_sidebar(xpage,
     open_lab(page, seeded_lab)
     # the command palette lists it
     page.wait_for_function("() => window.jupyterapp.commands.hasCommand('mltrack:open-explorer')", timeout=60_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('apputils:activate-command-palette')")
+    page.evaluate("() => { window.jupyterapp.commands.execute('apputils:activate-command-palette'); }")
     page.fill(".lm-CommandPalette-input", "Open Experiment Explorer")
     page.wait_for_selector('.lm-CommandPalette-item.lm-mod-active[data-command="mltrack:open-explorer"]')
     page.press(".lm-CommandPalette-input", "Enter")
     page.wait_for_selector("#mltrack-explorer", state="visible")
     _close_explorer(page)
     # the launcher has a card for it
-    page.evaluate("() => window.jupyterapp.commands.execute('launcher:create')")
+    page.evaluate("() => { window.jupyterapp.commands.execute('launcher:create'); }")
     page.click('.jp-LauncherCard[title*="full width"], .jp-LauncherCard:has-text("Experiment Explorer")')
     page.wait_for_selector("#mltrack-explorer", state="visible")
     _close_explorer(page)
