@@ -21,7 +21,7 @@ from ..core.errors import InvalidInput, MLTrackError
 from ..core.wire import cell_value
 from .esm import esm
 from .fallback import WithFallback
-from .metric_chart import PALETTE, finite_or_none, run_ids_of
+from .metric_chart import finite_or_none, run_color, run_ids_of
 
 _STATIC = Path(__file__).parent / "static"
 MAX_RUNS = 1000
@@ -116,8 +116,8 @@ class Compare(WithFallback):
             if metric is None or metric not in metrics:
                 metric = _default_metric(metrics, metric)
             goal = goal or (self.goal if self._goal_explicit else _default_goal(metric))
-            for i, r in enumerate(runs):
-                r["color"] = PALETTE[i % len(PALETTE)]
+            for r in runs:
+                r["color"] = run_color(r["run_id"])
             numeric = [k for k in differing if any(_num(r["params"].get(k)) is not None for r in runs)]
             self._internal = True  # these assignments are not user choices
             try:

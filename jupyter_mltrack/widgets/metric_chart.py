@@ -30,6 +30,16 @@ from .live import RevisionPoller
 
 _STATIC = Path(__file__).parent / "static"
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash")
+def run_color(run_id: str) -> str:
+    """A run's colour, the same in every chart and table that draws it (the notebook widgets and JupyterLab's
+    explorer, ``labextension/src/explorer/chartData.ts: runColor``): a hue and a lightness from an FNV-1a hash of
+    the id."""
+    h = 2166136261
+    for ch in run_id:
+        h = ((h ^ ord(ch)) * 16777619) & 0xFFFFFFFF
+    return f"hsl({h % 360}, 70%, {32 + ((h >> 9) % 4) * 8}%)"
+
+
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
 
@@ -158,9 +168,7 @@ class MetricChart(WithFallback):
                     "values": finite_or_none(p.values.tolist()),
                     "total_count": s["total_count"], "downsampled": s["downsampled"],
                 })
-        groups = sorted({tr["group"] for tr in traces}, key=str)
-        for tr in traces:
-            tr["color"] = PALETTE[groups.index(tr["group"]) % len(PALETTE)]
+        self._color(traces)
         return traces
 
     def _group(self, run: dict) -> str:
@@ -174,10 +182,15 @@ class MetricChart(WithFallback):
         traces = [dict(tr) for tr in self.traces]
         for tr in traces:
             tr["group"] = self._group(self._runs[tr["run_id"]])
+        self._color(traces)
+        self.traces = traces
+
+    def _color(self, traces: list[dict]) -> None:
+        """Each run in its own colour (:func:`run_color`), or each group of ``color_by`` in a palette colour."""
         groups = sorted({tr["group"] for tr in traces}, key=str)
         for tr in traces:
-            tr["color"] = PALETTE[groups.index(tr["group"]) % len(PALETTE)]
-        self.traces = traces
+            tr["color"] = (PALETTE[groups.index(tr["group"]) % len(PALETTE)] if self.color_by
+                           else run_color(tr["run_id"]))
 
     def close(self) -> None:
         if self._poller is not None:

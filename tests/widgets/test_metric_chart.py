@@ -111,3 +111,28 @@ def test_static_fallbacks(two_runs):
     # plotly.js is loaded from the server, not embedded (its bundle starts with a "plotly.js v…" banner)
     assert 'baseUrl() + "mltrack/static/plotly.min.js"' in state["_esm"]
     assert "plotly.js v" not in state["_esm"] and len(state["_esm"]) < 50_000
+
+
+def test_a_run_has_one_colour_in_the_chart_the_comparison_and_the_explorer(two_runs):
+    """A run is drawn in the same colour by MetricChart, compare and JupyterLab's explorer: the colour is a function
+    of its id alone (pinned here to what the explorer's runColor computes), whatever else is on the chart."""
+    from jupyter_mltrack.widgets.compare import compare
+    from jupyter_mltrack.widgets.metric_chart import MetricChart, run_color
+
+    # the explorer's runColor (labextension/src/explorer/chartData.ts) for these ids
+    assert run_color("curve00") == "hsl(100, 70%, 40%)"
+    assert run_color("a") == "hsl(340, 70%, 32%)"
+    assert run_color("run-1") == "hsl(76, 70%, 56%)"
+    assert run_color("0123456789abcdef0123456789abcdef") == "hsl(45, 70%, 48%)"
+    R, ids = two_runs
+    chart = MetricChart(ids, live=False)
+    alone = MetricChart([ids[1]], live=False)
+    table = compare(list(reversed(ids)), metric="acc")
+    for rid in ids:
+        colors = {t["color"] for t in chart.traces if t["run_id"] == rid}
+        assert colors == {run_color(rid)}
+        assert {r["color"] for r in table.runs if r["run_id"] == rid} == colors
+    assert {t["color"] for t in alone.traces} == {run_color(ids[1])}
+    # grouped by a param, a group's colour is the palette's
+    chart.color_by = "opt"
+    assert len({t["color"] for t in chart.traces}) == 1 and run_color(ids[0]) not in {t["color"] for t in chart.traces}

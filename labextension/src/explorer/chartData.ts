@@ -193,7 +193,8 @@ export function parseSeriesKey(key: string): { name: string; context: { [k: stri
   return { name: m[1], context };
 }
 
-/** One colour per run, the same wherever the run is drawn: a hue from a hash of its id. */
+/** One colour per run, the same wherever the run is drawn — the notebook widgets compute the same
+ * (`jupyter_mltrack/widgets/metric_chart.py: run_color`): a hue and a lightness from an FNV-1a hash of its id. */
 export function runColor(runId: string): string {
   let h = 2166136261;
   for (let i = 0; i < runId.length; i++) {
