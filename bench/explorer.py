@@ -139,10 +139,6 @@ _CHART = """async ([lines, groups]) => {
 }"""
 
 
-def _select(page, selector: str, value: str) -> None:
-    page.select_option(selector, value)
-
-
 def measure(lab, n_table: int, n_chart: int, reps: int) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -173,13 +169,13 @@ def measure(lab, n_table: int, n_chart: int, reps: int) -> dict:
                 page.evaluate(_OPEN_TABLE, [CHART_PROJECT, n_chart])
                 page.click('.jp-mltrack-explorer-tab[data-tab="metrics"]')
                 page.fill(".jp-mltrack-explorer-maxruns", str(n_chart))
-                _select(page, ".jp-mltrack-explorer-groupby", "params.optimizer")
+                page.select_option(".jp-mltrack-explorer-groupby", "params.optimizer")
                 ms, fetched, requests = page.evaluate(_CHART, [n_chart, len(GROUPS)])
                 t0 = page.evaluate("() => performance.now()")
-                _select(page, ".jp-mltrack-explorer-band", "stderr")
+                page.select_option(".jp-mltrack-explorer-band", "stderr")
                 t1 = page.evaluate("() => window.__mltWait(() => true)")
                 band = t1 - t0
-                _select(page, ".jp-mltrack-explorer-groupby", "")
+                page.select_option(".jp-mltrack-explorer-groupby", "")
                 t0 = page.evaluate("() => performance.now()")
                 t1 = page.evaluate("""([n]) => window.__mltWait(() => {
                     const c = document.querySelector('.jp-mltrack-explorer-chart[data-metric="loss"]');

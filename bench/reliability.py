@@ -60,7 +60,7 @@ print("STATS", json.dumps(get_client().writer.stats), flush=True)
 ARTIFACTS = """
 import os, time
 import jupyter_mltrack as mlt
-run = mlt.start_run(name="artifacts", capture_environment=False)
+run = mlt.start_run(name="artifacts")  # the default path: the run captures its environment
 i = 0
 while True:  # killed from outside
     run.log_text(os.urandom(1_500_000).hex(), name=f"blob{i}", path=f"b{i}.txt")

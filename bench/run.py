@@ -271,16 +271,19 @@ def package_version(py: Path, dist: str) -> str:
 def ours_version(py: Path) -> str:
     r = subprocess.run([str(py), "-c", "import jupyter_mltrack as m; print(m.__version__)"], capture_output=True,
                        text=True, timeout=120, env=adapter_env("ours", Path(tempfile.gettempdir())))
-    v = r.stdout.strip() or "?"
+    return (r.stdout.strip() or "?") + git_label()
+
+
+def git_label() -> str:
+    """`` (git <commit>[ + uncommitted changes in jupyter_mltrack/])`` for a version line; empty without git."""
     try:
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=30).stdout.strip()
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "jupyter_mltrack"],
                                capture_output=True, text=True, timeout=30).stdout.strip()
-        v += f" (git {commit}{' + uncommitted changes in jupyter_mltrack/' if dirty else ''})"
     except OSError:
-        pass
-    return v
+        return ""
+    return f" (git {commit}{' + uncommitted changes in jupyter_mltrack/' if dirty else ''})"
 
 
 def machine_info() -> dict:

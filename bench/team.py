@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 from tests._postgres import Cluster  # noqa: E402
 from tests._server import JupyterServer  # noqa: E402
 
-from run import machine_info  # noqa: E402  (bench/run.py: the same machine facts as the main benchmark)
+from run import git_label, machine_info  # noqa: E402  (bench/run.py: the same machine facts as the main benchmark)
 
 PROJECT = "team-bench"
 TABLE_PROJECT = "bench"
@@ -441,16 +441,7 @@ def render(results: dict, meta: dict, quick: bool) -> tuple[str, list[dict]]:
 def version() -> str:
     import jupyter_mltrack
 
-    v = jupyter_mltrack.__version__
-    try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=30).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "jupyter_mltrack"],
-                               capture_output=True, text=True, timeout=30).stdout.strip()
-        v += f" (git {commit}{' + uncommitted changes in jupyter_mltrack/' if dirty else ''})"
-    except OSError:
-        pass
-    return v
+    return jupyter_mltrack.__version__ + git_label()
 
 
 def team_setup(store, n_users: int, project: str = PROJECT) -> list[str]:

@@ -23,7 +23,7 @@ from .batch import AliasItem, ArtifactItem, DatasetItem
 from .db import dialect_insert, get_or_insert
 from .errors import InvalidInput, NotFound
 from .projects import ProjectIds, ensure_project, project_id
-from .versions import pick_version
+from .versions import aliases_by_version, pick_version
 
 
 class DatasetVersion(TypedDict, total=False):
@@ -111,13 +111,7 @@ def list_datasets(conn: Connection, project: int | str | None = None, name: str 
     if readable is not None:
         q = q.where(d.c.project_id.in_(sorted(readable)))
     rows = [dict(r._mapping) for r in conn.execute(q)]
-    aliases: dict[tuple[int, int], list[str]] = {}
-    dids = sorted({r["dataset_id"] for r in rows})
-    if dids:
-        al = S.dataset_aliases
-        for did, alias, version in conn.execute(select(al.c.dataset_id, al.c.alias, al.c.version)
-                                                .where(al.c.dataset_id.in_(dids)).order_by(al.c.alias)):
-            aliases.setdefault((did, version), []).append(alias)
+    aliases = aliases_by_version(conn, S.dataset_aliases, "dataset_id", [r["dataset_id"] for r in rows])
     by_artifact: dict[int, list[dict]] = {}
     if files and rows:
         af = S.artifact_files

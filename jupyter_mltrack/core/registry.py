@@ -25,7 +25,7 @@ from .db import dialect_insert, get_or_insert
 from .errors import InvalidInput, NotFound
 from .projects import ProjectIds, ensure_project, project_id
 from .validation import parse_ref
-from .versions import pick_version
+from .versions import aliases_by_version, pick_version
 
 
 class Registered(TypedDict, total=False):
@@ -138,13 +138,7 @@ def list_models(conn: Connection, project: int | str | None = None, name: str | 
     if readable is not None:
         q = q.where(m.c.project_id.in_(sorted(readable)))
     rows = [dict(r._mapping) for r in conn.execute(q)]
-    aliases: dict[tuple[int, int], list[str]] = {}
-    mids = sorted({r["model_id"] for r in rows})
-    if mids:
-        al = S.model_aliases
-        for mid, alias, version in conn.execute(select(al.c.model_id, al.c.alias, al.c.version)
-                                                .where(al.c.model_id.in_(mids)).order_by(al.c.alias)):
-            aliases.setdefault((mid, version), []).append(alias)
+    aliases = aliases_by_version(conn, S.model_aliases, "model_id", [r["model_id"] for r in rows])
     for r in rows:
         r["aliases"] = aliases.get((r["model_id"], r["version"]), [])
         meta = json.loads(r.pop("meta") or "{}")

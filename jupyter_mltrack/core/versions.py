@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence, TypeVar
 
+from sqlalchemy import Table, select
+from sqlalchemy.engine import Connection
+
 from .errors import InvalidInput, NotFound
 
 V = TypeVar("V", bound=Mapping[str, Any])
@@ -30,3 +33,16 @@ def pick_version(kind: str, name: str, rows: Sequence[V], project: int | str | N
             raise NotFound(f"{kind} {name!r} has no version {version}")
         return hit[0]
     return rows[0]
+
+
+def aliases_by_version(conn: Connection, aliases: Table, owner: str,
+                       ids: Sequence[int]) -> dict[tuple[int, int], list[str]]:
+    """The aliases of the things ``ids`` (``owner``: the id column of the ``aliases`` table, ``model_id`` or
+    ``dataset_id``), keyed by (id, version), each list sorted."""
+    out: dict[tuple[int, int], list[str]] = {}
+    if ids:
+        col = aliases.c[owner]
+        for oid, alias, version in conn.execute(select(col, aliases.c.alias, aliases.c.version)
+                                                .where(col.in_(sorted(set(ids)))).order_by(aliases.c.alias)):
+            out.setdefault((oid, version), []).append(alias)
+    return out

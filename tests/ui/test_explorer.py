@@ -198,7 +198,9 @@ def test_the_column_chooser_hides_and_pins_columns_per_project(xpage, seeded_lab
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started !== undefined", timeout=60_000)
     _execute_open(page)
     page.select_option(".jp-mltrack-explorer-project", "Big")
-    wait_until(lambda: page.locator(".jp-mltrack-explorer-colhead").count() > 0, 30, "the table")
+    # (a pinned metric column is laid out once the project's keys, GET columns, have answered)
+    wait_until(lambda: page.locator('.jp-mltrack-explorer-colhead[data-col="metrics.acc"]').count() == 1, 30,
+               "the table with its metric columns")
     heads = page.eval_on_selector_all(".jp-mltrack-explorer-colhead", "els => els.map(e => e.dataset.col)")
     assert heads[0] == "metrics.acc" and "params.lr" not in heads
     page.select_option(".jp-mltrack-explorer-project", "Curves")
