@@ -449,3 +449,17 @@ def check_job_name(field: str, name: Any) -> str:
         raise InvalidInput(f"{field} {name!r:.60} must be 1-100 letters, digits, '_', '-' or '.', starting with a "
                            "letter or digit")
     return name
+
+
+# -- deployments (core/deployments.py, jupyter_mltrack/serving) -----------------------------------------------------
+
+#: A deployment serves one model ("model") or routes among several ("ab_test").
+DEPLOYMENT_KINDS = ("model", "ab_test")
+DEPLOYMENT_STATUSES = ("running", "stopped", "failed")
+MAX_DEPLOYMENT_MODELS = 20  # models of an A/B test
+MAX_DEPLOYMENT_OPTIONS_JSON = 16_000
+
+
+def check_deployment_name(field: str, name: Any) -> str:
+    """A deployment's name: the rule of a job's name (it is a URL segment: ``mltrack/serve/{name}/predict``)."""
+    return check_job_name(field, name)
