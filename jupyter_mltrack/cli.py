@@ -1,5 +1,5 @@
 """The ``mltrack`` command: list runs, export reports, reclaim space, manage a team workspace (users, API keys,
-project members) and jobs from a shell."""
+project members) and jobs from a shell, serve a registered model over HTTP."""
 
 from __future__ import annotations
 
@@ -90,6 +90,16 @@ def main(argv: list[str] | None = None) -> int:
                              ("delete", "delete a job"), ("logs", "print the log of a job's newest execution")):
         p_jobs.add_parser(action, help=helptext).add_argument("name")
 
+    p = sub.add_parser("serve", help="serve a registered model over HTTP (POST /predict) under uvicorn")
+    p.add_argument("model", help="the model reference: name@alias (house@champion), name@version or name")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="the interface to listen on (default: loopback only)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
+    p.add_argument("--project", help="the model's project (default: the one project holding that model name)")
+    p.add_argument("--name", help="the service's name (default: the model's name)")
+    p.add_argument("--poll-interval", type=float, default=2.0,
+                   help="seconds between looks at the store for an alias that moved (0: never)")
+
     args = parser.parse_args(argv)
     from .client.queries import export_report, gc, search_runs
     from .client.tracking import set_tracking_uri
@@ -128,6 +138,14 @@ def main(argv: list[str] | None = None) -> int:
             return team_command(args)
         if args.command == "jobs":
             return jobs_command(args)
+        if args.command == "serve":
+            from .serving.runner import resolve_spec, run_service
+
+            if args.workers < 1:
+                parser.error("--workers must be at least 1")
+            spec = resolve_spec(args.model, args.name, args.project, args.uri, poll_interval=args.poll_interval)
+            run_service(spec, args.host, args.port, args.workers)
+            return 0
     except MLTrackError as e:
         print(f"mltrack: {e}", file=sys.stderr)
         return 2

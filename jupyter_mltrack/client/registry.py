@@ -174,7 +174,16 @@ def load_model(ref: str, project: str | None = None) -> Any:
     client = get_client()
     client.writer.flush()
     v = client.backend.resolve_model(ref, project)
-    art = next(a for a in client.backend.get_run(v["run_id"])["artifacts"] if a["id"] == v["artifact_id"])
+    model, art = load_model_version(client.backend, v, ref)
+    record_input(client, art, "model")
+    return model
+
+
+def load_model_version(backend, v: dict, ref: str) -> tuple[Any, dict]:
+    """The model of the resolved version ``v`` (as ``resolve_model`` answers it) read through ``backend``, and its
+    artifact; the files are cached under the store's home by content. Used by :func:`load_model` and the model
+    services (``jupyter_mltrack.serving``)."""
+    art = next(a for a in backend.get_run(v["run_id"])["artifacts"] if a["id"] == v["artifact_id"])
     flavor = v.get("flavor") or (art.get("metadata") or {}).get("flavor") or _flavor_of(art)
     if flavor not in FLAVORS:
         raise InvalidInput(f"load_model: {ref!r} (version {v['version']}) has the flavor {flavor!r}, which "
@@ -183,8 +192,8 @@ def load_model(ref: str, project: str | None = None) -> Any:
     if len(files) != 1:
         raise InvalidInput(f"load_model: {ref!r} holds {len(art['files'])} files and none is a "
                            f"{'/'.join(FLAVORS[flavor])} file of the flavor {flavor!r}")
-    folder = download_artifact(client.backend, {**art, "files": files}, cache_dir("models", v["content"] or
-                                                                                  str(v["artifact_id"]).zfill(4)))
+    folder = download_artifact(backend, {**art, "files": files}, cache_dir("models", v["content"] or
+                                                                           str(v["artifact_id"]).zfill(4)))
     path = folder / files[0]["path"]
     if flavor == "pickle":
         model = pickle.loads(path.read_bytes())
@@ -194,8 +203,7 @@ def load_model(ref: str, project: str | None = None) -> Any:
         model = joblib.load(path)
     if not callable(getattr(model, "predict", None)):
         raise InvalidInput(f"load_model: {ref!r} loaded a {type(model).__name__}, which has no predict method")
-    record_input(client, art, "model")
-    return model
+    return model, art
 
 
 def _flavor_of(art: dict) -> str:
