@@ -36,6 +36,9 @@ def run_service(spec: ServiceSpec, host: str = "127.0.0.1", port: int = 8000, wo
     """Serve ``spec`` with uvicorn on ``host:port`` with ``workers`` processes (blocks until stopped)."""
     import uvicorn
 
+    from .ab_record import WORKERS_ENV
+
     os.environ[SPEC_ENV] = spec.validate().to_json()
+    os.environ[WORKERS_ENV] = str(workers)  # an A/B test's workers record into one run, each under its own context
     uvicorn.run(FACTORY, factory=True, host=host, port=port, workers=workers if workers > 1 else None,
                 log_level=log_level, access_log=False, timeout_graceful_shutdown=10)
