@@ -133,6 +133,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       },
       openExplorer: () => {
         openExplorer();
+      },
+      openLineage: (runId, focus) => {
+        openExplorer().navigate({ tab: 'lineage', target: { runId, focus } });
       }
     };
 

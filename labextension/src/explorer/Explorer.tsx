@@ -1,6 +1,7 @@
 /** The experiment explorer at full width: a project's runs in a virtualised table (sort, filter with completion,
  * column chooser with pinned and hidden columns remembered per project, rows grouped by a param or tag) and the
- * metric explorer over the same runs; the rows selected in the table are the runs charted. */
+ * metric explorer over the same runs; the rows selected in the table are the runs charted. The lineage graph of a run
+ * or a model version (the one row selected, or where the sidebar or the Models view asked). */
 import * as React from 'react';
 
 import { getRunColumns, listProjects, Project, RunColumns } from '../api';
@@ -20,10 +21,24 @@ import {
   togglePinned
 } from './columns';
 import { FilterInput } from './FilterInput';
+import { LineageTarget, LineageView } from './LineageView';
 import { ChartSettings, DEFAULT_CHART, MetricsView } from './MetricsView';
 import { RunsTable, TableQuery } from './RunsTable';
 
-export type ExplorerTab = 'runs' | 'metrics';
+export type ExplorerTab = 'runs' | 'metrics' | 'lineage';
+
+const TABS: { id: ExplorerTab; label: string }[] = [
+  { id: 'runs', label: 'Runs' },
+  { id: 'metrics', label: 'Metrics' },
+  { id: 'lineage', label: 'Lineage' }
+];
+
+/** What the explorer is asked to show from outside (the sidebar, a command): `seq` tells a new request from the
+ * last one applied. */
+export type ExplorerRequest = { seq: number } & (
+  | { tab: 'lineage'; target: LineageTarget }
+  | { tab: 'models'; project: string; model: string; version?: number }
+);
 
 function ColumnChooser(props: {
   all: Column[];
@@ -87,8 +102,9 @@ export function ExplorerApp(props: {
   model: TrackerModel;
   onOpenRun: (runId: string) => void;
   onCompare: (a: string, b: string) => void;
+  request?: ExplorerRequest | null;
 }): JSX.Element {
-  const { model } = props;
+  const { model, request } = props;
   useSignal(model.dataChanged);
   const projects = useResource<Project[]>(model, 'explorer:projects', () => listProjects(model.settings));
   const [project, setProject] = React.useState<string>('');
@@ -101,6 +117,14 @@ export function ExplorerApp(props: {
   const [total, setTotal] = React.useState<number | null>(null);
   const [prefs, setPrefs] = React.useState<ColumnPrefs>({ hidden: [], shown: [], pinned: [] });
   const [chart, setChart] = React.useState<ChartSettings>(DEFAULT_CHART);
+  const [lineage, setLineage] = React.useState<LineageTarget | null>(null);
+
+  React.useEffect(() => {
+    if (request && request.tab === 'lineage') {
+      setLineage(request.target);
+      setTab('lineage');
+    }
+  }, [request?.seq]);
 
   // the first project by default; a project that went away falls back to the first
   const names = (projects.data ?? []).map(p => p.name);
@@ -168,16 +192,21 @@ export function ExplorerApp(props: {
           </select>
         </label>
         <div className="jp-mltrack-explorer-tabs" role="tablist">
-          {(['runs', 'metrics'] as ExplorerTab[]).map(t => (
+          {TABS.map(t => (
             <button
-              key={t}
+              key={t.id}
               role="tab"
-              aria-selected={tab === t}
-              className={'jp-mltrack-explorer-tab' + (tab === t ? ' jp-mod-active' : '')}
-              data-tab={t}
-              onClick={() => setTab(t)}
+              aria-selected={tab === t.id}
+              className={'jp-mltrack-explorer-tab' + (tab === t.id ? ' jp-mod-active' : '')}
+              data-tab={t.id}
+              onClick={() => {
+                if (t.id === 'lineage' && selectedList.length === 1) {
+                  setLineage({ runId: selectedList[0] });
+                }
+                setTab(t.id);
+              }}
             >
-              {t === 'runs' ? 'Runs' : 'Metrics'}
+              {t.label}
             </button>
           ))}
         </div>
@@ -199,13 +228,23 @@ export function ExplorerApp(props: {
           </button>
         )}
       </div>
-      <FilterInput
-        value={filter}
-        fields={completionFields(columnsRes.data)}
-        error={filterError}
-        onApply={f => setFilter(f)}
-      />
-      {tab === 'runs' ? (
+      {(tab === 'runs' || tab === 'metrics') && (
+        <FilterInput
+          value={filter}
+          fields={completionFields(columnsRes.data)}
+          error={filterError}
+          onApply={f => setFilter(f)}
+        />
+      )}
+      {tab === 'lineage' ? (
+        <LineageView
+          model={model}
+          target={lineage}
+          onTarget={setLineage}
+          onOpenRun={props.onOpenRun}
+          onOpenModel={() => undefined}
+        />
+      ) : tab === 'runs' ? (
         <>
           <div className="jp-mltrack-explorer-toolbar">
             <ColumnChooser all={all} prefs={prefs} onChange={changePrefs} />

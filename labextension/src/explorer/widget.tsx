@@ -6,7 +6,9 @@ import * as React from 'react';
 
 import { mltrackIcon } from '../icon';
 import { TrackerModel } from '../sidebar/model';
-import { ExplorerApp } from './Explorer';
+import { ExplorerApp, ExplorerRequest } from './Explorer';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export const EXPLORER_ID = 'mltrack-explorer';
 export const EXPLORER_TITLE = 'Experiment explorer';
@@ -27,9 +29,24 @@ export class ExplorerWidget extends ReactWidget {
     this.title.closable = true;
   }
 
-  protected render(): JSX.Element {
-    return <ExplorerApp model={this.model} onOpenRun={this._actions.openRun} onCompare={this._actions.compare} />;
+  /** Show a view of the explorer: the lineage of a run or a model version, a model in the Models view. */
+  navigate(request: DistributiveOmit<ExplorerRequest, 'seq'>): void {
+    this._request = { ...request, seq: (this._request?.seq ?? 0) + 1 } as ExplorerRequest;
+    this.update();
   }
+
+  protected render(): JSX.Element {
+    return (
+      <ExplorerApp
+        model={this.model}
+        onOpenRun={this._actions.openRun}
+        onCompare={this._actions.compare}
+        request={this._request}
+      />
+    );
+  }
+
+  private _request: ExplorerRequest | null = null;
 
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);

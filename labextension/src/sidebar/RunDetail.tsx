@@ -175,9 +175,9 @@ function DetailBody(props: { model: TrackerModel; run: Run; actions: DetailActio
           <InputsList model={model} run={run} />
         </RememberedSection>
       )}
-      <RunModelVersions model={model} run={run} />
+      <RunModelVersions model={model} run={run} actions={actions} />
       <RememberedSection model={model} scope="section" name="lineage" title="Lineage">
-        <RunLineage model={model} run={run} />
+        <RunLineage model={model} run={run} actions={actions} />
       </RememberedSection>
       {run.children.length > 0 && (
         <RememberedSection

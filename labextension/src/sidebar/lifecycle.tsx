@@ -8,6 +8,7 @@ import { getLineage, Lineage, LineageNode, listModels, ModelVersion, Run } from 
 import { onActivateKey, RememberedSection } from './common';
 import { useResource } from './hooks';
 import { TrackerModel } from './model';
+import { DetailActions } from './sections';
 
 function nodeLabel(n: LineageNode): string {
   switch (n.kind) {
@@ -21,8 +22,12 @@ function nodeLabel(n: LineageNode): string {
 }
 
 /** The model versions registered from this run's artifacts. */
-export function RunModelVersions(props: { model: TrackerModel; run: Run }): JSX.Element | null {
-  const { model, run } = props;
+export function RunModelVersions(props: {
+  model: TrackerModel;
+  run: Run;
+  actions?: DetailActions;
+}): JSX.Element | null {
+  const { model, run, actions } = props;
   const res = useResource(model, `models:${run.project}`, () => listModels(run.project, undefined, model.settings));
   const versions: ModelVersion[] = (res.data ?? []).filter(v => v.run_id === run.id);
   if (!versions.length) {
@@ -47,6 +52,24 @@ export function RunModelVersions(props: { model: TrackerModel; run: Run }): JSX.
               </span>
             ))}
             <span className="jp-mltrack-muted">from {v.artifact_name}</span>
+            {actions?.openModelVersion && (
+              <button
+                className="jp-mltrack-link-button jp-mltrack-open-model"
+                title="Show this version in the explorer's Models view"
+                onClick={() => actions.openModelVersion?.(v.project, v.name, v.version)}
+              >
+                Models
+              </button>
+            )}
+            {actions?.openLineage && (
+              <button
+                className="jp-mltrack-link-button jp-mltrack-open-graph"
+                title="Show the lineage graph of this version in the explorer"
+                onClick={() => actions.openLineage?.(run.id, `model:${v.model_id}:${v.version}`)}
+              >
+                Graph
+              </button>
+            )}
           </li>
         ))}
       </ul>
@@ -91,14 +114,23 @@ function LineageList(props: { model: TrackerModel; lineage: Lineage; direction: 
 }
 
 /** Upstream and downstream of a run, to the end of the graph. */
-export function RunLineage(props: { model: TrackerModel; run: Run }): JSX.Element {
-  const { model, run } = props;
+export function RunLineage(props: { model: TrackerModel; run: Run; actions?: DetailActions }): JSX.Element {
+  const { model, run, actions } = props;
   const up = useResource(model, `lineage:up:${run.id}`, () => getLineage(run.id, 'up', undefined, model.settings));
   const down = useResource(model, `lineage:down:${run.id}`, () =>
     getLineage(run.id, 'down', undefined, model.settings)
   );
   return (
     <div className="jp-mltrack-lineage-view" data-run-id={run.id}>
+      {actions?.openLineage && (
+        <button
+          className="jp-mltrack-button jp-mltrack-open-graph"
+          title="Show this run's lineage as a graph in the explorer"
+          onClick={() => actions.openLineage?.(run.id)}
+        >
+          Show as a graph
+        </button>
+      )}
       <div className="jp-mltrack-lineage-heading">Came from</div>
       {up.data ? <LineageList model={model} lineage={up.data} direction="up" /> : <div className="jp-mltrack-muted">…</div>}
       <div className="jp-mltrack-lineage-heading">Came of it</div>

@@ -17,6 +17,10 @@ export interface DetailActions {
   diffRuns: (a: string, b: string) => void;
   /** Open the full-page experiment explorer. */
   openExplorer?: () => void;
+  /** Open the explorer's lineage graph of a run, centred on `focus` (a lineage node id; the run by default). */
+  openLineage?: (runId: string, focus?: string) => void;
+  /** Open a model version in the explorer's Models view. */
+  openModelVersion?: (project: string, name: string, version: number) => void;
 }
 
 function sortedEntries<T>(obj: { [key: string]: T } | null | undefined): [string, T][] {
