@@ -136,6 +136,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       },
       openLineage: (runId, focus) => {
         openExplorer().navigate({ tab: 'lineage', target: { runId, focus } });
+      },
+      openModelVersion: (project, name, version) => {
+        openExplorer().navigate({ tab: 'models', project, model: name, version });
       }
     };
 

@@ -1,6 +1,7 @@
 """The model lifecycle in the explorer, in a real JupyterLab and Debian's chromium, on a real store: the lineage graph
 (reached from the sidebar's run detail and model versions) draws dataset → run → model in columns and walks from a
-model version back up to the dataset version."""
+model version back up to the dataset version; the Models view lists versions with aliases and stages, moves an
+alias and sets a stage through the REST API, and links to the source run and the version's lineage."""
 
 from __future__ import annotations
 
@@ -13,12 +14,29 @@ from .test_sidebar import _reveal_run
 pytestmark = pytest.mark.ui
 
 
+@pytest.fixture(scope="module")
+def life(lab):
+    """The world of test_lifecycle_ui (data d0 → raw v1 → train t1 → house v1 @champion → score s1), and a second
+    version of house from run t2."""
+    _world(lab)
+    store = lab.store()
+    try:
+        sha, size = store.blobs.put_bytes(b"weights, second try")
+        store.write_batch({"runs": [{"id": "t2", "name": "train-2", "project": "Life", "status": "finished"}],
+                           "artifacts": [{"run_id": "t2", "name": "model", "type": "model",
+                                          "files": [{"path": "model.joblib", "sha256": sha, "size": size}]}]})
+        store.register_model("Life", "house", store.find_artifact("t2", "model")["id"])
+    finally:
+        store.close()
+    return lab
+
+
 def _column(graph, node_id: str) -> int:
     return int(graph.locator(f'.jp-mltrack-graph-node[data-node-id="{node_id}"]').get_attribute("data-column"))
 
 
-def test_lineage_graph_from_the_sidebar_run_and_model_version(lab, page):
-    _world(lab)
+def test_lineage_graph_from_the_sidebar_run_and_model_version(life, page):
+    lab = life
     store = lab.store()
     try:
         raw = store.resolve_dataset("raw")
@@ -69,3 +87,44 @@ def test_lineage_graph_from_the_sidebar_run_and_model_version(lab, page):
     page.locator('.jp-mltrack-run-detail[data-run-id="d0"]').wait_for(timeout=30_000)
     up.locator('.jp-mltrack-graph-node[data-node-id="run:d0"] .jp-mltrack-graph-center').click()
     page.locator('.jp-mltrack-explorer-lineage[data-focus="run:d0"]').wait_for(timeout=30_000)
+
+
+def test_models_view_moves_an_alias_sets_a_stage_and_links_runs_and_lineage(life, page):
+    lab = life
+    open_lab(page, lab)
+    open_sidebar(page)
+    # from the sidebar's model version to its row in the explorer's Models view
+    _reveal_run(page, "t1", "Life").click()
+    page.locator('.jp-mltrack-run-detail[data-run-id="t1"] .jp-mltrack-model-version[data-model-name="house"]'
+                 " .jp-mltrack-open-model").click()
+    view = page.locator('.jp-mltrack-explorer-models[data-model="house"]')
+    view.wait_for(timeout=30_000)
+    v1 = view.locator('.jp-mltrack-models-version[data-model-version="1"]')
+    v2 = view.locator('.jp-mltrack-models-version[data-model-version="2"]')
+    assert "jp-mod-focus" in v1.get_attribute("class")
+    assert v1.locator('[data-alias="champion"]').count() == 1 and v2.locator("[data-alias]").count() == 0
+    assert v1.locator(".jp-mltrack-models-stage").input_value() == "production"
+    assert v2.locator(".jp-mltrack-models-run").inner_text() == "t2"
+
+    # move champion to v2 from the UI: one alias, now on v2
+    v2.locator(".jp-mltrack-alias-input").fill("champion")
+    v2.locator(".jp-mltrack-alias-set").click()
+    wait_until(lambda: v2.locator('[data-alias="champion"]').count() == 1, 30, "champion on v2")
+    wait_until(lambda: v1.locator('[data-alias="champion"]').count() == 0, 30, "champion gone from v1")
+    v2.locator(".jp-mltrack-models-stage").select_option("staging")
+    wait_until(lambda: lab.api("mltrack/api/models/resolve?ref=house@2&project=Life")["stage"] == "staging", 30,
+               "the stage stored")
+    assert lab.api("mltrack/api/models/resolve?ref=house@champion&project=Life")["version"] == 2
+
+    # a version's lineage, and from its model node back to the Models view
+    v1.locator(".jp-mltrack-models-lineage").click()
+    graph = page.locator(".jp-mltrack-explorer-lineage .jp-mltrack-graph")
+    model_node = graph.locator('.jp-mltrack-graph-node[data-kind="model"]')
+    model_node.wait_for(timeout=30_000)
+    assert graph.locator('[data-kind="dataset"]').count() == 1
+    model_node.click()
+    view.wait_for(timeout=30_000)
+    assert "jp-mod-focus" in view.locator('.jp-mltrack-models-version[data-model-version="1"]').get_attribute("class")
+    # the source run opens in the sidebar
+    view.locator('.jp-mltrack-models-version[data-model-version="2"] .jp-mltrack-models-run').click()
+    page.locator('.jp-mltrack-run-detail[data-run-id="t2"]').wait_for(timeout=30_000)

@@ -23,14 +23,18 @@ import {
 import { FilterInput } from './FilterInput';
 import { LineageTarget, LineageView } from './LineageView';
 import { ChartSettings, DEFAULT_CHART, MetricsView } from './MetricsView';
+import { ModelFocus, ModelsView } from './ModelsView';
 import { RunsTable, TableQuery } from './RunsTable';
+import { FiguresCompare } from '../figures/FiguresCompare';
 
-export type ExplorerTab = 'runs' | 'metrics' | 'lineage';
+export type ExplorerTab = 'runs' | 'metrics' | 'figures' | 'lineage' | 'models';
 
 const TABS: { id: ExplorerTab; label: string }[] = [
   { id: 'runs', label: 'Runs' },
   { id: 'metrics', label: 'Metrics' },
-  { id: 'lineage', label: 'Lineage' }
+  { id: 'figures', label: 'Figures' },
+  { id: 'lineage', label: 'Lineage' },
+  { id: 'models', label: 'Models' }
 ];
 
 /** What the explorer is asked to show from outside (the sidebar, a command): `seq` tells a new request from the
@@ -118,11 +122,22 @@ export function ExplorerApp(props: {
   const [prefs, setPrefs] = React.useState<ColumnPrefs>({ hidden: [], shown: [], pinned: [] });
   const [chart, setChart] = React.useState<ChartSettings>(DEFAULT_CHART);
   const [lineage, setLineage] = React.useState<LineageTarget | null>(null);
+  const [modelFocus, setModelFocus] = React.useState<ModelFocus | null>(null);
+  const showLineage = (target: LineageTarget) => {
+    setLineage(target);
+    setTab('lineage');
+  };
+  const showModel = (inProject: string, name: string, version?: number) => {
+    setProject(inProject);
+    setModelFocus({ model: name, version });
+    setTab('models');
+  };
 
   React.useEffect(() => {
     if (request && request.tab === 'lineage') {
-      setLineage(request.target);
-      setTab('lineage');
+      showLineage(request.target);
+    } else if (request && request.tab === 'models') {
+      showModel(request.project, request.model, request.version);
     }
   }, [request?.seq]);
 
@@ -242,8 +257,18 @@ export function ExplorerApp(props: {
           target={lineage}
           onTarget={setLineage}
           onOpenRun={props.onOpenRun}
-          onOpenModel={() => undefined}
+          onOpenModel={showModel}
         />
+      ) : tab === 'models' ? (
+        <ModelsView
+          model={model}
+          project={project}
+          focus={modelFocus}
+          onOpenRun={props.onOpenRun}
+          onLineage={(runId, focus) => showLineage({ runId, focus })}
+        />
+      ) : tab === 'figures' ? (
+        <FiguresCompare model={model} runIds={selectedList} onOpenRun={props.onOpenRun} />
       ) : tab === 'runs' ? (
         <>
           <div className="jp-mltrack-explorer-toolbar">
