@@ -39,10 +39,11 @@ from jupyter_mltrack.server import handlers as H
 from jupyter_mltrack.server import lifecycle as LC
 from jupyter_mltrack.server import jobs as JB
 from jupyter_mltrack.server import team as T
+from jupyter_mltrack.server import describe as DS
 
 #: The modules whose handler classes serve routes (the team workspace's and the model lifecycle's have modules of
 #: their own).
-HANDLER_MODULES = (H, T, LC, JB)
+HANDLER_MODULES = (H, T, LC, JB, DS)
 from jupyter_mltrack.server.openapi import document
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -809,6 +810,7 @@ async def test_a_batch_with_every_field_matches_openapi_and_is_written(jp_fetch,
     first = {
         "projects": [{"name": "p", "description": "a project"}],
         "experiments": [{"project": "p", "name": "e", "description": "an experiment"}],
+        "campaigns": [{"project": "p", "name": "c", "description": "a campaign"}],
         "runs": [{"id": "r0", "project": "p"},
                  {"id": "r1", "name": "one", "project": "p", "experiments": ["e"], "campaigns": ["c"],
                   "parent_id": "r0", "user": "u", "source": "nb.ipynb", "description": "d", "start_time": 1.7e9,
@@ -855,7 +857,7 @@ async def test_a_batch_with_every_field_matches_openapi_and_is_written(jp_fetch,
             {"type": "object", "properties": counts}).iter_errors(written)]
         assert not errors, errors
     assert {k: v for k, v in r["written"].items() if v} == {
-        "projects": 1, "experiments": 1, "runs": 2, "params": 1, "tags": 1, "points": 2, "artifacts": 1,
+        "projects": 1, "experiments": 1, "campaigns": 1, "runs": 2, "params": 1, "tags": 1, "points": 2, "artifacts": 1,
         "updates": 1}, r["written"]
     assert r2["written"]["inputs"] == 1 and r2["written"]["models"] == 1
     assert r2["written"]["registered"] == [{"project": "p", "name": "m", "version": 1}]

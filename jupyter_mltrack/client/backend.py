@@ -47,6 +47,7 @@ class Backend(Protocol):
     def get_series_many(self, run_ids, name, context=None, max_points=None, step_range=None) -> list[dict]: ...
     def list_projects(self) -> list[dict]: ...
     def list_experiments(self, project=None) -> list[dict]: ...
+    def list_campaigns(self, project=None) -> list[dict]: ...
     def list_models(self, project=None, name=None) -> list[dict]: ...
     def resolve_model(self, ref: str, project=None) -> dict: ...
     def list_datasets(self, project=None, name=None) -> list[dict]: ...
@@ -128,6 +129,9 @@ class LocalBackend:
 
     def list_experiments(self, project=None):
         return self.store.list_experiments(project)
+
+    def list_campaigns(self, project=None):
+        return self.store.list_campaigns(project)
 
     def list_models(self, project=None, name=None):
         return self.store.list_models(project, name=name)
@@ -328,6 +332,9 @@ class HttpBackend:
     def list_experiments(self, project=None):
         q = "?" + urlencode({"project": project}) if project is not None else ""
         return self._request("GET", "experiments" + q).json()["experiments"]
+
+    def list_campaigns(self, project=None):
+        return self._request("GET", "campaigns" + _query(project=project)).json()["campaigns"]
 
     def list_models(self, project=None, name=None):
         q = _query(project=project, name=name)

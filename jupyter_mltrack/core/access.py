@@ -108,7 +108,8 @@ def require_artifact(conn: Connection, actor: Actor | None, artifact_id: int, ne
 
 def check_batch(conn: Connection, actor: Actor | None, b) -> set[str]:
     """Check a normalised batch against ``actor``'s roles before it is applied (same transaction): contributor in
-    every existing project it writes to, owner to change an existing project's description, read access to every
+    every existing project it writes to (a campaign's: the project the item names, which must be the campaign's),
+    owner to change an existing project's description, read access to every
     artifact it names as an input or a model (a dataset's run is a run it writes to). Returns the names of the projects it will create (their creator
     becomes their owner: :func:`make_owner`)."""
     if actor is None:
@@ -118,6 +119,8 @@ def check_batch(conn: Connection, actor: Actor | None, b) -> set[str]:
         names.setdefault(p["name"], "creating a project")
     for x in b["experiments"]:
         names.setdefault(x["project"], "creating an experiment")
+    for c in b["campaigns"]:
+        names.setdefault(c["project"], "describing a campaign")
     for r in b["runs"]:
         names.setdefault(r.get("project") or DEFAULT_PROJECT, "logging a run")
     for m in b["models"]:
@@ -134,7 +137,7 @@ def check_batch(conn: Connection, actor: Actor | None, b) -> set[str]:
     if not actor.admin:
         for name, pid in sorted(existing.items()):
             require(conn, actor, pid, CONTRIBUTOR, names[name])
-        described = {p["name"] for p in b["projects"] if p.get("description")}
+        described = {p["name"] for p in b["projects"] if "description" in p}
         for name in sorted(described & set(existing)):
             require(conn, actor, existing[name], OWNER, "changing the description")
         from .batch import referenced_runs

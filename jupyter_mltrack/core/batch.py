@@ -108,6 +108,12 @@ class ExperimentItem(TypedDict, total=False):
     description: str
 
 
+class CampaignItem(TypedDict, total=False):
+    project: str  # required: the project a new campaign is created in (an existing one must be of that project)
+    name: str  # required
+    description: str  # present: set (an empty text clears it)
+
+
 class ModelItem(TypedDict, total=False):
     project: str  # required
     name: str  # required
@@ -144,6 +150,7 @@ class Batch(TypedDict, total=False):
     id: str  # the batch id: a batch with an id already applied is not applied again
     projects: list[ProjectItem]
     experiments: list[ExperimentItem]
+    campaigns: list[CampaignItem]
     runs: list[RunItem]
     params: list[ParamItem]
     tags: list[TagItem]
@@ -162,6 +169,7 @@ class Batch(TypedDict, total=False):
 ITEM_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "projects": (("name",), ("description",)),
     "experiments": (("project", "name"), ("description",)),
+    "campaigns": (("project", "name"), ("description",)),
     "runs": (("id",), ("name", "project", "experiments", "campaigns", "parent_id", "user", "source", "description",
                        "start_time", "status")),
     "params": (("run_id", "key", "value"), ()),
@@ -214,6 +222,7 @@ class NormalBatch(TypedDict):
     id: str | None
     projects: list[ProjectItem]
     experiments: list[ExperimentItem]
+    campaigns: list[CampaignItem]
     runs: list[RunItem]
     params: list[NormalParam]
     tags: list[NormalTag]
@@ -478,6 +487,11 @@ def _experiment(item: Any) -> ExperimentItem:
                   ("description",))
 
 
+def _campaign(item: Any) -> CampaignItem:
+    return _named(item, "campaigns", (("project", "project"), ("name", "campaign")),  # type: ignore[return-value]
+                  ("description",))
+
+
 def _model(item: Any) -> ModelItem:
     m = _named(item, "models", (("project", "project"), ("name", "model")), ("description",))
     if "stage" in m:
@@ -536,6 +550,7 @@ def normalize_batch(batch: Mapping[str, Any]) -> NormalBatch:
         "id": batch_id(batch["id"]) if "id" in batch else None,
         "projects": [_project(x) for x in raw["projects"]],
         "experiments": [_experiment(x) for x in raw["experiments"]],
+        "campaigns": [_campaign(x) for x in raw["campaigns"]],
         "runs": [_run(x) for x in raw["runs"]],
         "params": [_param(x) for x in raw["params"]],
         "tags": [_tag(x) for x in raw["tags"]],

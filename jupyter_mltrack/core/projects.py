@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from . import schema as S
 from .db import after_commit, get_or_insert
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .validation import check_key
 
 DEFAULT_PROJECT = "Default"
@@ -58,25 +59,46 @@ def ensure_experiment(conn: Connection, project_id: int, name: str) -> int:
                          description="", created_at=time.time())
 
 
-def ensure_campaign(conn: Connection, name: str) -> int:
+def ensure_campaign(conn: Connection, name: str, project_id: int | None = None) -> int:
+    """The id of the campaign ``name``, created in project ``project_id`` if new (a campaign's name is the
+    store's: runs of other projects join the same campaign)."""
     return get_or_insert(conn, S.campaigns, {"name": check_key("campaign", name)}, description="",
-                         created_at=time.time())
+                         created_at=time.time(), project_id=project_id)
 
 
 def write_projects(conn: Connection, ids: ProjectIds, items: list) -> None:
-    """The batch's ``projects`` section: create each project, setting its description when one is given."""
+    """The batch's ``projects`` section: create each project; a ``description`` given is set (an empty one
+    clears it)."""
     for p in items:
         pid = ensure_project(conn, ids, p["name"])
-        if p.get("description"):
+        if "description" in p:
             conn.execute(update(S.projects).where(S.projects.c.id == pid).values(description=p["description"]))
 
 
 def write_experiments(conn: Connection, ids: ProjectIds, items: list) -> None:
-    """The batch's ``experiments`` section: create each experiment (and its project)."""
+    """The batch's ``experiments`` section: create each experiment (and its project); a ``description`` given is
+    set."""
     for x in items:
         eid = ensure_experiment(conn, ensure_project(conn, ids, x["project"]), x["name"])
-        if x.get("description"):
+        if "description" in x:
             conn.execute(update(S.experiments).where(S.experiments.c.id == eid).values(description=x["description"]))
+
+
+def write_campaigns(conn: Connection, ids: ProjectIds, items: list) -> None:
+    """The batch's ``campaigns`` section: create each campaign in its project (and the project); a ``description``
+    given is set. A campaign that exists in another project is refused (:class:`Conflict`)."""
+    for c in items:
+        pid = ensure_project(conn, ids, c["project"])
+        cid = ensure_campaign(conn, c["name"], pid)
+        owner = conn.execute(select(S.campaigns.c.project_id).where(S.campaigns.c.id == cid)).scalar()
+        if owner is not None and owner != pid:
+            other = conn.execute(select(S.projects.c.name).where(S.projects.c.id == owner)).scalar()
+            raise Conflict(f"batch: campaigns: campaign {c['name']!r} belongs to project {other!r}, "
+                           f"not {c['project']!r}")
+        if owner is None:  # its project was deleted: it moves to this one
+            conn.execute(update(S.campaigns).where(S.campaigns.c.id == cid).values(project_id=pid))
+        if "description" in c:
+            conn.execute(update(S.campaigns).where(S.campaigns.c.id == cid).values(description=c["description"]))
 
 
 # -- reads -----------------------------------------------------------------------------------------------------------
@@ -146,3 +168,39 @@ def list_experiments(conn: Connection, project: int | str | None = None) -> list
     if pid is not None:
         q = q.where(e.c.project_id == pid)
     return [dict(row._mapping) for row in conn.execute(q)]
+
+
+def list_campaigns(conn: Connection, project: int | str | None = None,
+                   projects: Iterable[int] | None = None, name: str | None = None) -> list[dict]:
+    """Campaigns (``name``, ``description``, ``project``, ``created_at``, ``run_count``), by name: those created in
+    ``project`` or holding one of its runs (``run_count`` then counts that project's runs only); with
+    ``projects`` (team mode: the caller's), only campaigns of those projects or holding their runs."""
+    c, p, link, r = S.campaigns, S.projects, S.campaign_runs, S.runs
+    pid = project_id(conn, project)
+    counted = select(func.count()).select_from(link.join(r, r.c.id == link.c.run_id)).where(
+        link.c.campaign_id == c.c.id)
+    if pid is not None:
+        counted = counted.where(r.c.project_id == pid)
+    elif projects is not None:
+        counted = counted.where(r.c.project_id.in_(sorted(projects)))
+    q = (select(c.c.id, c.c.name, c.c.description, c.c.created_at, p.c.name.label("project"),
+                counted.scalar_subquery().label("run_count"))
+         .outerjoin(p, p.c.id == c.c.project_id).order_by(c.c.name))
+    if name is not None:
+        q = q.where(c.c.name == name)
+    scope = None
+    if pid is not None:
+        scope = [pid]
+    elif projects is not None:
+        scope = sorted(projects)
+    if scope is not None:
+        holds = select(link.c.campaign_id).join(r, r.c.id == link.c.run_id).where(r.c.project_id.in_(scope))
+        q = q.where(or_(c.c.project_id.in_(scope), c.c.id.in_(holds)))
+    return [dict(row._mapping) for row in conn.execute(q)]
+
+
+def campaign_named(conn: Connection, name: str) -> dict:
+    """One campaign by name (as :func:`list_campaigns` lists it, ``run_count`` over all projects)."""
+    for c in list_campaigns(conn, name=name):
+        return c
+    raise NotFound(f"no campaign {name!r}")

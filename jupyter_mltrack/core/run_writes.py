@@ -1,6 +1,6 @@
 """Applying a normalised batch (``core/batch.py``) inside one write transaction: one function per section.
 
-Order: projects and experiments, runs (with their experiment and campaign links), then a check that every run the
+Order: projects, experiments and campaigns, runs (with their experiment and campaign links), then a check that every run the
 batch refers to exists, params (immutable: a different value refuses the batch), tags, metric points, artifacts,
 run inputs (refused when they would close a lineage cycle), run updates (last: a run may be created, logged and
 ended in one batch), model versions, dataset versions, aliases and stages; finally the
@@ -31,7 +31,8 @@ from .blobs import Blobs
 from .db import Statement, chunked, dialect_insert, fetch_raw, in_list
 from .errors import Conflict, InvalidInput, NotFound
 from .metric_store import write_points
-from .projects import ProjectIds, ensure_campaign, ensure_experiment, ensure_project, write_experiments, write_projects
+from .projects import (ProjectIds, ensure_campaign, ensure_experiment, ensure_project, write_campaigns,
+                       write_experiments, write_projects)
 from .datasets import DatasetVersion, write_dataset_aliases, write_datasets
 from .lineage import check_input
 from .registry import Registered, write_model_aliases, write_models, write_stages
@@ -49,6 +50,7 @@ class WriteResult(TypedDict, total=False):
 
     projects: int
     experiments: int
+    campaigns: int
     runs: int
     params: int
     tags: int
@@ -113,9 +115,11 @@ def apply_batch(conn: Connection, b: NormalBatch, blobs: Blobs, ids: ProjectIds)
 
 
 def _apply(conn: Connection, b: NormalBatch, blobs: Blobs, ids: ProjectIds, now: float) -> WriteResult:
-    out: WriteResult = {"projects": len(b["projects"]), "experiments": len(b["experiments"])}
+    out: WriteResult = {"projects": len(b["projects"]), "experiments": len(b["experiments"]),
+                        "campaigns": len(b["campaigns"])}
     write_projects(conn, ids, b["projects"])
     write_experiments(conn, ids, b["experiments"])
+    write_campaigns(conn, ids, b["campaigns"])
     created, preexisting = write_runs(conn, ids, b["runs"], now)
     out["runs"] = len(created - preexisting)
     check_runs_exist(conn, referenced_runs(b) - created)
@@ -175,7 +179,7 @@ def write_runs(conn: Connection, ids: ProjectIds, runs: list[RunItem], now: floa
         for camp in run.get("campaigns") or []:
             cid = camp_ids.get(camp)
             if cid is None:
-                cid = camp_ids[camp] = ensure_campaign(conn, camp)
+                cid = camp_ids[camp] = ensure_campaign(conn, camp, pid)
             camp_links.append({"run_id": rid, "campaign_id": cid})
     insert = dialect_insert(conn.dialect.name)
     if rows:

@@ -115,6 +115,9 @@ run_experiments = Table(
     Index(None, "experiment_id"),
 )
 
+# A campaign's name is unique in the store (runs of several projects may share a campaign); ``project_id`` is the
+# project it was created in (by ``create_campaign`` or its first run): who may describe it in team mode, where it
+# is listed. NULL only when that project was deleted.
 campaigns = Table(
     "campaigns",
     metadata,
@@ -122,6 +125,8 @@ campaigns = Table(
     Column("name", String(250), nullable=False, unique=True),
     Column("description", Text, nullable=False, server_default=""),
     Column("created_at", Float, nullable=False),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="SET NULL")),
+    Index(None, "project_id"),
 )
 
 campaign_runs = Table(

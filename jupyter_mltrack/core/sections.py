@@ -2,9 +2,9 @@
 does not define the batch types (core/batch.py) on the way to a user's first ``start_run``."""
 
 #: The sections of a batch, in the order the store applies them. ``heartbeat`` is a list of run ids, the others
-#: lists of items; ``projects``, ``experiments``, ``models``, ``datasets``, ``aliases`` and ``stages`` are the
+#: lists of items; ``projects``, ``experiments``, ``campaigns``, ``models``, ``datasets``, ``aliases`` and ``stages`` are the
 #: façade's own small writes (the registry's and the datasets').
-SECTIONS = ("projects", "experiments", "runs", "params", "tags", "metrics", "artifacts", "inputs", "updates",
+SECTIONS = ("projects", "experiments", "campaigns", "runs", "params", "tags", "metrics", "artifacts", "inputs", "updates",
             "models", "datasets", "aliases", "stages", "heartbeat")
 #: The sections whose items belong to one run (they carry ``run_id``; ``runs`` items carry ``id``).
 RUN_SECTIONS = ("params", "tags", "metrics", "artifacts", "inputs", "updates")

@@ -109,13 +109,35 @@ class Store:
         A.make_owner(conn, actor, created)
         return out
 
-    def create_project(self, name: str, description: str = "", actor: Actor | None = None) -> dict:
-        self.write_batch({"projects": [{"name": name, "description": description}]}, actor)
+    def create_project(self, name: str, description: str | None = None, actor: Actor | None = None) -> dict:
+        """Create a project (or answer the existing one); a ``description`` given replaces its own."""
+        item = {"name": name} if description is None else {"name": name, "description": description}
+        self.write_batch({"projects": [item]}, actor)
         return self.project_named(name, actor)
 
-    def create_experiment(self, project: str, name: str, description: str = "", actor: Actor | None = None) -> dict:
-        self.write_batch({"experiments": [{"project": project, "name": name, "description": description}]}, actor)
+    def create_experiment(self, project: str, name: str, description: str | None = None,
+                          actor: Actor | None = None) -> dict:
+        item = {"project": project, "name": name}
+        self.write_batch({"experiments": [item if description is None else {**item, "description": description}]},
+                         actor)
         return self.experiment_named(project, name, actor)
+
+    def create_campaign(self, project: str, name: str, description: str | None = None,
+                        actor: Actor | None = None) -> dict:
+        """Create a campaign in ``project`` (or answer the existing one of that project); a ``description`` given
+        replaces its own."""
+        item = {"project": project, "name": name}
+        self.write_batch({"campaigns": [item if description is None else {**item, "description": description}]},
+                         actor)
+        return self.campaign_named(name, actor)
+
+    def edit_run(self, run_id: str, edit: Mapping[str, Any], actor: Actor | None = None) -> dict:
+        """Change a run's ``description``, ``name`` and ``tags`` ({key: value or None to delete}) in one batch;
+        answers the run."""
+        from .describe import run_edit_batch
+
+        self.write_batch(run_edit_batch(run_id, edit), actor)
+        return self.get_run(run_id, actor)
 
     def add_run_input(self, run_id: str, artifact_id: int, role: str = "input", actor: Actor | None = None) -> None:
         self.write_batch({"inputs": [{"run_id": run_id, "artifact_id": artifact_id, "role": role}]}, actor)
@@ -182,6 +204,19 @@ class Store:
         with self.db.read() as conn:
             self._require_reader(conn, project, actor, "listing experiments")
             return self._readable(conn, P.list_experiments(conn, project), actor)
+
+    def list_campaigns(self, project: int | str | None = None, actor: Actor | None = None) -> list[dict]:
+        """Campaigns created in ``project`` or holding its runs (all: every campaign the actor may read of)."""
+        with self.db.read() as conn:
+            self._require_reader(conn, project, actor, "listing campaigns")
+            return P.list_campaigns(conn, project, A.readable_projects(conn, actor))
+
+    def campaign_named(self, name: str, actor: Actor | None = None) -> dict:
+        with self.db.read() as conn:
+            rows = P.list_campaigns(conn, None, A.readable_projects(conn, actor), name=name)
+            if not rows:
+                raise NotFound(f"no campaign {name!r}")
+            return rows[0]
 
     def list_models(self, project: int | str | None = None, actor: Actor | None = None,
                     name: str | None = None) -> list[dict]:

@@ -23,6 +23,7 @@ from ..core.wire import encode_json, series_lists
 from .base import MAX_LIMIT, MAX_OFFSET, ApiError, BaseHandler
 from .lifecycle import LIFECYCLE_ROUTES
 from .jobs import JOB_ROUTES
+from .describe import DESCRIBE_ROUTES
 from .team import TEAM_ROUTES
 from .series_format import MSGPACK, encode_msgpack, packed_series, wants_msgpack
 
@@ -111,6 +112,13 @@ class RunHandler(BaseHandler):
     @authorized
     async def get(self, run_id: str):
         self.send(await self.call(self.store.get_run, run_id, self.actor))
+
+    @tornado.web.authenticated
+    @authorized
+    async def patch(self, run_id: str):
+        """Change the run's description, name and tags (core/describe.py: run_edit_batch); answers the run."""
+        body = self.json_body()
+        self.send(await self.call(self.store.edit_run, run_id, body, self.actor, write=True))
 
 
 class SeriesHandler(BaseHandler):
@@ -364,6 +372,7 @@ ROUTES = [
     *LIFECYCLE_ROUTES,
     *TEAM_ROUTES,
     *JOB_ROUTES,
+    *DESCRIBE_ROUTES,
     (_P + r"(?P<path>.*)", UnknownRouteHandler),
 ]
 

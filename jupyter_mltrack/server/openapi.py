@@ -6,6 +6,8 @@ from typing import Any
 
 from .openapi_jobs import SCHEMAS as JOB_SCHEMAS
 from .openapi_jobs import paths as job_paths
+from .openapi_describe import SCHEMAS as DESCRIBE_SCHEMAS
+from .openapi_describe import paths as describe_paths
 
 _num_or_special = {"oneOf": [{"type": "number"}, {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}]}
 _nullable_num = {"oneOf": [_num_or_special, {"type": "null"}]}
@@ -240,7 +242,11 @@ SCHEMAS: dict[str, Any] = {
         "projects": _items(_obj(["name"], name=_KEY, description=_TEXT),
                            "create a project; a description given replaces its own"),
         "experiments": _items(_obj(["project", "name"], project=_KEY, name=_KEY, description=_TEXT),
-                              "create an experiment in a project (and the project)"),
+                              "create an experiment in a project (and the project); a description given "
+                              "replaces its own"),
+        "campaigns": _items(_obj(["project", "name"], project=_KEY, name=_KEY, description=_TEXT),
+                            "create a campaign in a project (and the project); an existing campaign must be of "
+                            "that project; a description given replaces its own"),
         "runs": _items(_obj(["id"], id=_RUN_ID, name=_SHORT, project={"oneOf": [_KEY, {"type": "null"}]},
                             experiments=_NAMES, campaigns=_NAMES, parent_id={
                                 "oneOf": [_RUN_ID, {"type": "null"}], "description": "not the run's own id"},
@@ -312,6 +318,7 @@ SCHEMAS: dict[str, Any] = {
 
 
 SCHEMAS.update(JOB_SCHEMAS)
+SCHEMAS.update(DESCRIBE_SCHEMAS)
 
 
 def document(version: str) -> dict:
@@ -471,7 +478,7 @@ def document(version: str) -> dict:
             "responses": {"200": _json({"type": "object", "properties": {"written": {
                 "type": "object", "description": "counts per kind (runs: the runs created); registered: the model "
                 "versions registered, when there were any", "properties": {
-                    **{k: {"type": "integer"} for k in ("projects", "experiments", "runs", "params", "tags", "points",
+                    **{k: {"type": "integer"} for k in ("projects", "experiments", "campaigns", "runs", "params", "tags", "points",
                                                         "artifacts", "inputs", "updates", "models", "datasets",
                                                         "aliases", "stages")},
                     "registered": {"type": "array", "items": {"type": "object", "properties": {
@@ -549,6 +556,8 @@ def document(version: str) -> dict:
             "summary": "This document", "responses": {"200": _json({"type": "object"}), **_ERRORS}}},
     }
     paths.update(job_paths(_q, _p, _json, _ref, _ERRORS))
+    for path, ops in describe_paths(_q, _p, _json, _ref, _ERRORS, _KEY, _TEXT, _RUN_ID).items():
+        paths.setdefault(path, {}).update(ops)
     return {
         "openapi": "3.1.0",
         "info": {"title": "jupyter_mltrack REST API", "version": version,
