@@ -792,28 +792,6 @@ export async function setModelStage(
   return sendJson<ModelVersion>('PUT', apiUrl('stages', settings), { project, model, version, stage }, settings);
 }
 
-/** Point a model's alias at a version (moving it from another version in the same transaction). */
-export async function setModelAlias(
-  project: string,
-  model: string,
-  alias: string,
-  version: number,
-  settings?: ServerConnection.ISettings
-): Promise<ModelVersion | null> {
-  return sendJson<ModelVersion>('PUT', apiUrl('aliases', settings), { project, model, alias, version }, settings);
-}
-
-/** Set a model version's stage ('' for none). */
-export async function setModelStage(
-  project: string,
-  model: string,
-  version: number,
-  stage: string,
-  settings?: ServerConnection.ISettings
-): Promise<ModelVersion | null> {
-  return sendJson<ModelVersion>('PUT', apiUrl('stages', settings), { project, model, version, stage }, settings);
-}
-
 /** What a run came from (up) or what came of it (down). */
 export function getLineage(
   runId: string,
