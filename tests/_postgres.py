@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 
 _names = itertools.count()
+PASSWORD_ROLE = "mltrack_secret"  # the one role whose connections need a password (scram-sha-256)
+PASSWORD = "s3cr3t-Pa55"
 
 
 def enabled() -> bool:
@@ -73,6 +75,8 @@ class Cluster:
     def start(self) -> "Cluster":
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--locale=C.UTF-8", *(() if self.durable else ("--no-sync",)))
+        hba = self.data / "pg_hba.conf"  # one role must give its password (scram): see password_database
+        hba.write_text(f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
         opts = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=300"
         if not self.durable:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -100,6 +104,15 @@ class Cluster:
         name = f"t{os.getpid()}_{next(_names)}"
         self._admin(f'CREATE DATABASE "{name}"')
         return name
+
+    def password_database(self) -> tuple[str, str]:
+        """A fresh database owned by a role that must give its password (every other role is trusted): its name
+        and its URL, password included."""
+        name = self.create_database()
+        self._admin(f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PASSWORD_ROLE}') THEN "
+                    f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}'; END IF; END $$")
+        self._admin(f'ALTER DATABASE "{name}" OWNER TO {PASSWORD_ROLE}')
+        return name, f"postgresql+psycopg://{PASSWORD_ROLE}:{PASSWORD}@127.0.0.1:{self.port}/{name}"
 
     def drop_database(self, name: str) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,6 +1,7 @@
 """Where executions run: threads of this process, each watching a local subprocess (the default), or a Dask
 cluster's workers (``c.MLTrackApp.jobs_executor = "dask"`` with ``jobs_dask_address``), each opening the same store
-(the shared database and artifact location) and running the subprocess there."""
+(the shared database and artifact location) and running the subprocess there. A task carries the store's URL
+without its password: workers connect with their own credentials (``jobs/credentials.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
+from .credentials import split_password
 from .runner import execute, execute_remote
 
 
@@ -45,9 +47,10 @@ class DaskExecutor:
         self.store = store
         self.client = Client(address, set_as_default=False)
         self.artifacts = store.blobs.location or None
+        self.url = split_password(store.location.url)[0]
 
     def submit(self, claimed: dict):
-        return self.client.submit(execute_remote, self.store.location.url, self.artifacts, claimed, pure=False,
+        return self.client.submit(execute_remote, self.url, self.artifacts, claimed, pure=False,
                                   key=f"mltrack-job-{claimed['execution']['id']}")
 
     def close(self) -> None:

@@ -5,8 +5,8 @@ more after the first, waiting ``retry_delay`` seconds, doubled after each), unti
 
 1. creates a run in the job's project (``source`` = ``job:<name>``, the job's params as its params, tags ``job``,
    ``trigger``, ``attempt``) and records it on the execution;
-2. starts the process in a session of its own, in the file's folder, with ``MLTRACK_URI`` (the store),
-   ``MLTRACK_ARTIFACTS``, ``MLTRACK_RUN_ID``, ``MLTRACK_JOB`` and ``MLTRACK_PROJECT`` in its environment, so that
+2. starts the process in a session of its own, in the file's folder, with ``MLTRACK_URI`` (the store, without
+   its password: ``jobs/credentials.py``), ``MLTRACK_ARTIFACTS``, ``MLTRACK_RUN_ID``, ``MLTRACK_JOB`` and ``MLTRACK_PROJECT`` in its environment, so that
    whatever the job logs with ``mlt`` lands under that run (``client/fluent.py`` adopts it). A notebook runs as
    ``python -m jupyter_mltrack.jobs.notebook`` (papermill, parameters injected after the ``parameters`` cell); a
    script as ``python script.py --key=value …`` with the params also in ``MLTRACK_PARAMS`` (JSON);
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,9 +55,14 @@ def command(job: dict, out_path: str | None) -> list[str]:
                                            for k, v in params.items())]
 
 
-def job_env(store, job: dict, run_id: str, project: str) -> dict[str, str]:
+def job_env(store, job: dict, run_id: str, project: str, folder: str) -> dict[str, str]:
+    """The environment of a job's process; ``folder`` is the attempt's private folder (a database password goes
+    there, in a libpq password file, never into the environment)."""
+    from .credentials import process_store_env
+
     env = dict(os.environ)
-    env.update(MLTRACK_URI=store.location.url, MLTRACK_RUN_ID=run_id, MLTRACK_JOB=job["name"],
+    env.update(process_store_env(store.location.url, folder))
+    env.update(MLTRACK_RUN_ID=run_id, MLTRACK_JOB=job["name"],
                MLTRACK_PROJECT=project, PYTHONUNBUFFERED="1",
                MLTRACK_PARAMS=job["params"] if isinstance(job["params"], str) else json.dumps(job["params"]))
     if store.blobs.location:
@@ -135,7 +141,7 @@ def run_attempt(store, execution: dict, job: dict, project: str, attempt: int,
     status, reason = "failed", ""
     try:
         proc = subprocess.Popen(command(job, out_path), cwd=str(Path(job["path"]).parent),
-                                env=job_env(store, job, run_id, project), stdin=subprocess.DEVNULL,
+                                env=job_env(store, job, run_id, project, folder), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     except OSError as e:
         reason = f"could not start the job's process: {e}"
@@ -154,9 +160,7 @@ def run_attempt(store, execution: dict, job: dict, project: str, attempt: int,
                             Path(out_path).read_bytes(), "application/x-ipynb+json")
             except Exception as e:  # the run still ends
                 reason = (reason + f"; the executed notebook could not be stored: {e}").lstrip("; ")
-        for f in Path(folder).iterdir():
-            f.unlink()
-        os.rmdir(folder)
+        shutil.rmtree(folder, ignore_errors=True)
         store.write_batch({"updates": [{"run_id": run_id, "status": status, "end_time": time.time(),
                                         **({"error": reason} if status != "finished" else {})}]})
     return status, reason
@@ -234,12 +238,14 @@ def execute(store, claimed: dict, stop: threading.Event | None = None) -> str:
 
 def execute_remote(store_uri: str, artifacts: str | None, claimed: dict) -> str:
     """:func:`execute` on a Dask worker: the worker opens the same store (the shared database and artifact
-    location) and runs the execution in a subprocess there."""
+    location) and runs the execution in a subprocess there. ``store_uri`` holds no password: the worker connects
+    with its own credentials (``jobs/credentials.py``)."""
     if artifacts:
         os.environ["MLTRACK_ARTIFACTS"] = artifacts
     from ..core.store import Store
+    from .credentials import worker_url
 
-    store = Store(store_uri, migrate=False)
+    store = Store(worker_url(store_uri), migrate=False)
     try:
         return execute(store, claimed)
     finally:

@@ -8,6 +8,7 @@ import calendar
 import os
 import time
 from concurrent.futures import Future
+from pathlib import Path
 
 import pytest
 
@@ -48,12 +49,22 @@ def utc(s: str) -> float:
     return float(calendar.timegm(time.strptime(s, "%Y-%m-%d %H:%M:%S")))
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
+FOLDERS: dict[int, Path] = {}  # a store object's test folder (where its jobs' files are)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path, monkeypatch):
+    """The jobs' definitions, executions and the scheduler's lease in a SQLite file or a real PostgreSQL database."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    s = Store(tmp_path / "store")
+    if request.param == "sqlite":
+        s = Store(tmp_path / "store")
+    else:
+        monkeypatch.setenv("MLTRACK_ARTIFACTS", str(tmp_path / "artifacts"))
+        s = Store(request.getfixturevalue("pg_url"))
+    FOLDERS[id(s)] = tmp_path
     (tmp_path / "job.py").write_text("print('ran')\n")
     yield s
+    FOLDERS.pop(id(s), None)
     s.close()
 
 
@@ -70,9 +81,7 @@ def define(store: Store, name: str, schedule: str = "* * * * *", defined_at: flo
 
 
 def _folder(store):
-    from pathlib import Path
-
-    return Path(store.location.path).parent.parent
+    return FOLDERS[id(store)]
 
 
 def executions(store, name):
@@ -117,7 +126,7 @@ def test_a_schedule_is_read_in_the_job_s_time_zone(store):
 def test_one_leader_among_schedulers_sharing_a_store_and_no_double_runs(store, tmp_path):
     t0 = utc("2027-01-05 10:00:30")
     define(store, "every", defined_at=t0)
-    other = Store(store.location.path)  # a second server's store object
+    other = Store(store.location.url)  # a second server's store object
     try:
         clock = Clock(t0)
         a = Scheduler(store, Recorder(store, finish=True), clock=clock)

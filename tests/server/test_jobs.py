@@ -127,12 +127,21 @@ def test_the_python_client_and_the_cli_through_the_server(server):
 
 
 @pytest.mark.slow
-def test_two_servers_on_one_store_fire_an_every_minute_job_once_a_minute(tmp_path):
-    """A real minute: the job fires at the top of the minute (within seconds), once, whichever server leads."""
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_servers_on_one_store_fire_an_every_minute_job_once_a_minute(tmp_path, backend, request, monkeypatch):
+    """A real minute: the job fires at the top of the minute (within seconds), once, whichever server leads — on a
+    SQLite file, and on a PostgreSQL database whose role needs a password (which the job's process never sees)."""
     (tmp_path / "store").mkdir()
-    (tmp_path / "tick.py").write_text("import time; print('tick', time.time(), flush=True)\n")
-    a = JupyterServer(tmp_path, str(tmp_path / "store"))
-    b = JupyterServer(tmp_path, str(tmp_path / "store"))
+    (tmp_path / "tick.py").write_text("import os, time; print('tick', time.time(), flush=True)\n"
+                                      "import jupyter_mltrack as mlt; mlt.log_metric('ticked', 1.0)\n")
+    uri = str(tmp_path / "store")
+    if backend == "postgresql":
+        cluster = request.getfixturevalue("pg_cluster")
+        name, uri = cluster.password_database()
+        request.addfinalizer(lambda: cluster.drop_database(name))
+        monkeypatch.setenv("MLTRACK_ARTIFACTS", str(tmp_path / "artifacts"))
+    a = JupyterServer(tmp_path, uri)
+    b = JupyterServer(tmp_path, uri)
     with a, b:
         r = call(a, "POST", "jobs", json={"name": "tick", "script": "tick.py", "schedule": "* * * * *"})
         assert r.status_code == 201, r.text
@@ -152,3 +161,5 @@ def test_two_servers_on_one_store_fire_an_every_minute_job_once_a_minute(tmp_pat
         runs = requests.get(a.api + "runs", headers=a.headers, params={"filter": "tags.job = 'tick'"},
                             timeout=30).json()["runs"]
         assert len(runs) == len(ex)
+        run = requests.get(a.api + f"runs/{oldest['run_id']}", headers=a.headers, timeout=30).json()
+        assert [m["name"] for m in run["metrics"]] == ["ticked"]  # the job's process reached the store
