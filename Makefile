@@ -52,8 +52,9 @@ bench: install chromium
 	$(PY) bench/team.py
 	$(PY) bench/explorer.py
 	$(PY) bench/jobs.py
+	$(PY) bench/ab.py
 
-.PHONY: bench-team bench-explorer bench-jobs
+.PHONY: bench-team bench-explorer bench-jobs bench-ab
 # the explorer in chromium: table first paint, scrolling, a 1,000-run grouped chart (bench/explorer.py)
 bench-explorer: install chromium
 	$(PY) bench/explorer.py
@@ -61,6 +62,10 @@ bench-explorer: install chromium
 # jobs: trigger → run in the store, the scheduler's tick with 1,000 jobs (bench/jobs.py)
 bench-jobs: install
 	$(PY) bench/jobs.py
+
+# A/B tests: the weighted split of 10,000 requests, the routing overhead against the same model alone (bench/ab.py)
+bench-ab: install
+	$(PY) bench/ab.py
 
 # the team path: PostgreSQL, a team-mode server, 1 and 16 client processes with API keys (bench/team.py)
 bench-team: install
