@@ -18,7 +18,8 @@ from .version import __version__
 _API = {
     "jupyter_mltrack.client.run": ("Run", "new_run_id"),
     "jupyter_mltrack.client.fluent": ("start_run", "active_run", "end_run", "log_param", "log_params", "log_metric",
-                                      "log_metrics", "set_tag", "set_tags", "log_artifact"),
+                                      "log_metrics", "set_tag", "set_tags", "log_artifact", "log_figure", "log_image",
+                                      "log_confusion_matrix"),
     "jupyter_mltrack.client.tracking": ("flush", "set_tracking_uri", "get_tracking_uri"),
     "jupyter_mltrack.client.queries": ("get_run", "search_runs", "list_projects", "list_experiments",
                                        "diff_notebooks", "RunDiff", "export_report", "gc"),
@@ -55,7 +56,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client.environment import register_gatherer
     from .client.notebook import find_notebook, set_notebook
     from .client.fluent import (
-        active_run, end_run, log_artifact, log_metric, log_metrics, log_param, log_params, set_tag, set_tags, start_run,
+        active_run, end_run, log_artifact, log_confusion_matrix, log_figure, log_image, log_metric, log_metrics,
+        log_param, log_params, set_tag, set_tags, start_run,
     )
     from .client.queries import (
         RunDiff, diff_notebooks, export_report, gc, get_run, list_experiments, list_projects, search_runs,

@@ -40,10 +40,11 @@ from jupyter_mltrack.server import lifecycle as LC
 from jupyter_mltrack.server import jobs as JB
 from jupyter_mltrack.server import team as T
 from jupyter_mltrack.server import describe as DS
+from jupyter_mltrack.server import figures as FG
 
 #: The modules whose handler classes serve routes (the team workspace's and the model lifecycle's have modules of
 #: their own).
-HANDLER_MODULES = (H, T, LC, JB, DS)
+HANDLER_MODULES = (H, T, LC, JB, DS, FG)
 from jupyter_mltrack.server.openapi import document
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -839,6 +840,8 @@ async def test_a_batch_with_every_field_matches_openapi_and_is_written(jp_fetch,
         "aliases": [{"project": "p", "model": "m", "alias": "champion", "version": 1},
                     {"project": "p", "dataset": "d", "alias": "latest", "version": 1}],
         "stages": [{"project": "p", "model": "m", "version": 1, "stage": "production"}],
+        "figures": [{"run_id": "r1", "name": "samples", "kind": "image", "step": 3, "context": {"subset": "val"},
+                     "files": [{"path": "image.png", "sha256": sha, "size": len(data), "media_type": "image/png"}]}],
     }
     filled = _every_field(first)
     for kind, fields in _every_field(second).items():
@@ -859,7 +862,7 @@ async def test_a_batch_with_every_field_matches_openapi_and_is_written(jp_fetch,
     assert {k: v for k, v in r["written"].items() if v} == {
         "projects": 1, "experiments": 1, "campaigns": 1, "runs": 2, "params": 1, "tags": 1, "points": 2, "artifacts": 1,
         "updates": 1}, r["written"]
-    assert r2["written"]["inputs"] == 1 and r2["written"]["models"] == 1
+    assert r2["written"]["inputs"] == 1 and r2["written"]["models"] == 1 and r2["written"]["figures"] == 1
     assert r2["written"]["registered"] == [{"project": "p", "name": "m", "version": 1}]
     assert r2["written"]["dataset_versions"] == [{"project": "p", "name": "d", "version": 1}]
     assert (r2["written"]["aliases"], r2["written"]["stages"]) == (2, 1)

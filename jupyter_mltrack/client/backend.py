@@ -55,6 +55,7 @@ class Backend(Protocol):
     def diff_datasets(self, name: str, a, b, project=None) -> dict: ...
     def lineage(self, run_id: str, direction: str = "up", depth=None) -> dict: ...
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes: ...
+    def list_figures(self, run_id: str) -> list[dict]: ...
 
     # maintenance
     def gc(self, grace_hours: float = 1.0, dry_run: bool = False) -> dict: ...
@@ -153,6 +154,9 @@ class LocalBackend:
 
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
         return self.store.read_artifact_file(artifact_id, path)
+
+    def list_figures(self, run_id: str) -> list[dict]:
+        return [dict(f) for f in self.store.list_figures(run_id)]
 
     def gc(self, grace_hours: float = 1.0, dry_run: bool = False) -> dict:
         return dict(self.store.gc(grace_hours, dry_run))
@@ -359,6 +363,9 @@ class HttpBackend:
 
     def read_artifact_file(self, artifact_id: int, path: str) -> bytes:
         return self._request("GET", f"artifacts/{artifact_id}/files/{quote(path)}").content
+
+    def list_figures(self, run_id: str) -> list[dict]:
+        return self._request("GET", f"runs/{quote(run_id, safe='')}/figures").json()["figures"]
 
     def gc(self, grace_hours: float = 1.0, dry_run: bool = False) -> dict:
         return self._request("POST", "gc", json={"grace_hours": grace_hours, "dry_run": dry_run}).json()

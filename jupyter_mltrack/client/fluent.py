@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..core.errors import InvalidInput
 from ..core.validation import MAX_KEY, check_key, check_text, param_json, tag_value
@@ -201,6 +201,26 @@ def set_tags(tags: Mapping[str, Any]) -> None:
 
 def log_artifact(path, name: str | None = None, type: str = "", metadata=None) -> None:
     _require_active().log_artifact(path, name=name, type=type, metadata=metadata)
+
+
+def log_figure(fig: Any, name: str, step: int | None = None, context: Mapping[str, Any] | None = None,
+               run: Run | None = None) -> None:
+    """Store a matplotlib or plotly figure as the figure ``name`` of ``run`` (default: the active run)."""
+    (run or _require_active()).log_figure(fig, name, step, context)
+
+
+def log_image(image: Any, name: str, step: int | None = None, context: Mapping[str, Any] | None = None,
+              run: Run | None = None) -> None:
+    """Store an image (numpy array HW/HWC, uint8 or floats in [0, 1], or a PIL image) as PNG at ``step`` of the
+    image series ``name``."""
+    (run or _require_active()).log_image(image, name, step, context)
+
+
+def log_confusion_matrix(y_true: Any, y_pred: Any, labels: Sequence | None = None,
+                         context: Mapping[str, Any] | None = None, normalize: str | None = None,
+                         name: str = "confusion_matrix", step: int | None = None, run: Run | None = None) -> None:
+    """Count and store the confusion matrix of ``y_true`` against ``y_pred`` (rows: true labels)."""
+    (run or _require_active()).log_confusion_matrix(y_true, y_pred, labels, context, normalize, name, step)
 
 
 def _source() -> str:

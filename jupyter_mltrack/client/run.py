@@ -353,6 +353,51 @@ class Run:
             path = art["files"][0]["path"]
         return self._backend().read_artifact_file(art["id"], path)
 
+    # -- figures and images (client/figures.py, core/figures.py) ---------------------------------------------------
+
+    def log_figure(self, fig: Any, name: str, step: int | None = None,
+                   context: Mapping[str, Any] | None = None) -> None:
+        """Store a matplotlib figure (PNG and SVG) or a plotly figure (its JSON; a PNG too when kaleido is
+        installed) as the figure ``name`` (at ``step``, in ``context``). A matplotlib figure is rendered in the
+        call (its snapshot); uploading happens on the writer thread."""
+        from .figures import figure_renderings
+
+        self._add_figure("log_figure", name, step, context, lambda: figure_renderings(fig))
+
+    def log_image(self, image: Any, name: str, step: int | None = None,
+                  context: Mapping[str, Any] | None = None) -> None:
+        """Store an image as PNG at ``step`` of the image series ``name``: a numpy array (height × width, or
+        height × width × 1/3/4 channels; uint8, or floats in [0, 1]) or a PIL image."""
+        from .figures import image_renderings
+
+        self._add_figure("log_image", name, step, context, lambda: ("image", image_renderings(image)))
+
+    def log_confusion_matrix(self, y_true: Any, y_pred: Any, labels: Sequence | None = None,
+                             context: Mapping[str, Any] | None = None, normalize: str | None = None,
+                             name: str = "confusion_matrix", step: int | None = None) -> None:
+        """Count the confusion matrix of ``y_true`` against ``y_pred`` (rows: true labels, in ``labels`` order,
+        default the sorted labels seen) and store it (its counts as JSON, a PNG drawn with matplotlib, normalised
+        by ``normalize``: None, "true", "pred" or "all")."""
+        from .figures import confusion_matrix, confusion_renderings
+
+        self._add_figure("log_confusion_matrix", name, step, context, lambda: (
+            "confusion_matrix", confusion_renderings(confusion_matrix(y_true, y_pred, labels, normalize))))
+
+    def _add_figure(self, call: str, name: Any, step: Any, context: Any, render) -> None:
+        from .figures import figure_target, store_figure
+
+        w = self._check_live()
+        name, step, ctx = figure_target(call, name, step, context)
+        kind, make_files = render()
+        w.defer(store_figure(self.id, name, kind, step, ctx, make_files, self._backend()))
+
+    @property
+    def figures(self) -> list[dict]:
+        """The run's figures and images by name and context, with their steps and files (``core/figures.py``)."""
+        if self._writer is not None:
+            self._writer.flush()
+        return self._backend().list_figures(self.id)
+
     def log_input(self, artifact: Mapping[str, Any] | int, role: str = "input") -> None:
         """Record that this run consumed an artifact (an ``artifacts`` entry of another run, or its id)."""
         w = self._check_live()

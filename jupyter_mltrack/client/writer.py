@@ -444,7 +444,7 @@ def _split_by_run(batch: dict) -> list[dict]:
     for k in sections[1:]:
         for item in batch.get(k, []):
             part(item["run_id"])
-            if k in ("artifacts", "inputs"):  # each on its own: a bad one must not take its run down
+            if k in ("artifacts", "figures", "inputs"):  # each on its own: a bad one must not take its run down
                 singles.setdefault(item["run_id"], []).append({k: [item]})
             else:
                 by_run[item["run_id"]][k].append(item)

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypedDict
 
 from .errors import InvalidInput
 from .sections import BATCH_KEYS, RUN_SECTIONS, SECTIONS
-from .validation import (DATASET_KINDS, INT64_MAX, INT64_MIN, MAX_FILE_SIZE, MAX_KEY, MAX_STAGE, RUN_STATUSES, check_alias,
-                         check_int, check_key, check_media_type, check_metadata, check_relative_path, check_seconds,
-                         check_text, context_json, param_json, steps_array, tag_value, times_array)
+from .validation import (DATASET_KINDS, INT64_MAX, INT64_MIN, MAX_FIGURE_FILES, MAX_FILE_SIZE, MAX_KEY, MAX_STAGE,
+                         RUN_STATUSES, check_alias, check_figure_kind, check_int, check_key, check_media_type,
+                         check_metadata, check_relative_path, check_seconds, check_text, context_json, figure_step,
+                         param_json, steps_array, tag_value, times_array)
 
 if TYPE_CHECKING:  # numpy is imported when a batch is checked, not when the client imports the section names
     import numpy as np
@@ -80,6 +81,15 @@ class ArtifactItem(TypedDict, total=False):
     type: str
     metadata: dict
     files: list[FileItem]  # required
+
+
+class FigureItem(TypedDict, total=False):
+    run_id: str  # required
+    name: str  # required
+    kind: str  # required: matplotlib, plotly, image or confusion_matrix (validation.FIGURE_KINDS)
+    step: int | None  # absent or null: a figure without steps
+    context: Mapping[str, Any] | str | None  # as a metric's (canonical JSON once normalised)
+    files: list[FileItem]  # required: its renderings (core/figures.py names them)
 
 
 class InputItem(TypedDict, total=False):
@@ -156,6 +166,7 @@ class Batch(TypedDict, total=False):
     tags: list[TagItem]
     metrics: list[MetricItem]
     artifacts: list[ArtifactItem]
+    figures: list[FigureItem]
     inputs: list[InputItem]
     updates: list[UpdateItem]
     models: list[ModelItem]
@@ -177,6 +188,7 @@ ITEM_FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "metrics": (("run_id", "name", "values"), ("context", "steps", "timestamps")),
     "artifacts": (("run_id", "name", "files"), ("type", "metadata")),
     "artifacts.files": (("path", "sha256", "size"), ("media_type",)),
+    "figures": (("run_id", "name", "kind", "files"), ("step", "context")),
     "inputs": (("run_id", "artifact_id"), ("role",)),
     "updates": (("run_id",), ("status", "end_time", "error", "description", "name")),
     "models": (("project", "name", "artifact_id"), ("stage", "description")),
@@ -191,6 +203,7 @@ NULLABLE: dict[str, tuple[str, ...]] = {
     "params": ("value",),
     "metrics": ("context", "steps", "timestamps"),
     "tags": ("value",),
+    "figures": ("step", "context"),
     "updates": ("end_time", "error"),
     "aliases": ("version",),
 }
@@ -228,6 +241,7 @@ class NormalBatch(TypedDict):
     tags: list[NormalTag]
     metrics: list[NormalMetric]
     artifacts: list[ArtifactItem]
+    figures: list[FigureItem]
     inputs: list[InputItem]
     updates: list[UpdateItem]
     models: list[ModelItem]
@@ -442,6 +456,19 @@ def _files(raw: Any, section: str, what: str, name: str) -> list[FileItem]:
     return files  # type: ignore[return-value]
 
 
+def _figure(item: Any) -> FigureItem:
+    f = _need(item, "figures")
+    run_id(f["run_id"], "figures")
+    name = check_key("figure", f["name"])
+    check_figure_kind(f["kind"])
+    f["step"] = figure_step(name, f.get("step"))
+    f["context"] = context_json(f.get("context"))
+    f["files"] = _files(f["files"], "figures", "figure", name)
+    if not 0 < len(f["files"]) <= MAX_FIGURE_FILES:
+        raise InvalidInput(f"batch: figure {name!r} has {len(f['files'])} files; 1 to {MAX_FIGURE_FILES} are stored")
+    return f  # type: ignore[return-value]
+
+
 def _input(item: Any) -> InputItem:
     i = _need(item, "inputs")
     run_id(i["run_id"], "inputs")
@@ -556,6 +583,7 @@ def normalize_batch(batch: Mapping[str, Any]) -> NormalBatch:
         "tags": [_tag(x) for x in raw["tags"]],
         "metrics": [_metric(x, clock) for x in raw["metrics"]],
         "artifacts": [_artifact(x) for x in raw["artifacts"]],
+        "figures": [_figure(x) for x in raw["figures"]],
         "inputs": [_input(x) for x in raw["inputs"]],
         "updates": [_update(x) for x in raw["updates"]],
         "models": [_model(x) for x in raw["models"]],

@@ -33,7 +33,9 @@ def get_run(conn: Connection, run_id: str) -> dict[str, Any]:
     run["children"] = [
         x[0] for x in conn.execute(select(r.c.id).where(r.c.parent_id == run_id).order_by(r.c.start_time))
     ]
-    run["artifacts"] = artifacts(conn, S.artifacts.c.run_id == run_id)
+    # figures' renderings are listed by GET runs/{id}/figures (core/figures.py), not here
+    figs = select(S.figures.c.artifact_id).where(S.figures.c.run_id == run_id)
+    run["artifacts"] = artifacts(conn, and_(S.artifacts.c.run_id == run_id, S.artifacts.c.id.not_in(figs)))
     ri, ar = S.run_inputs, S.artifacts
     run["inputs"] = [
         dict(m._mapping)
@@ -48,6 +50,12 @@ def get_run(conn: Connection, run_id: str) -> dict[str, Any]:
         x[0] for x in conn.execute(select(c.c.name).join(cr, cr.c.campaign_id == c.c.id).where(cr.c.run_id == run_id))
     ]
     return run
+
+
+def require_run(conn: Connection, run_id: str) -> None:
+    """NotFound unless the run exists."""
+    if conn.execute(select(S.runs.c.id).where(S.runs.c.id == run_id)).first() is None:
+        raise NotFound(f"no run {run_id!r}")
 
 
 def _details(conn: Connection, run_id: str) -> dict[str, Any]:

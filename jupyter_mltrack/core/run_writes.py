@@ -2,7 +2,7 @@
 
 Order: projects, experiments and campaigns, runs (with their experiment and campaign links), then a check that every run the
 batch refers to exists, params (immutable: a different value refuses the batch), tags, metric points, artifacts,
-run inputs (refused when they would close a lineage cycle), run updates (last: a run may be created, logged and
+figures, run inputs (refused when they would close a lineage cycle), run updates (last: a run may be created, logged and
 ended in one batch), model versions, dataset versions, aliases and stages; finally the
 run-table fragments of runs that reached a final state are rebuilt and every run written is marked updated.
 
@@ -34,6 +34,7 @@ from .metric_store import write_points
 from .projects import (ProjectIds, ensure_campaign, ensure_experiment, ensure_project, write_campaigns,
                        write_experiments, write_projects)
 from .datasets import DatasetVersion, write_dataset_aliases, write_datasets
+from .figures import write_figures
 from .lineage import check_input
 from .registry import Registered, write_model_aliases, write_models, write_stages
 from .validation import param_columns, same_json_value
@@ -56,6 +57,7 @@ class WriteResult(TypedDict, total=False):
     tags: int
     points: int
     artifacts: int
+    figures: int
     inputs: int
     updates: int
     models: int
@@ -128,6 +130,7 @@ def _apply(conn: Connection, b: NormalBatch, blobs: Blobs, ids: ProjectIds, now:
     out["tags"] = write_tags(conn, b["tags"])
     out["points"] = write_points(conn, b["metrics"], new_runs) if b["metrics"] else 0
     out["artifacts"] = write_artifacts(conn, b["artifacts"], blobs, now)
+    out["figures"] = write_figures(conn, b["figures"], lambda a: insert_artifact(conn, a, blobs, now))
     out["inputs"] = write_inputs(conn, b["inputs"])
     out["updates"] = write_updates(conn, b["updates"])
     out["models"] = len(b["models"])

@@ -238,6 +238,25 @@ run_inputs = Table(
     Index(None, "artifact_id"),
 )
 
+# Figures and images (``core/figures.py``): each logged figure is an artifact (type "figure") holding its renderings
+# and a row saying what it is — kind, name, context and step (null: a figure without steps). Rows are only added:
+# a name logged again at the same step and context is read as the newest row.
+figures = Table(
+    "figures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("context", String(500), nullable=False, server_default="{}"),
+    Column("step", BigInteger),
+    Column("artifact_id", Integer, ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    CheckConstraint("kind IN ('matplotlib', 'plotly', 'image', 'confusion_matrix')", name="kind"),
+    Index(None, "run_id", "name"),
+    Index(None, "artifact_id"),
+)
+
 models = Table(
     "models",
     metadata,

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from . import access as A
 from . import datasets as DS
+from . import figures as FG
 from . import lineage as LN
 from . import job_executions as JE
 from . import jobs as J
@@ -353,6 +354,13 @@ class Store:
     def read_artifact_file(self, artifact_id: int, path: str, actor: Actor | None = None) -> bytes:
         """The bytes of an artifact's file."""
         return self.blobs.read_bytes(self.artifact_file(artifact_id, path, actor)["sha256"])
+
+    def list_figures(self, run_id: str, actor: Actor | None = None) -> list[FG.Figure]:
+        """The run's figures and images (``core/figures.py``); NotFound for an unknown run."""
+        with self.db.read() as conn:
+            A.require_runs(conn, actor, [run_id], A.VIEWER, "reading figures")
+            RR.require_run(conn, run_id)
+            return FG.list_figures(conn, run_id)
 
     def list_series(self, run_id: str, actor: Actor | None = None) -> list[dict]:
         return self.get_run(run_id, actor)["metrics"]

@@ -369,6 +369,25 @@ def parse_ref(kind: str, ref: Any) -> tuple[str, str | None, int | None]:
     return name, check_alias(tail), None
 
 
+# -- figures and images (core/figures.py) ---------------------------------------------------------------------------
+
+#: What a logged figure is: a matplotlib figure (PNG + SVG), a plotly figure (its JSON, a PNG when kaleido renders
+#: one), an image (PNG) or a confusion matrix (its JSON: labels and counts, plus a PNG).
+FIGURE_KINDS = ("matplotlib", "plotly", "image", "confusion_matrix")
+MAX_FIGURE_FILES = 10  # files of one logged figure
+
+
+def check_figure_kind(kind: Any) -> str:
+    if kind not in FIGURE_KINDS:
+        raise InvalidInput(f"figure kind {kind!r:.40} is not one of {', '.join(FIGURE_KINDS)}")
+    return kind
+
+
+def figure_step(name: str, step: Any) -> int | None:
+    """A figure's step: None (a figure without steps) or a 64-bit integer."""
+    return None if step is None else check_int(f"figure {name!r}: step", step)
+
+
 # -- jobs (core/jobs.py) ---------------------------------------------------------------------------------------------
 
 JOB_KINDS = ("notebook", "script")

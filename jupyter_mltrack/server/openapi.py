@@ -6,6 +6,9 @@ from typing import Any
 
 from .openapi_jobs import SCHEMAS as JOB_SCHEMAS
 from .openapi_jobs import paths as job_paths
+from .openapi_figures import KIND as _FIGURE_KIND
+from .openapi_figures import SCHEMAS as FIGURE_SCHEMAS
+from .openapi_figures import paths as figure_paths
 from .openapi_describe import SCHEMAS as DESCRIBE_SCHEMAS
 from .openapi_describe import paths as describe_paths
 
@@ -275,6 +278,15 @@ SCHEMAS: dict[str, Any] = {
                                                       size={"type": "integer", "minimum": 0, "maximum": 2**53},
                                                       media_type=_MEDIA_TYPE)}),
                             "a new version of an artifact; its files' bytes uploaded first (PUT blobs/{sha256})"),
+        "figures": _items(_obj(["run_id", "name", "kind", "files"], run_id=_RUN_ID, name=_KEY, kind=_FIGURE_KIND,
+                               step={"oneOf": [_INT64, {"type": "null"}]},
+                               context={"oneOf": [_CONTEXT, _CONTEXT_TEXT, {"type": "null"}]},
+                               files={"type": "array", "minItems": 1, "maxItems": 10, "description": "distinct paths",
+                                      "items": _obj(["path", "sha256", "size"], path=_REL_PATH, sha256=_SHA256,
+                                                    size={"type": "integer", "minimum": 0, "maximum": 2**53},
+                                                    media_type=_MEDIA_TYPE)}),
+                          "a figure or image (an artifact of type figure holding its files, and what it is); "
+                          "files uploaded first (PUT blobs/{sha256})"),
         "inputs": _items(_obj(["run_id", "artifact_id"], run_id=_RUN_ID, artifact_id=_DB_ID,
                               role={"type": "string", "maxLength": 100}),
                          "lineage: the run consumed that artifact"),
@@ -318,6 +330,7 @@ SCHEMAS: dict[str, Any] = {
 
 
 SCHEMAS.update(JOB_SCHEMAS)
+SCHEMAS.update(FIGURE_SCHEMAS)
 SCHEMAS.update(DESCRIBE_SCHEMAS)
 
 
@@ -479,8 +492,8 @@ def document(version: str) -> dict:
                 "type": "object", "description": "counts per kind (runs: the runs created); registered: the model "
                 "versions registered, when there were any", "properties": {
                     **{k: {"type": "integer"} for k in ("projects", "experiments", "campaigns", "runs", "params", "tags", "points",
-                                                        "artifacts", "inputs", "updates", "models", "datasets",
-                                                        "aliases", "stages")},
+                                                        "artifacts", "figures", "inputs", "updates", "models",
+                                                        "datasets", "aliases", "stages")},
                     "registered": {"type": "array", "items": {"type": "object", "properties": {
                         "project": _S, "name": _S, "version": {"type": "integer"}, "existing": {"type": "boolean"}}}},
                     "dataset_versions": {"type": "array", "items": {"type": "object", "properties": {
@@ -556,6 +569,7 @@ def document(version: str) -> dict:
             "summary": "This document", "responses": {"200": _json({"type": "object"}), **_ERRORS}}},
     }
     paths.update(job_paths(_q, _p, _json, _ref, _ERRORS))
+    paths.update(figure_paths(_p, _json, _ref, _ERRORS, _RUN_ID))
     for path, ops in describe_paths(_q, _p, _json, _ref, _ERRORS, _KEY, _TEXT, _RUN_ID).items():
         paths.setdefault(path, {}).update(ops)
     return {

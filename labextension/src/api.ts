@@ -494,6 +494,59 @@ export function artifactDownloadUrl(
   return url;
 }
 
+/** What a logged figure is (`GET runs/{id}/figures`, core/figures.py). */
+export type FigureKind = 'matplotlib' | 'plotly' | 'image' | 'confusion_matrix';
+
+export interface FigureFile {
+  path: string;
+  media_type: string;
+  size: number;
+  /** Relative to mltrack/api/: artifacts/{artifact_id}/files/{path}. */
+  url: string;
+}
+
+export interface FigureStep {
+  /** null: a figure logged without a step. */
+  step: number | null;
+  artifact_id: number;
+  created_at: number;
+  files: FigureFile[];
+}
+
+/** A figure or image of a run: one name in one context, with its steps (ordered). */
+export interface Figure {
+  name: string;
+  kind: FigureKind;
+  context: { [key: string]: string };
+  /** name[k=v,…], as for metric series. */
+  key: string;
+  steps: FigureStep[];
+}
+
+/** `matrix.json` of a confusion matrix: counts[i][j] samples of true labels[i] predicted labels[j]. */
+export interface ConfusionMatrix {
+  labels: JsonValue[];
+  counts: number[][];
+  normalize: 'true' | 'pred' | 'all' | null;
+}
+
+/** A run's figures and images. */
+export async function listFigures(runId: string, settings?: ServerConnection.ISettings): Promise<Figure[]> {
+  const body = await requestJson<{ figures: Figure[] }>(`runs/${encodeURIComponent(runId)}/figures`, settings);
+  return body.figures;
+}
+
+/** Fetch an artifact file as a blob (images: shown through an object URL, so the request carries the API's
+ * credentials whatever the page's cookies). */
+export async function getArtifactBlob(
+  artifactId: number,
+  path: string,
+  settings?: ServerConnection.ISettings
+): Promise<Blob> {
+  const response = await requestRaw(artifactFileUrl(artifactId, path, settings), { method: 'GET' }, settings);
+  return response.blob();
+}
+
 /** Fetch an artifact file and parse it as JSON (notebook snapshots). */
 export async function getArtifactJson<T>(
   artifactId: number,

@@ -124,9 +124,10 @@ def test_every_read_path_shows_non_finite_values_alike(store):
 
 # -- the batch -------------------------------------------------------------------------------------------------------
 
-ITEM_TYPES = {"projects": B.ProjectItem, "experiments": B.ExperimentItem, "runs": B.RunItem, "params": B.ParamItem,
+ITEM_TYPES = {"projects": B.ProjectItem, "experiments": B.ExperimentItem,
+              "campaigns": B.CampaignItem, "runs": B.RunItem, "params": B.ParamItem,
               "tags": B.TagItem, "metrics": B.MetricItem, "artifacts": B.ArtifactItem, "artifacts.files": B.FileItem,
-              "inputs": B.InputItem, "updates": B.UpdateItem, "models": B.ModelItem, "datasets": B.DatasetItem,
+              "figures": B.FigureItem, "inputs": B.InputItem, "updates": B.UpdateItem, "models": B.ModelItem, "datasets": B.DatasetItem,
               "aliases": B.AliasItem, "stages": B.StageItem}
 
 

@@ -4,6 +4,7 @@ import { caretLeftIcon, copyIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { getRun, Run } from '../api';
+import { RunFigures } from '../figures/RunFigures';
 import { formatDuration, isoTime, localTime, relativeTime, runLabel } from '../format';
 import { ErrorMessage, Loading, RememberedSection, StatusBadge } from './common';
 import { ExportButton } from './compare';
@@ -167,6 +168,7 @@ function DetailBody(props: { model: TrackerModel; run: Run; actions: DetailActio
       <RememberedSection model={model} scope="section" name="tags" title="Tags" count={Object.keys(tags).length}>
         <TagsTable tags={tags} />
       </RememberedSection>
+      <RunFigures model={model} runId={run.id} />
       <RememberedSection model={model} scope="section" name="artifacts" title="Artifacts" count={run.artifacts.length}>
         <ArtifactsList model={model} run={run} actions={actions} />
       </RememberedSection>
