@@ -22,6 +22,7 @@ import weakref
 from pathlib import Path
 from typing import Any
 
+from .cell_outputs import ARTIFACT_TAG, own_tagged_outputs, tagged_cells, tagged_outputs  # noqa: F401 (re-exported)
 from .fingerprint import RACY_SECONDS, stat_key
 
 _override: str | None = None
@@ -369,8 +370,6 @@ def capture(cell_source: str | None = None, execution_count: int | None = None, 
 #: Outputs bigger than this are replaced by a note in stored snapshots (content addressing already stores an
 #: unchanged notebook once; this keeps one huge image or table from being stored again with every run).
 MAX_OUTPUT_BYTES = 2_000_000
-#: Cells with this tag (cell metadata ``tags``) get their outputs stored as an artifact of the run.
-ARTIFACT_TAG = "mltrack-artifact"
 #: The comm target the JupyterLab extension registers to answer "send me the live notebook".
 COMM_TARGET = "jupyter_mltrack"
 
@@ -409,42 +408,6 @@ def slim_notebook(data: bytes) -> bytes:
     return (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def tagged_outputs(nb_bytes: bytes) -> list[tuple[str, list[tuple[str, bytes]], dict]]:
-    """Artifacts for cells tagged ``mltrack-artifact``: (name, files, metadata) — the cell's outputs as files
-    (PNG/JPEG/SVG images, HTML, text, plus ``cell.json``). The name is the cell's ``mltrack_name`` metadata, else
-    ``cell-<n>``."""
-    import base64
-
-    try:
-        nb = json.loads(nb_bytes)
-    except (ValueError, UnicodeDecodeError):
-        return []
-    out = []
-    for index, cell in enumerate(nb.get("cells", [])):
-        md = cell.get("metadata") or {}
-        if ARTIFACT_TAG not in (md.get("tags") or []):
-            continue
-        name = str(md.get("mltrack_name") or f"cell-{index + 1}")
-        files: list[tuple[str, bytes]] = [("cell.json", json.dumps(cell, indent=1).encode("utf-8"))]
-        for j, o in enumerate(cell.get("outputs", []) or []):
-            data = o.get("data") or {}
-            stem = f"output-{j + 1}"
-            for mime, ext in (("image/png", "png"), ("image/jpeg", "jpg")):
-                if mime in data:
-                    raw = data[mime]
-                    files.append((f"{stem}.{ext}", base64.b64decode("".join(raw) if isinstance(raw, list) else raw)))
-            for mime, ext in (("image/svg+xml", "svg"), ("text/html", "html"), ("text/markdown", "md")):
-                if mime in data:
-                    raw = data[mime]
-                    files.append((f"{stem}.{ext}", ("".join(raw) if isinstance(raw, list) else raw).encode("utf-8")))
-            text = o.get("text") if o.get("output_type") == "stream" else data.get("text/plain")
-            if text and not any(f[0].startswith(stem + ".") for f in files):
-                files.append((f"{stem}.txt", ("".join(text) if isinstance(text, list) else text).encode("utf-8")))
-        src = cell.get("source", "")
-        out.append((name, files, {"cell_index": index, "source": "".join(src) if isinstance(src, list) else src}))
-    return out
-
-
 def _media(rel: str) -> str:
     import mimetypes
 
@@ -457,14 +420,15 @@ def _media(rel: str) -> str:
 
 #: {"key"}: the saved file the last snapshot read in a cell — (path, stat key)
 _saved_seen: dict = {}
-#: {"key", "backend", "item", "tagged", "at"}: what the writer stored for that file (its file item and the
-#: artifacts of its tagged cells), reused while the file is unchanged
+#: {"key", "backend", "item", "tagged", "at"}: what the writer stored for that file (its file item and its tagged
+#: cells), reused while the file is unchanged
 _saved_stored: dict = {}
 
 
 def snapshot_artifact(run_id: str, snap: dict[str, Any], backend, live: bytes | None = None):
     """A deferred writer job storing the snapshot as a version of the run's ``notebook`` artifact (with the live
-    document when the frontend sent it), plus an artifact per ``mltrack-artifact``-tagged cell.
+    document when the frontend sent it), plus an artifact of the run's own cell when it is tagged
+    ``mltrack-artifact`` (``client/cell_outputs.py``).
 
     What the previous snapshot stored is reused: the saved file when its stat did not change (not read, parsed,
     slimmed or uploaded again), bytes already stored through this backend (``put_bytes_once``), and the history's
@@ -524,17 +488,22 @@ def snapshot_artifact(run_id: str, snap: dict[str, Any], backend, live: bytes | 
         items = store(files)
         arts = [{"run_id": run_id, "name": "notebook", "type": "notebook", "metadata": meta, "files": items}]
         if live is not None:
-            tagged = [(n, store(f), m) for n, f, m in tagged_outputs(live)]
+            index = tagged_cells(live)
         elif reuse is not None:
-            tagged = reuse["tagged"]
+            index = reuse["tagged"]
         elif saved is not None:
-            tagged = [(n, store(f), m) for n, f, m in tagged_outputs(saved)]
+            index = tagged_cells(saved)
         else:
-            tagged = []
+            index = []
+        # only the run's own cell, with this execution's outputs (nbclient's saved file holds older ones)
+        outputs = (notebook_outputs(snap["cell_count"] or 0, snap.get("cell_outputs"), snap.get("cell_error"),
+                                    dedupe=False) if snap.get("cell_outputs") is not None else None)
+        tagged = [(n, store(f), m) for n, f, m in own_tagged_outputs(index, snap.get("cell_id"), snap.get("cell"),
+                                                                     outputs)]
         if live is None and saved is not None and snap.get("saved_key") is not None:
             _saved_stored.clear()
             _saved_stored.update({"key": snap["saved_key"], "backend": weakref.ref(backend), "at": time.monotonic(),
-                                  "item": next(i for i in items if i["path"] == saved_name), "tagged": tagged})
+                                  "item": next(i for i in items if i["path"] == saved_name), "tagged": index})
         for art_name, art_items, art_meta in tagged:
             art_meta = dict(art_meta, **{"from": "live document" if live is not None else "saved file"})
             arts.append({"run_id": run_id, "name": art_name, "type": "cell-output", "metadata": art_meta,

@@ -1,5 +1,5 @@
 """What goes into a stored snapshot: the live document (when the frontend sends it), slimmed of widget state and
-oversized outputs, plus an artifact per cell tagged ``mltrack-artifact``."""
+oversized outputs, plus an artifact of the run's own cell when it is tagged ``mltrack-artifact``."""
 
 from __future__ import annotations
 
@@ -54,14 +54,14 @@ def test_snapshot_with_live_document(store):
     backend = LocalBackend(store)
     store.write_batch({"runs": [{"id": "r1"}]})
     snap = {"path": "/x/exp.ipynb", "how": "test", "saved": b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
-            "history": [{"source": "a = 1", "execution_count": 1, "output": None}], "cell": "a = 1",
+            "history": [{"source": "plot()", "execution_count": 1, "output": None}], "cell": "plot()",
             "kernel_name": "python3"}
     live = _nb_bytes()
     batch = N.snapshot_artifact("r1", snap, backend, live=live)()
     store.write_batch(batch)
     run = store.get_run("r1")
     arts = {a["name"]: a for a in run["artifacts"]}
-    assert set(arts) == {"notebook", "loss-curve", "cell-3"}
+    assert set(arts) == {"notebook", "loss-curve"}  # the tracked cell's own tagged cell, not the others
     labels = arts["notebook"]["metadata"]["files"]
     assert labels == {"live-exp.ipynb": "live document", "history.ipynb": "execution history",
                       "exp.ipynb": "saved file", "cell.py": "tracked cell"}
@@ -85,7 +85,7 @@ def test_a_hundred_reruns_store_the_bytes_once(store):
     store.write_batch({"runs": [{"id": f"re{i}"} for i in range(100)]})
     live = _nb_bytes()
     snap = {"path": "/x/exp.ipynb", "how": "test", "saved": live,
-            "history": [{"source": "train()", "execution_count": 1, "output": None}], "cell": "train()",
+            "history": [{"source": "df", "execution_count": 1, "output": None}], "cell": "df",
             "kernel_name": "python3"}
 
     def blob_bytes():
@@ -98,9 +98,21 @@ def test_a_hundred_reruns_store_the_bytes_once(store):
     assert blob_bytes() == once
     named = [sorted((a["name"], f["path"], f["sha256"]) for a in store.get_run(f"re{i}")["artifacts"]
                     for f in a["files"]) for i in range(100)]
-    # every run names the same files (the bytes behind them are shared): the snapshot's four and the cell outputs
+    # every run names the same files (the bytes behind them are shared): the snapshot's four and its cell's outputs
     assert all(n == named[0] for n in named)
     assert [(a, p) for a, p, _ in named[0]] == [
-        ("cell-3", "cell.json"), ("cell-3", "output-1.html"), ("loss-curve", "cell.json"),
-        ("loss-curve", "output-1.png"), ("notebook", "cell.py"), ("notebook", "exp.ipynb"),
+        ("cell-3", "cell.json"), ("cell-3", "output-1.html"), ("notebook", "cell.py"), ("notebook", "exp.ipynb"),
         ("notebook", "history.ipynb"), ("notebook", "live-exp.ipynb")]
+
+
+def test_only_the_runs_own_tagged_cell_with_this_executions_outputs():
+    tagged = N.tagged_cells(_nb_bytes())
+    assert [t["name"] for t in tagged] == ["loss-curve", "cell-3"]
+    fresh = [{"output_type": "stream", "name": "stdout", "text": "now\n"}]
+    ((name, files, meta),) = N.own_tagged_outputs(tagged, None, "df\n", fresh)  # by source (nbclient: no cell id)
+    assert (name, dict(files)["output-1.txt"], meta["cell_index"]) == ("cell-3", b"now\n", 2)
+    assert json.loads(dict(files)["cell.json"])["outputs"] == fresh
+    ((name, files, _),) = N.own_tagged_outputs(tagged, tagged[0]["id"], "anything", None)  # by the frontend's id
+    assert name == "loss-curve" and dict(files)["output-1.png"].startswith(b"\x89PNG")  # the document's outputs
+    assert N.own_tagged_outputs(tagged, None, "untagged()", fresh) == []
+    assert N.own_tagged_outputs(tagged, None, None, fresh) == []

@@ -85,12 +85,12 @@ def test_an_unchanged_saved_file_is_reused(store, tmp_path, fresh, monkeypatch):
     backend = CountingBackend(LocalBackend(store))
     store.write_batch({"runs": [{"id": "r1"}, {"id": "r2"}, {"id": "r3"}]})
 
-    snap1 = N.capture("x = 1")
+    snap1 = N.capture("plot()")
     assert snap1["saved"] is not None and not snap1["saved_reused"]
     first = N.snapshot_artifact("r1", snap1, backend)()
     n_puts = len(backend.puts)
 
-    snap2 = N.capture("x = 1")  # nothing changed: the file is not read again
+    snap2 = N.capture("plot()")  # nothing changed: the file is not read again
     assert snap2["saved"] is None and snap2["saved_reused"]
     second = N.snapshot_artifact("r2", snap2, backend)()
     assert len(backend.puts) == n_puts  # nothing uploaded again (the same cell, the same file)
@@ -98,17 +98,17 @@ def test_an_unchanged_saved_file_is_reused(store, tmp_path, fresh, monkeypatch):
     scratch = N.snapshot_artifact("r2", dict(snap2, saved=path.read_bytes(), saved_reused=False), LocalBackend(store))()
     assert _files(store, second) == _files(store, scratch) == _files(store, first)
     assert [a["metadata"] for a in second["artifacts"]] == [a["metadata"] for a in scratch["artifacts"]]
-    assert {a["name"] for a in second["artifacts"]} == {"notebook", "loss-curve", "cell-3"}
+    assert {a["name"] for a in second["artifacts"]} == {"notebook", "loss-curve"}  # its own tagged cell only
 
     # an edit (the same size, an older-looking mtime than now but newer than before) is read again
     nb = nbformat.reads(_nb_bytes().decode(), as_version=4)
     nb.cells[1].metadata["mltrack_name"] = "LOSS-curve"
     path.write_bytes(nbformat.writes(nb).encode())
     _age(path, 50)
-    snap3 = N.capture("x = 1")
+    snap3 = N.capture("plot()")
     assert snap3["saved"] is not None and not snap3["saved_reused"]
     third = N.snapshot_artifact("r3", snap3, backend)()
-    assert {a["name"] for a in third["artifacts"]} == {"notebook", "LOSS-curve", "cell-3"}
+    assert {a["name"] for a in third["artifacts"]} == {"notebook", "LOSS-curve"}
     assert _files(store, third)["notebook"]["exp.ipynb"] == N.slim_notebook(path.read_bytes())
 
 
