@@ -33,6 +33,7 @@ _API["jupyter_mltrack.client.jobs"] = ("create_job", "list_jobs", "get_job", "ru
                                        "delete_job", "job_executions", "job_log")
 _API["jupyter_mltrack.client.describe"] = ("set_description", "campaigns", "create_campaign")
 _API["jupyter_mltrack.client.ab_tests"] = ("ab_test", "ab_results", "promote", "stop_ab_test")
+_API["jupyter_mltrack.client.serving"] = ("deploy", "deployments", "get_deployment", "undeploy")
 _LAZY = {name: module for module, names in _API.items() for name in names}
 _LAZY.update({
     "set_notebook": "jupyter_mltrack.client.notebook",
@@ -72,6 +73,7 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from .client.describe import campaigns, create_campaign, set_description
     from .client.ab_tests import ab_results, ab_test, promote, stop_ab_test
+    from .client.serving import deploy, deployments, get_deployment, undeploy
     from .client.run import Run, new_run_id
     from .client.tracking import flush, get_tracking_uri, set_tracking_uri
     from .client.writer import WriterError

@@ -40,11 +40,12 @@ from jupyter_mltrack.server import lifecycle as LC
 from jupyter_mltrack.server import jobs as JB
 from jupyter_mltrack.server import team as T
 from jupyter_mltrack.server import describe as DS
+from jupyter_mltrack.server import serving as SV
 from jupyter_mltrack.server import figures as FG
 
 #: The modules whose handler classes serve routes (the team workspace's and the model lifecycle's have modules of
 #: their own).
-HANDLER_MODULES = (H, T, LC, JB, DS, FG)
+HANDLER_MODULES = (H, T, LC, JB, DS, FG, SV)
 from jupyter_mltrack.server.openapi import document
 
 ROOT = Path(__file__).resolve().parents[1]

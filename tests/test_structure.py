@@ -102,6 +102,11 @@ LAYER_RULES = (
         why="the kernel-side client talks to the core or to HTTP, never to the server extension's code; widgets "
             "(anywidget, ipywidgets) load only when a widget is asked for",
     ),
+    LayerRule(
+        "serving", forbidden_external=JUPYTER_STACK, forbidden_internal=("server", "widgets", "magics"),
+        why="a model service runs standalone (mltrack serve, a process of its own): Starlette and uvicorn, the core "
+            "and the client's registry loader — nothing of Jupyter or tornado (ARCHITECTURE.md, Serving)",
+    ),
 )
 
 

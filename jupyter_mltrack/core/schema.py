@@ -452,3 +452,31 @@ job_leases = Table(
     Column("holder", String(250), nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+# Deployments (``core/deployments.py``): model services the server extension (or an embedded ``mlt.deploy``) runs,
+# each in a process of its own. The name is unique in the store (it is the URL segment of ``mltrack/serve/{name}``);
+# ``spec`` is the service's JSON (``serving/spec.py``); ``status`` running/stopped/failed with the process's ``pid``
+# and loopback ``port`` while it runs; ``model``/``version`` the model version it served last (kind "model").
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", Integer, ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("kind", String(16), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("port", Integer),
+    Column("pid", Integer),
+    Column("host", String(250), nullable=False, server_default=""),
+    Column("model", String(250)),
+    Column("version", Integer),
+    Column("error", Text, nullable=False, server_default=""),
+    Column("user", String(250), nullable=False, server_default=""),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("stopped_at", Float),
+    CheckConstraint("kind IN ('model', 'ab_test')", name="kind"),
+    CheckConstraint("status IN ('running', 'stopped', 'failed')", name="status"),
+    Index(None, "project_id"),
+)

@@ -60,6 +60,7 @@ class MLTrackApp(ExtensionApp):
             mltrack_write_pool=self.store.write_executor,
             mltrack_scheduler=self._start_scheduler() if self.jobs_scheduler else None,
         )
+        self._start_deployments()
 
     def _start_scheduler(self):
         from ..jobs.executors import make_executor
@@ -70,10 +71,30 @@ class MLTrackApp(ExtensionApp):
                       self.jobs_missed)
         return Scheduler(self.store, executor, limit=self.jobs_max_concurrent, missed=self.jobs_missed).start()
 
+    def _start_deployments(self) -> None:
+        """The deployments' process manager; the services recorded running are adopted when their process still
+        answers, else recorded stopped (``serving/manager.py``)."""
+        from ..serving.manager import ProcessManager
+        from .serving import make_client
+
+        manager = ProcessManager(self.store)
+        adopted, stopped = manager.adopt()
+        if adopted or stopped:
+            self.log.info("jupyter_mltrack: deployments adopted: %s; recorded stopped: %s",
+                          ", ".join(adopted) or "none", ", ".join(stopped) or "none")
+        self.settings.update(
+            mltrack_deployments=manager,
+            # starting a service waits for its /health: never on the store's read or write threads
+            mltrack_serving_pool=ThreadPoolExecutor(8, thread_name_prefix="mltrack-serving"),
+            mltrack_serve_client=make_client(),
+        )
+
     def initialize_handlers(self) -> None:
         from .handlers import ROUTES, STATIC_ROUTES
+        from .serving import SERVE_ROUTES
 
-        self.handlers.extend(ROUTES + STATIC_ROUTES)
+
+        self.handlers.extend(ROUTES + STATIC_ROUTES + SERVE_ROUTES)
 
     async def stop_extension(self) -> None:
         scheduler = self.settings.get("mltrack_scheduler")
@@ -84,6 +105,13 @@ class MLTrackApp(ExtensionApp):
         pool = self.settings.get("mltrack_read_pool")
         if pool is not None:
             pool.shutdown(wait=False)
+        # the deployments' processes keep serving: a server started again adopts them
+        serving_pool = self.settings.get("mltrack_serving_pool")
+        if serving_pool is not None:
+            serving_pool.shutdown(wait=False)
+        client = self.settings.get("mltrack_serve_client")
+        if client is not None:
+            client.close()
         store = self.settings.get("mltrack_store")
         if store is not None:
             store.close()

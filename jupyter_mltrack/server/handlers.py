@@ -23,6 +23,7 @@ from ..core.wire import encode_json, series_lists
 from .base import MAX_LIMIT, MAX_OFFSET, ApiError, BaseHandler
 from .lifecycle import LIFECYCLE_ROUTES
 from .jobs import JOB_ROUTES
+from .serving import SERVING_ROUTES
 from .figures import FIGURE_ROUTES
 from .describe import DESCRIBE_ROUTES
 from .team import TEAM_ROUTES
@@ -373,6 +374,7 @@ ROUTES = [
     *LIFECYCLE_ROUTES,
     *TEAM_ROUTES,
     *JOB_ROUTES,
+    *SERVING_ROUTES,
     *FIGURE_ROUTES,
     *DESCRIBE_ROUTES,
     (_P + r"(?P<path>.*)", UnknownRouteHandler),
