@@ -94,8 +94,14 @@ class Service:
             time.sleep(0.1)
 
     def predict(self) -> dict:
-        self.conn.request("POST", "/predict", BODY, {"Content-Type": "application/json"})
-        r = self.conn.getresponse()
+        try:
+            self.conn.request("POST", "/predict", BODY, {"Content-Type": "application/json"})
+            r = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # uvicorn closes a connection idle for 5 s (while the other service started): connect again
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            self.conn.request("POST", "/predict", BODY, {"Content-Type": "application/json"})
+            r = self.conn.getresponse()
         data = r.read()
         if r.status != 200:
             raise RuntimeError(data)

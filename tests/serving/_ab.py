@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,19 +52,21 @@ class Service:
     shutdown, which ends the test's run)."""
 
     def __init__(self, store: Path, name: str, strategy: str, models: dict[str, float], options: dict | None = None,
-                 workers: int = 1, run_id: str | None = None, kind: str = "ab_test"):
+                 workers: int = 1, run_id: str | None = None, kind: str = "ab_test", uri: str | None = None,
+                 env: dict | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         spec = {"name": name, "project": "Houses", "kind": kind, "models": models, "strategy": strategy,
-                "options": {"record_interval": 1, **(options or {})}, "uri": str(store), "run_id": run_id,
+                "options": {"record_interval": 1, **(options or {})}, "uri": uri or str(store), "run_id": run_id,
                 "poll_interval": 0}
         if kind == "model":
             spec.pop("strategy")
             spec["options"] = {}
-        env = subprocess_env(MLTRACK_SERVICE_SPEC=json.dumps(spec))
+        self.log = tempfile.TemporaryFile()  # the service's output (a pipe nobody reads could fill and block it)
         self.proc = subprocess.Popen([sys.executable, "-m", "jupyter_mltrack.serving", "--port", str(self.port),
-                                      "--workers", str(workers)], env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True,
+                                      "--workers", str(workers)],
+                                     env=subprocess_env(MLTRACK_SERVICE_SPEC=json.dumps(spec), **(env or {})),
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
                                      preexec_fn=die_with_parent)
         self.http = requests.Session()
         deadline = time.monotonic() + 60
@@ -74,8 +77,7 @@ class Service:
             except requests.ConnectionError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                out = self.proc.stdout.read().decode() if self.proc.poll() is not None else ""
-                self.stop()
+                out = self.stop()
                 raise AssertionError(f"the service did not start:\n{out}")
             time.sleep(0.1)
 
@@ -100,7 +102,8 @@ class Service:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
-        return self.proc.stdout.read().decode() if self.proc.stdout else ""
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
 
     def __enter__(self) -> "Service":
         return self
