@@ -160,6 +160,18 @@ def test_selecting_rows_updates_the_comparison(lab, page):
     cmp.wait_for(timeout=60_000)
     page.wait_for_selector(".mltrack-compare .mltrack-parcoords .parcoords", timeout=30_000)
     assert cmp.locator(".mltrack-compare-table tbody tr").count() == 10  # the table's page
+    # the parallel coordinates' title stays above their axis labels (it used to overlap them)
+    page.wait_for_function("""() => document.querySelectorAll(
+        '.mltrack-compare .mltrack-parcoords .parcoords .axis-title').length > 0""", timeout=30_000)
+    layout = page.evaluate("""() => {
+        const plot = document.querySelector('.mltrack-compare .mltrack-parcoords');
+        const title = plot.querySelector('.gtitle').getBoundingClientRect();
+        const labels = [...plot.querySelectorAll('.parcoords .axis-title')].map((e) => e.getBoundingClientRect());
+        return {top: plot._fullLayout.margin.t, titleBottom: title.bottom,
+                labelsTop: Math.min(...labels.map((r) => r.top)), labels: labels.length};
+    }""")
+    assert layout["top"] >= 80 and layout["labels"] >= 2, layout
+    assert layout["titleBottom"] <= layout["labelsTop"] - 4, layout
     boxes = page.locator(".mltrack-run-table tbody input.mltrack-select")
     boxes.nth(0).check()
     boxes.nth(2).check()

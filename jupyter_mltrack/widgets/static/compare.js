@@ -96,6 +96,14 @@ function render({ model, el: root }) {
       + (model.get("differences_only") ? ` · ${model.get("differing").length} of ${model.get("params").length} params differ` : "");
   }
 
+  // Parallel coordinates draw their axis labels above the plot area: a taller top margin, and the title pinned to
+  // the top of the figure, keep the title clear of them.
+  const PARCOORDS_TOP = 90;
+  function parcoordsLayout(base, text) {
+    return { ...base, height: base.height + 40, margin: { ...base.margin, t: PARCOORDS_TOP },
+      title: { text, yref: "container", y: 1, yanchor: "top", pad: { t: 8 } } };
+  }
+
   async function drawPlots() {
     let Plotly;
     try { Plotly = await loadPlotly(); } catch (e) { error.textContent = String(e.message || e); error.style.display = "block"; return; }
@@ -117,7 +125,7 @@ function render({ model, el: root }) {
       type: "parcoords", dimensions: dims,
       line: { color: colour.map((v) => (v === null ? 0 : v)), colorscale: "Viridis", showscale: true,
         reversescale: model.get("goal") === "min" },
-    }] : [], { ...base, title: { text: "params against " + (metric || "metric") } }, { displaylogo: false, responsive: true });
+    }] : [], parcoordsLayout(base, "params against " + (metric || "metric")), { displaylogo: false, responsive: true });
     parcoords.dataset.dimensions = String(dims.length);
     const px = model.get("param_x");
     const xs = runs.map((r) => r.params[px]);
