@@ -42,10 +42,11 @@ from jupyter_mltrack.server import team as T
 from jupyter_mltrack.server import describe as DS
 from jupyter_mltrack.server import serving as SV
 from jupyter_mltrack.server import figures as FG
+from jupyter_mltrack.server import ab as AB
 
 #: The modules whose handler classes serve routes (the team workspace's and the model lifecycle's have modules of
 #: their own).
-HANDLER_MODULES = (H, T, LC, JB, DS, FG, SV)
+HANDLER_MODULES = (H, T, LC, JB, DS, FG, SV, AB)
 from jupyter_mltrack.server.openapi import document
 
 ROOT = Path(__file__).resolve().parents[1]

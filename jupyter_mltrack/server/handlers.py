@@ -24,6 +24,7 @@ from .base import MAX_LIMIT, MAX_OFFSET, ApiError, BaseHandler
 from .lifecycle import LIFECYCLE_ROUTES
 from .jobs import JOB_ROUTES
 from .serving import SERVING_ROUTES
+from .ab import AB_ROUTES
 from .figures import FIGURE_ROUTES
 from .describe import DESCRIBE_ROUTES
 from .team import TEAM_ROUTES
@@ -375,6 +376,7 @@ ROUTES = [
     *TEAM_ROUTES,
     *JOB_ROUTES,
     *SERVING_ROUTES,
+    *AB_ROUTES,
     *FIGURE_ROUTES,
     *DESCRIBE_ROUTES,
     (_P + r"(?P<path>.*)", UnknownRouteHandler),

@@ -8,6 +8,8 @@ from .openapi_jobs import SCHEMAS as JOB_SCHEMAS
 from .openapi_jobs import paths as job_paths
 from .openapi_serving import SCHEMAS as SERVING_SCHEMAS
 from .openapi_serving import paths as serving_paths
+from .openapi_ab import SCHEMAS as AB_SCHEMAS
+from .openapi_ab import paths as ab_paths
 from .openapi_figures import KIND as _FIGURE_KIND
 from .openapi_figures import SCHEMAS as FIGURE_SCHEMAS
 from .openapi_figures import paths as figure_paths
@@ -333,6 +335,7 @@ SCHEMAS: dict[str, Any] = {
 
 SCHEMAS.update(JOB_SCHEMAS)
 SCHEMAS.update(SERVING_SCHEMAS)
+SCHEMAS.update(AB_SCHEMAS)
 SCHEMAS.update(FIGURE_SCHEMAS)
 SCHEMAS.update(DESCRIBE_SCHEMAS)
 
@@ -573,6 +576,7 @@ def document(version: str) -> dict:
     }
     paths.update(job_paths(_q, _p, _json, _ref, _ERRORS))
     paths.update(serving_paths(_q, _p, _json, _ref, _ERRORS))
+    paths.update(ab_paths(_q, _p, _json, _ref, _ERRORS))
     paths.update(figure_paths(_p, _json, _ref, _ERRORS, _RUN_ID))
     for path, ops in describe_paths(_q, _p, _json, _ref, _ERRORS, _KEY, _TEXT, _RUN_ID).items():
         paths.setdefault(path, {}).update(ops)
