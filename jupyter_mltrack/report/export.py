@@ -4,7 +4,8 @@ The report is a notebook composed from the runs and rendered with nbconvert's HT
 (params and last metric values, differing params marked), one chart per metric series with more than one point, a
 line per run (static plotly figures; plotly.js is embedded once so the file works offline — a single value is a row
 of the tables, not a chart), then for each run its params, metrics, tags, environment, its tracked cell with its
-outputs and figures, and its notebook snapshot, cells and outputs as they ran.
+outputs and figures, its logged figures and images (``report/figures.py``: static images), and its notebook
+snapshot, cells and outputs as they ran.
 """
 
 from __future__ import annotations
@@ -134,9 +135,11 @@ def environment_html(env: dict | None) -> str:
 
 
 def build_report(runs: list[dict], read_file: Callable[[int, str], bytes],
-                 series_of: Callable[[str, str, dict], dict | None], title: str | None = None) -> str:
+                 series_of: Callable[[str, str, dict], dict | None], title: str | None = None,
+                 figures_of: Callable[[str], list[dict]] | None = None) -> str:
     """The report's HTML. ``read_file(artifact_id, path)`` reads artifact bytes; ``series_of(run_id, name,
-    context)`` returns a (downsampled) series dict or None."""
+    context)`` returns a (downsampled) series dict or None; ``figures_of(run_id)`` the run's figures
+    (``report/figures.py`` draws them as static images)."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -189,6 +192,10 @@ def build_report(runs: list[dict], read_file: Callable[[int, str], bytes],
             if f is not None:
                 env = json.loads(read_file(env_art[-1]["id"], f["path"]))
         body += "<h3>Environment</h3>" + environment_html(env)
+        if figures_of is not None:
+            from .figures import figures_html
+
+            body += figures_html(figures_of(r["id"]), read_file)
         others = [a for a in r.get("artifacts", []) if a["type"] not in ("environment", "notebook")]
         if others:
             body += "<h3>Artifacts</h3>" + _table(
@@ -260,7 +267,8 @@ def export_report(run_ids: list[str], path: str | Path, backend, title: str | No
                 return None
 
         out = Path(path)
-        out.write_text(build_report(runs, backend.read_artifact_file, series_of, title), encoding="utf-8")
+        out.write_text(build_report(runs, backend.read_artifact_file, series_of, title, backend.list_figures),
+                       encoding="utf-8")
         bar.update(bar.total - bar.n)
     finally:
         bar.close()

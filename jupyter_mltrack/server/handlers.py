@@ -226,7 +226,7 @@ class ReportHandler(BaseHandler):
                     return None
 
             return build_report(run_dicts, lambda aid, path: store.read_artifact_file(aid, path, actor), series_of,
-                                title)
+                                title, lambda run_id: store.list_figures(run_id, actor))
 
         body = await self.call(work)
         name = (f"mltrack-{ids[0]}" if len(ids) == 1 else f"mltrack-{len(ids)}-runs") + ".html"

@@ -61,6 +61,10 @@ def test_figures_logged_over_http_are_listed_and_fetched(remote, module_server):
 
     # the run itself lists no figure artifacts
     assert get(module_server, f"runs/{run.id}").json()["artifacts"] == []
+    # the server's report draws them (report/figures.py)
+    report = get(module_server, "report", params={"runs": run.id, "download": "0"}).text
+    assert '<figure class="mltrack-figure" data-figure="confusion_matrix"' in report
+    assert 'data-figure="samples[set=val]"' in report and "data:image/png;base64," in report
 
 
 def test_figures_404s(module_server):

@@ -10,6 +10,8 @@ import { ConfusionMatrix, errorMessage, Figure, FigureStep, getArtifactBlob, get
 const blobUrls = new Map<string, Promise<string>>();
 const jsonFiles = new Map<string, Promise<unknown>>();
 const MAX_CACHED = 400;
+/** Images narrower than this (pixels) are scaled up with their pixels kept sharp (a 28 × 28 digit, say). */
+const SMALL_IMAGE = 160;
 
 function remember<T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>, drop?: (v: T) => void) {
   let p = cache.get(key);
@@ -69,11 +71,18 @@ export function ArtifactImage(props: {
       url => URL.revokeObjectURL(url)
     )
   );
+  const [small, setSmall] = React.useState(false);
   if (res.error) {
     return <div className="jp-mltrack-error-message">{res.error}</div>;
   }
   return res.value ? (
-    <img className="jp-mltrack-figure-img" src={res.value} alt={props.alt} data-artifact={key} />
+    <img
+      className={'jp-mltrack-figure-img' + (small ? ' jp-mltrack-figure-img-small' : '')}
+      src={res.value}
+      alt={props.alt}
+      data-artifact={key}
+      onLoad={e => setSmall(e.currentTarget.naturalWidth < SMALL_IMAGE)}
+    />
   ) : (
     <div className="jp-mltrack-figure-placeholder">Loading…</div>
   );

@@ -3,7 +3,8 @@
  * its last one before it). */
 import * as React from 'react';
 
-import { Figure, listFigures } from '../api';
+import { Figure, getRun, listFigures } from '../api';
+import { runLabel } from '../format';
 import { runColor } from '../explorer/chartData';
 import { ErrorMessage, Loading } from '../sidebar/common';
 import { useResource } from '../sidebar/hooks';
@@ -60,6 +61,9 @@ export function FiguresCompare(props: {
     () => Promise.all(runIds.map(id => listFigures(id, model.settings))),
     { keepPrevious: true }
   );
+  const labels = useResource<string[]>(model, `explorer:figure-runs:${runIds.join(',')}`, () =>
+    Promise.all(runIds.map(id => getRun(id, model.settings).then(r => runLabel(r), () => id)))
+  );
   if (!runIds.length) {
     return (
       <p className="jp-mltrack-muted-text jp-mltrack-explorer-empty">
@@ -95,16 +99,16 @@ export function FiguresCompare(props: {
         className="jp-mltrack-figures-cells jp-mltrack-figures-heads"
         style={{ gridTemplateColumns: `repeat(${runIds.length}, minmax(0, 1fr))` }}
       >
-        {runIds.map(id => (
+        {runIds.map((id, i) => (
           <button
             key={id}
             className="jp-mltrack-link-button jp-mltrack-figures-run"
             data-run-id={id}
             style={{ borderBottomColor: runColor(id) }}
             onClick={() => props.onOpenRun(id)}
-            title="Open this run's detail"
+            title={`Open the detail of run ${id}`}
           >
-            {id}
+            {labels.data?.[i] ?? id}
           </button>
         ))}
       </div>
