@@ -879,3 +879,91 @@ export async function createJob(
 ): Promise<Job | null> {
   return sendJson<Job>('POST', apiUrl('jobs', settings), spec, settings);
 }
+
+// -- deployments: model services and A/B tests (docs/rest-api.md, "Deployments") -------------------------------
+
+export type DeploymentKind = 'model' | 'ab_test';
+
+/** A deployment: one model (kind "model") or an A/B test routing among several, served by a process of its own. */
+export interface Deployment {
+  name: string;
+  project: string;
+  kind: DeploymentKind;
+  /** model reference ("house@champion") → weight */
+  models: { [ref: string]: number };
+  strategy: string | null;
+  status: string;
+  port: number | null;
+  pid: number | null;
+  /** the model name and version it serves (kind "model", while it runs) */
+  model: string | null;
+  version: number | null;
+  /** this server's path of the service: POST {url}/predict */
+  url: string;
+  started_at: number | null;
+  error: string;
+  /** the tracked run an A/B test records into */
+  run_id: string | null;
+}
+
+/** Per model of an A/B test, as its service counts them (`GET mltrack/serve/{name}/info`, `router.models`). */
+export interface AbModelStats {
+  model: string;
+  requests: number;
+  errors: number;
+  latency_p50_ms: number | null;
+  latency_p99_ms: number | null;
+  reward_mean: number | null;
+  reward_count: number;
+}
+
+export interface ServiceInfo {
+  name: string;
+  kind: DeploymentKind;
+  router?: { strategy: string; run_id: string | null; models: AbModelStats[] };
+}
+
+export async function listDeployments(project?: string, settings?: ServerConnection.ISettings): Promise<Deployment[]> {
+  const body = await requestJson<{ deployments: Deployment[] }>('deployments' + query({ project }), settings);
+  return body.deployments;
+}
+
+/** Serve a model (`"house@champion"`, `"house@3"`) as the deployment `name`; answers once it serves (or failed). */
+export async function deployModel(
+  spec: { name: string; project: string; model: string },
+  settings?: ServerConnection.ISettings
+): Promise<Deployment | null> {
+  return sendJson<Deployment>('POST', apiUrl('deployments', settings), spec, settings);
+}
+
+export async function deploymentAction(
+  name: string,
+  action: 'stop' | 'start' | 'restart',
+  settings?: ServerConnection.ISettings
+): Promise<Deployment | null> {
+  const path = 'deployments/' + encodeURIComponent(name) + '/' + action;
+  return sendJson<Deployment>('POST', apiUrl(path, settings), undefined, settings);
+}
+
+export async function deleteDeployment(name: string, settings?: ServerConnection.ISettings): Promise<void> {
+  await sendJson<null>('DELETE', apiUrl('deployments/' + encodeURIComponent(name), settings), undefined, settings);
+}
+
+/** End an A/B test: point `alias` of the winning model's name at the version `model` names, and stop the test. */
+export async function promoteModel(
+  name: string,
+  model: string,
+  alias: string,
+  settings?: ServerConnection.ISettings
+): Promise<unknown> {
+  const url = apiUrl('deployments/' + encodeURIComponent(name) + '/promote', settings);
+  return sendJson<unknown>('POST', url, { model, alias }, settings);
+}
+
+/** A service's own description and, for an A/B test, its counts per model (through this server's front door). */
+export async function getServiceInfo(name: string, settings?: ServerConnection.ISettings): Promise<ServiceInfo> {
+  const s = settingsOrDefault(settings);
+  const url = URLExt.join(s.baseUrl, 'mltrack', 'serve', encodeURIComponent(name), 'info');
+  const response = await requestRaw(url, { method: 'GET' }, settings);
+  return (await response.json()) as ServiceInfo;
+}

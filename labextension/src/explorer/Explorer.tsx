@@ -25,17 +25,38 @@ import { LineageTarget, LineageView } from './LineageView';
 import { ChartSettings, DEFAULT_CHART, MetricsView } from './MetricsView';
 import { ModelFocus, ModelsView } from './ModelsView';
 import { RunsTable, TableQuery } from './RunsTable';
+import { ServicesView, useDeployments, VersionServices } from './ServicesView';
 import { FiguresCompare } from '../figures/FiguresCompare';
 
-export type ExplorerTab = 'runs' | 'metrics' | 'figures' | 'lineage' | 'models';
+export type ExplorerTab = 'runs' | 'metrics' | 'figures' | 'lineage' | 'models' | 'services';
 
 const TABS: { id: ExplorerTab; label: string }[] = [
   { id: 'runs', label: 'Runs' },
   { id: 'metrics', label: 'Metrics' },
   { id: 'figures', label: 'Figures' },
   { id: 'lineage', label: 'Lineage' },
-  { id: 'models', label: 'Models' }
+  { id: 'models', label: 'Models' },
+  { id: 'services', label: 'Services' }
 ];
+
+/** The Models tab with each version's services (the project's deployments, polled while it is shown). */
+function ModelsTab(props: {
+  model: TrackerModel;
+  project: string;
+  focus: ModelFocus | null;
+  onOpenRun: (runId: string) => void;
+  onLineage: (runId: string, focus: string) => void;
+}): JSX.Element {
+  const deployments = useDeployments(props.model, props.project);
+  return (
+    <ModelsView
+      {...props}
+      services={v => (
+        <VersionServices model={props.model} v={v} deployments={deployments.data} reload={deployments.reload} />
+      )}
+    />
+  );
+}
 
 /** What the explorer is asked to show from outside (the sidebar, a command): `seq` tells a new request from the
  * last one applied. */
@@ -127,6 +148,17 @@ export function ExplorerApp(props: {
     setLineage(target);
     setTab('lineage');
   };
+  // runs to select once the project asked for is shown (changing the project clears the selection)
+  const pendingSelection = React.useRef<string[] | null>(null);
+  const chartRun = (inProject: string, runId: string) => {
+    if (inProject === project) {
+      setSelected(new Set([runId]));
+    } else {
+      pendingSelection.current = [runId];
+      setProject(inProject);
+    }
+    setTab('metrics');
+  };
   const showModel = (inProject: string, name: string, version?: number) => {
     setProject(inProject);
     setModelFocus({ model: name, version });
@@ -150,7 +182,8 @@ export function ExplorerApp(props: {
   }, [names.join('\n')]);
   React.useEffect(() => {
     setPrefs(loadPrefs(project));
-    setSelected(new Set());
+    setSelected(new Set(pendingSelection.current ?? []));
+    pendingSelection.current = null;
     setGroupBy('');
     setSort(null);
     setFilter('');
@@ -260,13 +293,15 @@ export function ExplorerApp(props: {
           onOpenModel={showModel}
         />
       ) : tab === 'models' ? (
-        <ModelsView
+        <ModelsTab
           model={model}
           project={project}
           focus={modelFocus}
           onOpenRun={props.onOpenRun}
           onLineage={(runId, focus) => showLineage({ runId, focus })}
         />
+      ) : tab === 'services' ? (
+        <ServicesView model={model} project={project} onChartRun={chartRun} />
       ) : tab === 'figures' ? (
         <FiguresCompare model={model} runIds={selectedList} onOpenRun={props.onOpenRun} />
       ) : tab === 'runs' ? (
