@@ -116,12 +116,11 @@ class ProcessManager:
         if spec.uri is not None:
             raise InvalidInput("uri: a deployment reads the store of the server that runs it; leave uri out")
         if spec.kind == "ab_test" and spec.run_id is None:
-            try:
-                from .ab import ab_run_id  # type: ignore[import-not-found]
+            from ..client.run import new_run_id
 
-                spec.run_id = ab_run_id(spec.project, spec.name)
-            except ImportError:
-                pass
+            # a run of its own per test: kept through stops and restarts (it is in the row's spec), new when a test
+            # is deleted and created again under the same name (its models, weights or strategy may differ)
+            spec.run_id = new_run_id()
         for ref in spec.models:  # a reference that names nothing is refused here (404), before any process starts
             self.store.resolve_model(ref, spec.project, actor)
         self.rows.create(spec.name, spec.project, spec.kind, spec.to_dict(), actor, user)

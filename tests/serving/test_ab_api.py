@@ -102,3 +102,16 @@ def test_refusals_in_the_cell(embedded):
     with pytest.raises(InvalidInput, match="alias"):
         mlt.promote("bad", "house@champion", alias="3")
     assert [d["name"] for d in mlt.deployments()] == []
+
+
+def test_a_test_created_again_under_its_name_is_a_new_run(embedded):
+    first = mlt.ab_test("house-again", models={"house@champion": 1, "house@challenger": 1}, strategy="round_robin")
+    mlt.undeploy("house-again")
+    second = mlt.ab_test("house-again", models={"house@champion": 3, "house@challenger": 1}, strategy="weighted")
+    assert second["run_id"] != first["run_id"]
+    mlt.stop_ab_test("house-again")
+    run = mlt.get_run(second["run_id"])
+    assert run.params["models"] == {"house@champion": 3, "house@challenger": 1}
+    assert run.params["strategy"] == "weighted" and run.info["status"] == "finished"
+    assert mlt.get_run(first["run_id"]).params["strategy"] == "round_robin"
+    mlt.undeploy("house-again")
