@@ -100,15 +100,19 @@ def _run_ids(runs) -> list[str]:
 
 
 def export_report(runs, path: str | os.PathLike = "mltrack-report.html", title: str | None = None,
-                  max_points: int = 2000, progress: bool | None = None) -> Path:
+                  max_points: int = 2000, progress: bool | None = None, plotly: str = "cdn") -> Path:
     """Write a standalone HTML report of one or more runs (Run objects, ids, or a search_runs DataFrame):
-    comparison table, metric charts, params, environment and notebook snapshots. Returns the file's path."""
+    comparison table, metric charts, params, environment and notebook snapshots. Returns the file's path.
+
+    ``plotly`` says how the metric charts travel: ``"cdn"`` (default: interactive, plotly.js loaded from
+    cdn.plot.ly when the report is opened — a light file), ``"inline"`` (plotly.js embedded: about 5 MB, works
+    offline) or ``"static"`` (SVG images drawn with matplotlib: light, offline, not interactive)."""
     from ..report.export import export_report as _export
 
     client = get_client()
     client.writer.flush(raise_errors=False)
     ids = _run_ids(runs)
-    return _export(ids, path, client.backend, title=title, max_points=max_points, progress=progress)
+    return _export(ids, path, client.backend, title=title, max_points=max_points, progress=progress, plotly=plotly)
 
 
 def gc(grace_hours: float = 1.0, dry_run: bool = False) -> dict:

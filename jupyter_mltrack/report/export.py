@@ -2,8 +2,8 @@
 
 The report is a notebook composed from the runs and rendered with nbconvert's HTML exporter: a comparison table
 (params and last metric values, differing params marked), one chart per metric series with more than one point, a
-line per run (static plotly figures; plotly.js is embedded once so the file works offline — a single value is a row
-of the tables, not a chart), then for each run its params, metrics, tags, environment, its tracked cell with its
+line per run (plotly figures, with plotly.js from its CDN, embedded once, or drawn as SVG images: ``report/charts.py``
+— a single value is a row of the tables, not a chart), then for each run its params, metrics, tags, environment, its tracked cell with its
 outputs and figures, its logged figures and images (``report/figures.py``: static images), and its notebook
 snapshot, cells and outputs as they ran.
 """
@@ -73,10 +73,13 @@ def comparison_html(runs: list[dict]) -> str:
     return _table(headers, rows, "mltrack-compare") + note
 
 
-def charts_html(runs: list[dict], series_of: Callable[[str, str, dict], dict | None]) -> list[str]:
-    """One static plotly figure per metric (name + context), a line per run."""
+def charts_html(runs: list[dict], series_of: Callable[[str, str, dict], dict | None],
+                static: bool = False) -> list[str]:
+    """One chart per metric (name + context), a line per run: a plotly figure, or (``static``) an SVG image."""
     import plotly.graph_objects as go
     import plotly.io as pio
+
+    from .charts import static_chart
 
     keys: dict[str, tuple[str, dict]] = {}
     for r in runs:
@@ -86,7 +89,7 @@ def charts_html(runs: list[dict], series_of: Callable[[str, str, dict], dict | N
     out = []
     for key in sorted(keys):
         name, ctx = keys[key]
-        fig = go.Figure()
+        fig, lines = go.Figure(), []
         for r in runs:
             if not any(m["key"] == key for m in r["metrics"]):
                 continue
@@ -94,8 +97,12 @@ def charts_html(runs: list[dict], series_of: Callable[[str, str, dict], dict | N
             if s is None:
                 continue
             p = s["points"]
-            fig.add_trace(go.Scatter(x=p.steps.tolist(), y=[None if v != v else v for v in p.values.tolist()],
-                                     mode="lines+markers" if len(p) < 50 else "lines", name=_label(r)))
+            lines.append((_label(r), p.steps.tolist(), [None if v != v else v for v in p.values.tolist()]))
+            fig.add_trace(go.Scatter(x=lines[-1][1], y=lines[-1][2], mode="lines+markers" if len(p) < 50 else "lines",
+                                     name=_label(r)))
+        if static:
+            out.append(static_chart(key, name, lines))
+            continue
         fig.update_layout(title=key, xaxis_title="step", yaxis_title=name, height=360,
                           margin=dict(l=50, r=20, t=50, b=40), template="plotly_white")
         out.append(pio.to_html(fig, include_plotlyjs=False, full_html=False,
@@ -136,14 +143,18 @@ def environment_html(env: dict | None) -> str:
 
 def build_report(runs: list[dict], read_file: Callable[[int, str], bytes],
                  series_of: Callable[[str, str, dict], dict | None], title: str | None = None,
-                 figures_of: Callable[[str], list[dict]] | None = None) -> str:
+                 figures_of: Callable[[str], list[dict]] | None = None, *, plotly: str = "cdn") -> str:
     """The report's HTML. ``read_file(artifact_id, path)`` reads artifact bytes; ``series_of(run_id, name,
     context)`` returns a (downsampled) series dict or None; ``figures_of(run_id)`` the run's figures
-    (``report/figures.py`` draws them as static images)."""
+    (``report/figures.py`` draws them as static images); ``plotly``: how charts are carried (``report/charts.py``:
+    "cdn", "inline" or "static")."""
     import nbformat
     from nbconvert import HTMLExporter
 
+    from .charts import check_plotly_mode, plotly_head
     from .diff import pick_snapshot
+
+    check_plotly_mode(plotly)
 
     title = title or ("Run " + _label(runs[0]) if len(runs) == 1 else f"{len(runs)} runs")
     nb = nbformat.v4.new_notebook()
@@ -161,7 +172,7 @@ def build_report(runs: list[dict], read_file: Callable[[int, str], bytes],
                        f"{time.strftime('%Y-%m-%d %H:%M')} by jupyter_mltrack"))
     nb.cells.append(md("## Comparison" if len(runs) > 1 else "## Summary"))
     nb.cells.append(html_cell(comparison_html(runs)))
-    charts = charts_html(runs, series_of)
+    charts = charts_html(runs, series_of, static=plotly == "static")
     if charts:
         nb.cells.append(md("## Metrics"))
         for c in charts:
@@ -225,16 +236,14 @@ def build_report(runs: list[dict], read_file: Callable[[int, str], bytes],
     exporter.register_preprocessor(
         TagRemovePreprocessor(remove_input_tags={"mltrack-report"}, enabled=True), enabled=True)
     body, _ = exporter.from_notebook_node(nb)
-    import plotly.offline
-
-    plotly_js = plotly.offline.get_plotlyjs()
     style = """<style>
 .mltrack-table { border-collapse: collapse; margin: 0.5em 0; font-size: 13px; }
 .mltrack-table th, .mltrack-table td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
 .mltrack-table th { background: #f3f3f3; }
 .mltrack-chart { min-height: 360px; }
 </style>"""
-    head = f"<script type=\"text/javascript\">{plotly_js}</script>{style}"
+    # plotly.js only when a chart needs it ("static" reports' plotly figures logged without a PNG: from the CDN)
+    head = plotly_head("cdn" if plotly == "static" else plotly, "plotly-graph-div" in body) + style
     return body.replace("</head>", head + "</head>", 1)
 
 
@@ -242,9 +251,12 @@ PROGRESS_FROM = 20  # runs; below this an export is quick enough to stay silent
 
 
 def export_report(run_ids: list[str], path: str | Path, backend, title: str | None = None,
-                  max_points: int = _MAX_CHART_POINTS, progress: bool | None = None) -> Path:
+                  max_points: int = _MAX_CHART_POINTS, progress: bool | None = None, plotly: str = "cdn") -> Path:
     """Write the report of ``run_ids`` to ``path`` (HTML) using a client backend; returns the path. A progress bar
-    (notebook-aware) shows for large exports unless ``progress=False``."""
+    (notebook-aware) shows for large exports unless ``progress=False``; ``plotly``: see ``report/charts.py``."""
+    from .charts import check_plotly_mode
+
+    check_plotly_mode(plotly)
     from tqdm.auto import tqdm
 
     show = progress if progress is not None else len(run_ids) >= PROGRESS_FROM
@@ -267,8 +279,8 @@ def export_report(run_ids: list[str], path: str | Path, backend, title: str | No
                 return None
 
         out = Path(path)
-        out.write_text(build_report(runs, backend.read_artifact_file, series_of, title, backend.list_figures),
-                       encoding="utf-8")
+        out.write_text(build_report(runs, backend.read_artifact_file, series_of, title, backend.list_figures,
+                                    plotly=plotly), encoding="utf-8")
         bar.update(bar.total - bar.n)
     finally:
         bar.close()

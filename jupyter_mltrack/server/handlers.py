@@ -27,6 +27,7 @@ from .serving import SERVING_ROUTES
 from .ab import AB_ROUTES
 from .figures import FIGURE_ROUTES
 from .describe import DESCRIBE_ROUTES
+from ..report.charts import PLOTLY_MODES
 from .team import TEAM_ROUTES
 from .series_format import MSGPACK, encode_msgpack, packed_series, wants_msgpack
 
@@ -212,6 +213,10 @@ class ReportHandler(BaseHandler):
         if ids is None:
             raise ApiError(InvalidInput("query parameter 'runs' (comma-separated run ids) is required"))
         title = self.str_arg("title")
+        plotly = self.str_arg("plotly") or "cdn"
+        if plotly not in PLOTLY_MODES:
+            raise ApiError(InvalidInput(f"query parameter 'plotly' must be one of {', '.join(PLOTLY_MODES)}, "
+                                        f"not {plotly!r:.40}"))
 
         def work():
             from ..report.export import build_report
@@ -226,14 +231,14 @@ class ReportHandler(BaseHandler):
                     return None
 
             return build_report(run_dicts, lambda aid, path: store.read_artifact_file(aid, path, actor), series_of,
-                                title, lambda run_id: store.list_figures(run_id, actor))
+                                title, lambda run_id: store.list_figures(run_id, actor), plotly=plotly)
 
         body = await self.call(work)
         name = (f"mltrack-{ids[0]}" if len(ids) == 1 else f"mltrack-{len(ids)}-runs") + ".html"
         self.set_header("Content-Type", "text/html; charset=UTF-8")
         disp = "attachment" if (self.str_arg("download") or "1") in ("1", "true") else "inline"
         self.set_header("Content-Disposition", f"{disp}; filename={name}")
-        # the report embeds plotly.js and runs it: keep it off the Jupyter origin's privileges
+        # the report runs plotly.js (embedded or from its CDN): keep it off the Jupyter origin's privileges
         self.set_header("Content-Security-Policy", "sandbox allow-scripts allow-popups")
         self.finish(body, set_content_type="text/html; charset=UTF-8")  # APIHandler.finish would say JSON
 

@@ -418,7 +418,10 @@ def document(version: str) -> dict:
             "parameters": [_q("runs", "comma-separated run ids (1–1000)", _RUN_IDS, required=True),
                            _q("title", "report title"),
                            _q("download", "1 or true (default) for Content-Disposition: attachment; "
-                                          "anything else (0) shows it inline")],
+                                          "anything else (0) shows it inline"),
+                           _q("plotly", "how charts travel: cdn (default: plotly.js from its CDN, a light file), "
+                                        "inline (plotly.js embedded, ~5 MB, offline) or static (SVG images)",
+                              {"type": "string", "enum": ["cdn", "inline", "static"]})],
             "responses": {"200": {"description": "the report", "content": {"text/html": {}}}, **_ERRORS}}},
         "/mltrack/api/models": {
             "get": {"summary": "Registered model versions (newest first), optionally of one project or name",

@@ -36,7 +36,7 @@ def test_export_report_html(tracking, tmp_path):
     assert text.count("<title>LR sweep</title>") == 1
     assert text.count('class="plotly-graph-div"') == 1  # loss[subset=train]: acc, one value per run, is no chart
     assert "<td>acc</td><td>0.6</td>" in text  # … but a row of the run's metrics table
-    assert "Plotly.newPlot" in text and "plotly.js" in text.lower()  # plotly.js embedded: works offline
+    assert "Plotly.newPlot" in text and 'src="https://cdn.plot.ly/plotly-' in text  # light: plotly.js from the CDN
     assert "loss[subset=train]" in text and "lr-0.1" in text and "lr-0.01" in text
     assert "<b>0.1</b>" in text  # the differing param is marked
     assert "My experiment notebook" in text and "training with lr" in text  # the snapshot, outputs included
@@ -44,6 +44,35 @@ def test_export_report_html(tracking, tmp_path):
     # a DataFrame from search_runs is accepted too
     out2 = R.export_report(R.search_runs(project="Report"), tmp_path / "all.html")
     assert out2.read_text().count('class="plotly-graph-div"') == 1
+
+
+def test_light_inline_and_static_reports(tracking, tmp_path):
+    """The default report loads plotly.js from its CDN (a light file); "inline" embeds it (offline, ~5 MB);
+    "static" draws the charts as SVG images and holds no script."""
+    import plotly.offline
+    import pytest
+
+    from jupyter_mltrack.core.errors import InvalidInput
+
+    R = tracking
+    ids = _runs(R, tmp_path)
+    plotly_js = plotly.offline.get_plotlyjs()
+    light = R.export_report(ids, tmp_path / "light.html")
+    inline = R.export_report(ids, tmp_path / "inline.html", plotly="inline")
+    static = R.export_report(ids, tmp_path / "static.html", plotly="static")
+    sizes = {p.name: p.stat().st_size for p in (light, inline, static)}
+    assert sizes["inline.html"] > len(plotly_js) > 4_000_000, sizes
+    assert sizes["light.html"] < 1_000_000 and sizes["static.html"] < 1_000_000, sizes
+    assert sizes["inline.html"] - sizes["light.html"] > 0.95 * len(plotly_js), sizes  # the bundle is the difference
+    text = light.read_text()
+    assert plotly_js[:2000] not in text
+    assert "did not load (offline?)" in text  # what a chart says where plotly.js could not be loaded
+    assert plotly_js[:2000] in inline.read_text()
+    svg = static.read_text()
+    assert svg.count("<svg") >= 1 and 'class="plotly-graph-div"' not in svg and "cdn.plot.ly" not in svg
+    assert "loss[subset=train]" in svg and "lr-0.01" in svg  # the chart's title and the runs' legend
+    with pytest.raises(InvalidInput, match="plotly must be one of cdn, inline, static"):
+        R.export_report(ids, tmp_path / "x.html", plotly="svg")
 
 
 def test_export_cli(tracking, store_dir, tmp_path, capsys):
@@ -93,3 +122,21 @@ def test_durations_read_in_ms_below_a_second():
 
     assert [duration_text(s) for s in (0.0, 0.0424, 0.9994, 1.25, 75, 7384)] == \
         ["0 ms", "42 ms", "999 ms", "1.2 s", "1 min 15 s", "2 h 3 min"]
+
+
+async def test_the_report_route_takes_the_plotly_mode(jp_fetch):
+    import pytest
+    from tornado.httpclient import HTTPClientError
+
+    batch = {"runs": [{"id": "rep1", "project": "Report"}],
+             "metrics": [{"run_id": "rep1", "name": "loss", "values": [3.0, 2.0, 1.0]}]}
+    await jp_fetch("mltrack", "api", "batch", method="POST", body=json.dumps(batch))
+    bodies = {}
+    for mode in ("cdn", "static", None):
+        params = {"runs": "rep1", **({"plotly": mode} if mode else {})}
+        bodies[mode] = (await jp_fetch("mltrack", "api", "report", params=params)).body.decode()
+    assert 'src="https://cdn.plot.ly/plotly-' in bodies["cdn"] and 'src="https://cdn.plot.ly/plotly-' in bodies[None]
+    assert "<svg" in bodies["static"] and "cdn.plot.ly" not in bodies["static"]
+    with pytest.raises(HTTPClientError) as e:
+        await jp_fetch("mltrack", "api", "report", params={"runs": "rep1", "plotly": "png"})
+    assert e.value.code == 400 and "'plotly' must be one of cdn, inline, static" in e.value.response.body.decode()
