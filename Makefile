@@ -53,8 +53,9 @@ bench: install chromium
 	$(PY) bench/explorer.py
 	$(PY) bench/jobs.py
 	$(PY) bench/ab.py
+	$(PY) bench/serving.py
 
-.PHONY: bench-team bench-explorer bench-jobs bench-ab
+.PHONY: bench-team bench-explorer bench-jobs bench-ab bench-serving
 # the explorer in chromium: table first paint, scrolling, a 1,000-run grouped chart (bench/explorer.py)
 bench-explorer: install chromium
 	$(PY) bench/explorer.py
@@ -66,6 +67,10 @@ bench-jobs: install
 # A/B tests: the weighted split of 10,000 requests, the routing overhead against the same model alone (bench/ab.py)
 bench-ab: install
 	$(PY) bench/ab.py
+
+# serving: predict p50/p99 and requests/s of mltrack serve beside mlflow models serve of the same model
+bench-serving: install
+	$(PY) bench/serving.py
 
 # the team path: PostgreSQL, a team-mode server, 1 and 16 client processes with API keys (bench/team.py)
 bench-team: install
