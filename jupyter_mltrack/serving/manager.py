@@ -14,8 +14,8 @@ serving :func:`.app.app_from_env`) on a free loopback port — and keeps its row
   version ``/health`` reports is recorded when an alias moved it.
 
 The service process opens the store itself (``MLTRACK_URI`` and ``MLTRACK_ARTIFACTS`` in its environment, never in
-the spec stored in the row). Every method blocks (process starts, HTTP to loopback, store writes): the server calls
-them on a worker thread. Nothing here imports Jupyter or tornado.
+the spec stored in the row; a database server's password in a private libpq password file, as for a job). Every
+method blocks (process starts, HTTP to loopback, store writes): the server calls them on a worker thread. Nothing here imports Jupyter or tornado.
 """
 
 from __future__ import annotations
@@ -216,10 +216,19 @@ class ProcessManager:
             return ""
         return f"; the end of its log ({self._log_path(name)}):\n{text}" if text else ""
 
-    def _env(self, spec_json: str) -> dict[str, str]:
+    def _env(self, name: str, spec_json: str) -> dict[str, str]:
+        """The service's environment: the store as ``MLTRACK_URI`` — a database server's without its password,
+        which a private libpq password file beside the log holds (``jobs/credentials.py``, as for a job)."""
+        from ..jobs.credentials import process_store_env
+
         env = dict(os.environ)
         loc = self.store.location
-        env["MLTRACK_URI"] = loc.path or str(loc.url)
+        if loc.path:
+            env["MLTRACK_URI"] = loc.path
+        else:
+            folder = self.log_dir / f"{name}.credentials"
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            env.update(process_store_env(str(loc.url), folder))
         if self.store.blobs.location:
             env["MLTRACK_ARTIFACTS"] = self.store.blobs.location
         env[SPEC_ENV] = spec_json
@@ -235,7 +244,7 @@ class ProcessManager:
             log.flush()
             proc = subprocess.Popen(
                 [sys.executable, "-m", "jupyter_mltrack.serving", "--host", self.host, "--port", str(port)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self._env(spec.to_json()),
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self._env(name, spec.to_json()),
                 start_new_session=True, close_fds=True)
         self.procs[name] = proc
         now = time.time()
