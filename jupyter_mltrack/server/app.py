@@ -93,7 +93,6 @@ class MLTrackApp(ExtensionApp):
         from .handlers import ROUTES, STATIC_ROUTES
         from .serving import SERVE_ROUTES
 
-
         self.handlers.extend(ROUTES + STATIC_ROUTES + SERVE_ROUTES)
 
     async def stop_extension(self) -> None:
