@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from ..serving._models import V1, register_house
-from .conftest import open_lab, wait_until
+from .conftest import SHOTS, open_lab, wait_until
 
 pytestmark = pytest.mark.ui
 
@@ -83,3 +83,57 @@ def test_deploy_a_model_version_from_its_button_predict_stop_start_delete(serve_
     row.locator(".jp-mltrack-service-delete").click()
     wait_until(lambda: row.count() == 0, 60, "the deployment deleted")
     assert _call(lab, "GET", "mltrack/api/deployments/house-ui").status_code == 404
+
+
+def test_ab_panel_counts_real_requests_and_promotes_the_winner(serve_lab, page):
+    lab = serve_lab
+    r = _call(lab, "POST", "mltrack/api/deployments", json={
+        "name": "house-ab", "project": "Serve", "kind": "ab_test", "models": {"house@1": 0.5, "house@2": 0.5},
+        "strategy": "round_robin"})
+    assert r.status_code == 201, r.text
+    run_id = r.json()["run_id"]
+    answered = {"house@1": 0, "house@2": 0}
+    for i in range(20):
+        a = _call(lab, "POST", "mltrack/serve/house-ab/predict", json=ROWS)
+        assert a.status_code == 200, a.text
+        ref = a.json()["ref"]
+        answered[ref] += 1
+        if i < 8:  # rewards: the challenger does better
+            f = _call(lab, "POST", "mltrack/serve/house-ab/feedback",
+                      json={"request_id": a.json()["request_id"], "reward": 1.0 if ref == "house@2" else 0.0})
+            assert f.status_code == 200, f.text
+    assert answered == {"house@1": 10, "house@2": 10}
+
+    _open_tab(page, lab, "services")
+    row = page.locator('.jp-mltrack-service[data-deployment="house-ab"]')
+    row.wait_for(timeout=30_000)
+    assert row.get_attribute("data-kind") == "ab_test" and row.get_attribute("data-status") == "running"
+    assert row.locator(".jp-mltrack-service-serves").inner_text() == "house@1 50 % · house@2 50 %"
+    row.locator(".jp-mltrack-ab-toggle").click()
+    panel = page.locator('.jp-mltrack-ab-panel[data-deployment="house-ab"]')
+    m1 = panel.locator('.jp-mltrack-ab-model[data-model="house@1"]')
+    m2 = panel.locator('.jp-mltrack-ab-model[data-model="house@2"]')
+    wait_until(lambda: m1.locator(".jp-mltrack-ab-requests").inner_text() == "10", 30, "house@1's requests")
+    assert m2.locator(".jp-mltrack-ab-requests").inner_text() == "10"
+    assert m1.locator(".jp-mltrack-ab-errors").inner_text() == "0"
+    assert float(m1.locator(".jp-mltrack-ab-p50").inner_text()) > 0
+    assert float(m2.locator(".jp-mltrack-ab-p99").inner_text()) >= float(m2.locator(".jp-mltrack-ab-p50").inner_text())
+    assert m2.locator(".jp-mltrack-ab-reward").inner_text() == "1.000 (n=4)"
+    assert m1.locator(".jp-mltrack-ab-reward").inner_text() == "0.000 (n=4)"
+    page.screenshot(path=str(SHOTS / "ab_panel.png"))
+    # live: more requests show up without reloading
+    for _ in range(4):
+        assert _call(lab, "POST", "mltrack/serve/house-ab/predict", json=ROWS).status_code == 200
+    wait_until(lambda: m1.locator(".jp-mltrack-ab-requests").inner_text() == "12", 30, "the panel to follow")
+
+    # Promote the challenger: house@champion moves to v2 and the test stops (its run's last values stay shown)
+    m2.locator(".jp-mltrack-ab-promote").click()
+    wait_until(lambda: _settled(row, "stopped"), 60, "the test stopped by the promotion")
+    assert _call(lab, "GET", "mltrack/api/models/resolve?ref=house@champion&project=Serve").json()["version"] == 2
+    assert lab.api(f"mltrack/api/runs/{run_id}")["tags"].get("promoted")
+    wait_until(lambda: m1.locator(".jp-mltrack-ab-requests").inner_text() == "12", 30, "the run's recorded counts")
+    assert "its run's last values" in panel.inner_text()
+    # its run's charts: the Metrics tab with the test's run selected
+    panel.locator(".jp-mltrack-ab-run").click()
+    page.wait_for_selector('.jp-mltrack-explorer-tab[data-tab="metrics"][aria-selected="true"]')
+    wait_until(lambda: "1 selected" in page.locator(".jp-mltrack-explorer-count").inner_text(), 30, "the run selected")
