@@ -22,7 +22,7 @@ _API = {
                                       "log_confusion_matrix"),
     "jupyter_mltrack.client.tracking": ("flush", "set_tracking_uri", "get_tracking_uri"),
     "jupyter_mltrack.client.queries": ("get_run", "search_runs", "list_projects", "list_experiments",
-                                       "diff_notebooks", "RunDiff", "export_report", "gc"),
+                                       "diff_notebooks", "RunDiff", "export_report", "gc", "restore_notebook"),
     "jupyter_mltrack.client.registry": ("log_model", "register_model", "register_best", "set_alias", "set_stage",
                                         "get_model_version", "list_models", "load_model"),
     "jupyter_mltrack.client.datasets": ("log_dataset", "use_dataset", "diff_datasets", "list_datasets",
@@ -61,7 +61,8 @@ if TYPE_CHECKING:  # pragma: no cover
         log_param, log_params, set_tag, set_tags, start_run,
     )
     from .client.queries import (
-        RunDiff, diff_notebooks, export_report, gc, get_run, list_experiments, list_projects, search_runs,
+        RunDiff, diff_notebooks, export_report, gc, get_run, list_experiments, list_projects, restore_notebook,
+        search_runs,
     )
     from .client.datasets import diff_datasets, list_datasets, log_dataset, set_dataset_alias, use_dataset
     from .client.inputs import log_pipeline, use_params

@@ -58,8 +58,9 @@ def search_runs(
 
 class RunDiff(dict):
     """What differs between two runs: ``params``, ``metrics`` (last values), ``tags`` ({key: {"a", "b"}}), ``cell``
-    (the tracked cells: sources, magic line included, and outputs, with line diffs) and ``notebook`` (cell-by-cell
-    comparison of their notebook snapshots). Shown as readable text (``print``, the notebook's text form) and HTML."""
+    (the tracked cells: sources, magic line included, and outputs, with line diffs), ``notebook`` (cell-by-cell
+    comparison of their notebook snapshots) and ``history`` (of their execution histories, when ``notebook``
+    compared saved or live documents; else None). Shown as readable text (``print``, the notebook's text form) and HTML."""
 
     def __str__(self) -> str:
         from ..report.diff import diff_text
@@ -76,7 +77,9 @@ class RunDiff(dict):
 
 
 def diff_notebooks(run_a: "Run | str", run_b: "Run | str") -> RunDiff:
-    """Compare two runs: params, last metric values, tags and their notebook snapshots (cells via nbdime)."""
+    """Compare two runs: params, last metric values, tags, their tracked cells (source as written and outputs), their
+    notebook snapshots (cells via nbdime) and, when those were saved or live documents, their execution histories
+    (what ran, in order, with its outputs)."""
     from ..report.diff import run_diff
 
     client = get_client()
@@ -84,6 +87,39 @@ def diff_notebooks(run_a: "Run | str", run_b: "Run | str") -> RunDiff:
     a = client.backend.get_run(run_a.id if isinstance(run_a, Run) else run_a)
     b = client.backend.get_run(run_b.id if isinstance(run_b, Run) else run_b)
     return RunDiff(run_diff(a, b, client.backend.read_artifact_file))
+
+
+def restore_notebook(run: "Run | str", path: str | os.PathLike | None = None) -> Path:
+    """Write the run's notebook snapshot (the best one stored: the live document, else the saved file when it shows
+    the run, else the execution history) to a new notebook file and return its path.
+
+    ``path`` defaults to ``<notebook name>-<run id prefix>.ipynb`` in the current folder (the run's name, or
+    ``run``, when the notebook's name is unknown). Never overwrites: when the file exists, ``-1``, ``-2``… is added
+    to its name (as the sidebar's "Open notebook snapshot" does). NotFound when the run has no snapshot."""
+    from ..report.diff import pick_snapshot
+
+    client = get_client()
+    client.writer.flush(raise_errors=False)
+    info = client.backend.get_run(run.id if isinstance(run, Run) else str(run))
+    art, f = pick_snapshot(info)
+    if f is None:
+        raise NotFound(f"run {info['id']!r} has no notebook snapshot")
+    data = client.backend.read_artifact_file(art["id"], f["path"])
+    if path is None:
+        nb_path = (art.get("metadata") or {}).get("notebook_path") or ""
+        stem = Path(nb_path).stem if nb_path else (info.get("name") or "run")
+        stem = "".join(c if c.isalnum() or c in "-_." else "-" for c in stem).strip(".-") or "run"
+        path = Path.cwd() / f"{stem}-{info['id'][:8]}.ipynb"
+    target = Path(path)
+    for n in range(10_000):
+        candidate = target if n == 0 else target.with_name(f"{target.stem}-{n}{target.suffix}")
+        try:
+            with open(candidate, "xb") as out:  # exclusive: never replaces a file, even one made a moment ago
+                out.write(data)
+            return candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{target} and 9999 numbered names beside it exist")
 
 
 def _run_ids(runs) -> list[str]:

@@ -2,8 +2,9 @@
 
 What is compared, first to last: params, metrics, tags; the tracked cell of each run (``cell.ipynb``: its source as
 written, ``%%track_run`` line included, and its outputs — or ``cell.py``); then the notebooks: the live document, else
-the saved file when it is not stale (saved after the tracked cell began), else the execution history. Two histories
-are aligned cell by cell on the frontend's cell ids (the latest execution of each cell; content where there is no
+the saved file when it is not stale (saved after the tracked cell began), else the execution history; and, when the
+notebooks compared were not the histories, the two execution histories too (``history``: what ran, in the order it
+ran, with its outputs — what a saved file does not show). Two histories are aligned cell by cell on the frontend's cell ids (the latest execution of each cell; content where there is no
 id), so cells run in between pair up instead of showing as added; other notebooks are compared with nbdime.
 :func:`diff_text` and :func:`diff_html` render a diff for reading.
 
@@ -240,32 +241,49 @@ def run_diff(run_a: dict, run_b: dict, read_file) -> dict:
         "cell": tracked_cell_diff(_tracked_cell(run_a, read_file), _tracked_cell(run_b, read_file)),
         "notebook": None,
     }
+    out["history"] = None
     art_a, f_a = pick_snapshot(run_a)
     art_b, f_b = pick_snapshot(run_b)
     if f_a is None or f_b is None:
         missing = [r["id"] for r, f in ((run_a, f_a), (run_b, f_b)) if f is None]
         out["notebook_note"] = "no notebook snapshot for run " + " and ".join(missing)
         return out
+    out["notebook"] = _compare(art_a, f_a, art_b, f_b, read_file)
+    if out["notebook"]["a"]["label"] != HISTORY or out["notebook"]["b"]["label"] != HISTORY:
+        h_a, h_b = _history_file(art_a), _history_file(art_b)
+        if h_a is not None and h_b is not None:  # the saved or live documents were compared: the histories too
+            out["history"] = _compare(art_a, h_a, art_b, h_b, read_file)
+    return out
+
+
+HISTORY = "execution history"
+
+
+def _history_file(art: dict) -> dict | None:
+    labels = (art.get("metadata") or {}).get("files", {})
+    return next((f for f in art.get("files", []) if labels.get(f["path"]) == HISTORY), None)
+
+
+def _compare(art_a: dict, f_a: dict, art_b: dict, f_b: dict, read_file) -> dict:
+    """Two snapshot files compared cell by cell (two histories aligned on cell ids, other notebooks by nbdime)."""
     labels_a = (art_a.get("metadata") or {}).get("files", {})
     labels_b = (art_b.get("metadata") or {}).get("files", {})
-    histories = labels_a.get(f_a["path"]) == labels_b.get(f_b["path"]) == "execution history"
     if f_a["sha256"] == f_b["sha256"]:
         nb = json.loads(read_file(art_a["id"], f_a["path"]))
         cells = [_entry("unchanged", i, i, c, c) for i, c in enumerate(nb.get("cells", []))]
-    elif histories:
+    elif labels_a.get(f_a["path"]) == labels_b.get(f_b["path"]) == HISTORY:
         cells = history_diff(json.loads(read_file(art_a["id"], f_a["path"])),
                              json.loads(read_file(art_b["id"], f_b["path"])))
     else:
         cells = notebook_diff(json.loads(read_file(art_a["id"], f_a["path"])),
                               json.loads(read_file(art_b["id"], f_b["path"])))
-    out["notebook"] = {
+    return {
         "a": {"artifact_id": art_a["id"], "path": f_a["path"], "label": labels_a.get(f_a["path"], "")},
         "b": {"artifact_id": art_b["id"], "path": f_b["path"], "label": labels_b.get(f_b["path"], "")},
         "cells": cells,
         "summary": {k: sum(1 for c in cells if c["change"] == k) for k in ("unchanged", "modified", "added", "removed")},
         "outputs_changed": sum(1 for c in cells if c["outputs_changed"]),
     }
-    return out
 
 
 # -- reading a diff --------------------------------------------------------------------------------------------------
@@ -295,9 +313,11 @@ def diff_text(d: dict, unchanged: bool = False) -> str:
     nb = d.get("notebook")
     if nb is None:
         lines.append(f"Notebook: {d.get('notebook_note', 'no snapshot')}")
-    else:
+    for title, nb in (("Notebook", nb), ("Execution history", d.get("history"))):
+        if nb is None:
+            continue
         s = nb["summary"]
-        lines.append(f"Notebook ({nb['a']['label'] or nb['a']['path']} / {nb['b']['label'] or nb['b']['path']}): "
+        lines.append(f"{title} ({nb['a']['label'] or nb['a']['path']} / {nb['b']['label'] or nb['b']['path']}): "
                      f"{s['modified']} modified, {s['added']} added, {s['removed']} removed, {s['unchanged']} unchanged;"
                      f" outputs changed in {nb['outputs_changed']}")
         for c in nb["cells"]:
@@ -357,9 +377,11 @@ def diff_html(d: dict) -> str:
     nb = d.get("notebook")
     if nb is None:
         parts.append(f"<p><b>Notebook</b>: {esc(d.get('notebook_note', 'no snapshot'))}</p>")
-    else:
+    for title, nb in (("Notebook", nb), ("Execution history", d.get("history"))):
+        if nb is None:
+            continue
         s = nb["summary"]
-        parts.append(f"<p><b>Notebook</b> ({esc(nb['a']['label'] or nb['a']['path'])}): {s['modified']} modified, "
+        parts.append(f"<p><b>{title}</b> ({esc(nb['a']['label'] or nb['a']['path'])}): {s['modified']} modified, "
                      f"{s['added']} added, {s['removed']} removed, {s['unchanged']} unchanged cells; outputs changed "
                      f"in {nb['outputs_changed']}</p>")
         for c in nb["cells"]:

@@ -132,6 +132,12 @@ _ERRORS = {
     "404": _json(_ref("Error"), "Unknown run, project, experiment, artifact or series"),
 }
 
+_NOTEBOOK_DIFF = {"type": ["object", "null"], "properties": {  # RunDiff's notebook and history
+    "a": {"type": "object"}, "b": {"type": "object"}, "summary": {"type": "object"}, "outputs_changed": {"type": "integer"},
+    "cells": {"type": "array", "items": {"type": "object", "properties": {
+        "change": {"type": "string", "enum": ["unchanged", "modified", "added", "removed"]}, "a": {"type": ["integer", "null"]},
+        "b": {"type": ["integer", "null"]}, "cell_type": {"type": "string"}, "source_a": {"type": ["string", "null"]},
+        "source_b": {"type": ["string", "null"]}, "source_diff": {"type": "string"}, "outputs_changed": {"type": "boolean"}}}}}}
 SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
@@ -224,15 +230,8 @@ SCHEMAS: dict[str, Any] = {
                  "properties": {
                      "source_a": _S, "source_b": _S, "source_diff": _S, "outputs_known": {"type": "boolean"},
                      "outputs_a": _S, "outputs_b": _S, "outputs_diff": _S, "outputs_changed": {"type": "boolean"}}},
-        "notebook": {"type": ["object", "null"], "properties": {
-            "a": {"type": "object"}, "b": {"type": "object"}, "summary": {"type": "object"},
-            "outputs_changed": {"type": "integer"},
-            "cells": {"type": "array", "items": {"type": "object", "properties": {
-                "change": {"type": "string", "enum": ["unchanged", "modified", "added", "removed"]},
-                "a": {"type": ["integer", "null"]}, "b": {"type": ["integer", "null"]},
-                "cell_type": {"type": "string"}, "source_a": {"type": ["string", "null"]},
-                "source_b": {"type": ["string", "null"]}, "source_diff": {"type": "string"},
-                "outputs_changed": {"type": "boolean"}}}}}}}},
+        "notebook": _NOTEBOOK_DIFF, "history": {**_NOTEBOOK_DIFF, "description": "the execution histories, when "
+                                                "notebook compared saved or live documents (else null)"}}},
     "Series": {"type": "object", "properties": {
         "run_id": {"type": "string"}, "name": {"type": "string"}, "context": {"type": "object"},
         "key": {"type": "string"}, "total_count": {"type": "integer"}, "downsampled": {"type": "boolean"},
