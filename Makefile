@@ -53,12 +53,17 @@ bench: install chromium
 	$(PY) bench/explorer.py
 	$(PY) bench/jobs.py
 	$(PY) bench/ab.py
+	$(PY) bench/figures.py
 	$(PY) bench/serving.py
 
-.PHONY: bench-team bench-explorer bench-jobs bench-ab bench-serving
+.PHONY: bench-team bench-explorer bench-jobs bench-ab bench-figures bench-serving
 # the explorer in chromium: table first paint, scrolling, a 1,000-run grouped chart (bench/explorer.py)
 bench-explorer: install chromium
 	$(PY) bench/explorer.py
+
+# figures and images: what log_figure / log_image / log_confusion_matrix cost the cell and the writer (bench/figures.py)
+bench-figures: install
+	$(PY) bench/figures.py
 
 # jobs: trigger → run in the store, the scheduler's tick with 1,000 jobs (bench/jobs.py)
 bench-jobs: install

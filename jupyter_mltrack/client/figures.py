@@ -6,8 +6,9 @@ A call checks its arguments and takes a snapshot of what it was given, then hand
 (``Writer.defer``): encoding, uploading the files (content-addressed: the same bytes are stored once) and the
 batch's ``figures`` item (``core/figures.py`` says which files each kind has). What the call itself costs:
 
-- a matplotlib figure is rendered to PNG and SVG in the call — the figure is a live object the cell may change or
-  close right after, so its snapshot *is* its rendering (docs/benchmarks.md has the measured cost);
+- a matplotlib figure is copied in the call (pickled, ~10 ms: the figure is a live object the cell may change or
+  close right after) and the copy rendered to PNG and SVG on the writer thread; a figure that cannot be pickled is
+  rendered in the call (a few hundred ms; docs/benchmarks.md has the measured costs);
 - a plotly figure is turned into its JSON in the call; its PNG, when kaleido is installed, is rendered from that
   JSON on the writer thread;
 - an image is checked and copied in the call, encoded to PNG on the writer thread;
@@ -22,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import operator
+import pickle
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
@@ -86,8 +88,11 @@ def figure_renderings(fig: Any) -> tuple[str, Callable[[], Files]]:
         fig = getattr(fig, "figure", fig)  # an Axes: its figure
         if not hasattr(fig, "savefig"):
             raise InvalidInput(f"log_figure: fig is a {type(fig).__name__}; pass a matplotlib Figure or Axes")
-        files = [("figure.png", _savefig(fig, "png")), ("figure.svg", _savefig(fig, "svg"))]
-        return "matplotlib", lambda: files
+        copy = _figure_copy(fig)
+        if copy is None:  # a figure that cannot be copied is rendered now: that is its snapshot
+            files = _matplotlib_files(fig)
+            return "matplotlib", lambda: files
+        return "matplotlib", lambda: _matplotlib_files(pickle.loads(copy))
     if mod.startswith("plotly") and hasattr(fig, "to_plotly_json"):
         import plotly.io as pio
 
@@ -95,6 +100,37 @@ def figure_renderings(fig: Any) -> tuple[str, Callable[[], Files]]:
         return "plotly", lambda: [("figure.json", text.encode("utf-8")), *_plotly_png(text)]
     raise InvalidInput(f"log_figure: fig must be a matplotlib Figure (or Axes) or a plotly Figure, not "
                        f"{mod + '.' if mod else ''}{type(fig).__name__}")
+
+
+def _matplotlib_files(fig) -> Files:
+    return [("figure.png", _savefig(fig, "png")), ("figure.svg", _savefig(fig, "svg"))]
+
+
+class _DetachedPickler(pickle.Pickler):
+    """Pickles a figure as a figure of no pyplot state: unpickled on the writer thread, the copy must not become a
+    new pyplot figure (the inline backend would show it under the cell)."""
+
+    def __init__(self, file, fig):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.fig = fig
+
+    def reducer_override(self, obj):
+        if obj is self.fig:
+            state = obj.__getstate__()
+            state.pop("_restore_to_pylab", None)
+            return (type(obj).__new__, (type(obj),), state)
+        return NotImplemented
+
+
+def _figure_copy(fig) -> bytes | None:
+    """A snapshot of a matplotlib figure as pickled bytes (about 10 ms, against a few hundred for rendering it to
+    PNG and SVG in the call), or None when it cannot be pickled (an artist holding a lambda, say)."""
+    buf = io.BytesIO()
+    try:
+        _DetachedPickler(buf, fig).dump(fig)
+    except Exception:
+        return None
+    return buf.getvalue()
 
 
 def _savefig(fig, fmt: str) -> bytes:

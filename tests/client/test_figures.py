@@ -60,6 +60,42 @@ def test_a_matplotlib_figure_is_stored_as_png_and_svg(tracking, store_dir):
     assert png_pixels(file_bytes(store_dir, f["steps"][0], "figure.png")).ndim == 3
 
 
+def test_a_pyplot_figure_is_copied_without_a_second_pyplot_figure(tracking, store_dir):
+    """The copy rendered on the writer thread is no pyplot figure (the inline backend would show it again)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2, 3])
+    try:
+        before = plt.get_fignums()
+        with tracking.start_run() as run:
+            tracking.log_figure(fig, "pyplot")
+        run.flush()
+        assert plt.get_fignums() == before
+    finally:
+        plt.close(fig)
+    assert {x["path"] for x in figures_of(store_dir, run)["pyplot"]["steps"][0]["files"]} == {"figure.png",
+                                                                                             "figure.svg"}
+
+
+def test_a_figure_that_cannot_be_copied_is_rendered_in_the_call(tracking, store_dir):
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    ax.plot([1, 2, 3])
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, pos: f"<{x:g}>"))  # a lambda: no pickle
+    with tracking.start_run() as run:
+        run.log_figure(fig, "lambda")
+        fig.clear()
+    svg = file_bytes(store_dir, figures_of(store_dir, run)["lambda"]["steps"][0], "figure.svg")
+    assert b"&lt;1&gt;" in svg or b"<1>" in svg  # the formatter's labels: rendered before clear()
+
+
 def test_a_matplotlib_axes_logs_its_figure(tracking, store_dir):
     from matplotlib.figure import Figure
 
