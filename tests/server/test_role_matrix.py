@@ -136,6 +136,12 @@ def world(tmp_path_factory):
     from jupyter_mltrack.jobs.runner import run_here
 
     run_here(store, store.run_job("p-job"))  # an execution with a run and a log
+    from jupyter_mltrack.core.deployments import DeploymentRows
+
+    # an A/B test of P that is not running (promoting it moves an alias and records it stopped: no process needed)
+    DeploymentRows(store).create("p-ab", P, "ab_test", {"name": "p-ab", "project": P, "kind": "ab_test",
+                                                        "models": {"p_model@1": 1.0}, "strategy": "weighted"},
+                                 actor["olga"])
     keys = {name: store.create_key(name, label="matrix")["key"] for name in ("root", "vera", "carl", "quinn")}
     revoked = store.create_key("root", label="revoked")
     store.revoke_key(revoked["id"])
@@ -401,6 +407,10 @@ RULES: dict[tuple[str, str], Rule | list[Rule]] = {
     (_JOB + "/executions", "GET"): Rule("viewer", lambda w, c: Sample(A + "jobs/p-job/executions")),
     (_JOB + "/log", "GET"): Rule("viewer", lambda w, c: Sample(A + "jobs/p-job/log", {
         "execution": str(w.store.job_executions("p-job")[-1]["id"])}), check=_check_job_log),  # the fixture's
+    # A/B tests: promoting the winner moves an alias and stops the test, a contributor's
+    (A + "deployments/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})/promote", "POST"): Rule(
+        "contributor", lambda w, c: Sample(A + "deployments/p-ab/promote", json={"model": "p_model@1"}),
+        check=lambda r, c: _is((r.json()["version"], r.json()["deployment"]["status"]), (1, "stopped"))),
     # anything else under the API: 404, after authentication
     **{(A + "(?P<path>.*)", m): Rule("authenticated", lambda w, c: Sample(A + "no/such/route"), 404,
                                      _check_unknown_route)
