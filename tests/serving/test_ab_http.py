@@ -136,9 +136,14 @@ def test_the_test_is_a_tracked_run_with_series_per_model_ended_on_stop(store_pat
         assert s["reward_mean[model=house@challenger]"]["last"] == 0.5
         assert s["errors[model=house@champion]"]["last"] == 0
         assert not math.isnan(s["latency_p99_ms[model=house@champion]"]["last"])
-        # the run table and the search language see it like any run
+        # the run table, the search language and the charts see it like any run
         runs, _ = store.search_runs(project="Houses", filter="tags.kind = 'ab_test'")
         assert run_id in {r["id"] for r in runs}
+        runs, _ = store.search_runs(project="Houses", filter="metrics.reward_mean[model=house@challenger] < 0.6")
+        assert [r["id"] for r in runs] == [run_id]
+        points = store.get_series(run_id, "requests", {"model": "house@champion"})["points"]
+        assert len(points.steps) >= 2 and list(points.steps) == sorted(set(points.steps))  # a point per write
+        assert points.values[-1] == refs["house@champion"]
     finally:
         store.close()
 
