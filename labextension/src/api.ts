@@ -864,6 +864,19 @@ export async function resumeJob(name: string, settings?: ServerConnection.ISetti
   return sendJson<Job>('POST', apiUrl('jobs/' + encodeURIComponent(name) + '/resume', settings), undefined, settings);
 }
 
+/** A job's executions, newest first (`limit`: 50 by default). */
+export async function listJobExecutions(
+  name: string,
+  limit?: number,
+  settings?: ServerConnection.ISettings
+): Promise<JobExecution[]> {
+  const body = await requestJson<{ executions: JobExecution[] }>(
+    'jobs/' + encodeURIComponent(name) + '/executions' + query({ limit }),
+    settings
+  );
+  return body.executions;
+}
+
 /** The log of a job's newest execution that has a run, as far as it went. */
 export function getJobLog(
   name: string,

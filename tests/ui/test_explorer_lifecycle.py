@@ -128,3 +128,33 @@ def test_models_view_moves_an_alias_sets_a_stage_and_links_runs_and_lineage(life
     # the source run opens in the sidebar
     view.locator('.jp-mltrack-models-version[data-model-version="2"] .jp-mltrack-models-run').click()
     page.locator('.jp-mltrack-run-detail[data-run-id="t2"]').wait_for(timeout=30_000)
+
+
+def test_jobs_tab_lists_a_projects_jobs_with_their_executions(life, page):
+    lab = life
+    (lab.root / "wide_job.py").write_text("print('hello from the explorer job', flush=True)\n")
+    store = lab.store()
+    try:
+        store.create_job({"name": "wide-job", "script": str(lab.root / "wide_job.py"), "project": "Life"})
+        store.create_job({"name": "elsewhere", "script": str(lab.root / "wide_job.py"), "project": "Other"})
+    finally:
+        store.close()
+    open_lab(page, lab)
+    page.wait_for_function("() => window.jupyterapp.commands.hasCommand('mltrack:open-explorer')", timeout=60_000)
+    page.evaluate("() => { window.jupyterapp.commands.execute('mltrack:open-explorer'); }")
+    page.wait_for_selector(".jp-mltrack-explorer-project", state="visible")
+    page.select_option(".jp-mltrack-explorer-project", "Life")
+    page.click('.jp-mltrack-explorer-tab[data-tab="jobs"]')
+    jobs = page.locator('.jp-mltrack-jobs-wide[data-project="Life"]')
+    row = jobs.locator('li[data-job="wide-job"]')
+    row.wait_for(timeout=30_000)
+    assert jobs.locator('li[data-job="elsewhere"]').count() == 0  # another project's job
+    assert row.locator(".jp-mltrack-job-execution").count() == 0
+    row.locator("button.jp-mltrack-job-run").click()
+    execution = row.locator(".jp-mltrack-job-execution")
+    wait_until(lambda: execution.count() == 1 and execution.get_attribute("data-status") == "finished", 90,
+               "the execution to finish")
+    run_link = execution.locator(".jp-mltrack-job-run-link")
+    run_id = run_link.inner_text()
+    run_link.click()
+    page.locator(f'.jp-mltrack-run-detail[data-run-id="{run_id}"]').wait_for(timeout=30_000)

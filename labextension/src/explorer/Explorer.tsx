@@ -26,9 +26,10 @@ import { ChartSettings, DEFAULT_CHART, MetricsView } from './MetricsView';
 import { ModelFocus, ModelsView } from './ModelsView';
 import { RunsTable, TableQuery } from './RunsTable';
 import { ServicesView, useDeployments, VersionServices } from './ServicesView';
+import { JobsPanel } from '../jobs/JobsPanel';
 import { FiguresCompare } from '../figures/FiguresCompare';
 
-export type ExplorerTab = 'runs' | 'metrics' | 'figures' | 'lineage' | 'models' | 'services';
+export type ExplorerTab = 'runs' | 'metrics' | 'figures' | 'lineage' | 'models' | 'services' | 'jobs';
 
 const TABS: { id: ExplorerTab; label: string }[] = [
   { id: 'runs', label: 'Runs' },
@@ -36,7 +37,8 @@ const TABS: { id: ExplorerTab; label: string }[] = [
   { id: 'figures', label: 'Figures' },
   { id: 'lineage', label: 'Lineage' },
   { id: 'models', label: 'Models' },
-  { id: 'services', label: 'Services' }
+  { id: 'services', label: 'Services' },
+  { id: 'jobs', label: 'Jobs' }
 ];
 
 /** The Models tab with each version's services (the project's deployments, polled while it is shown). */
@@ -302,6 +304,15 @@ export function ExplorerApp(props: {
         />
       ) : tab === 'services' ? (
         <ServicesView model={model} project={project} onChartRun={chartRun} />
+      ) : tab === 'jobs' ? (
+        <JobsPanel
+          key={project}
+          settings={model.settings}
+          visible={() => !document.hidden}
+          project={project}
+          wide
+          onOpenRun={props.onOpenRun}
+        />
       ) : tab === 'figures' ? (
         <FiguresCompare model={model} runIds={selectedList} onOpenRun={props.onOpenRun} />
       ) : tab === 'runs' ? (
