@@ -110,7 +110,7 @@ def list_figures(conn: Connection, run_id: str) -> list[Figure]:
         steps[k][r.step] = {"step": r.step, "artifact_id": r.artifact_id, "created_at": r.created_at,
                             "files": files.get(r.artifact_id, [])}
     out = []
-    for k in sorted(groups):
+    for k in sorted(groups, key=lambda k: (k[0], k[1] != "{}", k[1])):  # by name, the one without context first
         g = groups[k]
         g["steps"] = sorted(steps[k].values(), key=lambda s: (s["step"] is not None, s["step"] or 0))
         out.append(g)

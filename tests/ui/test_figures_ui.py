@@ -20,8 +20,11 @@ COUNTS = {("bird", "bird"): 1, ("cat", "cat"): 2, ("dog", "dog"): 2, ("dog", "ca
 
 def _log(store_dir) -> dict[str, dict[str, list[int]]]:
     """Two runs of project "Figs" logged with the Python API into the lab's store: run "figs-a" an image series at
-    steps 0, 1, 2 and a confusion matrix; "figs-b" the series at steps 0 and 2. Answers run id → figure key →
+    steps 0, 1, 2, a confusion matrix, a matplotlib and a plotly figure; "figs-b" the series at steps 0 and 2. Answers run id → figure key →
     the artifact id of each step."""
+    import plotly.graph_objects as go
+    from matplotlib.figure import Figure
+
     import jupyter_mltrack as mlt
     from jupyter_mltrack.client.tracking import reset
 
@@ -33,6 +36,10 @@ def _log(store_dir) -> dict[str, dict[str, list[int]]]:
                 mlt.log_image(np.full((6, 8, 3), (80 * step, 40, 200 - 80 * step), dtype=np.uint8), "samples",
                               step=step)
             mlt.log_confusion_matrix(Y_TRUE, Y_PRED)
+            fig = Figure(figsize=(3, 2))
+            fig.add_subplot().plot([1, 3, 2])
+            mlt.log_figure(fig, "curve")
+            mlt.log_figure(go.Figure(go.Bar(x=["x", "y"], y=[4, 5])), "bars")
         with mlt.start_run("figs-b", project="Figs", capture_environment=False) as b:
             for step in (0, 2):
                 mlt.log_image(np.full((6, 8), 30 + 100 * step, dtype=np.uint8), "samples", step=step)
@@ -148,3 +155,46 @@ def test_two_runs_side_by_side_in_the_explorer(fpage, lab, figs):
     cm = page.locator('.jp-mltrack-figures-row[data-figure="confusion_matrix"]')
     cm.locator(f'.jp-mltrack-figures-cell[data-run-id="{a}"] .jp-mltrack-confusion-grid').wait_for()
     assert "not logged by this run" in cm.locator(f'.jp-mltrack-figures-cell[data-run-id="{b}"]').inner_text()
+
+
+def test_matplotlib_and_plotly_figures_in_the_run_detail(fpage, lab, figs):
+    page = fpage
+    a, _ = _run_ids(figs)
+    open_lab(page, lab)
+    detail = _open_run(page, a)
+    assert _shown(detail.locator('figure[data-figure="curve"] img')) == f"{figs[a]['curve'][0]}/figure.svg"
+    # plotly.js comes from the server (as for the notebook widgets) and draws the stored JSON
+    detail.locator('figure[data-figure="bars"] .jp-mltrack-figure-plotly .main-svg').first.wait_for()
+    assert detail.locator('figure[data-figure="bars"] .jp-mltrack-figure-plotly .bars path').count() == 2
+
+
+def test_the_slider_follows_a_series_still_logging(fpage, lab, figs):
+    """Left at the newest step, the slider moves on as steps arrive; moved back, it stays where it was put."""
+    import jupyter_mltrack as mlt
+    from jupyter_mltrack.client.tracking import reset
+
+    page = fpage
+    mlt.set_tracking_uri(str(lab.store_dir))
+    try:
+        run = mlt.start_run("figs-live", project="Figs", capture_environment=False)
+        run.log_image(np.zeros((4, 4), dtype=np.uint8), "live", step=0)
+        run.log_image(np.zeros((4, 4), dtype=np.uint8) + 50, "live", step=1)
+        run.flush()
+        open_lab(page, lab)
+        detail = _open_run(page, run.id)
+        value = detail.locator('figure[data-figure="live"] .jp-mltrack-step-value')
+        value.wait_for()
+        assert value.get_attribute("data-step") == "1"
+        run.log_image(np.zeros((4, 4), dtype=np.uint8) + 100, "live", step=2)
+        run.flush()
+        wait_until(lambda: value.get_attribute("data-step") == "2", 30, "the new step to show")
+        detail.locator('figure[data-figure="live"] input[type="range"]').fill("0")
+        wait_until(lambda: value.get_attribute("data-step") == "0", 10, "step 0")
+        run.log_image(np.zeros((4, 4), dtype=np.uint8) + 150, "live", step=3)
+        run.flush()
+        wait_until(lambda: "of 4" in detail.locator('figure[data-figure="live"] .jp-mltrack-step-slider').inner_text(),
+                   30, "the fourth step to arrive")
+        assert value.get_attribute("data-step") == "0"
+        run.end()
+    finally:
+        reset()

@@ -209,7 +209,13 @@ function PlotlyFigure(props: { step: FigureStep; name: string; settings: ServerC
     ]).then(
       ([Plotly, fig]) => {
         if (live && el) {
-          const layout = { ...(fig.layout ?? {}), autosize: true };
+          // the sidebar is narrow: plotly's default margins (80 px a side) would leave the plot a sliver
+          const narrow = el.clientWidth < 420;
+          const layout = {
+            ...(fig.layout ?? {}),
+            autosize: true,
+            ...(narrow ? { margin: { l: 40, r: 10, t: 30, b: 30 }, height: 260 } : {})
+          };
           void Plotly.newPlot(el, fig.data ?? [], layout, { responsive: true, displaylogo: false });
         }
       },
@@ -298,6 +304,16 @@ export function stepAt(figure: Figure | undefined, step: number | null): FigureS
   return best ?? (step === null ? figure.steps[figure.steps.length - 1] : null);
 }
 
+/** The step a slider shows: the one picked, or (none picked, or the last one picked) the newest, so a series still
+ * logging keeps showing its latest image until the slider is moved back. */
+export function usePickedStep(steps: (number | null)[]): [number, (i: number) => void] {
+  const [picked, setPicked] = React.useState<{ step: number | null } | null>(null);
+  const at = picked === null ? -1 : steps.indexOf(picked.step);
+  const index = at < 0 ? steps.length - 1 : at;
+  const onIndex = (i: number) => setPicked(i >= steps.length - 1 ? null : { step: steps[i] });
+  return [Math.max(index, 0), onIndex];
+}
+
 /** A slider over `steps` (hidden when there is one step or none); shows the step chosen. */
 export function StepSlider(props: {
   steps: (number | null)[];
@@ -336,7 +352,7 @@ export function StepSlider(props: {
 export function FigureCard(props: { figure: Figure; settings: ServerConnection.ISettings }): JSX.Element {
   const { figure } = props;
   const steps = unionSteps([figure]);
-  const [index, setIndex] = React.useState(steps.length - 1);
+  const [index, setIndex] = usePickedStep(steps);
   const current = steps.length ? steps[Math.min(index, steps.length - 1)] : null;
   return (
     <figure className="jp-mltrack-figure" data-figure={figure.key} data-kind={figure.kind}>

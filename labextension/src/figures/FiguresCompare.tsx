@@ -9,7 +9,7 @@ import { runColor } from '../explorer/chartData';
 import { ErrorMessage, Loading } from '../sidebar/common';
 import { useResource } from '../sidebar/hooks';
 import { TrackerModel } from '../sidebar/model';
-import { FigureStepView, stepAt, StepSlider, unionSteps } from './FigureView';
+import { FigureStepView, stepAt, StepSlider, unionSteps, usePickedStep } from './FigureView';
 
 /** Columns at most (a wider selection shows its first runs). */
 export const MAX_FIGURE_RUNS = 8;
@@ -23,7 +23,7 @@ function FigureRow(props: {
   const { figureKey, runIds, byRun, model } = props;
   const figures = runIds.map(id => byRun.get(id)?.get(figureKey));
   const steps = unionSteps(figures);
-  const [index, setIndex] = React.useState(steps.length - 1);
+  const [index, setIndex] = usePickedStep(steps);
   const current = steps.length ? steps[Math.min(index, steps.length - 1)] : null;
   const kind = figures.find(f => f)?.kind ?? '';
   return (
