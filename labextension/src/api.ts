@@ -563,7 +563,7 @@ export async function getArtifactJson<T>(
 
 /** Send a JSON body (`POST` / `PUT`) or none (`DELETE`) and parse the JSON answer, if any. */
 async function sendJson<T>(
-  method: 'POST' | 'PUT' | 'DELETE',
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   url: string,
   body: unknown,
   settings?: ServerConnection.ISettings
@@ -979,4 +979,63 @@ export async function getServiceInfo(name: string, settings?: ServerConnection.I
   const url = URLExt.join(s.baseUrl, 'mltrack', 'serve', encodeURIComponent(name), 'info');
   const response = await requestRaw(url, { method: 'GET' }, settings);
   return (await response.json()) as ServiceInfo;
+}
+
+/** A campaign: the runs of one question (a sweep, an ablation), named across projects; its description holds the
+ * hypothesis. `project`: the project it was created in. */
+export interface Campaign {
+  id: number;
+  name: string;
+  description: string;
+  project: string | null;
+  created_at: number;
+  /** its runs (listed for a project: that project's runs) */
+  run_count: number;
+}
+
+/** `GET campaigns?project=`: the campaigns created in a project or holding its runs. */
+export async function listCampaigns(
+  project?: string | number,
+  settings?: ServerConnection.ISettings
+): Promise<Campaign[]> {
+  const body = await requestJson<{ campaigns: Campaign[] }>('campaigns' + query({ project }), settings);
+  return body.campaigns;
+}
+
+/** What a description belongs to: a project, or an experiment or a campaign of it. */
+export interface DescriptionTarget {
+  project: string;
+  experiment?: string;
+  campaign?: string;
+}
+
+/** Set the description of a project (team mode: owner), an experiment or a campaign (contributor) — `POST projects`,
+ * `POST experiments` or `POST campaigns` with the description; an empty one clears it. */
+export async function setDescription(
+  target: DescriptionTarget,
+  description: string,
+  settings?: ServerConnection.ISettings
+): Promise<void> {
+  if (target.campaign) {
+    const body = { project: target.project, name: target.campaign, description };
+    await sendJson('POST', apiUrl('campaigns', settings), body, settings);
+  } else if (target.experiment) {
+    const body = { project: target.project, name: target.experiment, description };
+    await sendJson('POST', apiUrl('experiments', settings), body, settings);
+  } else {
+    await sendJson('POST', apiUrl('projects', settings), { name: target.project, description }, settings);
+  }
+}
+
+/** A run's inline edit: any of its description, name and tags (a null value deletes the tag). */
+export interface RunEdit {
+  description?: string;
+  name?: string;
+  tags?: { [key: string]: string | null };
+}
+
+/** `PATCH runs/{run_id}`: change a run's description, name or tags in one batch; answers the run. */
+export async function editRun(runId: string, edit: RunEdit, settings?: ServerConnection.ISettings): Promise<Run> {
+  const run = await sendJson<Run>('PATCH', apiUrl('runs/' + encodeURIComponent(runId), settings), edit, settings);
+  return run as Run;
 }

@@ -25,6 +25,7 @@ import { LineageTarget, LineageView } from './LineageView';
 import { ChartSettings, DEFAULT_CHART, MetricsView } from './MetricsView';
 import { ModelFocus, ModelsView } from './ModelsView';
 import { RunsTable, TableQuery } from './RunsTable';
+import { ALL, Scope, ScopeDescription, ScopePicker } from './ScopeBar';
 import { ServicesView, useDeployments, VersionServices } from './ServicesView';
 import { JobsPanel } from '../jobs/JobsPanel';
 import { FiguresCompare } from '../figures/FiguresCompare';
@@ -135,6 +136,7 @@ export function ExplorerApp(props: {
   useSignal(model.dataChanged);
   const projects = useResource<Project[]>(model, 'explorer:projects', () => listProjects(model.settings));
   const [project, setProject] = React.useState<string>('');
+  const [scope, setScope] = React.useState<Scope>(ALL);
   const [tab, setTab] = React.useState<ExplorerTab>('runs');
   const [filter, setFilter] = React.useState('');
   const [filterError, setFilterError] = React.useState<string | null>(null);
@@ -190,10 +192,12 @@ export function ExplorerApp(props: {
     setSort(null);
     setFilter('');
     setChart(DEFAULT_CHART);
+    setScope(ALL);
   }, [project]);
 
-  const columnsRes = useResource<RunColumns>(model, `explorer:columns:${project}`, () =>
-    project ? getRunColumns({ project }, model.settings) : Promise.resolve({ params: [], metrics: [], tags: [] })
+  const inScope = { project, experiment: scope.experiment || undefined, campaign: scope.campaign || undefined };
+  const columnsRes = useResource<RunColumns>(model, `explorer:columns:${JSON.stringify(inScope)}`, () =>
+    project ? getRunColumns(inScope, model.settings) : Promise.resolve({ params: [], metrics: [], tags: [] })
   );
   const all = React.useMemo(() => allColumns(columnsRes.data), [columnsRes.data]);
   const columns = layoutColumns(all, prefs);
@@ -201,7 +205,7 @@ export function ExplorerApp(props: {
   const groupColumns = all.filter(c => c.kind === 'param' || c.kind === 'tag');
   const sortText = sort ? `${sort.id} ${sort.desc ? 'DESC' : 'ASC'}` : '';
   const orderBy = groupCol ? [`${groupCol.id} ASC`, sortText].filter(x => x).join(', ') : sortText;
-  const query: TableQuery = { project, filter, orderBy };
+  const query: TableQuery = { project, filter, orderBy, ...scope };
   const onTotal = React.useCallback((t: number | null, err: string | null) => {
     setTotal(t);
     setFilterError(err);
@@ -241,6 +245,7 @@ export function ExplorerApp(props: {
             ))}
           </select>
         </label>
+        <ScopePicker model={model} project={project} scope={scope} onScope={setScope} />
         <div className="jp-mltrack-explorer-tabs" role="tablist">
           {TABS.map(t => (
             <button
@@ -278,6 +283,9 @@ export function ExplorerApp(props: {
           </button>
         )}
       </div>
+      {tab === 'runs' && (
+        <ScopeDescription model={model} project={projects.data?.find(p => p.name === project)} scope={scope} />
+      )}
       {(tab === 'runs' || tab === 'metrics') && (
         <FilterInput
           value={filter}

@@ -64,6 +64,8 @@ async function loadRuns(model: TrackerModel, query: TableQuery, selected: string
   const page = await listRunRows(
     {
       project: query.project,
+      experiment: query.experiment || undefined,
+      campaign: query.campaign || undefined,
       filter: filter || undefined,
       order_by: query.orderBy || undefined,
       limit: ids.length ? ids.length : maxRuns

@@ -18,10 +18,13 @@ export interface TableQuery {
   project: string;
   filter: string;
   orderBy: string;
+  /** only the runs of this experiment or campaign ('' or absent: all) */
+  experiment?: string;
+  campaign?: string;
 }
 
 function queryKey(q: TableQuery): string {
-  return JSON.stringify([q.project, q.filter, q.orderBy]);
+  return JSON.stringify([q.project, q.filter, q.orderBy, q.experiment ?? '', q.campaign ?? '']);
 }
 
 interface Pages {
@@ -74,6 +77,8 @@ function useRunPages(model: TrackerModel, query: TableQuery, first: number, last
       listRunRows(
         {
           project: query.project,
+          experiment: query.experiment || undefined,
+          campaign: query.campaign || undefined,
           filter: query.filter || undefined,
           order_by: query.orderBy || undefined,
           limit: PAGE_SIZE,

@@ -3,11 +3,12 @@ import { Clipboard } from '@jupyterlab/apputils';
 import { caretLeftIcon, copyIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { getRun, Run } from '../api';
+import { editRun, getRun, Run } from '../api';
 import { RunFigures } from '../figures/RunFigures';
 import { formatDuration, isoTime, localTime, relativeTime, runLabel } from '../format';
 import { ErrorMessage, Loading, RememberedSection, StatusBadge } from './common';
 import { ExportButton } from './compare';
+import { EditableText, TagsEditor } from './edit';
 import { useNow, useResource } from './hooks';
 import { RunLineage, RunModelVersions } from './lifecycle';
 import { TrackerModel } from './model';
@@ -17,8 +18,7 @@ import {
   DetailActions,
   InputsList,
   MetricsTable,
-  ParamsTable,
-  TagsTable
+  ParamsTable
 } from './sections';
 
 function CopyId(props: { id: string }): JSX.Element {
@@ -149,7 +149,16 @@ function DetailBody(props: { model: TrackerModel; run: Run; actions: DetailActio
           <h2 title={runLabel(run)}>{runLabel(run)}</h2>
         </div>
         <CopyId id={run.id} />
-        {run.description && <p className="jp-mltrack-description">{run.description}</p>}
+        <EditableText
+          className="jp-mltrack-description jp-mltrack-run-description"
+          value={run.description ?? ''}
+          what="run's description"
+          placeholder="No description: what is this run testing?"
+          onSave={async description => {
+            await editRun(run.id, { description }, model.settings);
+            await model.refresh();
+          }}
+        />
         <DetailToolbar model={model} run={run} actions={actions} />
       </header>
       <Facts model={model} run={run} now={now} />
@@ -166,7 +175,13 @@ function DetailBody(props: { model: TrackerModel; run: Run; actions: DetailActio
         <MetricsTable metrics={run.metrics} />
       </RememberedSection>
       <RememberedSection model={model} scope="section" name="tags" title="Tags" count={Object.keys(tags).length}>
-        <TagsTable tags={tags} />
+        <TagsEditor
+          tags={tags}
+          onSave={async changes => {
+            await editRun(run.id, { tags: changes }, model.settings);
+            await model.refresh();
+          }}
+        />
       </RememberedSection>
       <RunFigures model={model} runId={run.id} />
       <RememberedSection model={model} scope="section" name="artifacts" title="Artifacts" count={run.artifacts.length}>

@@ -66,8 +66,9 @@ export function useResource<T>(
         if (!same) {
           model.cache.set(key, data);
         }
+        // (another view sharing the key may have stored this data first: keep `s` only if it shows it)
         setState(s =>
-          same && s.key === key && s.error === null && !s.loading
+          same && s.key === key && s.error === null && !s.loading && s.data === previous
             ? s
             : { key, data: same ? (previous as T) : data, error: null, loading: false }
         );
