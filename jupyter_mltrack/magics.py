@@ -363,6 +363,9 @@ def load(ipython) -> None:
         ipython.events.register(event, getattr(cells, event))
     if hasattr(ipython.display_pub, "register_hook"):
         ipython.display_pub.register_hook(cells.displayed)
+    from .client.streams import install as keep_streams
+
+    keep_streams(ipython)  # IPython 8: what cells print, for the history snapshot
     _loaded[id(ipython)] = cells
 
 
@@ -372,6 +375,9 @@ def unload(ipython) -> None:
     if cells is None:
         return
     cells.names.remove()
+    from .client.streams import uninstall as forget_streams
+
+    forget_streams(ipython)
     if hasattr(ipython.display_pub, "unregister_hook"):
         ipython.display_pub.unregister_hook(cells.displayed)
     if cells.strip in ipython.input_transformers_cleanup:

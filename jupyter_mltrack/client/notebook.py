@@ -20,8 +20,10 @@ import sys
 import time
 import weakref
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from .streams import recorded_streams
 from .cell_outputs import ARTIFACT_TAG, own_tagged_outputs, tagged_cells, tagged_outputs  # noqa: F401 (re-exported)
 from .fingerprint import RACY_SECONDS, stat_key
 
@@ -182,14 +184,20 @@ def history_cells(ip, limit_output: int = 10_000) -> list[dict]:
             cell["outputs"] = recorded.get(line) or []
             if line in errors:
                 cell["error"] = errors[line]
-        elif line in out_ns:
-            try:
-                text = repr(out_ns[line])
-            except Exception as e:  # a broken __repr__ must not break the snapshot
-                text = f"<repr failed: {e!r}>"
-            if len(text) > limit_output:
-                text = text[:limit_output] + "\n… (truncated)"
-            cell["output"] = text
+        else:  # IPython 8: what the cell printed (client/streams.py), then its result
+            streams = recorded_streams(line)
+            if line in out_ns:
+                try:
+                    text = repr(out_ns[line])
+                except Exception as e:  # a broken __repr__ must not break the snapshot
+                    text = f"<repr failed: {e!r}>"
+                if len(text) > limit_output:
+                    text = text[:limit_output] + "\n… (truncated)"
+                cell["output"] = text
+            if streams:
+                result = [] if cell["output"] is None else [
+                    SimpleNamespace(output_type="execute_result", bundle={"text/plain": cell["output"]})]
+                cell["outputs"] = streams + result
         if line in CELL_IDS:
             cell["cell_id"] = CELL_IDS[line]
         cells.append(cell)
