@@ -133,6 +133,8 @@ def test_ab_panel_counts_real_requests_and_promotes_the_winner(serve_lab, page):
     assert lab.api(f"mltrack/api/runs/{run_id}")["tags"].get("promoted")
     wait_until(lambda: m1.locator(".jp-mltrack-ab-requests").inner_text() == "12", 30, "the run's recorded counts")
     assert "its run's last values" in panel.inner_text()
+    assert m2.locator(".jp-mltrack-ab-reward").inner_text() == "1.000 (n=4)"  # as mlt.ab_results reads the run
+    assert m2.locator(".jp-mltrack-ab-requests").inner_text() == "12"
     # its run's charts: the Metrics tab with the test's run selected
     panel.locator(".jp-mltrack-ab-run").click()
     page.wait_for_selector('.jp-mltrack-explorer-tab[data-tab="metrics"][aria-selected="true"]')

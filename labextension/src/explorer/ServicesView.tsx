@@ -170,25 +170,43 @@ function Endpoint(props: { d: Deployment }): JSX.Element | null {
   );
 }
 
-/** Per-model counts of an A/B test: live from its service while it runs, else the last values of its run's series
- * (summed over workers; latency and reward of the first worker's series when there are several). */
-function fromRun(run: Run, refs: string[]): AbModelStats[] {
+/** Per-model counts of an A/B test: live from its service while it runs, else read back from its run's series as
+ * `mlt.ab_results` reads them (serving/ab_control.py, `combined_results`): the last value of each series, counts
+ * summed over the workers' contexts, the mean reward weighted by reward count, p99 the largest of the workers', p50
+ * their requests-weighted mean. */
+export function fromRun(run: Run, refs: string[]): AbModelStats[] {
   return refs.map(ref => {
-    const mine = run.metrics.filter(m => m.context && m.context['model'] === ref);
-    const sum = (name: string) =>
-      mine.filter(m => m.name === name).reduce((s, m) => s + (typeof m.last === 'number' ? m.last : 0), 0);
-    const first = (name: string) => {
-      const m = mine.find(x => x.name === name);
-      return m && typeof m.last === 'number' ? m.last : null;
-    };
+    const workers = new Map<string, { [metric: string]: number }>();
+    for (const m of run.metrics) {
+      if (!m.context || m.context['model'] !== ref || typeof m.last !== 'number') {
+        continue;
+      }
+      const w = m.context['worker'] ?? '';
+      workers.set(w, { ...(workers.get(w) ?? {}), [m.name]: m.last });
+    }
+    const ws = Array.from(workers.values());
+    const sum = (name: string) => ws.reduce((s, w) => s + (w[name] ?? 0), 0);
+    const requests = sum('requests');
+    const rewards = sum('reward_count');
+    const rewarded = ws.filter(w => w['reward_count'] && w['reward_mean'] !== undefined);
+    const p50s = ws.filter(w => w['latency_p50_ms'] !== undefined);
+    const weight = p50s.reduce((s, w) => s + (w['requests'] ?? 0), 0);
+    const p99s = ws.filter(w => w['latency_p99_ms'] !== undefined).map(w => w['latency_p99_ms']);
     return {
       model: ref,
-      requests: sum('requests'),
+      requests,
       errors: sum('errors'),
-      latency_p50_ms: first('latency_p50_ms'),
-      latency_p99_ms: first('latency_p99_ms'),
-      reward_mean: first('reward_mean'),
-      reward_count: sum('reward_count')
+      latency_p50_ms: weight
+        ? p50s.reduce((s, w) => s + w['latency_p50_ms'] * (w['requests'] ?? 0), 0) / weight
+        : p50s.length
+          ? p50s[0]['latency_p50_ms']
+          : null,
+      latency_p99_ms: p99s.length ? Math.max(...p99s) : null,
+      reward_mean:
+        rewards && rewarded.length
+          ? rewarded.reduce((s, w) => s + w['reward_mean'] * w['reward_count'], 0) / rewards
+          : null,
+      reward_count: rewards
     };
   });
 }
