@@ -32,7 +32,7 @@ def blob(store, data: bytes = b"hello") -> dict:
 
 def test_run_creation_is_idempotent_on_id(store):
     w = store.write_batch({"runs": [{"id": "r1", "name": "first", "project": "P", "experiments": ["E"]}]})
-    assert w == {"runs": 1, "params": 0, "tags": 0, "points": 0, "updates": 0, "artifacts": 0, "inputs": 0,
+    assert w == {"runs": 1, "params": 0, "tags": 0, "points": 0, "updates": 0, "artifacts": 0, "figures": 0, "inputs": 0,
                  "projects": 0, "experiments": 0, "campaigns": 0, "models": 0, "datasets": 0, "aliases": 0,
                  "stages": 0}
     w = store.write_batch({"runs": [{"id": "r1", "name": "second", "project": "P", "experiments": ["E"]}]})
@@ -284,7 +284,7 @@ def test_a_run_can_be_created_logged_and_ended_in_one_batch(store):
         "metrics": [{"run_id": "r", "name": "m", "values": [1.0, 2.0, 3.0]}],
         "updates": [{"run_id": "r", "status": "finished", "end_time": time.time()}],
     })
-    assert w == {"runs": 1, "params": 1, "tags": 0, "points": 3, "updates": 1, "artifacts": 0, "inputs": 0,
+    assert w == {"runs": 1, "params": 1, "tags": 0, "points": 3, "updates": 1, "artifacts": 0, "figures": 0, "inputs": 0,
                  "projects": 0, "experiments": 0, "campaigns": 0, "models": 0, "datasets": 0, "aliases": 0,
                  "stages": 0}
     run = store.get_run("r")

@@ -113,7 +113,7 @@ def test_the_same_batch_delivered_again_is_applied_once(times, backend, store, t
     b = full_batch(store, tag, f"session-{tag}-1")
     first = backend.write(json.loads(json.dumps(b)))
     assert first == {"projects": 1, "experiments": 1, "campaigns": 0, "runs": 1, "params": 2, "tags": 1, "points": 3,
-                     "artifacts": 1,
+                     "artifacts": 1, "figures": 0,
                      "inputs": 1, "updates": 1, "models": 1, "registered": first["registered"], "datasets": 0,
                      "aliases": 0, "stages": 0}
     assert [r["version"] for r in first["registered"]] == [1]
