@@ -158,3 +158,17 @@ def test_jobs_tab_lists_a_projects_jobs_with_their_executions(life, page):
     run_id = run_link.inner_text()
     run_link.click()
     page.locator(f'.jp-mltrack-run-detail[data-run-id="{run_id}"]').wait_for(timeout=30_000)
+
+
+def test_lineage_tab_shows_the_one_run_selected_in_the_table(life, page):
+    lab = life
+    open_lab(page, lab)
+    page.wait_for_function("() => window.jupyterapp.commands.hasCommand('mltrack:open-explorer')", timeout=60_000)
+    page.evaluate("() => { window.jupyterapp.commands.execute('mltrack:open-explorer'); }")
+    page.wait_for_selector(".jp-mltrack-explorer-project", state="visible")
+    page.select_option(".jp-mltrack-explorer-project", "Life")
+    page.click('.jp-mltrack-explorer-row[data-run-id="s1"] input[type="checkbox"]')
+    page.click('.jp-mltrack-explorer-tab[data-tab="lineage"]')
+    graph = page.locator('.jp-mltrack-explorer-lineage[data-run-id="s1"] .jp-mltrack-graph')
+    graph.locator('[data-node-id="run:d0"]').wait_for(timeout=30_000)  # the scoring run's model, back to the data
+    assert graph.locator('[data-kind="model"]').count() == 1 and graph.locator('[data-kind="dataset"]').count() == 1
