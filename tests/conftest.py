@@ -15,6 +15,8 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("MLTRACK_ARTIFACTS", raising=False)
     monkeypatch.delenv("MLTRACK_NOTEBOOK", raising=False)
     monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    for k in ("MLTRACK_SERVER_URL", "MLTRACK_SERVER_TOKEN", "MLTRACK_SERVER_STORE", "MLTRACK_WRITE_THROUGH_SERVER"):
+        monkeypatch.delenv(k, raising=False)  # what a server tells its children: never inherited by a test
     yield home
 
 

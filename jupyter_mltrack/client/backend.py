@@ -455,8 +455,36 @@ def _pack_default(o: Any):
     raise TypeError(f"cannot send {type(o).__name__}")
 
 
+def starting_server() -> tuple[str, str] | None:
+    """The Jupyter server that started this process, when it serves the very store this process would open by
+    default: (its base URL, its token) — else None. Writing through it keeps the store's work (SQLAlchemy, SQLite or
+    PostgreSQL writes) out of this process: a kernel's tracking then costs its interpreter almost nothing.
+    ``MLTRACK_WRITE_THROUGH_SERVER=0`` opens the store in-process instead."""
+    # what a Jupyter server running the extension tells the processes it starts (server/children.py)
+    url, token, store = (os.environ.get(k) for k in ("MLTRACK_SERVER_URL", "MLTRACK_SERVER_TOKEN",
+                                                        "MLTRACK_SERVER_STORE"))
+    if not (url and token and store):
+        return None
+    if os.environ.get("MLTRACK_WRITE_THROUGH_SERVER", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    from ..core.location import resolve_uri, store_fingerprint
+
+    try:
+        loc = resolve_uri(None)
+    except Exception:  # an unusable MLTRACK_URI is reported by the store that opens it
+        return None
+    if loc.kind == "http" or store_fingerprint(loc) != store:
+        return None
+    return url, token
+
+
 def open_backend(uri: str | None = None):
     """The backend for ``uri`` (or ``MLTRACK_URI``, or the default local store)."""
+    raw = uri if uri is not None else (os.environ.get("MLTRACK_URI") or "")
+    if raw.startswith(("http://", "https://")):  # a server: the store's modules (SQLAlchemy) are not imported
+        return HttpBackend(raw)
+    if uri is None and (server := starting_server()) is not None:
+        return HttpBackend(server[0], token=server[1])
     from ..core.store import Store, resolve_uri
 
     loc = resolve_uri(uri)

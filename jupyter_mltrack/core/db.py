@@ -1,6 +1,7 @@
 """The database layer: where a store lives (a URI), its engine, transactions, and the one thread that writes.
 
-- **Location** (:func:`resolve_uri`): the argument, else ``MLTRACK_URI``, else ``~/.mltrack/mltrack.db``.
+- **Location** (``core/location.py``, :func:`resolve_uri`): the argument, else ``MLTRACK_URI``, else
+  ``~/.mltrack/mltrack.db``.
 - **Engine**: SQLite in WAL mode (``BEGIN IMMEDIATE`` for writes, so two writers never deadlock upgrading a read
   lock; a 60 s busy timeout) or any SQLAlchemy URL — PostgreSQL for teams — through the same code.
 - **One write path** (:class:`Database`): every write transaction of a process runs on the database's single
@@ -21,7 +22,6 @@ import threading
 import time
 import weakref
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
@@ -32,58 +32,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from . import schema as S
 from .errors import InvalidInput
+from .location import DEFAULT_HOME, Location, default_home, resolve_uri  # noqa: F401 (re-exported)
 
 T = TypeVar("T")
 
-DEFAULT_HOME = "~/.mltrack"
 WRITE_DEADLINE = 300.0  # seconds a write keeps retrying while the database is busy
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# where a store lives
-
-
-@dataclass(frozen=True)
-class Location:
-    kind: str  # "sqlite" | "sql" | "http"
-    url: str  # SQLAlchemy URL, or the server's base URL for http
-    artifacts: str | None  # where artifact files live: a folder or s3://bucket/prefix; None: not given
-    path: str | None = None  # the SQLite file
-
-
-def default_home() -> Path:
-    return Path(os.environ.get("MLTRACK_HOME") or DEFAULT_HOME).expanduser()
-
-
-def resolve_uri(uri: str | os.PathLike | None = None) -> Location:
-    """Where a store lives: the argument, else ``MLTRACK_URI``, else ``~/.mltrack/mltrack.db``.
-
-    Accepted: a path to a ``.db`` file or to a folder (``<folder>/mltrack.db``), ``sqlite:///…``, any SQLAlchemy
-    URL such as ``postgresql+psycopg://…``, or ``http(s)://host/base/`` (a Jupyter server running the extension;
-    clients only). Artifact files live in ``MLTRACK_ARTIFACTS`` (a folder or ``s3://bucket/prefix``), else in
-    ``artifacts/`` beside a SQLite file; a database server's store has none without ``MLTRACK_ARTIFACTS`` (every
-    client must find the same files: never each its own home folder)."""
-    raw = os.fspath(uri) if uri is not None else (os.environ.get("MLTRACK_URI") or "")
-    artifacts_env = os.environ.get("MLTRACK_ARTIFACTS")
-    if not raw:
-        home = default_home()
-        p = home / "mltrack.db"
-        return Location("sqlite", f"sqlite:///{p}", artifacts_env or str(home / "artifacts"), str(p))
-    if raw.startswith(("http://", "https://")):
-        return Location("http", raw, None)
-    if raw.startswith("sqlite:"):
-        path = raw.split(":///", 1)[1] if ":///" in raw else ""
-        if not path or path == ":memory:":
-            raise InvalidInput("an in-memory SQLite store cannot be shared; give a file path")
-        p = Path(path.split("?", 1)[0]).expanduser()
-        return Location("sqlite", f"sqlite:///{p}", artifacts_env or str(p.parent / "artifacts"), str(p))
-    if "://" in raw:  # a database server: its artifact files must live where every client finds them
-        return Location("sql", raw, artifacts_env or None)
-    p = Path(raw).expanduser()
-    if p.is_dir() or raw.endswith(("/", os.sep)) or (not p.suffix and not p.exists()):
-        p = p / "mltrack.db"
-    p = p.absolute()
-    return Location("sqlite", f"sqlite:///{p}", artifacts_env or str(p.parent / "artifacts"), str(p))
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -33,6 +33,9 @@ class MLTrackApp(ExtensionApp):
     jobs_executor = Unicode(
         "local", config=True, help="Where jobs run: 'local' (subprocesses of this server) or 'dask' (the Dask "
         "cluster at jobs_dask_address; its workers open the same store).")
+    kernels_write_through = Bool(
+        True, config=True, help="Kernels, terminals and jobs this server starts write through it when they would "
+        "open its store (the store's work then stays out of their interpreter); False: they open it themselves.")
     jobs_dask_address = Unicode("", config=True, help="The Dask scheduler's address, e.g. tcp://127.0.0.1:8786.")
     jobs_max_concurrent = Int(4, config=True, help="Job executions this server runs at once (each job also has its "
                               "own max_concurrent).")
@@ -61,6 +64,10 @@ class MLTrackApp(ExtensionApp):
             mltrack_scheduler=self._start_scheduler() if self.jobs_scheduler else None,
         )
         self._start_deployments()
+        if self.kernels_write_through:
+            from .children import tell_children
+
+            self._untell_children = tell_children(self.serverapp, self.store)
 
     def _start_scheduler(self):
         from ..jobs.executors import make_executor
@@ -95,7 +102,11 @@ class MLTrackApp(ExtensionApp):
 
         self.handlers.extend(ROUTES + STATIC_ROUTES + SERVE_ROUTES)
 
+    _untell_children = None
+
     async def stop_extension(self) -> None:
+        if self._untell_children is not None:
+            self._untell_children()
         scheduler = self.settings.get("mltrack_scheduler")
         if scheduler is not None:  # its running jobs are terminated and end killed
             import asyncio
