@@ -309,6 +309,7 @@ def batch_of(w: World, c: Caller, section: str) -> dict:
         "projects": {"name": P},
         "projects+description": {"name": P, "description": f"by {c.name}"},
         "experiments": {"project": P, "name": f"p_exp by {c.name}"},
+        "campaigns": {"project": P, "name": f"p_camp by {c.name}", "description": f"by {c.name}"},
         "runs": {"id": f"prun_by_{tag}", "project": P},
         "params": {"run_id": "prun1", "key": f"by {c.name}", "value": 1},
         "tags": {"run_id": "prun1", "key": f"by {c.name}", "value": "x"},
@@ -346,6 +347,12 @@ RULES: dict[tuple[str, str], Rule | list[Rule]] = {
     (A + "columns", "GET"): Rule("viewer", lambda w, c: Sample(A + "columns", {"project": P}), check=_check_columns),
     (A + "runs/(?P<run_id>[A-Za-z0-9_-]{1,32})", "GET"): Rule("viewer", lambda w, c: Sample(A + "runs/prun1"),
                                                               check=_check_run),
+    # a run's inline edit and campaigns (server/describe.py): descriptions of runs and campaigns are a contributor's
+    (A + "runs/(?P<run_id>[A-Za-z0-9_-]{1,32})", "PATCH"): Rule("contributor", lambda w, c: Sample(
+        A + "runs/prun2", json={"description": f"by {c.name}", "tags": {f"by {c.name}": "x"}})),
+    (A + "campaigns", "GET"): Rule("viewer", lambda w, c: Sample(A + "campaigns", {"project": P})),
+    (A + "campaigns", "POST"): Rule("contributor", lambda w, c: Sample(
+        A + "campaigns", json={"project": P, "name": "p_campaign", "description": f"by {c.name}"}), 201),
     (A + "runs/(?P<run_id>[A-Za-z0-9_-]{1,32})/metrics", "GET"): Rule(
         "viewer", lambda w, c: Sample(A + "runs/prun1/metrics", {"name": "p_loss"}), check=_check_series),
     (A + "metrics", "GET"): Rule("viewer", lambda w, c: Sample(A + "metrics", {"runs": "prun1,prun2",
