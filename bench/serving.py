@@ -8,6 +8,8 @@ SV2  requests per second with C connections in flight (default 16), one row per 
      ``--workers 2`` (target ≥ 2,000 on a 2-core machine — the load generator shares those cores).
 SV3  the service's own cost per request, in process (decode the body, build the array, predict, encode): where the
      time of SV1 goes.
+SV4  SV1 and SV2 through a Jupyter server's front door (``POST {base}mltrack/serve/{name}/predict`` with a token:
+     authentication, the deployment's look-up, the proxy to the service deployed by ``POST deployments``).
 
 The model is a LinearRegression on 3 named features (a DataFrame), the one file both servers load. MLflow gets the
 same rows as ``dataframe_split``. ``load`` is the reusable harness: it sends N requests to a URL at concurrency C and
@@ -203,6 +205,58 @@ def measure(name: str, url: str, body: bytes, n_latency: int, n_rps: int, concur
     return {"latency": lat, "throughput": rps}
 
 
+def through_server(store: Path, folder: Path, env: dict, n_latency: int, n_rps: int, concurrency: int) -> dict:
+    """SV4: a Jupyter server with the extension on the store deploys the model (one worker, as the process manager
+    starts it) and the requests go through its front door."""
+    import urllib.request
+
+    port, token = free_port(), "benchtoken"
+    home = folder / "jupyter"
+    for d in ("config", "data", "runtime"):
+        (home / d).mkdir(parents=True, exist_ok=True)
+    jenv = dict(env, MLTRACK_URI=str(store), HOME=str(home), JUPYTER_CONFIG_DIR=str(home / "config"),
+                JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"))
+    cmd = [sys.executable, "-m", "jupyter_server", f"--port={port}", "--ip=127.0.0.1", "--ServerApp.port_retries=0",
+           "--ServerApp.open_browser=False", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
+           "--ServerApp.jpserver_extensions={'jupyter_mltrack': True}", "--MLTrackApp.jobs_scheduler=False"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    server = start(cmd, folder / "jupyter.log", jenv)
+    base = f"http://127.0.0.1:{port}/"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    headers = {"Authorization": f"token {token}", "Content-Type": "application/json"}
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                with opener.open(urllib.request.Request(base + "mltrack/api/status", headers=headers), timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("the Jupyter server did not start") from None
+                time.sleep(0.5)
+        body = json.dumps({"name": "house-api", "project": "Bench", "model": "house@champion"}).encode()
+        req = urllib.request.Request(base + "mltrack/api/deployments", data=body, headers=headers)
+        with opener.open(req, timeout=300) as r:
+            d = json.loads(r.read())
+        if d["status"] != "running":
+            raise RuntimeError(f"the deployment failed: {d['error'][-500:]}")
+        try:
+            url = base + "mltrack/serve/house-api/predict"
+            load(url, OURS_BODY, 4, 200, {"Authorization": f"token {token}"})
+            lat = summary(load(url, OURS_BODY, 1, n_latency, {"Authorization": f"token {token}"}))
+            rps = summary(load(url, OURS_BODY, concurrency, n_rps, {"Authorization": f"token {token}"}))
+            print(f"  through the Jupyter server: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms (c=1); "
+                  f"{rps['rps']} req/s (c={concurrency}; p50 {rps['p50_ms']} ms)", flush=True)
+            return {"latency": lat, "throughput": rps, "service_workers": 1}
+        finally:
+            req = urllib.request.Request(base + "mltrack/api/deployments/house-api", headers=headers,
+                                         method="DELETE")
+            opener.open(req, timeout=120).close()
+    finally:
+        stop(server)
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
@@ -232,6 +286,8 @@ def main() -> int:
             results["ours"] = measure("jupyter_mltrack", url, OURS_BODY, n_latency, n_rps, a.concurrency)
         finally:
             stop(ours)
+
+        results["through_server"] = through_server(store, folder, env, n_latency // 3, n_rps // 4, a.concurrency)
 
         py, why = (None, "left out (--no-mlflow)") if a.no_mlflow else ensure_env("mlflow")
         if py is not None and subprocess.run([str(py), "-c", "import sklearn"], capture_output=True).returncode:
