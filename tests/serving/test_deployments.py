@@ -53,6 +53,7 @@ def server(tmp_path, store_dir):
     s.stop()
 
 
+@pytest.mark.timeout(600)  # several service processes and server starts on a shared machine
 def test_deploy_list_predict_stop_start_restart_delete(server):
     r = call(server, "POST", "deployments", json={"name": "house-api", "project": "P", "model": "house@champion"})
     assert r.status_code == 201, r.text
@@ -113,6 +114,7 @@ def test_deploy_list_predict_stop_start_restart_delete(server):
 
 
 
+@pytest.mark.timeout(600)  # several service processes and server starts on a shared machine
 def test_server_restart_adopts_a_live_service_and_marks_a_dead_one_stopped(server):
     for name in ("keep", "lost"):
         r = call(server, "POST", "deployments", json={"name": name, "project": "P", "model": "house@champion"})
@@ -162,6 +164,7 @@ def team_server(tmp_path, store_dir):
         store.close()
 
 
+@pytest.mark.timeout(600)  # several service processes and server starts on a shared machine
 def test_team_mode_viewers_predict_contributors_deploy(team_server):
     server, keys = team_server
     bob, carol = keys["bob"], keys["carol"]
