@@ -101,3 +101,24 @@ def test_team_roles_for_descriptions_and_campaigns(store):
     assert store.list_campaigns(actor=dave) == []
     with pytest.raises(Forbidden, match="listing campaigns in project 'A' needs the role viewer"):
         store.list_campaigns("A", dave)
+
+
+def test_migration_0008_gives_existing_campaigns_their_earliest_runs_project(store):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from jupyter_mltrack.core import migrate
+
+    store.write_batch({"runs": [{"id": "late", "project": "B", "start_time": 1.8e9, "campaigns": ["c"]},
+                                {"id": "early", "project": "A", "start_time": 1.7e9, "campaigns": ["c"]}]})
+    assert store.campaign_named("c")["project"] == "B"  # created by the batch's first run
+    with store.engine.connect() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0007")
+        conn.commit()
+    assert "project_id" not in {c["name"] for c in inspect(store.engine).get_columns("campaigns")}
+    migrate.upgrade(store.engine)
+    assert migrate.current_revision(store.engine) == migrate.HEAD
+    assert store.campaign_named("c")["project"] == "A"  # an existing campaign: the project of its earliest run
+    # the runs stay in their campaign, both ways (SQLite rebuilds the table: its run links were once dropped with it)
+    assert store.campaign_named("c")["run_count"] == 2
+    assert store.search_runs(campaign="c")[1] == 2

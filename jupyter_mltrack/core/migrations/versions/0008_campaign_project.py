@@ -19,12 +19,30 @@ branch_labels = None
 depends_on = None
 
 
+def _keeping_campaign_runs(alter) -> None:
+    """Run ``alter`` (a batch operation on ``campaigns``) keeping ``campaign_runs``: on SQLite the batch copies the
+    table and drops the old one, and with foreign keys on, that drop deletes every campaign's run links (ON DELETE
+    CASCADE). They are read first and written back (the campaigns keep their ids)."""
+    conn = op.get_bind()
+    if conn.dialect.name != "sqlite":
+        alter()
+        return
+    links = [tuple(r) for r in conn.execute(sa.text("SELECT campaign_id, run_id FROM campaign_runs"))]
+    alter()
+    if links:
+        conn.execute(sa.text("INSERT OR IGNORE INTO campaign_runs (campaign_id, run_id) VALUES (:c, :r)"),
+                     [{"c": c, "r": r} for c, r in links])
+
+
 def upgrade() -> None:
-    with op.batch_alter_table('campaigns') as batch_op:
-        batch_op.add_column(sa.Column('project_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key(batch_op.f('fk_campaigns_project_id_projects'), 'projects', ['project_id'],
-                                    ['id'], ondelete='SET NULL')
-        batch_op.create_index(batch_op.f('ix_campaigns_project_id'), ['project_id'], unique=False)
+    def alter():
+        with op.batch_alter_table('campaigns') as batch_op:
+            batch_op.add_column(sa.Column('project_id', sa.Integer(), nullable=True))
+            batch_op.create_foreign_key(batch_op.f('fk_campaigns_project_id_projects'), 'projects', ['project_id'],
+                                        ['id'], ondelete='SET NULL')
+            batch_op.create_index(batch_op.f('ix_campaigns_project_id'), ['project_id'], unique=False)
+
+    _keeping_campaign_runs(alter)
     op.execute(
         "UPDATE campaigns SET project_id = (SELECT runs.project_id FROM campaign_runs JOIN runs "
         "ON runs.id = campaign_runs.run_id WHERE campaign_runs.campaign_id = campaigns.id "
@@ -32,7 +50,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('campaigns') as batch_op:
-        batch_op.drop_index(batch_op.f('ix_campaigns_project_id'))
-        batch_op.drop_constraint(batch_op.f('fk_campaigns_project_id_projects'), type_='foreignkey')
-        batch_op.drop_column('project_id')
+    def alter():
+        with op.batch_alter_table('campaigns') as batch_op:
+            batch_op.drop_index(batch_op.f('ix_campaigns_project_id'))
+            batch_op.drop_constraint(batch_op.f('fk_campaigns_project_id_projects'), type_='foreignkey')
+            batch_op.drop_column('project_id')
+
+    _keeping_campaign_runs(alter)
