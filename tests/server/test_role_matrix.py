@@ -303,7 +303,7 @@ def batch_of(w: World, c: Caller, section: str) -> dict:
     """A batch writing one section to P (or to its runs), named after the caller where it leaves a trace: after
     the matrix, P holds exactly the allowed callers' writes."""
     tag = re.sub(r"\W", "_", c.name)
-    if section in ("artifacts", "datasets"):
+    if section in ("artifacts", "datasets", "figures"):
         w.store.blobs.put_bytes(HELLO)
     item = {
         "projects": {"name": P},
@@ -324,6 +324,8 @@ def batch_of(w: World, c: Caller, section: str) -> dict:
         "aliases": {"project": P, "model": "p_model", "alias": f"by {c.name}", "version": 1},
         "stages": {"project": P, "model": "p_model", "version": 1, "stage": f"by {c.name}"},
         "heartbeat": "prun2",
+        "figures": {"run_id": "prun1", "name": f"p_fig by {c.name}", "kind": "image",
+                    "files": [{"path": "image.png", "sha256": HELLO_SHA, "size": len(HELLO)}]},
     }[section]
     return {section.split("+")[0]: [item]}
 
@@ -379,6 +381,8 @@ RULES: dict[tuple[str, str], Rule | list[Rule]] = {
     (A + "runs/(?P<run_id>[A-Za-z0-9_-]{1,32})/lineage", "GET"): Rule(
         "viewer", lambda w, c: Sample(A + "runs/prun1/lineage", {"direction": "down"}),
         check=lambda r, c: _is({n["kind"] for n in r.json()["nodes"]} >= {"run", "artifact", "model", "dataset"}, True)),
+    (A + "runs/(?P<run_id>[A-Za-z0-9_-]{1,32})/figures", "GET"): Rule(
+        "viewer", lambda w, c: Sample(A + "runs/prun1/figures"), check=lambda r, c: _is(type(r.json()["figures"]), list)),
     (A + "diff", "GET"): Rule("viewer", lambda w, c: Sample(A + "diff", {"a": "prun1", "b": "prun2"})),
     (A + "report", "GET"): Rule("viewer", lambda w, c: Sample(A + "report", {"runs": "prun1", "download": "0"})),
     (A + "artifacts/(?P<artifact_id>[0-9]{1,18})/files/(?P<path>.+)", "GET"): Rule(
