@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     p_exp.add_argument("--title")
     p_exp.add_argument("--project")
     p_exp.add_argument("--filter", help="export the runs matching this search")
+    p_exp.add_argument("--plotly", choices=("cdn", "inline", "static"), default="cdn",
+                       help="charts: plotly.js from its CDN (default, a light file), inline (~5 MB, offline) or "
+                            "static (SVG images)")
 
     p_gc = sub.add_parser("gc", help="reclaim space: remove artifact files no artifact references and abandoned "
                                      "temporary uploads")
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs += [r for r in df["run_id"] if r not in runs]
             if not runs:
                 parser.error("name run ids or give --filter/--project")
-            path = export_report(runs, args.output, title=args.title)
+            path = export_report(runs, args.output, title=args.title, plotly=args.plotly)
             print(f"wrote {path} ({len(runs)} run{'s' if len(runs) != 1 else ''})")
             return 0
         if args.command == "gc":

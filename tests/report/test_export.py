@@ -84,6 +84,8 @@ def test_export_cli(tracking, store_dir, tmp_path, capsys):
     assert (tmp_path / "one.html").read_text().count('class="plotly-graph-div"') == 1
     code = cli_main(["--uri", str(store_dir), "export", "--filter", "params.lr < 0.05", "-o", str(tmp_path / "f.html")])
     assert code == 0 and "lr-0.01" in (tmp_path / "f.html").read_text()
+    code = cli_main(["--uri", str(store_dir), "export", ids[0], "--plotly", "static", "-o", str(tmp_path / "s.html")])
+    assert code == 0 and "<svg" in (tmp_path / "s.html").read_text()
     code = cli_main(["--uri", str(store_dir), "export", "nope", "-o", str(tmp_path / "x.html")])
     assert code == 2 and "no run" in capsys.readouterr().err
 
