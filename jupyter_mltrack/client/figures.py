@@ -183,8 +183,10 @@ def image_array(image: Any) -> np.ndarray:
     if arr.dtype == object or arr.dtype.kind not in "buif":
         raise InvalidInput(f"log_image: image must hold numbers (uint8, or floats in [0, 1]), not {arr.dtype}")
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
+        hint = (" (channels first? pass image.transpose(1, 2, 0))"
+                if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) else "")
         raise InvalidInput(f"log_image: image has shape {arr.shape}; expected (height, width) or (height, width, "
-                           "channels) with 1, 3 or 4 channels")
+                           f"channels) with 1, 3 or 4 channels{hint}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InvalidInput(f"log_image: image has shape {arr.shape}; it has no pixels")
     if arr.shape[0] * arr.shape[1] > MAX_PIXELS:

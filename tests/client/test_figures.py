@@ -155,6 +155,7 @@ def test_a_pil_image_and_a_step_logged_again(tracking, store_dir):
 @pytest.mark.parametrize("image, message", [
     (np.zeros((2, 2, 2)), r"log_image: image has shape \(2, 2, 2\)"),
     (np.zeros((2, 2, 2, 3)), r"log_image: image has shape"),
+    (np.zeros((3, 28, 28)), r"image has shape \(3, 28, 28\).*channels first\? pass image.transpose\(1, 2, 0\)"),
     (np.zeros((0, 3)), r"log_image: image .*no pixels"),
     (np.array([[0.5, np.nan]]), r"log_image: image holds NaN"),
     (np.array([[0.5, 1.5]]), r"log_image: image holds floats in \[0.5, 1.5\]"),
