@@ -47,7 +47,8 @@ RUN_EDIT_FIELDS = ("description", "name", "tags")
 
 def run_edit_batch(run_id: str, edit: Mapping[str, Any]) -> dict:
     """The batch of a run's inline edit: ``description`` and ``name`` (texts) and ``tags`` ({key: value}, a null
-    value deletes the tag). An unknown field or a wrong type is refused naming it."""
+    value deletes the tag, other non-strings are stored as JSON text, as the batch's tags are). An unknown field or
+    a wrong type is refused naming it; an empty ``tags`` changes nothing."""
     if not isinstance(edit, Mapping):
         raise InvalidInput('expected {"description": "...", "name": "...", "tags": {"key": "value or null"}}')
     unknown = sorted(set(edit) - set(RUN_EDIT_FIELDS))
@@ -69,6 +70,4 @@ def run_edit_batch(run_id: str, edit: Mapping[str, Any]) -> dict:
         if not isinstance(tags, Mapping):
             raise InvalidInput('tags must be an object {"key": "value", "other": null}')
         batch["tags"] = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
-        if not batch["tags"] and len(update) == 1:
-            raise InvalidInput("tags is empty: nothing to change")
     return batch

@@ -18,9 +18,10 @@ def paths(q: Callable, p: Callable, json_: Callable, ref: Callable, errors: dict
           run_id: dict) -> dict:
     edit = {"type": "object", "additionalProperties": False, "minProperties": 1, "properties": {
         "description": text, "name": {"type": "string", "maxLength": 250},
-        "tags": {"type": "object", "description": "key → value (a string of at most 5000 characters); null "
-                                                  "deletes the tag",
-                 "propertyNames": key, "additionalProperties": {"type": ["string", "null"], "maxLength": 5000}}}}
+        "tags": {"type": "object", "description": "key → value: a string of at most 5000 characters (other JSON "
+                                                  "is stored as its JSON text, as the batch's tags); null deletes "
+                                                  "the tag",
+                 "propertyNames": key, "additionalProperties": {"maxLength": 5000}}}}
     return {
         "/mltrack/api/campaigns": {
             "get": {"summary": "Campaigns (of one project: created in it or holding its runs), by name",

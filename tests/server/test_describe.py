@@ -50,6 +50,10 @@ async def test_campaigns_and_descriptions_over_rest(jp_fetch):
     assert (run["description"], run["name"], run["tags"]) == ("first try", "rf", {"team": "a"})
     _, run = await _json(jp_fetch, "runs/r1", "PATCH", {"tags": {"team": None}})
     assert run["tags"] == {} and run["description"] == "first try"
+    _, run = await _json(jp_fetch, "runs/r1", "PATCH", {"tags": {}})  # nothing to change: the run as it is
+    assert run["name"] == "rf"
+    _, run = await _json(jp_fetch, "runs/r1", "PATCH", {"tags": {"n": 3}})  # stored as JSON text, as in a batch
+    assert run["tags"] == {"n": "3"}
 
 
 @pytest.mark.parametrize("path, method, body, status, words", [
