@@ -94,8 +94,13 @@ export function ScopeDescription(props: {
     name = scope.experiment;
     value = experiments.find(x => x.name === scope.experiment)?.description ?? '';
   }
+  // team mode: a project's description is its owner's, an experiment's or a campaign's a contributor's (the server
+  // checks; the editor is not offered to whom it would refuse)
+  const role = project.role;
+  const need = kind === 'project' ? 'owner' : 'contributor';
+  const allowed = !role || role === 'owner' || (need === 'contributor' && role === 'contributor');
   return (
-    <div className="jp-mltrack-explorer-description" data-kind={kind} data-name={name}>
+    <div className="jp-mltrack-explorer-description" data-kind={kind} data-name={name} data-editable={String(allowed)}>
       <span className="jp-mltrack-muted-text jp-mltrack-explorer-description-label">
         {kind === 'project' ? 'Project' : kind === 'experiment' ? 'Experiment' : 'Campaign'} {name}
       </span>
@@ -104,6 +109,7 @@ export function ScopeDescription(props: {
         value={value}
         what={`${kind}'s description`}
         placeholder={`No description yet: the ${kind}'s hypothesis, what it compares, what was learnt.`}
+        readOnly={allowed ? undefined : `Changing the ${kind}'s description needs the role ${need}; you are a ${role}`}
         onSave={async text => {
           await setDescription(
             { project: project.name, experiment: scope.experiment || undefined, campaign: scope.campaign || undefined },

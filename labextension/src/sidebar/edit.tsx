@@ -14,6 +14,8 @@ export function EditableText(props: {
   placeholder: string;
   onSave: (text: string) => Promise<void>;
   className?: string;
+  /** why it cannot be edited (team mode: the role it needs); absent: editable */
+  readOnly?: string;
 }): JSX.Element {
   const { value, what, placeholder, onSave } = props;
   const [draft, setDraft] = React.useState<string | null>(null);
@@ -37,20 +39,22 @@ export function EditableText(props: {
   const cls = 'jp-mltrack-editable' + (props.className ? ' ' + props.className : '');
   if (draft === null) {
     return (
-      <div className={cls} data-editing="false">
+      <div className={cls} data-editing="false" title={props.readOnly}>
         {value ? (
           <p className="jp-mltrack-editable-text">{value}</p>
         ) : (
-          <p className="jp-mltrack-editable-text jp-mltrack-muted-text">{placeholder}</p>
+          <p className="jp-mltrack-editable-text jp-mltrack-muted-text">{props.readOnly ? '–' : placeholder}</p>
         )}
-        <button
-          className="jp-mltrack-icon-button jp-mltrack-edit"
-          title={`Edit the ${what}`}
-          aria-label={`Edit the ${what}`}
-          onClick={() => setDraft(value)}
-        >
-          ✎
-        </button>
+        {!props.readOnly && (
+          <button
+            className="jp-mltrack-icon-button jp-mltrack-edit"
+            title={`Edit the ${what}`}
+            aria-label={`Edit the ${what}`}
+            onClick={() => setDraft(value)}
+          >
+            ✎
+          </button>
+        )}
       </div>
     );
   }
