@@ -265,6 +265,16 @@ def _minmax_lttb(x: np.ndarray | None, y: np.ndarray, n_out: int) -> np.ndarray:
               n_out)
 
 
+def _with_indices(idx: np.ndarray, extra: list[int]) -> np.ndarray:
+    """``idx`` (sorted, no repeats) with the few positions ``extra`` added where missing, still sorted: a search
+    per position instead of ``np.union1d``'s sort of everything (a chart of 1,000 runs downsamples 1,000 series)."""
+    for e in extra:
+        pos = int(np.searchsorted(idx, e))
+        if pos == idx.size or int(idx[pos]) != e:
+            idx = np.insert(idx, pos, e)
+    return idx
+
+
 def downsample(p: Points, max_points: int | None) -> tuple[Points, bool]:
     """Keep at most ``max_points`` points, preserving each bucket's extremes (MinMaxLTTB from tsdownsample).
 
@@ -297,7 +307,7 @@ def downsample(p: Points, max_points: int | None) -> tuple[Points, bool]:
     # LTTB picks per bucket; make sure the series' own minimum and maximum are always drawn
     if max_points < 5:  # too few points for first, last, min and max: LTTB's own choice stands
         extremes = []
-    idx = np.union1d(np.asarray(idx, dtype=np.int64), np.asarray(extremes, dtype=np.int64))
+    idx = _with_indices(np.asarray(idx, dtype=np.int64), extremes)
     if idx.size > max_points:  # only with many non-finite points: keep the ends and extremes, thin the rest
         keep = set(extremes) | {0, n - 1}
         rest = np.array([i for i in idx if i not in keep], dtype=np.int64)

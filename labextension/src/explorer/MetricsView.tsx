@@ -24,10 +24,13 @@ import {
 import { cellText, Column, rawValue } from './columns';
 import { TableQuery } from './RunsTable';
 
-/** Points asked per series (the server downsamples, keeping extremes): fewer per run as runs add up — a chart a
- * few hundred pixels wide shows no more, and 1,000 runs × 200 points is a 600,000-value answer already. */
+/** Points a chart asks in all, shared among its runs (each series downsampled by the server, keeping its
+ * extremes): a chart a few hundred pixels wide shows no more, and a zoom asks the full detail of its step range. */
+export const CHART_POINTS = 100_000;
+
+/** Points asked per series: the chart's budget shared among its runs, between 100 and 400 per run. */
 export function pointsPerSeries(runs: number): number {
-  return runs <= 100 ? 400 : runs <= 300 ? 300 : 200;
+  return Math.max(100, Math.min(400, Math.floor(CHART_POINTS / Math.max(1, runs))));
 }
 /** Runs charted when none are selected: the first of the table's order. */
 export const DEFAULT_RUNS = 100;
