@@ -97,12 +97,12 @@ def define_deployment(conn: Connection, ids: ProjectIds, actor: Actor | None, na
     check_key("project", project)
     if kind not in DEPLOYMENT_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(DEPLOYMENT_KINDS)}, not {kind!r:.60}")
+    pexists = conn.execute(select(S.projects.c.id).where(S.projects.c.name == project)).scalar()
+    if pexists is not None:  # the role first: a caller who may not deploy here learns nothing of the names in use
+        A.require(conn, actor, pexists, A.CONTRIBUTOR, "deploying a model")
     existing = conn.execute(select(S.deployments.c.project_id).where(S.deployments.c.name == name)).first()
     if existing is not None:  # names are unique in the store, whatever the project
         raise Conflict(f"a deployment named {name!r} exists: stop and delete it, or choose another name")
-    pexists = conn.execute(select(S.projects.c.id).where(S.projects.c.name == project)).scalar()
-    if pexists is not None:
-        A.require(conn, actor, pexists, A.CONTRIBUTOR, "deploying a model")
     pid = ensure_project(conn, ids, project)
     if pexists is None:
         A.make_owner(conn, actor, [project])

@@ -142,6 +142,9 @@ def world(tmp_path_factory):
     DeploymentRows(store).create("p-ab", P, "ab_test", {"name": "p-ab", "project": P, "kind": "ab_test",
                                                         "models": {"p_model@1": 1.0}, "strategy": "weighted"},
                                  actor["olga"])
+    # a model service of P, stopped: its model's file is no model, so starting it fails fast (a process, no service)
+    DeploymentRows(store).create("p-svc", P, "model", {"name": "p-svc", "project": P, "kind": "model",
+                                                       "models": {"p_model@1": 1.0}}, actor["olga"])
     keys = {name: store.create_key(name, label="matrix")["key"] for name in ("root", "vera", "carl", "quinn")}
     revoked = store.create_key("root", label="revoked")
     store.revoke_key(revoked["id"])
@@ -222,6 +225,20 @@ def _job_to_delete(w: World, c: Caller) -> Sample:
     name = "p-del-" + re.sub(r"\W", "-", c.name)
     w.store.create_job({"name": name, "script": "p_job.py", "project": P}, base=w.server.folder)
     return Sample(f"{A}jobs/{name}")
+
+
+def _deployment_to_delete(w: World, c: Caller) -> Sample:
+    from jupyter_mltrack.core.deployments import DeploymentRows
+
+    name = "p-del-" + re.sub(r"\W", "-", c.name)
+    DeploymentRows(w.store).create(name, P, "model", {"name": name, "project": P, "kind": "model",
+                                                      "models": {"p_model@1": 1.0}}, w.store.actor("olga"))
+    return Sample(f"{A}deployments/{name}", {"project": P})
+
+
+def _check_deployments(r, c):
+    assert {(d["name"], d["project"]) for d in r.json()["deployments"]} >= {("p-ab", P), ("p-svc", P)}
+    assert {d["project"] for d in r.json()["deployments"]} == {P}
 
 
 def _check_jobs(r, c):
@@ -331,6 +348,7 @@ def batch_of(w: World, c: Caller, section: str) -> dict:
 
 
 _JOB = A + "jobs/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})"
+_DEP = A + "deployments/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})"
 
 #: (route pattern, method) → who may, and a sample request aimed at P (several rules: one cell each)
 RULES: dict[tuple[str, str], Rule | list[Rule]] = {
@@ -418,6 +436,24 @@ RULES: dict[tuple[str, str], Rule | list[Rule]] = {
     (_JOB + "/executions", "GET"): Rule("viewer", lambda w, c: Sample(A + "jobs/p-job/executions")),
     (_JOB + "/log", "GET"): Rule("viewer", lambda w, c: Sample(A + "jobs/p-job/log", {
         "execution": str(w.store.job_executions("p-job")[-1]["id"])}), check=_check_job_log),  # the fixture's
+    # deployments: a project's viewers list and read them; its contributors deploy (the name taken: 409 once the
+    # role let the caller through), stop, start (the service fails to load a file that is no model: recorded failed),
+    # restart and delete them
+    (A + "deployments", "GET"): Rule("viewer", lambda w, c: Sample(A + "deployments", {"project": P}),
+                                     check=_check_deployments),
+    (A + "deployments", "POST"): Rule("contributor", lambda w, c: Sample(A + "deployments", json={
+        "name": "p-svc", "project": P, "model": "p_model@1"}), 409),
+    (_DEP, "GET"): Rule("viewer", lambda w, c: Sample(A + "deployments/p-svc", {"project": P}),
+                        check=lambda r, c: _is((r.json()["name"], r.json()["project"]), ("p-svc", P))),
+    (_DEP, "DELETE"): Rule("contributor", _deployment_to_delete, 204),
+    (_DEP + "/stop", "POST"): Rule("contributor", lambda w, c: Sample(A + "deployments/p-svc/stop", {"project": P}),
+                                   check=lambda r, c: _is(r.json()["status"], "stopped")),
+    (_DEP + "/start", "POST"): Rule("contributor", lambda w, c: Sample(A + "deployments/p-svc/start",
+                                                                       {"project": P}),
+                                    check=lambda r, c: _is(r.json()["status"], "failed")),
+    (_DEP + "/restart", "POST"): Rule("contributor", lambda w, c: Sample(A + "deployments/p-svc/restart",
+                                                                         {"project": P}),
+                                      check=lambda r, c: _is(r.json()["status"], "failed")),
     # A/B tests: promoting the winner moves an alias and stops the test, a contributor's
     (A + "deployments/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})/promote", "POST"): Rule(
         "contributor", lambda w, c: Sample(A + "deployments/p-ab/promote", json={"model": "p_model@1"}),
