@@ -141,6 +141,54 @@ def test_diff_two_marked_runs(lab, page):
     assert page.locator(".jp-mltrack-diff").count() == 1
 
 
+def _tracked_cell_run(store, run_id, magic, body, stdout):
+    """A run whose snapshot holds its tracked cell (``cell.ipynb``: the magic line, the body, a printed output)."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(magic + "\n" + body)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stdout)]
+    nb.cells = [cell]
+    sha, size = store.blobs.put_bytes(nbformat.writes(nb).encode())
+    store.write_batch({
+        "runs": [{"id": run_id, "name": run_id, "project": "Cells"}],
+        "artifacts": [{"run_id": run_id, "name": "notebook", "type": "notebook",
+                       "metadata": {"files": {"cell.ipynb": "the tracked cell"}},
+                       "files": [{"path": "cell.ipynb", "sha256": sha, "size": size}]}],
+        "updates": [{"run_id": run_id, "status": "finished", "end_time": time.time()}],
+    })
+
+
+def test_diff_shows_the_tracked_cells_source_and_outputs(lab, page):
+    """A change made only in ``--param`` shows in the tracked cell's source (its magic line), and what it printed
+    differently in its outputs, each as a line diff; two identical cells say so."""
+    store = lab.store()
+    body = "model = fit(n_estimators=n)\nprint('score', score(model))"
+    _tracked_cell_run(store, "cella", "%%track_run --param n=1000", body, "score 0.91\n")
+    _tracked_cell_run(store, "cellb", "%%track_run --param n=100", body, "score 0.88\n")
+    _tracked_cell_run(store, "cellc", "%%track_run --param n=100", body, "score 0.88\n")
+    open_lab(page, lab)
+    page.evaluate("async () => { await window.jupyterapp.commands.execute('mltrack:diff-runs', {a: 'cella', b: 'cellb'}); }")
+    view = page.locator('.jp-mltrack-diff[data-run-a="cella"][data-run-b="cellb"]')
+    source = view.locator('.jp-mltrack-diff-tracked-part[data-part="source"]')
+    source.wait_for(timeout=30_000)
+    assert source.get_attribute("data-changed") == "true"
+    assert source.locator(".jp-mltrack-diff-del .jp-mltrack-diff-text").all_inner_texts() == ["%%track_run --param n=1000"]
+    assert source.locator(".jp-mltrack-diff-add .jp-mltrack-diff-text").all_inner_texts() == ["%%track_run --param n=100"]
+    assert "model = fit(n_estimators=n)" in source.locator(".jp-mltrack-diff-ctx .jp-mltrack-diff-text").all_inner_texts()
+    outputs = view.locator('.jp-mltrack-diff-tracked-part[data-part="outputs"]')
+    assert outputs.get_attribute("data-changed") == "true"
+    assert outputs.locator(".jp-mltrack-diff-del .jp-mltrack-diff-text").all_inner_texts() == ["score 0.91"]
+    assert outputs.locator(".jp-mltrack-diff-add .jp-mltrack-diff-text").all_inner_texts() == ["score 0.88"]
+
+    page.evaluate("async () => { await window.jupyterapp.commands.execute('mltrack:diff-runs', {a: 'cellb', b: 'cellc'}); }")
+    same = page.locator('.jp-mltrack-diff[data-run-a="cellb"][data-run-b="cellc"]')
+    same.locator('.jp-mltrack-diff-tracked-part[data-part="source"]').wait_for(timeout=30_000)
+    parts = same.locator(".jp-mltrack-diff-tracked-part")
+    assert [parts.nth(i).get_attribute("data-changed") for i in range(2)] == ["false", "false"]
+    assert parts.nth(0).inner_text().endswith("Same source in both runs.")
+    assert parts.nth(1).inner_text().endswith("Same outputs in both runs.")
+    assert same.locator(".jp-mltrack-diff-tracked .jp-mltrack-diff-line").count() == 0
+
+
 def test_diff_without_snapshots_says_why(lab, page):
     lab.store().write_batch({"runs": [{"id": "nosnap1", "name": "plain-1", "project": "NoSnap"},
                                       {"id": "nosnap2", "name": "plain-2", "project": "NoSnap"}],

@@ -1,17 +1,29 @@
 /**
- * The comparison of two runs (A, B): what differs in params, last metric values and tags, then their notebook
- * snapshots cell by cell (changed cells as line diffs, unchanged cells folded away).
+ * The comparison of two runs (A, B): what differs in params, last metric values and tags, then their tracked
+ * cells (source, `%%track_run` line included, and outputs, as line diffs), then their notebook snapshots cell by
+ * cell (changed cells as line diffs, unchanged cells folded away).
  */
 import { refreshIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { CellDiff, getRun, getRunDiff, JsonValue, MetricValue, NotebookDiff, Run, RunDiff, ValuePair } from '../api';
+import {
+  CellDiff,
+  getRun,
+  getRunDiff,
+  JsonValue,
+  MetricValue,
+  NotebookDiff,
+  Run,
+  RunDiff,
+  TrackedCellDiff,
+  ValuePair
+} from '../api';
 import { formatMetric, formatValue, isoTime, localTime, runLabel } from '../format';
 import { EmptyMessage, ErrorMessage, Loading, RememberedSection, StatusBadge } from '../sidebar/common';
 import { ExportButton } from '../sidebar/compare';
 import { Resource, useResource, useSignal } from '../sidebar/hooks';
 import { TrackerModel } from '../sidebar/model';
-import { cellHunks, DiffLine, Hunk, wholeSource } from './lineDiff';
+import { cellHunks, DiffLine, Hunk, parseUnifiedDiff, wholeSource } from './lineDiff';
 
 /** What the diff view needs from the application. */
 export interface DiffActions {
@@ -401,6 +413,55 @@ function NotebookSection(props: { diff: RunDiff }): JSX.Element {
   );
 }
 
+// ---- the tracked cells ----------------------------------------------------------------------------------------
+
+/** How many of the tracked cells' two parts (source, outputs) differ. */
+export function trackedCellChanges(cell: TrackedCellDiff | null): number {
+  return cell ? (cell.source_diff ? 1 : 0) + (cell.outputs_known && cell.outputs_changed ? 1 : 0) : 0;
+}
+
+/** The two runs' tracked cells, compared first: their sources (the `%%track_run` line included, so a change made
+ * only in `--param` shows) and their outputs, each as a line diff or said to be the same. */
+function TrackedCellSection(props: { cell: TrackedCellDiff | null }): JSX.Element {
+  const { cell } = props;
+  if (!cell) {
+    return (
+      <EmptyMessage className="jp-mltrack-diff-cell-note">
+        No tracked cell to compare: a run not started by a <code>%%track_run</code> cell has none.
+      </EmptyMessage>
+    );
+  }
+  const outputs = !cell.outputs_known
+    ? 'Outputs not compared: a snapshot holds the cell\'s source only.'
+    : cell.outputs_changed
+      ? null
+      : 'Same outputs in both runs.';
+  return (
+    <div className="jp-mltrack-diff-tracked">
+      <div className="jp-mltrack-diff-tracked-part" data-part="source" data-changed={String(!!cell.source_diff)}>
+        <div className="jp-mltrack-diff-tracked-title">Source</div>
+        {cell.source_diff ? (
+          <Code hunks={parseUnifiedDiff(cell.source_diff)} showHeaders={false} />
+        ) : (
+          <EmptyMessage>Same source in both runs.</EmptyMessage>
+        )}
+      </div>
+      <div
+        className="jp-mltrack-diff-tracked-part"
+        data-part="outputs"
+        data-changed={String(cell.outputs_known && cell.outputs_changed)}
+      >
+        <div className="jp-mltrack-diff-tracked-title">Outputs</div>
+        {outputs === null ? (
+          <Code hunks={parseUnifiedDiff(cell.outputs_diff)} showHeaders={false} />
+        ) : (
+          <EmptyMessage>{outputs}</EmptyMessage>
+        )}
+      </div>
+    </div>
+  );
+}
+
 // ---- the view -------------------------------------------------------------------------------------------------
 
 /** The params, metrics or tags that differ (the section is named `params`, `metrics`, `tags`); `children` says
@@ -452,6 +513,15 @@ function DiffBody(props: { model: TrackerModel; diff: RunDiff; labels: { a: stri
       <PairSection model={model} kind="tag" title="Tags that differ" rows={tags} labels={labels}>
         Same tags in both runs.
       </PairSection>
+      <RememberedSection
+        model={model}
+        scope="diff-section"
+        name="cell"
+        title="Tracked cell"
+        count={diff.cell ? trackedCellChanges(diff.cell) : undefined}
+      >
+        <TrackedCellSection cell={diff.cell} />
+      </RememberedSection>
       <RememberedSection model={model} scope="diff-section" name="notebook" title="Notebook" count={nbCount}>
         <NotebookSection diff={diff} />
       </RememberedSection>
