@@ -229,15 +229,20 @@ class BaseHandler(APIHandler):
         name (``example`` shows the expected shape); ``allow_empty``: no body at all reads as ``{}``."""
         if allow_empty and not self.request.body.strip():
             return {}
-        body = self.json_body()
-        if not isinstance(body, dict):
-            raise ApiError(InvalidInput(f"expected {example}"))
+        body = self.json_object(example)
         unknown = sorted(set(body) - set(required) - set(optional))
         if unknown:
             raise ApiError(InvalidInput(f"unknown field {unknown[0]!r}; expected {', '.join(required + optional)}"))
         missing = [k for k in required if k not in body]
         if missing:
             raise ApiError(InvalidInput(f"field {missing[0]!r} is required: {example}"))
+        return body
+
+    def json_object(self, example: str) -> dict[str, Any]:
+        """A JSON (or msgpack) object body; anything else is refused showing ``example``, the expected shape."""
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise ApiError(InvalidInput(f"expected {example}"))
         return body
 
     def json_body(self) -> Any:

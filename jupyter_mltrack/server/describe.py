@@ -11,8 +11,7 @@ from __future__ import annotations
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from ..core.errors import InvalidInput
-from .base import ApiError, BaseHandler
+from .base import BaseHandler
 
 
 class CampaignsHandler(BaseHandler):
@@ -24,9 +23,7 @@ class CampaignsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self):
-        body = self.json_body()
-        if not isinstance(body, dict):
-            raise ApiError(InvalidInput('expected {"project": "...", "name": "...", "description": "..."}'))
+        body = self.json_object('{"project": "...", "name": "...", "description": "..."}')
         store, actor = self.store, self.actor
 
         def work():  # validated as a batch's campaigns item: one set of rules

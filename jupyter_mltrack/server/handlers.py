@@ -48,9 +48,7 @@ class ProjectsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self):
-        body = self.json_body()
-        if not isinstance(body, dict):
-            raise ApiError(InvalidInput('expected {"name": "...", "description": "..."}'))
+        body = self.json_object('{"name": "...", "description": "..."}')
         store, actor = self.store, self.actor
 
         def work():  # validated as a batch's projects item: one set of rules
@@ -69,9 +67,7 @@ class ExperimentsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self):
-        body = self.json_body()
-        if not isinstance(body, dict):
-            raise ApiError(InvalidInput('expected {"project": "...", "name": "...", "description": "..."}'))
+        body = self.json_object('{"project": "...", "name": "...", "description": "..."}')
         store, actor = self.store, self.actor
 
         def work():  # validated as a batch's experiments item: one set of rules

@@ -11,8 +11,7 @@ from __future__ import annotations
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
-from ..core.errors import InvalidInput
-from .base import ApiError, BaseHandler
+from .base import BaseHandler
 
 _NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})"
 
@@ -35,9 +34,7 @@ class JobsHandler(JobsBase):
     @tornado.web.authenticated
     @authorized
     async def post(self):
-        body = self.json_body()
-        if not isinstance(body, dict):
-            raise ApiError(InvalidInput('expected a job: {"name": "...", "notebook" or "script": "...", ...}'))
+        body = self.json_object('a job: {"name": "...", "notebook" or "script": "...", ...}')
         root = self.settings.get("server_root_dir") or None
         self.send(await self.call(self.store.create_job, body, root, self.actor, write=True), 201)
 

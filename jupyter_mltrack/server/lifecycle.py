@@ -9,21 +9,12 @@ alias may name, who may move it (a contributor of the project), cycles — live 
 
 from __future__ import annotations
 
-from typing import Any
-
 import tornado.web
 from jupyter_server.auth.decorator import authorized
 
 from ..core.errors import InvalidInput
 from ..core.validation import LINEAGE_DIRECTIONS, MAX_LINEAGE_DEPTH
 from .base import ApiError, BaseHandler
-
-
-def _object(handler: BaseHandler, example: str) -> dict[str, Any]:
-    body = handler.json_body()
-    if not isinstance(body, dict):
-        raise ApiError(InvalidInput(f"expected {example}"))
-    return body
 
 
 class ModelsHandler(BaseHandler):
@@ -38,7 +29,7 @@ class ModelsHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def post(self):
-        body = _object(self, '{"project": "...", "name": "...", "artifact_id": 1, "stage": "", "description": ""}')
+        body = self.json_object('{"project": "...", "name": "...", "artifact_id": 1, "stage": "", "description": ""}')
         store, actor = self.store, self.actor
 
         def work():  # validated as a batch's models item: one set of rules
@@ -68,7 +59,7 @@ class AliasesHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def put(self):
-        body = _object(self, '{"project": "...", "model": "...", "alias": "champion", "version": 3}')
+        body = self.json_object('{"project": "...", "model": "...", "alias": "champion", "version": 3}')
         if body.get("version") is None:
             raise ApiError(InvalidInput("field 'version' is required (DELETE aliases removes an alias)"))
         await self._write(body)
@@ -106,7 +97,7 @@ class StagesHandler(BaseHandler):
     @tornado.web.authenticated
     @authorized
     async def put(self):
-        body = _object(self, '{"project": "...", "model": "...", "version": 3, "stage": "production"}')
+        body = self.json_object('{"project": "...", "model": "...", "version": 3, "stage": "production"}')
         store, actor = self.store, self.actor
 
         def work():  # validated as a batch's stages item
