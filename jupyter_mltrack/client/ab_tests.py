@@ -14,18 +14,8 @@ from typing import Any, Mapping
 
 from ..core.errors import InvalidInput
 from ..core.validation import check_deployment_name
+from .serving import local_manager, with_url
 from .tracking import get_client
-
-
-def _manager(backend: Any):
-    from ..serving.manager import ProcessManager
-
-    return ProcessManager(backend.store)
-
-
-def _with_url(d: dict, manager: Any) -> dict:
-    url = manager.url(d)
-    return {**d, "url": url, "service_url": url}
 
 
 def ab_test(name: str, models: Mapping[str, float], strategy: str = "weighted", project: str | None = None,
@@ -54,8 +44,8 @@ def ab_test(name: str, models: Mapping[str, float], strategy: str = "weighted", 
     check_ab_options(spec.strategy, spec.models, spec.options)  # refused here, in the cell, before anything starts
     if backend.kind != "local":
         return backend.call("POST", "deployments", json=body)
-    manager = _manager(backend)
-    return _with_url(manager.deploy(spec), manager)
+    manager = local_manager(backend)
+    return with_url(manager.deploy(spec), manager)
 
 
 def _deployment(name: str) -> dict:
@@ -63,8 +53,8 @@ def _deployment(name: str) -> dict:
     backend = get_client().backend
     if backend.kind != "local":
         return backend.call("GET", f"deployments/{name}")
-    manager = _manager(backend)
-    return _with_url(manager.get(name), manager)
+    manager = local_manager(backend)
+    return with_url(manager.get(name), manager)
 
 
 def ab_results(name: str):
@@ -103,9 +93,9 @@ def promote(name: str, model: str, alias: str = "champion") -> dict:
         return backend.call("POST", f"deployments/{name}/promote", json={"model": model, "alias": alias})
     from ..serving.ab_control import promote as promote_winner
 
-    manager = _manager(backend)
+    manager = local_manager(backend)
     done = promote_winner(manager, name, model, alias)
-    return {**done, "deployment": _with_url(done["deployment"], manager)}
+    return {**done, "deployment": with_url(done["deployment"], manager)}
 
 
 def stop_ab_test(name: str) -> dict:
@@ -115,5 +105,5 @@ def stop_ab_test(name: str) -> dict:
     backend = get_client().backend
     if backend.kind != "local":
         return backend.call("POST", f"deployments/{name}/stop")
-    manager = _manager(backend)
-    return _with_url(manager.stop(name), manager)
+    manager = local_manager(backend)
+    return with_url(manager.stop(name), manager)

@@ -21,7 +21,8 @@ from .tracking import get_client
 _managers: dict[int, Any] = {}  # one process manager per store of this process: it keeps the processes it started
 
 
-def _manager(backend: Any):
+def local_manager(backend: Any):
+    """The process manager of an embedded store's deployments in this process (one per store)."""
     from ..serving.manager import ProcessManager
 
     m = _managers.get(id(backend.store))
@@ -30,7 +31,8 @@ def _manager(backend: Any):
     return m
 
 
-def _local(d: dict, manager) -> dict:
+def with_url(d: dict, manager) -> dict:
+    """A deployment as the Python API answers it: with the URL its service answers at."""
     url = manager.url(d)
     return {**d, "url": url, "service_url": url}
 
@@ -56,8 +58,8 @@ def deploy(model: str, name: str | None = None, project: str | None = None, poll
     from ..serving.spec import ServiceSpec
 
     kw = {} if poll_interval is None else {"poll_interval": poll_interval}
-    manager = _manager(backend)
-    return _local(manager.deploy(ServiceSpec.for_model(model, name, project, **kw)), manager)
+    manager = local_manager(backend)
+    return with_url(manager.deploy(ServiceSpec.for_model(model, name, project, **kw)), manager)
 
 
 def deployments(project: str | None = None) -> list[dict]:
@@ -68,8 +70,8 @@ def deployments(project: str | None = None) -> list[dict]:
 
         q = "?" + urlencode({"project": project}) if project is not None else ""
         return backend.call("GET", "deployments" + q)["deployments"]
-    manager = _manager(backend)
-    return [_local(d, manager) for d in manager.list(project)]
+    manager = local_manager(backend)
+    return [with_url(d, manager) for d in manager.list(project)]
 
 
 def get_deployment(name: str) -> dict:
@@ -78,8 +80,8 @@ def get_deployment(name: str) -> dict:
     backend = get_client().backend
     if backend.kind != "local":
         return backend.call("GET", f"deployments/{name}")
-    manager = _manager(backend)
-    return _local(manager.get(name), manager)
+    manager = local_manager(backend)
+    return with_url(manager.get(name), manager)
 
 
 def undeploy(name: str) -> None:
@@ -89,4 +91,4 @@ def undeploy(name: str) -> None:
     if backend.kind != "local":
         backend.call("DELETE", f"deployments/{name}")
         return
-    _manager(backend).delete(name)
+    local_manager(backend).delete(name)
