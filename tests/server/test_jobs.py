@@ -127,19 +127,15 @@ def test_the_python_client_and_the_cli_through_the_server(server):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_two_servers_on_one_store_fire_an_every_minute_job_once_a_minute(tmp_path, backend, request, monkeypatch):
+def test_two_servers_on_one_store_fire_an_every_minute_job_once_a_minute(tmp_path, pg_cluster, request, monkeypatch):
     """A real minute: the job fires at the top of the minute (within seconds), once, whichever server leads — on a
-    SQLite file, and on a PostgreSQL database whose role needs a password (which the job's process never sees)."""
-    (tmp_path / "store").mkdir()
+    PostgreSQL database whose role needs a password (which the job's process never sees). The same lease and tick
+    claims on SQLite, with two store objects and a controllable clock: tests/jobs/test_scheduler.py."""
     (tmp_path / "tick.py").write_text("import os, time; print('tick', time.time(), flush=True)\n"
                                       "import jupyter_mltrack as mlt; mlt.log_metric('ticked', 1.0)\n")
-    uri = str(tmp_path / "store")
-    if backend == "postgresql":
-        cluster = request.getfixturevalue("pg_cluster")
-        name, uri = cluster.password_database()
-        request.addfinalizer(lambda: cluster.drop_database(name))
-        monkeypatch.setenv("MLTRACK_ARTIFACTS", str(tmp_path / "artifacts"))
+    name, uri = pg_cluster.password_database()
+    request.addfinalizer(lambda: pg_cluster.drop_database(name))
+    monkeypatch.setenv("MLTRACK_ARTIFACTS", str(tmp_path / "artifacts"))
     a = JupyterServer(tmp_path, uri)
     b = JupyterServer(tmp_path, uri)
     with a, b:
