@@ -33,7 +33,8 @@ def paths(q: Callable, p: Callable, json_: Callable, ref: Callable, errors: dict
                      "requestBody": {"required": True, "content": {"application/json": {"schema": {
                          "type": "object", "required": ["project", "name"], "additionalProperties": False,
                          "properties": {"project": key, "name": key, "description": text}}}}},
-                     "responses": {"201": json_(ref("Campaign")), **errors}}},
+                     "responses": {"201": json_(ref("Campaign")),
+                                   "409": json_(ref("Error"), "The campaign belongs to another project"), **errors}}},
         "/mltrack/api/runs/{run_id}": {"patch": {
             "summary": "Change a run's description, name and tags in one batch (team mode: contributor)",
             "parameters": [p("run_id", "run id", run_id)],
