@@ -51,7 +51,7 @@ rng = np.random.default_rng(0)
 X = rng.normal(size=(200, 3))
 y = X @ np.array([1.0, 2.0, -1.0]) + rng.normal(scale=0.1, size=200)
 for name, model in (("linear", LinearRegression()), ("ridge", Ridge(alpha=1.0))):
-    with mlt.start_run(name, project="Bench", capture_environment=False) as run:
+    with mlt.start_run(name, project="Bench") as run:  # defaults on (setup: the models to test)
         mlt.log_model(model.fit(X, y))
     v = mlt.register_model("house", run)
     mlt.set_alias("house@" + ("champion" if name == "linear" else "challenger"), v["version"])

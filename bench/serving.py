@@ -52,7 +52,7 @@ rng = np.random.default_rng(0)
 X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["f0", "f1", "f2"])
 y = X.to_numpy() @ np.array([1.0, 2.0, -1.0]) + rng.normal(scale=0.1, size=200)
 model = LinearRegression().fit(X, y)
-with mlt.start_run("bench", project="Bench", capture_environment=False) as run:
+with mlt.start_run("bench", project="Bench") as run:  # defaults on (setup: the model to serve)
     mlt.log_model(model)
 v = mlt.register_model("house", run)
 mlt.set_alias("house@champion", v["version"])
