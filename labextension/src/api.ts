@@ -6,6 +6,7 @@
  */
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { decode } from '@msgpack/msgpack';
 
 /** Any JSON value (params, tags, artifact metadata). */
 export type JsonValue =
@@ -366,6 +367,48 @@ export async function requestJson<T>(path: string, settings?: ServerConnection.I
   }
 }
 
+/** The series routes' binary form (docs/rest-api.md): msgpack, each series' arrays as little-endian bytes. */
+const MSGPACK = 'application/msgpack';
+
+/** A little-endian array of 8-byte numbers (int64 steps, float64 seconds and values) as numbers. */
+function unpackNumbers(bytes: Uint8Array, int: boolean): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n = bytes.byteLength >> 3;
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = int ? Number(view.getBigInt64(i * 8, true)) : view.getFloat64(i * 8, true);
+  }
+  return out;
+}
+
+/** Values as the JSON answer spells them: NaN and ±inf as strings, so a series is the same whichever form came. */
+function jsonValue(v: number): MetricValue {
+  return Number.isFinite(v) ? v : Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+}
+
+function unpackSeries(s: any): Series {
+  const { encoding: _encoding, steps, timestamps, values, ...rest } = s;
+  return {
+    ...rest,
+    steps: unpackNumbers(steps, true),
+    timestamps: unpackNumbers(timestamps, false),
+    values: unpackNumbers(values, false).map(jsonValue)
+  } as Series;
+}
+
+/** GET a series route in its binary form (a third of JSON's bytes, no number parsing) and answer it with the
+ * arrays as numbers: `{series: [...]}` for `GET metrics`, one series for `GET runs/{id}/metrics`. */
+async function requestSeries<T>(path: string, settings?: ServerConnection.ISettings): Promise<T> {
+  const response = await requestRaw(apiUrl(path, settings), { method: 'GET', headers: { Accept: MSGPACK } }, settings);
+  let body: any;
+  try {
+    body = decode(new Uint8Array(await response.arrayBuffer()));
+  } catch {
+    throw new MLTrackApiError(`The server answered something that is not msgpack for ${path}`, response.status, 'invalid');
+  }
+  return (Array.isArray(body?.series) ? { ...body, series: body.series.map(unpackSeries) } : unpackSeries(body)) as T;
+}
+
 export function getStatus(settings?: ServerConnection.ISettings): Promise<Status> {
   return requestJson<Status>('status', settings);
 }
@@ -403,7 +446,7 @@ export function getSeries(
   settings?: ServerConnection.ISettings
 ): Promise<Series> {
   const context = options.context && Object.keys(options.context).length ? JSON.stringify(options.context) : undefined;
-  return requestJson<Series>(
+  return requestSeries<Series>(
     `runs/${encodeURIComponent(runId)}/metrics` + query({ name, context, max_points: options.maxPoints }),
     settings
   );
@@ -671,8 +714,10 @@ export function getRunColumns(
   return requestJson<RunColumns>('columns' + query({ ...params }), settings);
 }
 
-/** How many run ids one `GET metrics` request carries (the server's limit is 1,000; shorter URLs are kinder). */
-export const SERIES_MANY_CHUNK = 200;
+/** How many run ids one `GET metrics` request carries: the server's limit, so a chart of up to 1,000 runs asks
+ * once (12-character ids: a 13 KB URL). Five parallel requests of 200 took twice as long as one of 1,000: the
+ * server's read threads share one interpreter. */
+export const SERIES_MANY_CHUNK = 1000;
 
 /** One metric (name + context) of many runs, each downsampled to at most `maxPoints` (chunked requests). */
 export async function getSeriesMany(
@@ -689,7 +734,7 @@ export async function getSeriesMany(
   }
   const answers = await Promise.all(
     chunks.map(ids =>
-      requestJson<{ series: Series[] }>(
+      requestSeries<{ series: Series[] }>(
         'metrics' +
           query({
             runs: ids.join(','),

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.ui
 
 BIG = 10_000
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+_CURVE_LEVEL = {"adam": 0.1, "sgd": 0.5, "rmsprop": 1.0}
 
 
 def _seed(store) -> None:
@@ -39,7 +40,7 @@ def _seed(store) -> None:
     batch = {"runs": [], "params": [], "metrics": [], "updates": []}
     for i in range(12):
         rid, opt = f"curve{i:02d}", OPTIMIZERS[i % 3]
-        level = {"adam": 0.1, "sgd": 0.5, "rmsprop": 1.0}[opt]
+        level = _CURVE_LEVEL[opt]
         batch["runs"].append({"id": rid, "name": f"curve-{i:02d}", "project": "Curves"})
         batch["params"].append({"run_id": rid, "key": "optimizer", "value": opt})
         batch["metrics"].append({"run_id": rid, "name": "loss", "steps": steps.tolist(),
@@ -250,6 +251,11 @@ def test_the_metric_explorer_draws_runs_and_groups_with_bands(xpage, seeded_lab)
     wait_until(lambda: _chart(page).count() == 1 and _chart(page).get_attribute("data-lines") == "3", 30,
                "three lines")
     assert _chart(page).locator("canvas").count() >= 1
+    # the numbers drawn are the runs' own (the series come as msgpack: little-endian int64 steps, float64 values)
+    ys = [_CURVE_LEVEL[OPTIMIZERS[i % 3]] + 0.01 * i + 1.0 / (1 + s) for i in range(3) for s in (0, 49)]
+    assert _chart(page).get_attribute("data-x-range") == "0,49"
+    lo, hi = map(float, _chart(page).get_attribute("data-y-range").split(","))
+    assert (lo, hi) == (pytest.approx(min(ys)), pytest.approx(max(ys)))
     # the lines are drawn: each run's own colour is on the canvas
     for rid in ("curve00", "curve01", "curve02"):
         assert _pixels_of(page, _run_color(page, rid)) > 30, f"{rid}'s line is not drawn"

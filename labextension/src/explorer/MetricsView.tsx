@@ -225,6 +225,21 @@ function buildSpec(
   };
 }
 
+/** "min,max" of the finite numbers drawn (empty when none): what the chart shows, for its readers and tests. */
+function range(arrays: (number | null)[][]): string {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const a of arrays) {
+    for (const v of a) {
+      if (v !== null && Number.isFinite(v)) {
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+      }
+    }
+  }
+  return lo <= hi ? `${lo},${hi}` : '';
+}
+
 /** One uPlot chart, re-created when its data changes, resized with its box. */
 function Chart(props: {
   metric: string;
@@ -302,6 +317,8 @@ function Chart(props: {
       data-groups={spec.groups}
       data-bands={spec.bands.length}
       data-points={spec.xs.length}
+      data-x-range={range([spec.xs])}
+      data-y-range={range(spec.ys)}
     >
       <div className="jp-mltrack-explorer-chart-title">{metric}</div>
       <div ref={box} className="jp-mltrack-explorer-chart-canvas" />
