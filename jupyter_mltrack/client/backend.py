@@ -194,9 +194,9 @@ class HttpBackend:
     def _session(self):
         s = getattr(self._local, "session", None)
         if s is None:
-            import requests
+            from .http import Session
 
-            s = requests.Session()
+            s = Session()
             if self.token:
                 scheme = "Bearer" if self.token.startswith("mltk_") else "token"
                 s.headers["Authorization"] = f"{scheme} {self.token}"

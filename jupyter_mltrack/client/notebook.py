@@ -79,14 +79,18 @@ def _from_sessions_api(kernel_id: str, timeout: float = 1.0) -> str | None:
     servers = running_servers()
     if not servers:
         return None
-    import requests
+    from .http import Session
 
     for info in servers:
         url = info.get("url", "")
         token = info.get("token") or os.environ.get("JUPYTERHUB_API_TOKEN") or ""
         headers = {"Authorization": f"token {token}"} if token else {}
         try:
-            r = requests.get(url.rstrip("/") + "/api/sessions", headers=headers, timeout=timeout)
+            session = Session(headers)
+            try:
+                r = session.request("GET", url.rstrip("/") + "/api/sessions", timeout=timeout)
+            finally:
+                session.close()
             if r.status_code != 200:
                 continue
             for s in r.json():

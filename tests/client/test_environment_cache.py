@@ -316,8 +316,9 @@ def test_a_child_forked_during_a_gathering_can_gather(env):
 
 
 def test_module_paths_resolve_like_realpath_folder_by_folder(tmp_path):
-    """Real paths of loaded modules are resolved a folder at a time (one lstat per file, not one per path
-    component): the same answers as os.path.realpath, symlinked folders and files included."""
+    """Paths of loaded modules are resolved a folder at a time, not a file at a time (no lstat per file): the same
+    answers as os.path.realpath of the folder; a module file that is itself a symlink counts where it is imported
+    from (a notebook folder's ``helpers.py`` linked from elsewhere is one of its local modules)."""
     import os
 
     from jupyter_mltrack.client import fingerprint as F
@@ -327,7 +328,11 @@ def test_module_paths_resolve_like_realpath_folder_by_folder(tmp_path):
     (tmp_path / "real" / "target.py").write_text("")
     os.symlink(tmp_path / "real", tmp_path / "linked")
     os.symlink(tmp_path / "real" / "target.py", tmp_path / "real" / "alias.py")
+    (tmp_path / "real" / "sub").mkdir()
+    os.symlink("../real/sub", tmp_path / "real" / "rel")  # a relative link inside a linked folder
     cases = [tmp_path / "linked" / "m.py", tmp_path / "real" / "alias.py", tmp_path / "linked" / "alias.py",
+             tmp_path / "linked" / "sub" / "n.py", tmp_path / "linked" / "rel" / "n.py",
              tmp_path / "real" / ".." / "real" / "m.py", tmp_path / "real" / "missing.py"]
     for p in cases:
-        assert F._realpath(str(p)) == os.path.realpath(p), p
+        assert F._realpath(str(p)) == os.path.join(os.path.realpath(p.parent), p.name), p
+    assert F._realpath(str(tmp_path / "linked" / "alias.py")) == str(tmp_path / "real" / "alias.py")

@@ -176,7 +176,7 @@ class LostResponse:
         self.answers.append(answer)
         if self.losses > 0:
             self.losses -= 1
-            raise requests.ConnectionError("connection reset by peer (the answer was lost)")
+            raise ConnectionResetError("connection reset by peer (the answer was lost)")
         return answer
 
     def __getattr__(self, name):

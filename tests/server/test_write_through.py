@@ -64,11 +64,13 @@ def test_a_kernel_of_the_server_writes_through_it_without_the_database_layer(ser
         "    r.log_metric('loss', 0.5, step=1)\n"
         "mlt.flush()\n"
         "print(json.dumps({'uri': mlt.get_tracking_uri(), 'run': r.id, 'sqlalchemy': 'sqlalchemy' in sys.modules,"
+        " 'requests': 'requests' in sys.modules,"
         " 'store': [m for m in sys.modules if m.startswith('jupyter_mltrack.core.') and m not in ("
         "'jupyter_mltrack.core.errors', 'jupyter_mltrack.core.wire', 'jupyter_mltrack.core.sections',"
         " 'jupyter_mltrack.core.validation', 'jupyter_mltrack.core.location')]}))\n")
     seen = json.loads(out.strip().splitlines()[-1])
     assert seen["uri"] == server.url and seen["sqlalchemy"] is False and seen["store"] == []
+    assert seen["requests"] is False  # the standard library's http.client sends (client/http.py): ~5 ms, not ~130
     run = requests.get(server.api + f"runs/{seen['run']}", headers=server.headers, timeout=30).json()
     assert (run["name"], run["project"], run["status"], run["params"]) == ("through", "WT", "finished", {"lr": 0.1})
     assert [m["name"] for m in run["metrics"]] == ["loss"]
