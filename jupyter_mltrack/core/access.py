@@ -72,6 +72,22 @@ def require(conn: Connection, actor: Actor | None, pid: int, need: str, what: st
         raise refuse(conn, actor, pid, need, what, role)
 
 
+def named_row(conn: Connection, table, noun: str, name: str) -> dict:
+    """The row of ``table`` (a project's named thing: a job, a deployment) called ``name``; :class:`NotFound` naming
+    the ``noun`` if there is none."""
+    row = conn.execute(select(table).where(table.c.name == name)).first()
+    if row is None:
+        raise NotFound(f"no {noun} named {name!r}")
+    return dict(row._mapping)
+
+
+def find_named(conn: Connection, actor: Actor | None, table, noun: str, name: str, need: str, what: str) -> dict:
+    """:func:`named_row`, once ``actor`` is found to have ``need`` in the row's project."""
+    row = named_row(conn, table, noun, name)
+    require(conn, actor, row["project_id"], need, what)
+    return row
+
+
 def require_admin(actor: Actor | None, what: str) -> None:
     if actor is not None and not actor.admin:
         raise Forbidden(f"{what} needs an admin; {actor.name} is not one")

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 
 from . import access as A
 from . import schema as S
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput
 from .projects import ProjectIds, ensure_project
 from .users import Actor
 from .validation import DEPLOYMENT_KINDS, DEPLOYMENT_STATUSES, check_deployment_name, check_int, check_key, check_text
@@ -70,17 +70,13 @@ def _project_name(conn: Connection, pid: int) -> str:
 
 
 def _row(conn: Connection, name: str) -> dict:
-    row = conn.execute(select(S.deployments).where(S.deployments.c.name == name)).first()
-    if row is None:
-        raise NotFound(f"no deployment named {name!r}")
-    return dict(row._mapping)
+    return A.named_row(conn, S.deployments, "deployment", name)
 
 
 def find_deployment(conn: Connection, actor: Actor | None, name: str, need: str, what: str) -> dict:
     """The deployment ``name``'s row, once ``actor`` is found to have ``need`` in its project."""
-    d = _row(conn, check_deployment_name("deployment", name))
-    A.require(conn, actor, d["project_id"], need, what)
-    return d
+    return A.find_named(conn, actor, S.deployments, "deployment", check_deployment_name("deployment", name), need,
+                        what)
 
 
 def get_deployment(conn: Connection, actor: Actor | None, name: str, need: str = A.VIEWER,

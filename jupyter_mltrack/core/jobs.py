@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from . import access as A
 from . import schema as S
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput
 from .projects import DEFAULT_PROJECT, ProjectIds, ensure_project
 from .users import Actor
 from .validation import (MAX_JOB_CONCURRENCY, MAX_JOB_RETRIES, MAX_JOB_TIMEOUT, MAX_RETRY_DELAY, check_cron,
@@ -160,17 +160,12 @@ def check_job(spec: Mapping[str, Any], base: str | os.PathLike | None = None) ->
 
 
 def _job_row(conn: Connection, name: str) -> dict:
-    row = conn.execute(select(S.jobs).where(S.jobs.c.name == name)).first()
-    if row is None:
-        raise NotFound(f"no job named {name!r}")
-    return dict(row._mapping)
+    return A.named_row(conn, S.jobs, "job", name)
 
 
 def find_job(conn: Connection, actor: Actor | None, name: str, need: str, what: str) -> dict:
     """The job ``name``'s row, once ``actor`` is found to have ``need`` in its project."""
-    job = _job_row(conn, check_job_name("job", name))
-    A.require(conn, actor, job["project_id"], need, what)
-    return job
+    return A.find_named(conn, actor, S.jobs, "job", check_job_name("job", name), need, what)
 
 
 def upstream_graph(conn: Connection) -> dict[int, set[int]]:
