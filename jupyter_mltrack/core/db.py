@@ -59,6 +59,22 @@ def make_engine(loc: Location) -> Engine:
             pool_pre_ping=False,
         )
 
+        folder = str(Path(loc.path).parent)
+
+        @event.listens_for(engine, "do_connect")
+        def _open(dialect, _record, cargs, cparams):
+            # processes creating one new store at the same moment: an open failed now and then with SQLite's
+            # "unable to open database file" (CANTOPEN) while another process was switching the new file to WAL —
+            # about one run in forty of tests/core/test_store_concurrency.py's four-process creation under load.
+            # The folder exists, so the open is tried again, a few times within a second.
+            for attempt in range(8):
+                try:
+                    return dialect.loaded_dbapi.connect(*cargs, **cparams)
+                except dialect.loaded_dbapi.OperationalError as e:
+                    if attempt == 7 or "unable to open database file" not in str(e) or not os.path.isdir(folder):
+                        raise
+                    time.sleep(0.01 * 2 ** attempt)
+
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):
             dbapi_conn.isolation_level = None  # we emit BEGIN ourselves

@@ -7,6 +7,8 @@ import json
 import math
 import time
 
+import pytest
+
 from jupyter_mltrack.core import migrate
 from jupyter_mltrack.core.series import CHUNK_POINTS
 from jupyter_mltrack.core.store import Store
@@ -19,7 +21,10 @@ WRITER = """
     from jupyter_mltrack.core.store import Store
     s = Store(store_dir)
     open(f"{go}.ready-w{w}", "w").close()  # the barrier: ready, then wait for everyone
+    parent = os.getppid()
     while not os.path.exists(go):
+        if os.getppid() != parent:  # the test was killed: do not spin for ever
+            sys.exit(3)
         time.sleep(0.001)
     start = time.time()
     for b in range(n):
@@ -200,7 +205,10 @@ OPENER = """
     w, go, dirs = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
     from jupyter_mltrack.core.store import Store
     open(f"{go}.ready-o{w}", "w").close()
+    parent = os.getppid()
     while not os.path.exists(go):
+        if os.getppid() != parent:  # the test was killed: do not spin for ever
+            sys.exit(3)
         time.sleep(0.001)
     start = time.time()
     for d in dirs:
@@ -234,6 +242,30 @@ def test_processes_creating_a_new_store_at_the_same_moment(tmp_path, spawn_py):
         finally:
             s.close()
 
+
+
+def test_an_open_that_sqlite_refuses_for_a_moment_is_tried_again(tmp_path):
+    """SQLite's "unable to open database file" while the folder exists (seen when processes create one store at
+    the same moment) is tried again within about a second: here the file's place is taken by a folder for 0.1 s."""
+    import shutil
+    import threading
+
+    folder = tmp_path / "store"
+    (folder / "mltrack.db").mkdir(parents=True)
+    timer = threading.Timer(0.1, shutil.rmtree, [folder / "mltrack.db"])
+    timer.start()
+    try:
+        s = Store(folder)
+        s.write_batch({"runs": [{"id": "r", "project": "P"}]})
+        assert s.get_run("r")["project"] == "P"
+        s.close()
+    finally:
+        timer.join()
+    (tmp_path / "stuck" / "mltrack.db").mkdir(parents=True)  # for good: the error, after the tries
+    t0 = time.monotonic()
+    with pytest.raises(Exception, match="unable to open database file"):
+        Store(tmp_path / "stuck")
+    assert time.monotonic() - t0 < 5
 
 
 def test_processes_migrating_a_new_postgresql_database_at_the_same_moment(pg_url, tmp_path, spawn_py):
