@@ -4,8 +4,8 @@ A kernel writing through the Jupyter server that started it sends every batch, b
 ``requests`` for that cost ~130 ms of the kernel's interpreter in its first tracked run (``http.client``: ~5 ms), a
 large part of what tracking cost per run in a short notebook. The standard library covers plain ``http://`` without
 a proxy — a server on this machine or the local network. Anything else (``https://``: its CA bundle settings,
-``REQUESTS_CA_BUNDLE`` included; a URL an ``HTTP(S)_PROXY`` of the environment applies to) goes through ``requests``,
-which speaks TLS and proxies as users configure them.
+``REQUESTS_CA_BUNDLE`` included; a URL an ``HTTP(S)_PROXY`` of the environment applies to; credentials in the URL)
+goes through ``requests``, which speaks TLS, proxies and basic authentication as users configure them.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Session:
         connection that the server closed meanwhile is sent again once on a new connection when it is safe to
         (not a POST: batches carry ids, so the writer's resend of a POST is applied once anyway)."""
         parts = urlsplit(url)
-        if parts.scheme != "http" or _proxied(url, parts.hostname or ""):
+        if parts.scheme != "http" or "@" in parts.netloc or _proxied(url, parts.hostname or ""):
             return self._via_requests(method, url, timeout=timeout, data=data, json=json, headers=headers)
         hdrs = {**self.headers, **(headers or {})}
         body = data

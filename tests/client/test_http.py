@@ -156,3 +156,13 @@ def test_https_goes_through_requests(monkeypatch):
     with pytest.raises(Exception):
         s.request("GET", "https://127.0.0.1:1/x", timeout=2)
     assert s._fallback is not None  # requests handled it (TLS, its CA bundle settings)
+
+
+def test_credentials_in_the_url_go_through_requests_as_basic_authentication(srv):
+    s = Session()
+    try:
+        s.request("GET", srv.url.replace("http://", "http://ana:secret@") + "who", timeout=10)
+        assert srv.seen[-1]["headers"]["Authorization"] == "Basic YW5hOnNlY3JldA=="  # ana:secret
+        assert s._fallback is not None
+    finally:
+        s.close()
