@@ -67,6 +67,8 @@ def xpage(browser, seeded_lab, request):
 
 def _execute_open(page):
     page.wait_for_function("() => window.jupyterapp.commands.hasCommand('mltrack:open-explorer')", timeout=60_000)
+    # after a reload the layout restorer reopens the explorer itself: open it only once that is done
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
     # no return value: the command answers the widget, which the page cannot hand back to Python
     page.evaluate("() => { window.jupyterapp.commands.execute('mltrack:open-explorer'); }")
 
@@ -198,6 +200,7 @@ def test_the_column_chooser_hides_and_pins_columns_per_project(xpage, seeded_lab
     page.reload()
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started !== undefined", timeout=60_000)
     _execute_open(page)
+    page.wait_for_selector(".jp-mltrack-explorer-project", state="visible", timeout=60_000)
     page.select_option(".jp-mltrack-explorer-project", "Big")
     # (a pinned metric column is laid out once the project's keys, GET columns, have answered)
     wait_until(lambda: page.locator('.jp-mltrack-explorer-colhead[data-col="metrics.acc"]').count() == 1, 30,
