@@ -252,6 +252,8 @@ function Chart(props: {
   const plot = React.useRef<uPlot | null>(null);
   const onZoom = React.useRef(props.onZoom);
   onZoom.current = props.onZoom;
+  // a walk over every value drawn (1,000 lines × a few hundred points): once per spec, not per render
+  const ranges = React.useMemo(() => ({ x: range([spec.xs]), y: range(spec.ys) }), [spec]);
   React.useEffect(() => {
     const el = box.current;
     if (!el) {
@@ -317,8 +319,8 @@ function Chart(props: {
       data-groups={spec.groups}
       data-bands={spec.bands.length}
       data-points={spec.xs.length}
-      data-x-range={range([spec.xs])}
-      data-y-range={range(spec.ys)}
+      data-x-range={ranges.x}
+      data-y-range={ranges.y}
     >
       <div className="jp-mltrack-explorer-chart-title">{metric}</div>
       <div ref={box} className="jp-mltrack-explorer-chart-canvas" />
