@@ -149,7 +149,7 @@ def json_problem(value: Any, depth: int = 0) -> str | None:
             if p:
                 return p
         return None
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, set, frozenset)):  # sets are stored as lists
         for v in value:
             p = json_problem(v, depth + 1)
             if p:
