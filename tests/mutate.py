@@ -10,6 +10,7 @@ only (the PostgreSQL parametrisations are deselected: the rules are the same cod
     python tests/mutate.py series blobs    # some of them
     python tests/mutate.py --report        # the table and the survivors of the last runs, without running
     python tests/mutate.py --worktree ...  # the working tree as it is (default: the last commit, HEAD)
+    python tests/mutate.py --again series  # the last run's survivors again, with the working tree's tests
 
 Writes ``build/mutate/summary.json`` and ``build/mutate/survivors.txt`` (each surviving mutant's diff) and prints
 killed / total per module. docs/mutation.md records a full run and why each survivor is equivalent.
@@ -83,14 +84,11 @@ _mutate_sp.subprocess_env = _subprocess_env_for_mutation
 STATUS_LINE = re.compile(r"^\s+(\S+): (.+)$")
 
 
-def prepare(name: str, worktree: bool) -> Path:
-    """A folder holding the package, the tests and the pytest settings (as committed in HEAD, or as they are in the
-    working tree), and a mutmut config for ``name``."""
-    path, tests = MODULES[name]
-    d = WORK / name
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
+def copy_sources(d: Path, worktree: bool) -> None:
+    """The package, the tests and the pytest settings into ``d`` (as committed in HEAD, or as they are in the
+    working tree), with the subprocess patch appended to the copy's conftest."""
+    for sub in ("jupyter_mltrack", "tests"):
+        shutil.rmtree(d / sub, ignore_errors=True)
     if worktree:
         ignore = shutil.ignore_patterns("__pycache__", "labextension", "screenshots", "*.pyc")
         shutil.copytree(ROOT / "jupyter_mltrack", d / "jupyter_mltrack", ignore=ignore)
@@ -103,6 +101,10 @@ def prepare(name: str, worktree: bool) -> Path:
         shutil.copy2(ROOT / "jupyter_mltrack" / "_version.py", d / "jupyter_mltrack" / "_version.py")  # built
     with open(d / "tests" / "conftest.py", "a") as f:  # the copy's conftest, not the checkout's
         f.write(SUBPROCESS_PATCH)
+
+
+def write_config(d: Path, name: str) -> None:
+    path, tests = MODULES[name]
     lines = ["[mutmut]", "source_paths = jupyter_mltrack", f"only_mutate = {path}",
              "pytest_add_cli_args_test_selection =", *(f"    {t}" for t in tests),
              "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -k", f"    {DESELECT}",
@@ -111,20 +113,49 @@ def prepare(name: str, worktree: bool) -> Path:
              # the whole selection (whose leftover threads — store write threads — deadlock forked children)
              "process_isolation = forkserver", ""]
     (d / "setup.cfg").write_text("\n".join(lines))
+
+
+def prepare(name: str, worktree: bool) -> Path:
+    """A fresh folder for ``name``: its sources and a mutmut config."""
+    d = WORK / name
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    copy_sources(d, worktree)
+    write_config(d, name)
     return d
+
+
+def mutmut(d: Path, max_children: int, names: list[str] = ()) -> int:
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    with open(d / "mutmut.log", "a") as out:
+        return subprocess.call([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *names],
+                               cwd=d, stdout=out, stderr=subprocess.STDOUT, env=env)
 
 
 def run(name: str, max_children: int, worktree: bool) -> dict:
     d = prepare(name, worktree)
-    log = d / "mutmut.log"
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     t0 = time.monotonic()
-    with open(log, "w") as out:
-        rc = subprocess.call([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)],
-                             cwd=d, stdout=out, stderr=subprocess.STDOUT, env=env)
+    rc = mutmut(d, max_children)
     seconds = time.monotonic() - t0
     result = collect(name)
     result.update(seconds=round(seconds), exit_code=rc)
+    return result
+
+
+def again(name: str, max_children: int) -> dict:
+    """Check the last run's survivors again with the package and tests as they are now in the working tree (tests
+    written for them); mutmut records which of the new tests reach each function and keeps every other verdict."""
+    d = WORK / name
+    before = collect(name)
+    copy_sources(d, worktree=True)
+    write_config(d, name)
+    t0 = time.monotonic()
+    rc = mutmut(d, max_children, before["survivors"])
+    result = collect(name)
+    old = json.loads((WORK / "summary.json").read_text()).get(name, {}) if (WORK / "summary.json").exists() else {}
+    result.update(seconds=old.get("seconds", 0) + round(time.monotonic() - t0), exit_code=rc,
+                  first_run={"killed": before["killed"], "total": before["total"]})
     return result
 
 
@@ -152,20 +183,28 @@ def collect(name: str) -> dict:
 
 
 def report(results: dict[str, dict]) -> None:
+    """Merge these modules' results into ``summary.json`` (the other modules keep their last figures), write each
+    module's survivors with their diffs, and print the table of every module measured so far."""
     WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / "summary.json").write_text(json.dumps(
-        {k: {x: v[x] for x in v if x != "diffs"} for k, v in results.items()}, indent=1))
-    with open(WORK / "survivors.txt", "w") as f:
-        for name, r in results.items():
+    summary_path = WORK / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    for name, r in results.items():
+        summary[name] = {x: v for x, v in r.items() if x != "diffs"}
+        with open(WORK / name / "survivors.txt", "w") as f:
             for k in r["survivors"]:
                 f.write(f"==== {name}: {k}\n{r['diffs'].get(k, '')}\n")
-    total = sum(r["total"] for r in results.values())
-    killed = sum(r["killed"] for r in results.values())
+    summary_path.write_text(json.dumps(summary, indent=1))
+    with open(WORK / "survivors.txt", "w") as f:
+        for name in summary:
+            if (WORK / name / "survivors.txt").exists():
+                f.write((WORK / name / "survivors.txt").read_text())
     print(f"{'module':<40} {'killed':>7} {'total':>6} {'score':>7} {'time':>7}")
-    for name, r in results.items():
+    for r in summary.values():
         score = 100 * r["killed"] / r["total"] if r["total"] else 0.0
         print(f"{r['module']:<40} {r['killed']:>7} {r['total']:>6} {score:>6.1f}% {r.get('seconds', 0):>6}s",
-              r["counts"])
+              r.get("counts", {}))
+    total = sum(r["total"] for r in summary.values())
+    killed = sum(r["killed"] for r in summary.values())
     if total:
         print(f"{'all':<40} {killed:>7} {total:>6} {100 * killed / total:>6.1f}%")
     print(f"survivors: {WORK / 'survivors.txt'}")
@@ -177,6 +216,8 @@ def main() -> int:
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--report", action="store_true", help="only summarise the last runs")
     ap.add_argument("--worktree", action="store_true", help="the working tree as it is (default: HEAD)")
+    ap.add_argument("--again", action="store_true",
+                    help="check the last run's survivors again with the working tree's tests and code")
     args = ap.parse_args()
     names = args.modules or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
@@ -189,7 +230,10 @@ def main() -> int:
                 results[name] = collect(name)
             continue
         print(f"mutating {MODULES[name][0]} ...", flush=True)
-        results[name] = run(name, args.max_children, args.worktree)
+        if args.again:
+            results[name] = again(name, args.max_children)
+        else:
+            results[name] = run(name, args.max_children, args.worktree)
         r = results[name]
         print(f"  {r['killed']}/{r['total']} killed in {r['seconds']} s", flush=True)
     if args.report:

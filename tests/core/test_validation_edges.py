@@ -23,7 +23,10 @@ from jupyter_mltrack.core.validation import (
     check_media_type,
     check_metadata,
     check_relative_path,
+    check_seconds,
+    check_text,
     check_alias,
+    check_int,
     check_cron,
     check_figure_kind,
     check_job_name,
@@ -335,3 +338,80 @@ def test_a_tag_value_is_text():
     assert tag_value("env", 3) == "3"
     with refused("tag 'env': value '\\ud800' holds a lone surrogate, which is not text"):
         tag_value("env", "\ud800")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# integers, nesting, paths
+
+def test_a_whole_float_counts_as_an_integer_below_two_to_the_63():
+    for given in (5.0, 200.0, 2.0**62, -(2.0**62)):
+        got = check_int("n", given)
+        assert got == given and type(got) is int
+    for given in (2.0**63, -(2.0**63), 2.0**64, 5.5):
+        with refused(f"n must be an integer, not {given!r}"):
+            check_int("n", given)
+
+
+def test_an_integer_range_includes_both_ends():
+    assert check_int("n", 1, 1, 5) == 1
+    assert check_int("n", 5, 1, 5) == 5
+    with refused("n must be between 1 and 5, not 6"):
+        check_int("n", 6, 1, 5)
+    with refused("n must be between 1 and 5, not " + "1" + "0" * 39):  # the value's text is cut at 40 characters
+        check_int("n", 10**50, 1, 5)
+
+
+def test_a_param_may_nest_exactly_the_depth_limit():
+    def nested(levels):
+        v: object = 1
+        for _ in range(levels):
+            v = [v]
+        return v
+
+    assert param_json("p", nested(MAX_DEPTH)) == "[" * MAX_DEPTH + "1" + "]" * MAX_DEPTH
+    with refused(f"param 'p': the value nests more than {MAX_DEPTH} levels"):
+        param_json("p", nested(MAX_DEPTH + 1))
+
+
+def test_a_lone_surrogate_is_refused_wherever_it_is():
+    with refused("param 'p': the value holds a lone surrogate, which is not text"):
+        param_json("p", {"a": ["\ud800"]})
+    with refused("path 'a/\\ud800' holds a lone surrogate, which is not text"):
+        check_relative_path("path", "a/\ud800")
+
+
+def test_an_artifact_path_has_no_backslash_or_control_character():
+    assert check_relative_path("path", "a b/c d.txt") == "a b/c d.txt"  # spaces are fine
+    for bad in ("a\\b", "a\x1fb", "a\nb", "/abs", "a//b", "./a", "a/../b"):
+        with refused(f"path {bad!r:.80} must be a relative path without '..', '.', empty parts, backslashes or "
+                     "control characters"):
+            check_relative_path("path", bad)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# free text and times
+
+def test_free_text_is_a_string_of_at_most_its_limit():
+    assert check_text("description", "a" * 10, limit=10) == "a" * 10
+    assert check_text("description", "") == ""
+    assert check_text("description", None, nullable=True) is None
+    with refused("description must be a string, not NoneType"):
+        check_text("description", None)
+    with refused("description must be a string, not int"):
+        check_text("description", 5, nullable=True)
+    with refused("description is 11 characters long; the limit is 10"):
+        check_text("description", "a" * 11, limit=10)
+    with refused("description '\\ud800' holds a lone surrogate, which is not text"):
+        check_text("description", "\ud800")
+
+
+def test_a_time_is_seconds_since_the_epoch_from_zero_up_to_the_limit():
+    for t in (0, 0.5, 1, MAX_SECONDS - 1):
+        assert check_seconds("end_time", t) == float(t)
+    assert check_seconds("end_time", None, nullable=True) is None
+    with refused("end_time must be a number of seconds since the epoch, not None"):
+        check_seconds("end_time", None)
+    for bad in (-0.5, MAX_SECONDS, float("nan"), float("inf")):
+        with refused(f"end_time must be finite seconds since the epoch between 0 and {MAX_SECONDS:.0e}, "
+                     f"not {bad!r}"):
+            check_seconds("end_time", bad)
