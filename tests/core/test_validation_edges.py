@@ -25,12 +25,15 @@ from jupyter_mltrack.core.validation import (
     check_relative_path,
     check_seconds,
     check_text,
+    context_json,
     check_alias,
     check_int,
     check_cron,
     check_figure_kind,
     check_job_name,
     check_job_params,
+    check_deployment_name,
+    check_key,
     check_number,
     check_timezone,
     metric_step,
@@ -415,3 +418,63 @@ def test_a_time_is_seconds_since_the_epoch_from_zero_up_to_the_limit():
         with refused(f"end_time must be finite seconds since the epoch between 0 and {MAX_SECONDS:.0e}, "
                      f"not {bad!r}"):
             check_seconds("end_time", bad)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# names, contexts, deployments, what JSON cannot hold
+
+def test_a_long_name_refusal_shows_its_first_40_characters():
+    key = "abcdefghij" * 25 + "k"
+    with refused(f"param name {key[:40]!r}… is 251 characters long; the limit is 250"):
+        check_key("param", key)
+    with refused("metric name '\\ud800x' holds a lone surrogate, which is not text"):
+        check_key("metric", "\ud800x")
+
+
+def context_of_length(n: int) -> dict:
+    """A context whose canonical JSON text is n characters long (n between 60 and 520)."""
+    ctx = {f"k{i}": "v" * 100 for i in range(4)}  # '{' + 4 × '"kI":"v…v"' (107 each) + 3 commas + '}' = 433
+    rest = n - 433 - len(',"k9":""')
+    ctx["k9"] = "w" * rest
+    return ctx
+
+
+def test_a_metric_context_is_at_most_500_characters_of_json():
+    text = context_json(context_of_length(500))
+    assert len(text) == 500
+    with refused("metric context is too large (500 characters of JSON at most)"):
+        context_json(context_of_length(501))
+
+
+def test_a_metric_context_value_is_short_text_without_separators():
+    assert context_json({"subset": "x" * 100}) == '{"subset":"' + "x" * 100 + '"}'
+    assert context_json({"subset": "XX"}) == '{"subset":"XX"}'
+    for bad in ("x" * 101, "a,b", "a]", "a=b", "a\nb"):
+        with refused(f"metric context value {bad!r} for 'subset' must be ≤100 characters without ',', ']' or '='"):
+            context_json({"subset": bad})
+    with refused("metric context value for 'subset' '\\ud800' holds a lone surrogate, which is not text"):
+        context_json({"subset": "\ud800"})
+
+
+def test_a_deployment_name_refusal_names_the_field():
+    assert check_deployment_name("deployment name", "house-v2") == "house-v2"
+    with refused("deployment name '-x' must be 1-100 letters, digits, '_', '-' or '.', starting with a letter or "
+                 "digit"):
+        check_deployment_name("deployment name", "-x")
+
+
+def test_nesting_through_objects_counts_each_level_once():
+    def nested(levels):
+        v: object = 1
+        for _ in range(levels):
+            v = {"a": v}
+        return v
+
+    assert param_json("p", nested(MAX_DEPTH)).count("{") == MAX_DEPTH
+    with refused(f"param 'p': the value nests more than {MAX_DEPTH} levels"):
+        param_json("p", nested(MAX_DEPTH + 1))
+
+
+def test_bytes_are_refused_as_json():
+    with refused("param 'p': the value holds bytes, which JSON cannot (send text)"):
+        param_json("p", {"a": b"x"})
