@@ -341,6 +341,24 @@ def test_artifacts_are_versioned_per_run_and_name(store):
     assert count(store, "blobs") == 2  # content-addressed: 'one' is stored once
 
 
+def test_one_batch_may_hold_several_versions_of_one_artifact_and_many_runs(store):
+    runs = [f"r{i:04d}" for i in range(1200)]  # past one IN list of run ids
+    store.write_batch({"runs": [{"id": r} for r in runs]})
+    f1, f2, f3 = blob(store, b"one"), blob(store, b"two"), blob(store, b"three")
+    store.write_batch({"artifacts": [{"run_id": "r0001", "name": "model", "files": [f1]}]})
+    store.write_batch({"artifacts": [
+        {"run_id": "r0001", "name": "model", "files": [f2], "metadata": {"n": 2}},
+        {"run_id": "r0001", "name": "model", "files": [{**f3, "path": "w.bin"}, f1], "metadata": {"n": 3}},
+        *({"run_id": r, "name": "environment", "files": [f1]} for r in runs)]})
+    arts = store.get_run("r0001")["artifacts"]
+    assert [(a["name"], a["version"], a["metadata"]) for a in arts] == [
+        ("environment", 1, {}), ("model", 1, {}), ("model", 2, {"n": 2}), ("model", 3, {"n": 3})]
+    assert [f["sha256"] for f in arts[2]["files"]] == [f2["sha256"]]
+    assert {f["path"]: f["sha256"] for f in arts[3]["files"]} == {"file.bin": f1["sha256"], "w.bin": f3["sha256"]}
+    assert count(store, "artifacts") == 1 + 2 + len(runs)
+    assert store.find_artifact("r1199", "environment")["files"][0]["sha256"] == f1["sha256"]
+
+
 def test_artifact_files_must_have_been_uploaded(store):
     store.write_batch({"runs": [{"id": "r"}]})
     missing = {"path": "weights.bin", "sha256": "b" * 64, "size": 10}
