@@ -27,9 +27,7 @@ def _to_time(field: Field, v: Any) -> float:
         d = _dt.datetime.fromisoformat(str(v))
     except ValueError:
         raise InvalidInput(f"search: {field.label} needs seconds since the epoch or an ISO date, not {v!r}") from None
-    if d.tzinfo is None:
-        d = d.astimezone()
-    return d.timestamp()
+    return d.timestamp()  # a date without a zone is local time
 
 
 def _compare(col, op: str, v):
@@ -269,22 +267,25 @@ def _order_column(f: Field, runs):
 
 
 class _ParamOrder:
-    """Params sort numbers first (numerically), then strings — two ORDER BY terms behind one object."""
+    """Params sort numbers first (numerically), then strings — two ORDER BY terms behind one object. Like a column,
+    it is given its direction (``desc()`` or ``asc()``: :func:`order_by_sql` always says which), then
+    ``nulls_last()``."""
+
+    _desc: bool
 
     def __init__(self, num, text):
-        self.num, self.text, self._dir = num, text, "asc"
+        self.num, self.text = num, text
 
     def desc(self):
-        self._dir = "desc"
+        self._desc = True
         return self
 
     def asc(self):
-        self._dir = "asc"
+        self._desc = False
         return self
 
     def nulls_last(self):
-        d = (lambda c: c.desc()) if self._dir == "desc" else (lambda c: c.asc())
-        return _Multi([d(self.num).nulls_last(), d(self.text).nulls_last()])
+        return _Multi([(c.desc() if self._desc else c.asc()).nulls_last() for c in (self.num, self.text)])
 
 
 class _Multi(list):

@@ -203,6 +203,13 @@ def test_filter_on_project(st, flt, expected):
     assert found(st, flt) == expected
 
 
+def test_an_iso_date_with_a_zone_is_that_instant(st):
+    r2 = dt.datetime.fromtimestamp(local(2024, 2, 10), dt.timezone(dt.timedelta(hours=5, minutes=30)))
+    assert found(st, f"start_time >= '{r2.isoformat()}'") == {"r2", "r3", "r4", "r5", "r6"}
+    assert found(st, f"start_time > '{r2.isoformat()}'") == {"r3", "r4", "r5", "r6"}
+    assert found(st, f"start_time <= '{r2.astimezone(dt.timezone.utc).isoformat()}'") == {"r1", "r2"}
+
+
 def test_like_is_case_sensitive(st):
     assert found(st, "name like 'RF-%'") == set()
 
