@@ -8,6 +8,7 @@ core/projects.py (MAX_ID_DIGITS); the tests read them, so they follow a change o
 from __future__ import annotations
 
 import functools
+import re
 
 import pytest
 
@@ -256,3 +257,41 @@ def test_without_the_limits_the_inputs_crash(st, monkeypatch):
     with pytest.raises(Exception, match="(?i)too large|depth|recursion") as ei:
         st.search_runs(filter=conditions(1_000, " and "))
     assert not isinstance(ei.value, InvalidInput)
+
+
+# the deepest filters the language accepts, in every arrangement of the deep part: SQLite's parser stack (a fixed
+# 100 entries in some builds) overflows on some of these when an AND / OR list keeps its deep term for last, as the
+# filter's text has it — the SQL puts the deepest term first
+
+DEEP_SHAPES = {
+    "a or b and (…)": lambda f: f"name = 'a' or name = 'b' and ({f})",
+    "(…) and b or a": lambda f: f"({f}) and name = 'b' or name = 'a'",
+    "not (zz or …)": lambda f: f"not (name = 'zz' or {f})",
+    "not (… or zz)": lambda f: f"not ({f} or name = 'zz')",
+    "((…) or zz) and not q": lambda f: f"(({f}) or name = 'zz') and name != 'q'",
+    "a and (b or (…))": lambda f: f"name != 'q' and (name = 'zz' or ({f}))",
+}
+
+
+@pytest.mark.parametrize("shape", DEEP_SHAPES)
+def test_the_deepest_accepted_filters_run_in_any_arrangement(st, shape):
+    make = DEEP_SHAPES[shape]
+    levels = max(n for n in range(1, Q.MAX_NESTING + 1) if _accepted(chain(n, make)))
+    assert levels >= Q.MAX_NESTING // 3  # deep enough to overflow a fixed parser stack in the text's order
+    expected = found_in_python(chain(levels, make))
+    assert found(st, chain(levels, make)) == expected
+
+
+def found_in_python(flt: str) -> set[str]:
+    """The runs (named as their ids) a filter of name comparisons, and, or, not and parentheses matches, by Python:
+    its operators bind as SQL's do (not, then and, then or)."""
+    py = re.sub(r"name (!?=) '(\w+)'", lambda m: f"(n {'==' if m.group(1) == '=' else '!='} '{m.group(2)}')", flt)
+    return {r for r in ALL if eval(py, {}, {"n": r})}  # noqa: S307 — the test's own text
+
+
+def _accepted(flt: str) -> bool:
+    try:
+        Q.parse(flt)
+        return True
+    except InvalidInput:
+        return False
