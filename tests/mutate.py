@@ -12,6 +12,7 @@ only (the PostgreSQL parametrisations are deselected: the rules are the same cod
     python tests/mutate.py --worktree ...  # the working tree as it is (default: the last commit, HEAD)
     python tests/mutate.py --again series  # the last run's survivors again, with the working tree's tests
     python tests/mutate.py --again series --tests tests/core/test_series_edges.py   # only the new tests
+    python tests/mutate.py --recheck search_sql   # mutmut's "timeouts" again, each alone in a fresh process
 
 Writes ``build/mutate/summary.json`` and ``build/mutate/survivors.txt`` (each surviving mutant's diff) and prints
 killed / total per module. docs/mutation.md records a full run and why each survivor is equivalent.
@@ -111,6 +112,11 @@ def write_config(d: Path, name: str, tests: list[str] | None = None) -> None:
              "pytest_add_cli_args_test_selection =", *(f"    {t}" for t in tests),
              "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -k", f"    {DESELECT}",
              "    --timeout=120",
+             # mutmut stops a mutant's tests after (their recorded time + timeout_constant) × 15 seconds of wall time
+             # and calls it a timeout (counted as killed). With the default constant of 1 s, the forked child's own
+             # start (collecting the test files) under some load ran past that for quick tests: 319 of search_sql's
+             # 694 mutants were "timeouts". A hanging test is still stopped by pytest's --timeout above.
+             "timeout_constant = 30",
              # each mutant's tests run in a process forked from a clean server, not from the process that ran
              # the whole selection (whose leftover threads — store write threads — deadlock forked children)
              "process_isolation = forkserver", ""]
@@ -172,6 +178,9 @@ def collect(name: str) -> dict:
         m = STATUS_LINE.match(line)
         if m:
             statuses[m.group(1)] = m.group(2)
+    rechecked = WORK / name / "recheck.json"
+    if rechecked.exists():  # verdicts of "timeouts" run again in a fresh process (see recheck)
+        statuses.update({k: v for k, v in json.loads(rechecked.read_text()).items() if k in statuses})
     counts: dict[str, int] = {}
     for s in statuses.values():
         counts[s] = counts.get(s, 0) + 1
@@ -184,6 +193,49 @@ def collect(name: str) -> dict:
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
     return {"module": MODULES[name][0], "total": len(statuses), "killed": killed,
             "counts": counts, "survivors": survivors, "diffs": diffs}
+
+
+#: mutmut's exit codes that it reports as "timeout": its CPU or wall-time limit (SIGXCPU, 36) — and 255, which is
+#: also what its worker exits with when running the tests raised (pytest's usage error, exit code 4, among others)
+TIMEOUT_CODES = {36, 24, -24, 152, 255}
+
+
+def recheck(name: str, max_children: int) -> dict[str, str]:
+    """Run each mutant mutmut called a timeout again, alone, in a fresh ``python -m pytest`` with its tests (the ones
+    mutmut recorded as reaching its function, quickest first, stopping at the first failure): "killed" when a test
+    fails, "survived" when none does, "timeout" when they still run past 10 minutes. In the forked workers of
+    mutmut 3.8 some mutants' tests ended with exit code 255 within seconds — an exception in the worker, not a
+    timeout; run alone, the same mutants are killed or survive. Verdicts go to ``recheck.json``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    d = WORK / name
+    mutants = d / "mutants"
+    stats = json.loads((mutants / "mutmut-stats.json").read_text())
+    meta = json.loads((mutants / (MODULES[name][0] + ".meta")).read_text())
+    todo = sorted(k for k, code in meta["exit_code_by_key"].items() if code in TIMEOUT_CODES)
+    durations = stats["duration_by_test"]
+
+    def one(key: str) -> tuple[str, str]:
+        tests = sorted(stats["tests_by_mangled_function_name"].get(key.split("__mutmut_")[0], ()),
+                       key=lambda t: durations.get(t, 0))
+        if not tests:
+            return key, "no tests"
+        args = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:randomly", *tests, "-p", "no:cacheprovider",
+                "-k", DESELECT, "--timeout=120"]
+        env = dict(os.environ, MUTANT_UNDER_TEST=key, PYTHONDONTWRITEBYTECODE="1")
+        try:
+            rc = subprocess.run(args, cwd=mutants, env=env, capture_output=True, timeout=600).returncode
+        except subprocess.TimeoutExpired:
+            return key, "timeout"
+        return key, {0: "survived", 1: "killed"}.get(rc, f"exit code {rc}")
+
+    out = d / "recheck.json"
+    verdicts = json.loads(out.read_text()) if out.exists() else {}  # an interrupted recheck goes on where it was
+    with ThreadPoolExecutor(max_children) as pool:
+        for key, verdict in pool.map(one, [k for k in todo if k not in verdicts]):
+            verdicts[key] = verdict
+            out.write_text(json.dumps(verdicts, indent=1))
+    return verdicts
 
 
 def report(results: dict[str, dict]) -> None:
@@ -222,6 +274,8 @@ def main() -> int:
     ap.add_argument("--worktree", action="store_true", help="the working tree as it is (default: HEAD)")
     ap.add_argument("--again", action="store_true",
                     help="check the last run's survivors again with the working tree's tests and code")
+    ap.add_argument("--recheck", action="store_true",
+                    help="run the last run's 'timeouts' again, each alone in a fresh process (see recheck)")
     ap.add_argument("--tests", nargs="+", metavar="FILE",
                     help="with --again: run only these test files (the ones written for the survivors)")
     args = ap.parse_args()
@@ -231,8 +285,12 @@ def main() -> int:
         ap.error(f"unknown module {unknown[0]!r}; choose from {', '.join(MODULES)}")
     results = {}
     for name in names:
-        if args.report:
+        if args.report or args.recheck:
             if (WORK / name / "mutants").exists():
+                if args.recheck:
+                    print(f"checking {MODULES[name][0]}'s timeouts again ...", flush=True)
+                    verdicts = recheck(name, args.max_children)
+                    print("  ", {v: list(verdicts.values()).count(v) for v in set(verdicts.values())}, flush=True)
                 results[name] = collect(name)
             continue
         print(f"mutating {MODULES[name][0]} ...", flush=True)
@@ -242,7 +300,7 @@ def main() -> int:
             results[name] = run(name, args.max_children, args.worktree)
         r = results[name]
         print(f"  {r['killed']}/{r['total']} killed in {r['seconds']} s", flush=True)
-    if args.report:
+    if args.report or args.recheck:
         old = json.loads((WORK / "summary.json").read_text()) if (WORK / "summary.json").exists() else {}
         for name, r in results.items():
             r["seconds"] = old.get(name, {}).get("seconds", 0)

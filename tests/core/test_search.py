@@ -210,6 +210,41 @@ def test_an_iso_date_with_a_zone_is_that_instant(st):
     assert found(st, f"start_time <= '{r2.astimezone(dt.timezone.utc).isoformat()}'") == {"r1", "r2"}
 
 
+def test_in_lists_of_campaigns_and_of_non_text_tag_values(st):
+    assert found(st, "campaign in ('C1', 'nope')") == {"r1", "r4"}
+    assert found(st, "campaign not in ('C1')") == {"r2", "r3", "r5", "r6"}
+
+
+def test_a_status_filter_names_the_statuses_whatever_its_operator(st):
+    for flt in ("status = 'done'", "status != 'done'"):
+        with pytest.raises(InvalidInput) as e:
+            found(st, flt)
+        assert str(e.value) == "search: status 'done' is not one of running, finished, failed, killed, crashed"
+    assert found(st, "status != 'FINISHED'") == {"r2", "r3", "r4"}
+
+
+def test_non_text_values_compare_as_their_text_or_json(tmp_path):
+    s = Store(tmp_path / "store")
+    try:
+        s.write_batch({
+            "runs": [{"id": "a", "name": "5"}, {"id": "b", "name": "6"}],
+            "tags": [{"run_id": "a", "key": "flag", "value": "true"}, {"run_id": "b", "key": "flag", "value": "1"}],
+            # x is written first: sorting by y must not read x
+            "params": [{"run_id": "a", "key": "x", "value": 1}, {"run_id": "a", "key": "y", "value": 20},
+                       {"run_id": "b", "key": "x", "value": 2}, {"run_id": "b", "key": "y", "value": 10},
+                       {"run_id": "a", "key": "z", "value": "beta"}, {"run_id": "b", "key": "z", "value": "alpha"}],
+        })
+        assert found(s, "name = 5") == {"a"}  # an attribute compares with the number's text
+        assert found(s, "name in (6)") == {"b"}
+        assert found(s, "tags.flag in (true)") == {"a"}  # a tag with the value's JSON
+        assert found(s, "tags.flag = true") == {"a"}
+        assert [r["id"] for r in s.search_runs(order_by="params.y")[0]] == ["b", "a"]
+        assert [r["id"] for r in s.search_runs(order_by="params.z")[0]] == ["b", "a"]
+        assert [r["id"] for r in s.search_runs(order_by="params.z desc")[0]] == ["a", "b"]
+    finally:
+        s.close()
+
+
 def test_like_is_case_sensitive(st):
     assert found(st, "name like 'RF-%'") == set()
 
