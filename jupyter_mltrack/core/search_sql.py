@@ -75,15 +75,13 @@ def _kv_sql(f: Field, runs, pred_builder):
     return runs.c.id.in_(select(t.c.run_id).where(t.c.key == f.name, pred_builder(t)))
 
 
-def _param_value_pred(f: Field, op: str, v):
-    p = S.params
+def _param_value_pred(op: str, v):
+    """A param compared with a number (true and false are 1 and 0, as params store them) or with a string."""
 
     def build(t):
-        if isinstance(v, bool):
-            return _compare(p.c.num, op, float(v))
-        if isinstance(v, (int, float)):
-            return _compare(p.c.num, op, float(v))
-        return _compare(p.c.text, op, v)
+        if isinstance(v, (bool, int, float)):
+            return _compare(t.c.num, op, float(v))
+        return _compare(t.c.text, op, v)
 
     return build
 
@@ -193,7 +191,7 @@ def _cmp_sql(f: Field, op: str, v, runs):
             raise InvalidInput("search: NaN is never equal to anything; use 'is null' or compare with a number")
         return _metric_sql(f, runs, lambda col: _compare(col, op, v))
     if f.kind == "param":
-        return _kv_sql(f, runs, _param_value_pred(f, op, v))
+        return _kv_sql(f, runs, _param_value_pred(op, v))
     if f.kind == "tag":
         sv = v if isinstance(v, str) else json.dumps(v)
         return _kv_sql(f, runs, lambda t: _compare(t.c.value, op, sv))
