@@ -86,7 +86,7 @@ def _param_value_pred(op: str, v):
     return build
 
 
-def _membership_sql(f: Field, runs, table, key_col, name_col, values, like=None):
+def _membership_sql(runs, table, values, like=None):
     """experiment / campaign names through their link tables."""
     link = S.run_experiments if table is S.experiments else S.campaign_runs
     fk = link.c.experiment_id if table is S.experiments else link.c.campaign_id
@@ -139,7 +139,7 @@ def to_sql(node, runs=S.runs) -> ColumnElement[bool]:
             expr = _kv_sql(f, runs, lambda t: like(t.c.value))
         elif f.name in ("experiment", "campaign"):
             table = S.experiments if f.name == "experiment" else S.campaigns
-            expr = _membership_sql(f, runs, table, None, None, None, like=like)
+            expr = _membership_sql(runs, table, None, like=like)
         elif f.name in TIME_ATTRIBUTES or f.name == "duration":
             raise InvalidInput(f"search: {f.name} is a time; 'like' compares text")
         else:
@@ -178,8 +178,8 @@ def _in_sql(f: Field, vals: list, runs):
         return _kv_sql(f, runs, lambda t: t.c.value.in_([v if isinstance(v, str) else json.dumps(v) for v in vals]))
     if f.name in ("experiment", "campaign"):
         table = S.experiments if f.name == "experiment" else S.campaigns
-        return _membership_sql(f, runs, table, None, None, [str(v) for v in vals])
-    col = runs.c[f.name] if f.name in TIME_ATTRIBUTES else _attr_column(f, runs)
+        return _membership_sql(runs, table, [str(v) for v in vals])
+    col = _attr_column(f, runs)
     return col.in_([_attr_value(f, "=", v) for v in vals])
 
 
@@ -200,9 +200,9 @@ def _cmp_sql(f: Field, op: str, v, runs):
         if op not in ("=", "!="):
             raise InvalidInput(f"search: {f.name} supports =, !=, in, like")
         table = S.experiments if f.name == "experiment" else S.campaigns
-        expr = _membership_sql(f, runs, table, None, None, [str(v)])
+        expr = _membership_sql(runs, table, [str(v)])
         return expr if op == "=" else not_(expr)
-    col = runs.c[f.name] if f.name in TIME_ATTRIBUTES else _attr_column(f, runs)
+    col = _attr_column(f, runs)
     return _compare(col, op, _attr_value(f, op, v))
 
 

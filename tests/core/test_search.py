@@ -245,6 +245,13 @@ def test_non_text_values_compare_as_their_text_or_json(tmp_path):
         s.close()
 
 
+def test_a_comparison_with_nan_says_what_to_do_instead(st):
+    for flt in ("metrics.acc = nan", "metrics.acc < NaN"):
+        with pytest.raises(InvalidInput) as e:
+            found(st, flt)
+        assert str(e.value) == "search: NaN is never equal to anything; use 'is null' or compare with a number"
+
+
 def test_like_is_case_sensitive(st):
     assert found(st, "name like 'RF-%'") == set()
 
