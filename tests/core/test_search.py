@@ -252,6 +252,17 @@ def test_a_comparison_with_nan_says_what_to_do_instead(st):
         assert str(e.value) == "search: NaN is never equal to anything; use 'is null' or compare with a number"
 
 
+def test_ties_come_in_id_order_whatever_order_they_were_written_in(tmp_path):
+    s = Store(tmp_path / "store")
+    try:
+        s.write_batch({"runs": [{"id": i, "name": "same", "start_time": 1000.0} for i in ("d", "b", "c", "a")],
+                       "params": [{"run_id": i, "key": "w", "value": 1} for i in ("c", "a", "d", "b")]})
+        for order_by in ("params.w", "params.w desc", "name", "start_time desc"):
+            assert [r["id"] for r in s.search_runs(order_by=order_by)[0]] == ["a", "b", "c", "d"], order_by
+    finally:
+        s.close()
+
+
 def test_like_is_case_sensitive(st):
     assert found(st, "name like 'RF-%'") == set()
 
