@@ -263,6 +263,15 @@ def test_ties_come_in_id_order_whatever_order_they_were_written_in(tmp_path):
         s.close()
 
 
+def test_like_on_campaigns_and_not_on_times(st):
+    assert found(st, "campaign like 'C%'") == {"r1", "r4"}
+    assert found(st, "campaign not like 'C%'") == {"r2", "r3", "r5", "r6"}
+    for name in ("duration", "start_time", "end_time"):
+        with pytest.raises(InvalidInput) as e:
+            found(st, f"{name} like '1%'")
+        assert str(e.value) == f"search: {name} is a time; 'like' compares text"
+
+
 def test_like_is_case_sensitive(st):
     assert found(st, "name like 'RF-%'") == set()
 
