@@ -3,8 +3,8 @@
 For each module, mutmut (https://github.com/boxed/mutmut) plants one small change at a time (an operator, a
 constant, a condition, a dropped call...) and runs the tests that exercise the changed function; a mutant the tests
 do not notice "survived". Each module runs in its own folder under ``build/mutate/<module>/`` (mutmut works in a
-``mutants/`` copy of the package, so the checkout is never changed) with the test files that target it, on SQLite
-only (the PostgreSQL parametrisations are deselected: the rules are the same code).
+``mutants/`` copy of the package, so the checkout is never changed) with the in-process tests that reach it, on
+SQLite only (the PostgreSQL parametrisations are deselected: the rules are the same code).
 
     python tests/mutate.py                 # every module, one after the other
     python tests/mutate.py series blobs    # some of them
@@ -41,7 +41,8 @@ WORK = ROOT / "build" / "mutate"
 RULE_TESTS = [
     *(f"tests/core/test_{n}.py" for n in (
         "rules", "validation", "validation_edges", "store", "write_path", "search", "search_limits", "series",
-        "series_edges", "downsampling", "overviews", "registry", "jobs", "figures", "datasets_lineage", "access", "describe")),
+        "series_edges", "downsampling", "overviews", "registry", "jobs", "figures", "datasets_lineage", "access",
+        "describe")),
     *(f"tests/client/test_{n}.py" for n in ("run", "writer", "figures", "limits", "streams")),
     "tests/test_registry.py",
 ]
