@@ -164,6 +164,9 @@ def open_lab(page, lab, path: str = ""):
     page.goto(f"{lab.url}lab/tree/{path}?reset&token={lab.token}" if path else f"{lab.url}lab?reset&token={lab.token}")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started !== undefined", timeout=60_000)
     page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
+    # until the layout is restored, JupyterLab may still replace what a click opens (a loaded machine showed it: the
+    # lineage graph opened from the sidebar's run detail never appeared)
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
     if path:
         page.wait_for_function(
             "(p) => { const w = window.jupyterapp.shell.currentWidget; return w && w.context && w.context.path === p; }",
