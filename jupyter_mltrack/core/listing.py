@@ -73,12 +73,44 @@ def _check_page(limit, offset) -> None:
         raise InvalidInput(f"offset must be a non-negative integer, not {offset!r}")
 
 
+#: Pages of at most this many runs are read ids first (:func:`page_ids`); larger reads sort whole rows at once.
+PAGE_ROWS = 1000
+
+
+def page_ids(conn, where, order_by: str | None, limit: int, offset: int,
+             counted: bool = False) -> tuple[list[str], int | None]:
+    """The ids of one page of the runs matching ``where``, in ``order_by``'s order, and — ``counted`` — how
+    many runs match (else None). Sorting ids and sort keys only — never the wide rows — the database keeps just
+    ``offset + limit`` of them. An order led by a metric walks that metric's ``(name, context, last)`` index and
+    stops after the page: the runs having a value first, then (when the page reaches past them) the runs without
+    one, as the single ORDER BY with NULLs last would; it never counts. Otherwise the count comes with the page
+    (``count(*) OVER ()``), the filter's subqueries evaluated once."""
+    r = S.runs
+    lead = Q.metric_order(order_by, r)
+    if lead is None:
+        q = select(r.c.id).where(where).order_by(*Q.order_by_sql(order_by, r)).offset(offset).limit(limit)
+        if not counted:
+            return [x[0] for x in conn.execute(q)], None
+        rows = conn.execute(q.add_columns(func.count().over())).all()
+        return [x[0] for x in rows], rows[0][1] if rows else None
+    ms = S.metric_series
+    ranked = (select(ms.c.run_id).join(r, r.c.id == ms.c.run_id).where(lead.name, where)
+              .order_by(lead.key, *lead.rest).limit(offset + limit))
+    ids = [x[0] for x in conn.execute(ranked)]
+    if len(ids) == offset + limit:
+        return ids[offset:], None
+    rest = (select(r.c.id).where(where, r.c.id.not_in(lead.ranked)).order_by(*lead.rest)
+            .offset(max(0, offset - len(ids))).limit(limit - len(ids[offset:])))
+    return ids[offset:] + [x[0] for x in conn.execute(rest)], None
+
+
 def search_rows(db: Database, project, experiment, campaign, filter, order_by, limit, offset, kind="table",
                 actor: Actor | None = None):
     """Rows of the runs in scope (:data:`run_shape.RUN_COLUMNS`, then the fragments of ``kind``) and the total."""
     r, rs = S.runs, S.run_summaries
     _check_page(limit, offset)
-    order = Q.order_by_sql(order_by, r)
+    paged = limit is not None and limit <= PAGE_ROWS
+    order = None if paged else Q.order_by_sql(order_by, r)
     with db.read() as conn:
         where = run_scope(conn, project, experiment, campaign, filter, actor)
         c = r.c
@@ -89,16 +121,20 @@ def search_rows(db: Database, project, experiment, campaign, filter, order_by, l
             q = q.add_columns(c.table_row)
         if kind == "summaries":
             q = q.add_columns(rs.c.metrics).outerjoin(rs, rs.c.run_id == c.id)
-        q = q.where(where).order_by(*order).offset(offset)
-        if limit is not None:
-            q = q.limit(limit)
-        read_at = time.time()
-        rows = fetch_raw(conn, q)
+        read_at, total = time.time(), None
+        if paged:  # the page's ids first, sorting nothing wider than the sort keys; then their rows
+            filtered = filter is not None and bool(str(filter).strip())
+            ids, total = page_ids(conn, where, order_by, limit, offset, counted=filtered)
+            got = {row[R.ID]: row for row in fetch_raw(conn, q.where(c.id.in_(ids)))} if ids else {}
+            rows = [got[i] for i in ids]
+        else:
+            q = q.where(where).order_by(*order).offset(offset)
+            rows = fetch_raw(conn, q if limit is None else q.limit(limit))
         # the page tells the total when it is not full (and, past offset 0, not empty): the filter's
         # subqueries then run once, not twice
         if (limit is None or len(rows) < limit) and (rows or not offset):
             total = offset + len(rows)
-        else:
+        elif total is None:
             total = conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
         stale = [row[R.ID] for row in rows if not row[FRAG]]
         if stale:

@@ -130,7 +130,10 @@ def write_points(conn: Connection, metrics: list[NormalMetric], new_runs: set[st
             (chunk_updates if seq + i < nchunks else chunk_inserts).append(vals)
             last_seq = seq + i
         series_updates.append({
-            "b_id": sid, "b_count": summ.count, "b_last": summ.last, "b_last_step": summ.last_step,
+            # a NaN last value is stored as NULL on every database (SQLite does so itself; PostgreSQL would keep
+            # NaN and sort and compare it above every number), so filters and orders treat it alike on both
+            "b_id": sid, "b_count": summ.count, "b_last": None if summ.last != summ.last else summ.last,
+            "b_last_step": summ.last_step,
             "b_last_time": summ.last_time, "b_min": summ.min, "b_max": summ.max, "b_chunks": last_seq + 1,
         })
     if chunk_updates:

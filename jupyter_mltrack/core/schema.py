@@ -147,8 +147,9 @@ params = Table(
     Column("value", Text, nullable=False),
     Column("num", Float),
     Column("text", Text),
-    Index(None, "key", "num"),
-    Index(None, "key", "text"),
+    # run_id last: the filters' subqueries (key = … and num/text …) read the run ids from the index alone
+    Index(None, "key", "num", "run_id"),
+    Index(None, "key", "text", "run_id"),
 )
 
 tags = Table(
@@ -157,12 +158,12 @@ tags = Table(
     Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
-    Index(None, "key", "value"),
+    Index(None, "key", "value", "run_id"),
 )
 
 # One row per (run, name, context) with a summary kept current on every write, so tables and filters never read
 # points. ``context`` is the canonical JSON of a flat dict of strings ("{}" when absent). ``last`` is NULL with
-# count > 0 only when the last value is NaN (SQLite stores NaN as NULL).
+# count > 0 only when the last value is NaN (stored as NULL on every database: core/metric_store.py).
 metric_series = Table(
     "metric_series",
     metadata,
@@ -178,7 +179,8 @@ metric_series = Table(
     Column("max", Float),
     Column("chunks", Integer, nullable=False, server_default="0"),
     UniqueConstraint("run_id", "name", "context"),
-    Index(None, "name", "context", "last"),
+    # the filters on a metric read run ids from it alone; an order led by a metric walks it for a page
+    Index(None, "name", "context", "last", "run_id"),
 )
 
 # Points live in compressed chunks (see core/series.py), never a row per point.

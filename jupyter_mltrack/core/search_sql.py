@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, false, func, not_, or_, select, true
@@ -234,6 +235,10 @@ def order_by_sql(text: str | None, runs=S.runs) -> list:
     terms = parse_order_by(text)
     if not terms:
         return [runs.c.start_time.desc(), runs.c.id.desc()]
+    return _order_clauses(terms, runs)
+
+
+def _order_clauses(terms: list[tuple[Field, str]], runs) -> list:
     out = []
     for f, direction in terms:
         col = _order_column(f, runs)
@@ -241,6 +246,29 @@ def order_by_sql(text: str | None, runs=S.runs) -> list:
         out.append(col.nulls_last())
     out.append(runs.c.id.asc())
     return flatten_order(out)
+
+
+@dataclass(frozen=True)
+class MetricOrder:
+    """An ``order_by`` led by a metric's last value, split for reading a page through the ``(name, context,
+    last)`` index: ``ranked`` are the runs having a value, ordered by it (``key``) and then by the other terms
+    (``rest``); the runs without one (no series, or a NaN last value: NULL) follow in the order of ``rest``."""
+
+    ranked: Any  # the IN-able select of the run ids having a value
+    key: Any  # the ORDER BY clause of that value, on ``metric_series.last``
+    name: Any  # the conditions choosing the series: name and context
+    rest: list  # ORDER BY clauses of the other terms, ending with the run id
+
+
+def metric_order(text: str | None, runs=S.runs) -> MetricOrder | None:
+    """The split of an ``order_by`` whose first term is ``metrics.<name>`` (its last value), else None."""
+    terms = parse_order_by(text)
+    if not terms or terms[0][0].kind != "metric" or terms[0][0].summary != "last":
+        return None
+    (f, direction), ms = terms[0], S.metric_series
+    name = and_(ms.c.name == f.name, ms.c.context == f.context, ms.c.last.is_not(None))
+    key = ms.c.last.desc() if direction == "desc" else ms.c.last.asc()
+    return MetricOrder(select(ms.c.run_id).where(name), key, name, _order_clauses(terms[1:], runs))
 
 
 def _order_column(f: Field, runs):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
 
 import pytest
-from sqlalchemy import Boolean, create_engine, inspect
+from sqlalchemy import Boolean, create_engine, inspect, text
 
 from jupyter_mltrack.core import migrate, schema
 from jupyter_mltrack.core.store import Store
+
+from ._helpers import sql
 
 
 def test_head_constant_is_alembics_head():
@@ -105,6 +108,22 @@ def test_downgrade_to_base_and_back(store):
     migrate.upgrade(store.engine)
     assert migrate.current_revision(store.engine) == migrate.HEAD
     store.write_batch({"runs": [{"id": "again"}]})
+
+
+def test_upgrading_to_0011_stores_a_nan_last_value_as_null(store):
+    """Before 0011 PostgreSQL kept a NaN last value (sorted and compared above every number there); the upgrade
+    makes it NULL, as SQLite stores it and as every write now does, and reads still give NaN."""
+    from alembic import command
+
+    store.write_batch({"runs": [{"id": "r"}], "metrics": [{"run_id": "r", "name": "m", "values": [1.0, "NaN"]}]})
+    with store.engine.connect() as conn:
+        command.downgrade(migrate.alembic_config(conn), "0010")
+        conn.execute(text("UPDATE metric_series SET last = :v"), {"v": math.nan})  # a PostgreSQL store held NaN
+        conn.commit()
+    migrate.upgrade(store.engine)
+    assert sql(store, "SELECT last, count FROM metric_series") == [(None, 2)]
+    assert math.isnan(store.get_run("r")["metrics"][0]["last"])
+    assert store.search_runs(filter="metrics.m > 0")[1] == 0
 
 
 def test_reopening_an_up_to_date_store_does_not_import_alembic(store_dir, run_py):

@@ -449,6 +449,58 @@ def test_order_by_with_filter_and_paging(st):
     assert [r["id"] for r in runs] == ["r3", "r1"] and total == 4
 
 
+@pytest.fixture
+def paged(store):
+    """40 runs for paging: ``acc`` with ties, NaN, ±inf and runs without it; ``p`` a param on some runs (SQLite
+    and PostgreSQL: the second stores NaN as NaN, which sorts above every number there)."""
+    s = store
+    accs = [0.5, 0.5, 0.9, "NaN", None, 0.1, "Infinity", "-Infinity", None, 0.5]
+    runs, params, metrics = [], [], []
+    for i in range(40):
+        rid = f"q{(i * 17) % 40:02d}"  # ids not in the order of writing or of time
+        runs.append({"id": rid, "name": f"n{i % 7}", "project": "P" if i % 5 else "Q", "start_time": 1000.0 + i % 9})
+        if i % 3:
+            params.append({"run_id": rid, "key": "p", "value": i % 4 if i % 2 else f"s{i % 3}"})
+        if accs[i % 10] is not None:
+            metrics.append({"run_id": rid, "name": "acc", "values": [accs[i % 10]]})
+        if i % 4 == 0:
+            metrics.append({"run_id": rid, "name": "acc", "values": [i % 3], "context": {"subset": "val"}})
+    s.write_batch({"runs": runs, "params": params, "metrics": metrics})
+    return s
+
+
+@pytest.mark.parametrize("order_by", [
+    "metrics.acc DESC", "metrics.acc", "metrics.acc desc, params.p", "metrics.acc, name desc",
+    "metrics.acc[subset=val] desc, start_time", "max(metrics.acc) desc", "params.p desc", "start_time", None,
+])
+@pytest.mark.parametrize("flt, project", [(None, None), ("name != 'n3'", None), ("params.p is not null", "P")])
+def test_every_page_is_the_slice_of_the_whole_order(paged, order_by, flt, project):
+    """A page (read ids first, through the metric's index when the order starts with one) is exactly that slice of
+    the whole ordered list, whatever the offset — across the ties, the NaN / ±inf values and the runs without the
+    metric — with the same total."""
+    whole, total = paged.search_runs(project=project, filter=flt, order_by=order_by)
+    ids = [r["id"] for r in whole]
+    assert total == len(ids) and len(set(ids)) == len(ids) > 10
+    for limit in (1, 4, 13):
+        for offset in range(0, len(ids) + 2):
+            page, n = paged.search_runs(project=project, filter=flt, order_by=order_by, limit=limit, offset=offset)
+            assert [r["id"] for r in page] == ids[offset:offset + limit], (limit, offset)
+            assert n == total
+
+
+def test_a_page_ordered_by_a_metric_puts_nan_and_missing_values_last(paged):
+    runs, _ = paged.search_runs(order_by="metrics.acc desc", limit=40)
+    acc = [next((m["last"] for m in r["metrics"] if m["context"] == {}), None) for r in runs]
+    finite = [a for a in acc if a is not None and not math.isnan(a)]
+    assert acc[:len(finite)] == sorted(finite, reverse=True) and finite[0] == math.inf and finite[-1] == -math.inf
+    tail = runs[len(finite):]
+    assert len(tail) == 40 - len(finite) == 12  # 4 NaN and 8 without the metric, in id order
+    assert [r["id"] for r in tail] == sorted(r["id"] for r in tail)
+    # and a NaN last value is no value to a filter either, on both databases
+    assert paged.search_runs(filter="metrics.acc > -1")[1] == 24  # 0.5 (three of ten), 0.9, 0.1, inf: ×4 runs
+    assert paged.search_runs(filter="metrics.acc is not null")[1] == 32  # a NaN series exists: NaN is its value
+
+
 @pytest.mark.parametrize("order_by, message", [
     ("nonsense", "unknown field"),
     ("metrics.acc sideways", "cannot read"),
