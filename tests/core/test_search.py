@@ -469,6 +469,27 @@ def paged(store):
     return s
 
 
+@pytest.mark.parametrize("flt, first", [
+    ("metrics.acc > 0.5 and params.opt = 'adam'", "params"),
+    ("params.n > 1 and tags.team = 'a'", "tags"),
+    ("params.opt in ('adam') and metrics.acc > 0.5", "params"),
+])
+def test_an_and_walks_the_equality_s_ids_first(st, flt, first):
+    """SQLite, without statistics, walks the first ``id IN (…)`` list of an AND and looks the others up: the
+    equality's (usually the shorter list) comes first, whatever order the filter was written in."""
+    from sqlalchemy import select
+    from sqlalchemy.dialects import sqlite
+
+    from jupyter_mltrack.core import schema as S
+    from jupyter_mltrack.core.search_sql import filter_sql
+
+    q = select(S.runs.c.id).where(filter_sql(flt))
+    text = str(q.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    plan = [row[3] for row in sql(st, "EXPLAIN QUERY PLAN " + text)]
+    searched = [p.split()[1] for p in plan if p.startswith("SEARCH") and p.split()[1] != "runs"]
+    assert searched[0] == first, plan
+
+
 @pytest.mark.parametrize("order_by", [
     "metrics.acc DESC", "metrics.acc", "metrics.acc desc, params.p", "metrics.acc, name desc",
     "metrics.acc[subset=val] desc, start_time", "max(metrics.acc) desc", "params.p desc", "start_time", None,
