@@ -51,15 +51,20 @@ bench: install chromium
 	$(PY) bench/run.py
 	$(PY) bench/team.py
 	$(PY) bench/explorer.py
+	$(PY) bench/sidebar.py
 	$(PY) bench/jobs.py
 	$(PY) bench/ab.py
 	$(PY) bench/figures.py
 	$(PY) bench/serving.py
 
-.PHONY: bench-team bench-explorer bench-jobs bench-ab bench-figures bench-serving
+.PHONY: bench-team bench-explorer bench-sidebar bench-jobs bench-ab bench-figures bench-serving
 # the explorer in chromium: table first paint, scrolling, a 1,000-run grouped chart (bench/explorer.py)
 bench-explorer: install chromium
 	$(PY) bench/explorer.py
+
+# the sidebar in chromium: its first rows with 100,000 runs in the project (bench/sidebar.py)
+bench-sidebar: install chromium
+	$(PY) bench/sidebar.py
 
 # figures and images: what log_figure / log_image / log_confusion_matrix cost the cell and the writer (bench/figures.py)
 bench-figures: install
