@@ -13,6 +13,7 @@ canonical JSON, metric points as :class:`~jupyter_mltrack.core.series.Points`). 
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypedDict
 
@@ -284,9 +285,12 @@ def _need(item: Any, kind: str) -> dict:
     return d
 
 
+_RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
 def run_id(v: Any, where: str) -> str:
     """A run id: 1–32 ASCII letters, digits, '-' or '_'."""
-    if not isinstance(v, str) or not v or len(v) > 32 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in v):
+    if not isinstance(v, str) or _RUN_ID.fullmatch(v) is None:
         raise InvalidInput(f"batch: {where}: run id {v!r:.60} must be 1-32 ASCII letters, digits, '-' or '_'")
     return v
 

@@ -348,14 +348,35 @@ def write_inputs(conn: Connection, inputs: list[InputItem]) -> int:
     return len(inputs)
 
 
+_UPDATE_FIELDS = ("status", "end_time", "error", "description", "name")
+#: fields set → the UPDATE of those fields of one run (bound b_id, b_<field>): one compiled statement per shape
+_UPDATE_RUN: dict[tuple[str, ...], Statement] = {}
+
+
+def _update_run(fields: tuple[str, ...]) -> Statement:
+    st = _UPDATE_RUN.get(fields)
+    if st is None:
+        st = _UPDATE_RUN[fields] = Statement(lambda n: update(S.runs).where(S.runs.c.id == bindparam("b_id")).values(
+            **{f: bindparam("b_" + f) for f in fields}))
+    return st
+
+
 def write_updates(conn: Connection, updates: list[UpdateItem]) -> int:
-    """Change runs' status, end time, error, description or name."""
+    """Change runs' status, end time, error, description or name. A run's updates are merged in order (a later
+    one's fields win), then the runs changing the same fields are written with one statement run many times."""
+    merged: dict[str, dict[str, Any]] = {}
     n = 0
     for u in updates:
-        vals = {k: u[k] for k in ("status", "end_time", "error", "description", "name") if k in u}
+        vals = {k: u[k] for k in _UPDATE_FIELDS if k in u}  # type: ignore[literal-required]
         if vals:
-            conn.execute(update(S.runs).where(S.runs.c.id == u["run_id"]).values(**vals))
+            merged.setdefault(u["run_id"], {}).update(vals)
             n += 1
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for rid, vals in merged.items():
+        fields = tuple(k for k in _UPDATE_FIELDS if k in vals)
+        shapes.setdefault(fields, []).append({"b_id": rid, **{"b_" + k: vals[k] for k in fields}})
+    for fields, rows in shapes.items():
+        _update_run(fields).run(conn, many=rows)
     return n
 
 

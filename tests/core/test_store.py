@@ -278,6 +278,32 @@ def test_updates(store):
     assert store.search_runs()[0][0]["name"] == "new"
 
 
+def test_many_updates_in_one_batch_apply_in_order(store):
+    """Updates of one batch are written set-wise: a run's updates merge in order (the later field wins, earlier
+    fields stay), runs changing different fields each get theirs, and an error can be cleared with null."""
+    store.write_batch({"runs": [{"id": f"r{i}", "name": f"old{i}"} for i in range(5)]})
+    w = store.write_batch({"updates": [
+        {"run_id": "r0", "status": "failed", "name": "a", "error": "boom"},
+        {"run_id": "r1", "description": "d1"},
+        {"run_id": "r0", "name": "b"},
+        {"run_id": "r2", "status": "finished", "end_time": 2000.0},
+        {"run_id": "r0", "error": None, "status": "finished"},
+        {"run_id": "r3", "description": "d3"},
+        {"run_id": "r1", "name": "n1"},
+        {"run_id": "r4"},  # nothing to change
+    ]})
+    assert w["updates"] == 7
+    runs = {r["id"]: r for r in store.search_runs()[0]}
+    got = {rid: (r["name"], r["status"], r["error"], r["description"], r["end_time"]) for rid, r in runs.items()}
+    assert got == {
+        "r0": ("b", "finished", None, "", None),
+        "r1": ("n1", "running", None, "d1", None),
+        "r2": ("old2", "finished", None, "", 2000.0),
+        "r3": ("old3", "running", None, "d3", None),
+        "r4": ("old4", "running", None, "", None),
+    }
+
+
 def test_a_run_can_be_created_logged_and_ended_in_one_batch(store):
     w = store.write_batch({
         "runs": [{"id": "r"}], "params": [{"run_id": "r", "key": "a", "value": 1}],
