@@ -40,9 +40,9 @@ WORK = ROOT / "build" / "mutate"
 #: mutmut stops a slow mutant's tests at a time limit and the server it started would outlive it.
 RULE_TESTS = [
     *(f"tests/core/test_{n}.py" for n in (
-        "rules", "validation", "validation_edges", "store", "write_path", "search", "search_limits", "series",
-        "series_edges", "downsampling", "overviews", "registry", "jobs", "figures", "datasets_lineage", "access",
-        "describe")),
+        "rules", "validation", "validation_edges", "batch_edges", "store", "write_path", "search", "search_limits",
+        "series", "series_edges", "downsampling", "overviews", "registry", "jobs", "figures", "datasets_lineage",
+        "access", "describe")),
     *(f"tests/client/test_{n}.py" for n in ("run", "writer", "figures", "limits", "streams")),
     "tests/test_registry.py",
 ]
