@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, TypedDict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Sequence, TypedDict
 
 from .errors import InvalidInput
 from .sections import BATCH_KEYS, RUN_SECTIONS, SECTIONS
@@ -268,15 +269,18 @@ def referenced_runs(b: Mapping[str, Any]) -> set[str]:
 
 # -- normalisation -------------------------------------------------------------------------------------------------
 
+#: each item kind's fields, required or optional
+_FIELDS = {kind: frozenset(required + optional) for kind, (required, optional) in ITEM_FIELDS.items()}
+
+
 def _need(item: Any, kind: str) -> dict:
     if not isinstance(item, Mapping):
         raise InvalidInput(f"batch: each {kind} item must be an object, got {item!r:.80}")
-    required, optional = ITEM_FIELDS[kind]
-    for f in required:
+    for f in ITEM_FIELDS[kind][0]:
         if f not in item:
             raise InvalidInput(f"batch: {kind} item is missing {f!r}")
-    bad = set(item) - set(required) - set(optional)
-    if bad:
+    if not _FIELDS[kind].issuperset(item):
+        bad = set(item) - _FIELDS[kind]
         raise InvalidInput(f"batch: {kind} item has unknown field(s) {', '.join(sorted(map(str, bad)))[:200]}")
     d = dict(item)
     for f, v in d.items():  # null only where it means something (NULLABLE); elsewhere leave the field out

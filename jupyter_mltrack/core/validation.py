@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import InvalidInput
 
@@ -41,6 +42,9 @@ def _unicode(field: str, value: str) -> str:
     return value
 
 
+_CONTROL = re.compile(r"[\x00-\x1f]")  # the control characters a name must not hold
+
+
 def check_key(kind: str, key: Any) -> str:
     """A param, tag or metric name: a non-empty string of at most 250 characters without control characters."""
     if not isinstance(key, str):
@@ -49,7 +53,7 @@ def check_key(kind: str, key: Any) -> str:
         raise InvalidInput(f"{kind} name must not be empty")
     if len(key) > MAX_KEY:
         raise InvalidInput(f"{kind} name {key[:40]!r}… is {len(key)} characters long; the limit is {MAX_KEY}")
-    if any(ord(c) < 32 for c in key):
+    if _CONTROL.search(key):
         raise InvalidInput(f"{kind} name {key!r} contains a control character")
     return _unicode(f"{kind} name", key)
 
