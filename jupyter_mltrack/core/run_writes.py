@@ -69,6 +69,9 @@ class WriteResult(TypedDict, total=False):
     duplicate: bool
 
 
+_INSERT_PARAMS = Statement(lambda n: S.params.insert().values(
+    run_id=bindparam("b_run"), key=bindparam("b_key"), value=bindparam("b_value"), num=bindparam("b_num"),
+    text=bindparam("b_text")))
 _KNOWN_RUNS = Statement(lambda n: select(S.runs.c.id).where(S.runs.c.id.in_(in_list(n))))
 _TOUCH_RUNS = {
     (beat, clear): Statement(lambda n, beat=beat, clear=clear: update(S.runs).where(S.runs.c.id.in_(in_list(n))).values(
@@ -251,7 +254,7 @@ def write_params(conn: Connection, params: list[NormalParam], new_runs: set[str]
         old = existing.get(k)
         if old is None:
             num, txt = param_columns(v)
-            rows.append({"run_id": k[0], "key": k[1], "value": v, "num": num, "text": txt})
+            rows.append({"b_run": k[0], "b_key": k[1], "b_value": v, "b_num": num, "b_text": txt})
         elif old != v and not same_json_value(json.loads(old), json.loads(v)):
             conflicts.append({"run_id": k[0], "key": k[1], "stored": old, "value": v})
     if conflicts:
@@ -263,7 +266,7 @@ def write_params(conn: Connection, params: list[NormalParam], new_runs: set[str]
         err.items = conflicts
         raise err
     if rows:
-        conn.execute(S.params.insert(), rows)
+        _INSERT_PARAMS.run(conn, many=rows)
     return len(rows)
 
 
