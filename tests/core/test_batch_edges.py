@@ -8,6 +8,7 @@ import copy
 import math
 import re
 import time
+from types import MappingProxyType
 
 import numpy as np
 import pytest
@@ -141,6 +142,10 @@ REFUSALS = [
      "batch: metric 'm': steps, timestamps and values must have the same length"),
     ({"metrics": [{"run_id": "r", "name": "m", "values": [1, 2], "timestamps": [1.0, 2.0, 3.0]}]},
      "batch: metric 'm': steps, timestamps and values must have the same length"),
+    ({"metrics": [{"run_id": "r", "name": "m", "values": [1], "steps": [1.5]}]},
+     "metric 'm': steps must be integers in the 64-bit range"),
+    ({"metrics": [{"run_id": "r", "name": "m", "values": [1], "timestamps": [-1.0]}]},
+     "metric 'm': timestamps must be finite seconds since the epoch between 0 and 1e+11"),
     # artifacts, their files
     ({"artifacts": [{"run_id": "r", "name": "", "files": []}]}, "artifact name must not be empty"),
     ({"artifacts": [{"run_id": "r", "name": "a", "files": [], "type": "t" * (MAX_KEY + 1)}]},
@@ -164,6 +169,8 @@ REFUSALS = [
     ({"artifacts": [{"run_id": "r", "name": "a", "files": [{**FILE, "sha256": "A" * 64}]}]},
      "batch: artifact file 'x.txt': sha256 must be 64 lowercase hex characters"),
     ({"artifacts": [{"run_id": "r", "name": "a", "files": [{**FILE, "sha256": "g" * 64}]}]},
+     "batch: artifact file 'x.txt': sha256 must be 64 lowercase hex characters"),
+    ({"artifacts": [{"run_id": "r", "name": "a", "files": [{**FILE, "sha256": "X" * 64}]}]},
      "batch: artifact file 'x.txt': sha256 must be 64 lowercase hex characters"),
     ({"artifacts": [{"run_id": "r", "name": "a", "files": [{**FILE, "sha256": 5}]}]},
      "batch: artifact file 'x.txt': sha256 must be 64 lowercase hex characters"),
@@ -338,19 +345,30 @@ def test_params_tags_inputs_and_heartbeats_normalised():
 
 
 def test_updates_models_aliases_stages_normalised():
+    """Whole-number floats (what JSON clients send) become the integers the store writes."""
     assert one("updates", {"run_id": "r", "end_time": None, "error": None}) == \
         {"run_id": "r", "end_time": None, "error": None}
-    assert one("models", {"project": "P", "name": "m", "artifact_id": 2.0})["artifact_id"] == 2
-    assert one("aliases", {"project": "P", "alias": "a", "version": 3.0, "model": "m"})["version"] == 3
+    for got in (one("models", {"project": "P", "name": "m", "artifact_id": 2.0})["artifact_id"],
+                one("aliases", {"project": "P", "alias": "a", "version": 2.0, "model": "m"})["version"],
+                one("stages", {"project": "P", "model": "m", "version": 2.0, "stage": "prod"})["version"]):
+        assert got == 2 and type(got) is int
     assert one("aliases", {"project": "P", "alias": "a", "version": None, "model": "m"})["version"] is None
-    assert one("stages", {"project": "P", "model": "m", "version": 4.0, "stage": "prod"})["version"] == 4
 
 
 def test_files_figures_and_datasets_normalised():
+    """Files' sizes become integers and metadata a plain dict (what the store serialises), in every section."""
     a = one("artifacts", {"run_id": "r", "name": "a", "files": [{**FILE, "size": 3.0, "media_type": "text/plain"}],
-                          "metadata": {"k": 1}, "type": "model"})
+                          "metadata": MappingProxyType({"k": 1}), "type": "model"})
     assert a["files"] == [{"path": "x.txt", "sha256": SHA, "size": 3, "media_type": "text/plain"}]
-    assert type(a["files"][0]["size"]) is int and a["metadata"] == {"k": 1} and a["type"] == "model"
+    assert type(a["files"][0]["size"]) is int and a["type"] == "model"
+    assert a["metadata"] == {"k": 1} and type(a["metadata"]) is dict
+    for section, item in (("figures", {"run_id": "r", "name": "f", "kind": "image"}),
+                          ("datasets", {"project": "P", "name": "d", "run_id": "r", "kind": "file",
+                                        "metadata": MappingProxyType({"rows": 3})})):
+        got = one(section, {**item, "files": [{**FILE, "size": 3.0}]})
+        assert got["files"] == [FILE] and type(got["files"][0]["size"]) is int, section
+        if section == "datasets":
+            assert got["metadata"] == {"rows": 3} and type(got["metadata"]) is dict
     f = one("figures", {"run_id": "r", "name": "f", "kind": "plotly", "files": [FILE], "step": 7.0,
                         "context": {"subset": "val"}})
     assert (f["step"], f["context"]) == (7, '{"subset":"val"}')
