@@ -392,6 +392,9 @@ def test_metric_values_from_lists_words_bytes_and_arrays():
     assert m["points"].values.tolist() == [0.5, -1.25] and m["points"].steps.tolist() == [3, 9]
     assert m["points"].timestamps.tolist() == [10.0, 11.0] and m["auto_steps"] is False
     assert m["points"].steps.dtype == np.int64 and m["points"].timestamps.dtype == np.float64
+    big = 2 ** 53 + 1  # not a float: steps sent as bytes stay 64-bit integers all the way
+    m = one("metrics", {"run_id": "r", "name": "m", "values": [1.0], "steps": np.array([big], "<i8").tobytes()})
+    assert m["points"].steps.tolist() == [big]
     m = one("metrics", {"run_id": "r", "name": "m", "values": np.array([1.0, 2.0, 3.0])})
     assert m["points"].steps.tolist() == [0, 1, 2] and m["auto_steps"] is True
     m = one("metrics", {"run_id": "r", "name": "m", "values": [1, 2], "steps": [5, 6.0], "context": {"a": "b"}})
