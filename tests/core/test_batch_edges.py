@@ -43,6 +43,8 @@ REFUSALS = [
     # the batch itself
     ([], "batch must be a JSON object"),
     ({"zz": [], "bogus": [], "runs": []}, "batch: unknown section(s) bogus, zz"),
+    ({f"s{i:03d}": [] for i in range(60)},  # the list of unknown sections is cut at 200 characters
+     "batch: unknown section(s) " + ", ".join(f"s{i:03d}" for i in range(60))[:200]),
     ({"runs": {}}, "batch: 'runs' must be a list"),
     ({"heartbeat": "r"}, "batch: 'heartbeat' must be a list"),
     ({"id": ""}, "batch: id '' must be 1-100 ASCII letters, digits, '-', '_', '.' or ':'"),
@@ -59,6 +61,8 @@ REFUSALS = [
     ({"runs": [{"name": "n"}]}, "batch: runs item is missing 'id'"),
     ({"params": [{"run_id": "r", "key": "k"}]}, "batch: params item is missing 'value'"),
     ({"runs": [{"id": "r", "zz": 1, "aa": 2}]}, "batch: runs item has unknown field(s) aa, zz"),
+    ({"runs": [{"id": "r", **{f"f{i:03d}": 1 for i in range(60)}}]},  # the list of unknown fields is cut at 200
+     "batch: runs item has unknown field(s) " + ", ".join(f"f{i:03d}" for i in range(60))[:200]),
     ({"runs": [{"id": "r", "name": None}]}, "batch: runs.name must not be null (leave the field out instead)"),
     ({"updates": [{"run_id": "r", "status": None}]},
      "batch: updates.status must not be null (leave the field out instead)"),
