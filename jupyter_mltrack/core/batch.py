@@ -5,11 +5,10 @@ façade's own small writes (a project, a registry entry). A batch is a mapping o
 :data:`SECTIONS` names them once for everyone (the writer, the HTTP backend, the store, the docs test).
 
 Two shapes: the wire shape (:class:`Batch`, what a client sends: JSON, msgpack or Python objects; metric arrays as
-lists or little-endian bytes) and the normalised shape (:class:`NormalBatch`, what :func:`normalize_batch` returns
-and ``core/run_writes.py`` applies: every key and value checked, params as canonical JSON text, contexts as
-canonical JSON, metric points as :class:`~jupyter_mltrack.core.series.Points`). Validation of keys and values is
-``core/validation.py``'s; this module applies it to each item and names the field that is wrong.
-"""
+lists or little-endian bytes) and the normalised shape (:class:`NormalBatch`, what :func:`normalize_batch` returns and
+``core/run_writes.py`` applies: every key and value checked, params and contexts as canonical JSON text, metric
+points as :class:`~jupyter_mltrack.core.series.Points`). Validation of keys and values is ``core/validation.py``'s;
+this module applies it to each item and names the field that is wrong."""
 
 from __future__ import annotations
 
@@ -269,8 +268,7 @@ def referenced_runs(b: Mapping[str, Any]) -> set[str]:
 
 # -- normalisation -------------------------------------------------------------------------------------------------
 
-#: each item kind's fields, required or optional
-_FIELDS = {kind: frozenset(required + optional) for kind, (required, optional) in ITEM_FIELDS.items()}
+_FIELDS = {kind: frozenset(required + optional) for kind, (required, optional) in ITEM_FIELDS.items()}  # all of a kind
 
 
 def _need(item: Any, kind: str) -> dict:
