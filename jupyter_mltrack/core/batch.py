@@ -288,6 +288,7 @@ def _need(item: Any, kind: str) -> dict:
 
 
 _RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_BATCH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,%d}" % MAX_BATCH_ID)
 
 
 def run_id(v: Any, where: str) -> str:
@@ -299,8 +300,7 @@ def run_id(v: Any, where: str) -> str:
 
 def batch_id(v: Any) -> str:
     """A batch id: 1–100 ASCII letters, digits, '-', '_', '.' or ':' (the client makes it unique)."""
-    if not isinstance(v, str) or not v or len(v) > MAX_BATCH_ID or not all(
-            c.isascii() and (c.isalnum() or c in "-_.:") for c in v):
+    if not isinstance(v, str) or _BATCH_ID.fullmatch(v) is None:
         raise InvalidInput(f"batch: id {v!r:.60} must be 1-{MAX_BATCH_ID} ASCII letters, digits, '-', '_', '.' or ':'")
     return v
 

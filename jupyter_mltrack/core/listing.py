@@ -21,6 +21,7 @@ from . import search_sql as Q
 from .db import Database, fetch_raw
 from .errors import InvalidInput, NotFound
 from .projects import as_id, project_id
+from .search import parse_order_by
 from .users import Actor
 from .validation import series_key
 from .wire import decode_json, encode_json, gc_paused, metrics_from_wire
@@ -86,15 +87,16 @@ def page_ids(conn, where, order_by: str | None, limit: int, offset: int,
     one, as the single ORDER BY with NULLs last would; it never counts. Otherwise the count comes with the page
     (``count(*) OVER ()``), the filter's subqueries evaluated once."""
     r = S.runs
-    lead = Q.metric_order(order_by, r)
+    terms = parse_order_by(order_by)
+    lead = Q.metric_order(terms, r)
     if lead is None:
-        q = select(r.c.id).where(where).order_by(*Q.order_by_sql(order_by, r)).offset(offset).limit(limit)
+        q = select(r.c.id).where(where).order_by(*Q.order_terms_sql(terms, r)).offset(offset).limit(limit)
         if not counted:
             return [x[0] for x in conn.execute(q)], None
         rows = conn.execute(q.add_columns(func.count().over())).all()
         return [x[0] for x in rows], rows[0][1] if rows else None
     ms = S.metric_series
-    ranked = (select(ms.c.run_id).join(r, r.c.id == ms.c.run_id).where(lead.name, where)
+    ranked = (select(ms.c.run_id).join(r, r.c.id == ms.c.run_id).where(lead.has_value, where)
               .order_by(lead.key, *lead.rest).limit(offset + limit))
     ids = [x[0] for x in conn.execute(ranked)]
     if len(ids) == offset + limit:

@@ -240,7 +240,11 @@ def filter_sql(text: str | None, runs=S.runs) -> ColumnElement[bool]:
 
 def order_by_sql(text: str | None, runs=S.runs) -> list:
     """``metrics.acc DESC, params.lr, start_time`` → ORDER BY clauses (NULLs always last)."""
-    terms = parse_order_by(text)
+    return order_terms_sql(parse_order_by(text), runs)
+
+
+def order_terms_sql(terms: list[tuple[Field, str]], runs=S.runs) -> list:
+    """Parsed ``order_by`` terms → ORDER BY clauses; no terms: newest first."""
     if not terms:
         return [runs.c.start_time.desc(), runs.c.id.desc()]
     return _order_clauses(terms, runs)
@@ -264,19 +268,18 @@ class MetricOrder:
 
     ranked: Any  # the IN-able select of the run ids having a value
     key: Any  # the ORDER BY clause of that value, on ``metric_series.last``
-    name: Any  # the conditions choosing the series: name and context
+    has_value: Any  # the conditions on ``metric_series``: this name and context, a last value that is not NULL
     rest: list  # ORDER BY clauses of the other terms, ending with the run id
 
 
-def metric_order(text: str | None, runs=S.runs) -> MetricOrder | None:
-    """The split of an ``order_by`` whose first term is ``metrics.<name>`` (its last value), else None."""
-    terms = parse_order_by(text)
+def metric_order(terms: list[tuple[Field, str]], runs=S.runs) -> MetricOrder | None:
+    """The split of parsed ``order_by`` terms whose first is ``metrics.<name>`` (its last value), else None."""
     if not terms or terms[0][0].kind != "metric" or terms[0][0].summary != "last":
         return None
     (f, direction), ms = terms[0], S.metric_series
-    name = and_(ms.c.name == f.name, ms.c.context == f.context, ms.c.last.is_not(None))
+    has_value = and_(ms.c.name == f.name, ms.c.context == f.context, ms.c.last.is_not(None))
     key = ms.c.last.desc() if direction == "desc" else ms.c.last.asc()
-    return MetricOrder(select(ms.c.run_id).where(name), key, name, _order_clauses(terms[1:], runs))
+    return MetricOrder(select(ms.c.run_id).where(has_value), key, has_value, _order_clauses(terms[1:], runs))
 
 
 def _order_column(f: Field, runs):
