@@ -247,7 +247,7 @@ def populate(store, data: dict) -> float:
     for b in range(0, len(runs), 1000):
         batch = {"runs": [], "params": [], "metrics": [], "updates": []}
         for i in range(b, min(b + 1000, len(runs))):
-            r, rid = runs[i], f"r{i:07d}"
+            r, rid = runs[i], f"r{i:011d}"  # 12 characters, as the client's run ids
             batch["runs"].append({"id": rid, "name": r["name"], "project": TABLE_PROJECT, "start_time": now + i * 1e-3})
             batch["params"] += [{"run_id": rid, "key": k, "value": v} for k, v in r["params"].items()]
             batch["metrics"] += [{"run_id": rid, "name": k, "steps": [0], "values": [v]}

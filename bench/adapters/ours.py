@@ -294,7 +294,7 @@ def populate_runs(res, p, store_dir):
         batch = {"runs": [], "params": [], "metrics": [], "updates": []}
         for i in range(b, min(b + per, len(runs))):
             r = runs[i]
-            rid = f"r{i:07d}"
+            rid = f"r{i:011d}"  # 12 characters, as the client's run ids
             batch["runs"].append({"id": rid, "name": r["name"], "project": PROJECT, "start_time": now + i * 1e-3})
             batch["params"] += [{"run_id": rid, "key": k, "value": v} for k, v in r["params"].items()]
             batch["metrics"] += [{"run_id": rid, "name": k, "steps": [0], "values": [v]}

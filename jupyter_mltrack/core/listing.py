@@ -26,10 +26,11 @@ from .users import Actor
 from .validation import series_key
 from .wire import decode_json, encode_json, gc_paused, metrics_from_wire
 
-#: The columns after the run columns, per kind of listing: "table" ``runs.table_row``; "summaries" that and
-#: ``run_summaries.metrics``; "frame" ``frame_keys``, ``frame_nums``, ``frame_text``.
+#: The columns after the run columns, per kind of listing: "table" ``runs.table_row``; "summaries" that and the
+#: metric summaries' JSON (put together from the series rows); "frame" ``frame_keys`` (the text of the run's
+#: ``frame_layouts`` row), ``frame_nums``, ``frame_text``.
 FRAG = R.ROW_WIDTH
-_PICK = {"table": slice(0, 1), "summaries": slice(0, 2), "frame": slice(2, 5)}
+_PICK = {"table": slice(0, 1), "summaries": slice(0, 1), "frame": slice(1, 4)}
 
 
 def run_scope(conn, project=None, experiment=None, campaign=None, filter=None, actor: Actor | None = None):
@@ -109,7 +110,7 @@ def page_ids(conn, where, order_by: str | None, limit: int, offset: int,
 def search_rows(db: Database, project, experiment, campaign, filter, order_by, limit, offset, kind="table",
                 actor: Actor | None = None):
     """Rows of the runs in scope (:data:`run_shape.RUN_COLUMNS`, then the fragments of ``kind``) and the total."""
-    r, rs = S.runs, S.run_summaries
+    r = S.runs
     _check_page(limit, offset)
     paged = limit is not None and limit <= PAGE_ROWS
     order = None if paged else Q.order_by_sql(order_by, r)
@@ -118,11 +119,9 @@ def search_rows(db: Database, project, experiment, campaign, filter, order_by, l
         c = r.c
         q = select(*R.run_columns_sql()).join(S.projects, S.projects.c.id == c.project_id)
         if kind == "frame":  # the frame fragments, and whether they are current (not the table_row text)
-            q = q.add_columns(case((c.table_row == "", None), else_=c.frame_keys), c.frame_nums, c.frame_text)
+            q = q.add_columns(case((c.table_row == "", None), else_=c.frame_layout), c.frame_nums, c.frame_text)
         else:
             q = q.add_columns(c.table_row)
-        if kind == "summaries":
-            q = q.add_columns(rs.c.metrics).outerjoin(rs, rs.c.run_id == c.id)
         read_at, total = time.time(), None
         if paged:  # the page's ids first, sorting nothing wider than the sort keys; then their rows
             filtered = filter is not None and bool(str(filter).strip())
@@ -139,10 +138,16 @@ def search_rows(db: Database, project, experiment, campaign, filter, order_by, l
         elif total is None:
             total = conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
         stale = [row[R.ID] for row in rows if not row[FRAG]]
+        if kind == "frame":  # layout ids → their key lists
+            keys = F.layouts(conn, {row[FRAG] for row in rows if row[FRAG]})
+            rows = [row[:FRAG] + (keys[row[FRAG]],) + row[FRAG + 1:] if row[FRAG] else row for row in rows]
         if stale:
             built = F.build(conn, stale)
             pick = _PICK[kind]
             rows = [row if row[FRAG] else row[:FRAG] + tuple(built[row[R.ID]])[pick] for row in rows]
+        if kind == "summaries":
+            summaries = F.summaries(conn, [row[R.ID] for row in rows])
+            rows = [row + (summaries.get(row[R.ID]),) for row in rows]
     if len(stale) >= F.PERSIST_STALE:  # many runs written without ending: the writer stores what was just built,
         db.write_soon(lambda conn: F.store(conn, built, read_at))  # only where nothing was written since this read
     return rows, total

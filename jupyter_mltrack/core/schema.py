@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 from .validation import RUN_STATUSES  # one list, shared with the batch check
@@ -83,11 +84,11 @@ runs = Table(
     # for the full REST list, the series rows); filters use the normalised tables below.
     Column("table_row", Text, nullable=False, server_default=""),
     # The same run table for DataFrames, built with table_row (valid while it is not ''): the numeric params and
-    # last metric values as little-endian 8-byte slots (``frame_nums``) named by ``frame_keys`` (a JSON list of
-    # "i:params.k" / "f:metrics.k" — int64 or float64 — in column order), and the rest as ``frame_text``
-    # ('"experiments":[…],"params":{…non-numeric…},"tags":{…}'). Numbers then reach the frame as arrays, never
-    # as one Python object each.
-    Column("frame_keys", Text),
+    # last metric values as little-endian 8-byte slots (``frame_nums``) named by a ``frame_layouts`` row (a JSON
+    # list of "i:params.k" / "f:metrics.k" — int64 or float64 — in column order, shared by every run with the same
+    # keys), and the rest as ``frame_text`` ('"experiments":[…],"params":{…non-numeric…},"tags":{…}'). Numbers then
+    # reach the frame as arrays, never as one Python object each.
+    Column("frame_layout", Integer),  # a frame_layouts id (layouts are never deleted)
     Column("frame_nums", LargeBinary),
     Column("frame_text", Text),
     CheckConstraint("status IN ('running', 'finished', 'failed', 'killed', 'crashed')", name="status"),
@@ -97,14 +98,14 @@ runs = Table(
     Index(None, "updated_at"),
 )
 
-# The REST shape of each metric summary of a run ('[{"name":…,"context":…,"key":…,"last":…,…,"count":…},…]'),
-# built with the run's table_row and read by the full run list; valid only while the run's table_row is not ''
-# (writes clear only table_row). Kept out of the runs table so that its rows stay narrow for tables and filters.
-run_summaries = Table(
-    "run_summaries",
+# The key lists of the DataFrame fragments (``runs.frame_layout``): one row per distinct list, not one per run,
+# found by the sha256 of its text (a list can be longer than PostgreSQL indexes a text).
+frame_layouts = Table(
+    "frame_layouts",
     metadata,
-    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
-    Column("metrics", Text, nullable=False),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("key_list", Text, nullable=False),
 )
 
 run_experiments = Table(
@@ -147,9 +148,14 @@ params = Table(
     Column("value", Text, nullable=False),
     Column("num", Float),
     Column("text", Text),
-    # run_id last: the filters' subqueries (key = … and num/text …) read the run ids from the index alone
-    Index(None, "key", "num", "run_id"),
-    Index(None, "key", "text", "run_id"),
+    # run_id last: the filters' subqueries (key = … and num/text …) read the run ids from the index alone. Each
+    # param has a num or a text: each index holds only the rows where its column is set (a comparison implies it).
+    Index(None, "key", "num", "run_id", sqlite_where=text("num IS NOT NULL"),
+          postgresql_where=text("num IS NOT NULL")),
+    Index(None, "key", "text", "run_id", sqlite_where=text("text IS NOT NULL"),
+          postgresql_where=text("text IS NOT NULL")),
+    # clustered by (run_id, key) on SQLite: the primary key is the table, not a second copy of every row's keys
+    sqlite_with_rowid=False,
 )
 
 tags = Table(
@@ -159,6 +165,7 @@ tags = Table(
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
     Index(None, "key", "value", "run_id"),
+    sqlite_with_rowid=False,
 )
 
 # One row per (run, name, context) with a summary kept current on every write, so tables and filters never read

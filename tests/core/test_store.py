@@ -560,13 +560,16 @@ def test_every_listing_agrees_with_the_normalised_tables(store, finished):
         store.search_runs_json(view="wide")
 
 
-def test_stored_summaries_are_never_read_stale(store):
-    """A run's summary row is stored with its table_row; a later write clears the table_row only, and every listing
-    then shows the new values, whether the fragments were stored at run end or by a reader of 100+ runs."""
+def test_stored_fragments_are_never_read_stale(store):
+    """A run's fragments are stored together; a later write clears the table_row only, and every listing then
+    shows the new values (the metric summaries come from the series rows), whether the fragments were stored at
+    run end or by a reader of 100+ runs. Every run with the same keys shares one DataFrame key list."""
     ids = [f"r{i:03d}" for i in range(150)]
     store.write_batch({"runs": [{"id": i} for i in ids],
                        "metrics": [{"run_id": i, "name": "m", "values": [1.0]} for i in ids]})
-    assert count(store, "run_summaries") == 150  # a bulk import of running runs: stored at once
+    # a bulk import of running runs: stored at once
+    assert count(store, "runs", "table_row != '' AND frame_layout IS NOT NULL") == 150
+    assert sql(store, "SELECT key_list FROM frame_layouts") == [('["f:metrics.m"]',)]
     store.write_batch({"updates": [{"run_id": "r000", "status": "finished"}]})
     for rid, value in (("r000", 2.0), ("r001", 3.0)):
         store.write_batch({"metrics": [{"run_id": rid, "name": "m", "values": [value]}]})
@@ -580,7 +583,9 @@ def test_stored_summaries_are_never_read_stale(store):
     assert runs["r000"]["metrics"][0]["last"] == 2.0 and runs["r000"]["metrics"][0]["count"] == 2
     assert store.run_table(filter="id = 'r001'")["metrics"] == [{"m": 3.0}]
     store.write_batch({"updates": [{"run_id": "r001", "status": "finished"}]})
-    assert json.loads(sql(store, "SELECT metrics FROM run_summaries WHERE run_id = 'r001'")[0][0])[0]["last"] == 3.0
+    assert sql(store, "SELECT table_row FROM runs WHERE id = 'r001'")[0][0].endswith('"metrics":{"m":3.0}')
+    assert store.search_runs(filter="id = 'r001'")[0][0]["metrics"][0]["last"] == 3.0
+    assert count(store, "frame_layouts") == 1
 
 
 def test_get_run_content(store):
