@@ -171,6 +171,9 @@ def again(name: str, max_children: int, tests: list[str] | None = None) -> dict:
     running only the new ones gives the same verdicts in a fraction of the time, while the code is unchanged)."""
     d = WORK / name
     before = collect(name)
+    # mutmut resets every verdict of the file when the test list changes: keep the ones not checked again
+    kept = {k: v for k, v in before["statuses"].items() if k not in before["survivors"] and v != "not checked"}
+    (d / "kept.json").write_text(json.dumps(kept, indent=1))
     copy_sources(d, worktree=True)
     write_config(d, name, tests)
     t0 = time.monotonic()
@@ -191,9 +194,12 @@ def collect(name: str) -> dict:
         m = STATUS_LINE.match(line)
         if m:
             statuses[m.group(1)] = m.group(2)
-    rechecked = WORK / name / "recheck.json"
+    kept = d / "kept.json"
+    if kept.exists():  # verdicts from before an --again run, which mutmut resets to "not checked" (see again)
+        statuses.update({k: v for k, v in json.loads(kept.read_text()).items() if statuses.get(k) == "not checked"})
+    rechecked = d / "recheck.json"
     if rechecked.exists():  # verdicts of "timeouts" run again in a fresh process (see recheck)
-        statuses.update({k: v for k, v in json.loads(rechecked.read_text()).items() if k in statuses})
+        statuses.update({k: v for k, v in json.loads(rechecked.read_text()).items() if statuses.get(k) == "timeout"})
     counts: dict[str, int] = {}
     for s in statuses.values():
         counts[s] = counts.get(s, 0) + 1
@@ -205,7 +211,7 @@ def collect(name: str) -> dict:
     # a mutant that makes the tests run past mutmut's time limit (an endless loop) is caught too
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
     return {"module": MODULES[name][0], "total": len(statuses), "killed": killed,
-            "counts": counts, "survivors": survivors, "diffs": diffs}
+            "counts": counts, "survivors": survivors, "diffs": diffs, "statuses": statuses}
 
 
 #: mutmut's exit codes that it reports as "timeout": its CPU or wall-time limit (SIGXCPU, 36) — and 255, which is
@@ -268,7 +274,7 @@ def report(results: dict[str, dict]) -> None:
     summary_path = WORK / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     for name, r in results.items():
-        summary[name] = {x: v for x, v in r.items() if x != "diffs"}
+        summary[name] = {x: v for x, v in r.items() if x not in ("diffs", "statuses")}
         with open(WORK / name / "survivors.txt", "w") as f:
             for k in r["survivors"]:
                 f.write(f"==== {name}: {k}\n{r['diffs'].get(k, '')}\n")

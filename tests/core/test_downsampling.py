@@ -94,3 +94,91 @@ def test_a_series_no_longer_than_max_points_is_returned_as_it_is():
     assert downsample(p, 3) == (p, False)
     d, down = downsample(series([3.0, math.nan, 1.0, 2.0]), 3)
     assert down and len(d) == 3
+
+
+# -- the selection itself, against tsdownsample's public calls -----------------------------------------------------
+
+def reference(p: Points, max_points: int) -> list[int]:
+    """The documented selection, written out with tsdownsample's public calls: MinMaxLTTB (NaNMinMaxLTTB when a
+    value is not finite) over the steps when they strictly increase, else over positions, to ``max_points - 2``
+    points (at least 3); the non-finite points added while there are at most ``max_points // 10`` of them; the
+    finite minimum and maximum added from 5 points on; and when that makes too many, the ends and extremes kept and
+    the rest thinned evenly, from its first point to its last."""
+    from tsdownsample import MinMaxLTTBDownsampler, NaNMinMaxLTTBDownsampler
+
+    x, y, n = p.steps, p.values, len(p)
+    xs = (x,) if bool(np.all(x[1:] > x[:-1])) else ()
+    finite = np.isfinite(y)
+    n_out = max(3, max_points - 2)
+    if finite.all():
+        idx = set(MinMaxLTTBDownsampler().downsample(*xs, y, n_out=n_out).tolist())
+        extremes = {int(np.argmin(y)), int(np.argmax(y))}
+    else:
+        yy = np.where(finite, y, np.nan)
+        idx = set(NaNMinMaxLTTBDownsampler().downsample(*xs, yy, n_out=n_out).tolist())
+        extremes = {int(np.nanargmin(yy)), int(np.nanargmax(yy))} if finite.any() else set()
+        special = np.flatnonzero(~finite).tolist()
+        if len(special) <= max_points // 10:
+            idx |= set(special)
+    if max_points >= 5:
+        idx |= extremes
+    else:
+        extremes = set()
+    if len(idx) > max_points:
+        keep = extremes | {0, n - 1}
+        rest = sorted(idx - keep)
+        picks = np.linspace(0, len(rest) - 1, max_points - len(keep)).astype(np.int64)
+        idx = keep | {rest[i] for i in picks}
+    return sorted(idx)
+
+
+def _noisy(n: int, seed: int, steps: str, specials: int = 0) -> Points:
+    rng = np.random.default_rng(seed)
+    v = np.cumsum(rng.normal(size=n))
+    if specials:
+        where = rng.choice(np.arange(1, n - 1), size=specials, replace=False)
+        v[where] = rng.choice([math.nan, math.inf, -math.inf], size=specials)
+    s = STEPS[steps](n, rng)
+    return series(v, s)
+
+
+@pytest.mark.parametrize("steps", sorted(STEPS))
+@pytest.mark.parametrize("max_points", [3, 4, 5, 12, 100])
+@pytest.mark.parametrize("specials", [0, 1, 9])
+def test_the_selection_is_minmax_lttb_over_the_steps_plus_the_extremes(steps, max_points, specials):
+    p = _noisy(5000, 7 + specials, steps, specials)
+    assert kept(p, max_points) == reference(p, max_points)
+
+
+@pytest.mark.parametrize("count", [10, 11])
+def test_non_finite_points_are_added_up_to_exactly_a_tenth_of_max_points(count):
+    """10 non-finite points with max_points 100 are all added; the 11th tips it over and none is added."""
+    p = _noisy(20_000, 3, "uneven", count)
+    got = kept(p, 100)
+    assert got == reference(p, 100)
+    special = [i for i in range(len(p)) if not math.isfinite(p.values[i])]
+    assert (set(special) <= set(got)) is (count == 10)
+
+
+# (n, max_points, non-finite points, seed): cases where the non-finite points and the extremes added to
+# MinMaxLTTB's choice come to more than max_points, so the rest is thinned
+THINNED = [(929, 220, 17, 0), (3614, 364, 26, 1), (636, 291, 20, 2), (5000, 100, 10, 5)]
+
+
+@pytest.mark.parametrize("n, max_points, specials, seed", THINNED)
+@pytest.mark.parametrize("steps", ["even", "uneven"])
+def test_too_many_added_points_are_thinned_to_exactly_max_points(n, max_points, specials, seed, steps):
+    p = _noisy(n, seed, steps, specials)
+    from tsdownsample import NaNMinMaxLTTBDownsampler
+
+    xs = (p.steps,) if steps == "uneven" else ()
+    chosen = set(NaNMinMaxLTTBDownsampler().downsample(*xs, np.where(np.isfinite(p.values), p.values, np.nan),
+                                                       n_out=max_points - 2).tolist())
+    special = set(np.flatnonzero(~np.isfinite(p.values)).tolist())
+    if len(chosen | special) + 2 <= max_points:
+        pytest.skip("this case no longer needs thinning")  # tsdownsample chose differently: the cases need renewing
+    got = kept(p, max_points)
+    assert len(got) == max_points
+    finite = np.where(np.isfinite(p.values), p.values, np.nan)
+    assert {0, n - 1, int(np.nanargmin(finite)), int(np.nanargmax(finite))} <= set(got)
+    assert got == reference(p, max_points)

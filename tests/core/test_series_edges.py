@@ -91,3 +91,18 @@ def test_the_public_tsdownsample_call_picks_the_same_points(monkeypatch):
     for f, s in zip(fast, slow):
         assert 50 < len(s) <= 100
         assert s.steps.tolist() == f.steps.tolist() and s.values.tolist() == f.values.tolist()
+
+
+def test_a_chunk_whose_frame_does_not_say_its_size_decodes():
+    """A zstd frame written without its content size (a streaming writer's) decodes within the size the point
+    count allows."""
+    import zstandard
+
+    p = pts([3, 5, 9], [0.5, -1.0, 2.0])
+    data = encode_chunk(p)
+    raw = zstandard.ZstdDecompressor().decompress(data[1:])
+    unsized = data[:1] + zstandard.ZstdCompressor(write_content_size=False).compress(raw)
+    assert zstandard.get_frame_parameters(unsized[1:]).content_size == zstandard.CONTENTSIZE_UNKNOWN
+    back = SER.decode_chunk(unsized, 3)
+    assert back.steps.tolist() == [3, 5, 9] and back.values.tolist() == [0.5, -1.0, 2.0]
+    assert back.timestamps.tolist() == p.timestamps.tolist()
