@@ -41,6 +41,7 @@ WORK = ROOT / "build" / "mutate"
 RULE_TESTS = [
     *(f"tests/core/test_{n}.py" for n in (
         "rules", "validation", "validation_edges", "batch_edges", "store", "write_path", "search", "search_limits",
+        "search_messages",
         "series", "series_edges", "downsampling", "overviews", "registry", "jobs", "figures", "datasets_lineage",
         "access", "describe")),
     *(f"tests/client/test_{n}.py" for n in ("run", "writer", "figures", "limits", "streams")),
@@ -57,6 +58,8 @@ QUICK_TESTS = {
     "batch": ("tests/core/test_batch_edges.py", "tests/core/test_rules.py"),
     "validation": ("tests/core/test_validation_edges.py", "tests/core/test_validation.py"),
     "search_sql": ("tests/core/test_search.py", "tests/core/test_search_limits.py"),
+    "search": ("tests/core/test_search_messages.py", "tests/core/test_search.py", "tests/core/test_search_limits.py"),
+    "series": ("tests/core/test_downsampling.py", "tests/core/test_series_edges.py", "tests/core/test_series.py"),
 }
 
 #: module → (its file, the test files that may reach it)
