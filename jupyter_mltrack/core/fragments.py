@@ -119,9 +119,8 @@ def summaries(conn: Connection, run_ids: Iterable[str]) -> dict[str, str]:
             h = heads.get((name, ctx))
             if h is None:
                 h = heads[(name, ctx)] = (name, Raw(ctx), series_key(name, ctx))
-            if last is None and count:  # SQLite keeps NaN as NULL (wire.stored_float)
-                last = _NAN
-            out[rid].append({"name": h[0], "context": h[1], "key": h[2], "last": wire(last), "last_step": last_step,
+            out[rid].append({"name": h[0], "context": h[1], "key": h[2], "last": wire(stored_float(last, count)),
+                             "last_step": last_step,
                              "last_time": wire(last_time), "min": wire(lo), "max": wire(hi), "count": count or 0})
     return {rid: encode_json(items).decode() for rid, items in out.items()}
 
