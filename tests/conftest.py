@@ -7,6 +7,15 @@ import os
 import pytest
 
 
+def pytest_make_parametrize_id(config, val, argname):
+    """A string parameter's id without square brackets (see tests/_ids.py)."""
+    from ._ids import clean_id
+
+    if isinstance(val, str) and ("[" in val or "]" in val):
+        return clean_id(val)
+    return None
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("mltrack-home")

@@ -135,11 +135,7 @@ def write_config(d: Path, name: str, tests: list[str] | None = None) -> None:
              "timeout_constant = 30",
              # each mutant's tests run in a process forked from a clean server, not from the process that ran
              # the whole selection (whose leftover threads — store write threads — deadlock forked children)
-             "process_isolation = forkserver",
-             # and that server does not run a collection of every test file first (mutmut's default warm-up): after
-             # it, running a mutant's tests in the forked child raised (pytest's usage error, exit code 4, which
-             # mutmut reports as exit code 255, "timeout") for most mutants of the functions many tests reach
-             "forkserver_warmup = none", ""]
+             "process_isolation = forkserver", ""]
     (d / "setup.cfg").write_text("\n".join(lines))
 
 

@@ -17,6 +17,8 @@ from jupyter_mltrack.core import batch as B
 from jupyter_mltrack.core.errors import InvalidInput
 from jupyter_mltrack.core.validation import INT64_MAX, MAX_FIGURE_FILES, MAX_FILE_SIZE, MAX_KEY, MAX_STAGE, MAX_TEXT
 
+from .._ids import clean_id
+
 SHA = "0" * 64
 FILE = {"path": "x.txt", "sha256": SHA, "size": 3}
 
@@ -275,7 +277,7 @@ REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize("batch, message", REFUSALS, ids=[m[:70] for _, m in REFUSALS])
+@pytest.mark.parametrize("batch, message", REFUSALS, ids=[clean_id(m[:70]) for _, m in REFUSALS])
 def test_a_bad_batch_is_refused_with_a_message_naming_the_field(batch, message):
     with refused(message):
         B.normalize_batch(batch)

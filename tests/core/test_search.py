@@ -11,6 +11,7 @@ from jupyter_mltrack.core import search as Q
 from jupyter_mltrack.core.errors import InvalidInput
 from jupyter_mltrack.core.store import Store
 
+from .._ids import clean_id
 from ._helpers import sql
 
 
@@ -187,7 +188,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("flt, expected", CASES, ids=[str(c[0]) for c in CASES])
+@pytest.mark.parametrize("flt, expected", CASES, ids=[clean_id(str(c[0])) for c in CASES])
 def test_filter(st, flt, expected):
     assert found(st, flt) == expected
 
@@ -347,7 +348,7 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("flt, message", ERRORS, ids=[e[0] for e in ERRORS])
+@pytest.mark.parametrize("flt, message", ERRORS, ids=[clean_id(e[0]) for e in ERRORS])
 def test_bad_filters_are_invalid_input_with_a_helpful_message(st, flt, message):
     with pytest.raises(InvalidInput) as ei:
         st.search_runs(filter=flt)
@@ -431,7 +432,7 @@ ORDERS = [
 ]
 
 
-@pytest.mark.parametrize("order_by, expected", ORDERS, ids=[str(o[0]) for o in ORDERS])
+@pytest.mark.parametrize("order_by, expected", ORDERS, ids=[clean_id(str(o[0])) for o in ORDERS])
 def test_order_by(st, order_by, expected):
     assert ordered(st, order_by) == expected
 
