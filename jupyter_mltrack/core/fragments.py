@@ -35,6 +35,7 @@ EMPTY_TABLE = '"experiments":[],"params":{},"tags":{},"metrics":{}'
 EMPTY_FRAME = '"experiments":[],"params":{},"tags":{}'
 _INT_TEXT = re.compile(r"-?[0-9]+")
 _NAN = float("nan")
+_INF = float("inf")
 
 
 class Fragments(NamedTuple):
@@ -105,24 +106,52 @@ def _series_rows(conn: Connection, part: list[str]):
     return fetch_raw(conn, q)
 
 
+_SUMMARY = None  # the msgspec Struct of a metric summary in the REST shape, made on first use (msgspec is lazy)
+
+
+def _summary_type():
+    global _SUMMARY
+    if _SUMMARY is None:
+        import msgspec
+
+        class MetricSummary(msgspec.Struct):
+            name: str
+            context: msgspec.Raw  # the stored canonical JSON, as it is
+            key: str
+            last: Any
+            last_step: Any
+            last_time: Any
+            min: Any
+            max: Any
+            count: int
+
+        _SUMMARY = MetricSummary
+    return _SUMMARY
+
+
 def summaries(conn: Connection, run_ids: Iterable[str]) -> dict[str, str]:
     """Each run's metric summaries in the REST shape, as JSON text (``'[{"name":…,"context":…,"key":…,"last":…,
     …,"count":…},…]'``), from its series rows; a run without series is left out (reads as ``[]``). Encoded in C
-    (msgspec): formatting each number in Python took 65 µs a run at ten metrics."""
+    (msgspec, from Structs: formatting each number in Python took 65 µs a run at ten metrics, dicts 16 µs)."""
     from msgspec import Raw
 
+    summary = _summary_type()
     heads: dict[tuple[str, str], tuple[str, Raw, str]] = {}
-    out: dict[str, list[dict]] = defaultdict(list)
-    wire = float_to_wire
+    out: dict[str, list] = defaultdict(list)
+    wire, inf, ninf = float_to_wire, _INF, -_INF
     for part in chunked(sorted(set(run_ids))):
         for rid, name, ctx, last, last_step, last_time, lo, hi, count in _series_rows(conn, part):
             h = heads.get((name, ctx))
             if h is None:
                 h = heads[(name, ctx)] = (name, Raw(ctx), series_key(name, ctx))
-            out[rid].append({"name": h[0], "context": h[1], "key": h[2], "last": wire(stored_float(last, count)),
-                             "last_step": last_step,
-                             "last_time": wire(last_time), "min": wire(lo), "max": wire(hi), "count": count or 0})
-    return {rid: encode_json(items).decode() for rid, items in out.items()}
+            if last is not None and lo is not None and hi is not None and ninf < lo and hi < inf:
+                # finite extremes: every value is finite (a NaN last value is NULL, timestamps are finite)
+                out[rid].append(summary(h[0], h[1], h[2], last, last_step, last_time, lo, hi, count))
+            else:
+                out[rid].append(summary(h[0], h[1], h[2], wire(stored_float(last, count)), last_step,
+                                        wire(last_time), wire(lo), wire(hi), count or 0))
+    enc = encode_json
+    return {rid: enc(items).decode() for rid, items in out.items()}
 
 
 def build(conn: Connection, run_ids: Iterable[str]) -> dict[str, Fragments]:
