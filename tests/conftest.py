@@ -8,10 +8,10 @@ import pytest
 
 
 def pytest_make_parametrize_id(config, val, argname):
-    """A string parameter's id without square brackets (see tests/_ids.py)."""
-    from ._ids import clean_id
+    """A string parameter's id as a plain id (see tests/_ids.py)."""
+    from ._ids import clean_id, needs_cleaning
 
-    if isinstance(val, str) and ("[" in val or "]" in val):
+    if isinstance(val, str) and needs_cleaning(val):
         return clean_id(val)
     return None
 
