@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from jupyter_mltrack.core.errors import InvalidInput
-from jupyter_mltrack.core.search import MAX_INT, MAX_NESTING, Field, parse, parse_order_by
+from jupyter_mltrack.core.search import (MAX_INT, MAX_NESTING, MAX_TERMS, Field, parse, parse_field, parse_order_by,
+                                         tree_depth)
 
 TAIL = f"is out of range (at most {MAX_INT} in magnitude); write e.g. 1e30 to compare as a float"
 
@@ -72,3 +73,84 @@ def test_order_by_splits_at_commas_outside_quotes_and_brackets():
     # a bracket inside a context is refused whole, at its own position (the comma after it does not split)
     assert refusal(parse_order_by, "metrics.m[k=a[1],j=2] desc, name") == (
         "search: unexpected character ']' at position 21 in 'metrics.m[k=a[1],j=2]'")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("(params.x > 1 2", "search: expected ')' at position 15 ('2') in '(params.x > 1 2'"),
+    ("params.x is 5", "search: expected 'null' at position 13 ('5') in 'params.x is 5'"),
+    ("params.x is", "search: expected 'null' at the end of 'params.x is'"),
+    ("params.x in 5", "search: expected '(' after 'in' at position 13 ('5') in 'params.x in 5'"),
+    ("params.x in (1 2)", "search: expected ')' at position 16 ('2') in 'params.x in (1 2)'"),
+    ("params.x foo", "search: expected an operator (=, !=, <, <=, >, >=, in, like, is null) at position 10 ('foo') "
+                     "in 'params.x foo'"),
+])
+def test_each_refusal_of_the_grammar_names_the_token_it_stopped_at(text, message):
+    assert refusal(parse, text) == message
+
+
+def test_negations_are_false_unless_written():
+    x = Field("param", "x")
+    assert parse("params.x is null") == ("isnull", x, False)
+    assert parse("params.x is not null") == ("isnull", x, True)
+    assert parse("params.x in (1)") == ("in", x, [1], False)
+    assert parse("params.x not in (1)") == ("in", x, [1], True)
+
+
+def test_too_many_conditions_are_refused_at_the_first_one_too_many():
+    terms = ["params.x = 1"] * (MAX_TERMS + 1)
+    assert refusal(parse, " or ".join(terms)) == (
+        f"search: filter has more than {MAX_TERMS} conditions at position {16 * MAX_TERMS + 1}; for many values "
+        "of one field use 'in (…)'")
+    assert refusal(parse, " or ".join(terms[:-1]) + " or") == (
+        f"search: filter has more than {MAX_TERMS} conditions; for many values of one field use 'in (…)'")
+    assert parse(" or ".join(terms[:-1]))[0] == "or"
+
+
+def test_nesting_counts_only_the_groups_still_open():
+    """Closing a parenthesis or ending a 'not' gives its level back: many groups side by side are not deep, and
+    one group closed before does not make room for a deeper one."""
+    x = "params.x > 1"
+    assert parse(" and ".join([f"({x})"] * (MAX_NESTING + 10)))[0] == "and"
+    assert parse(" and ".join([f"not {x}"] * (MAX_NESTING + 10)))[0] == "and"
+    deepest = "(" * MAX_NESTING + x + ")" * MAX_NESTING
+    assert parse(f"({x}) and not {x} and {deepest}")[0] == "and"
+    too_deep = "(" * (MAX_NESTING + 1) + x + ")" * (MAX_NESTING + 1)
+    assert refusal(parse, f"({x}) and not {x} and {too_deep}").startswith(
+        f"search: filter nests more than {MAX_NESTING} levels (parentheses and 'not's) at position")
+
+
+def test_and_or_groups_nested_past_the_limit_are_refused():
+    f = "params.x > 1"
+    for _ in range(30):  # each parenthesis holds an or of an and: two groups a level
+        f = f"params.x > 1 or params.x > 2 and ({f})"
+    assert refusal(parse, f) == (f"search: filter nests more than {MAX_NESTING} levels (and / or groups within "
+                                 "each other, parentheses and 'not's)")
+
+
+def test_tree_depth_counts_and_or_not_nodes():
+    assert tree_depth(parse("params.x > 1")) == 0
+    assert tree_depth(parse("not params.x > 1")) == 1
+    assert tree_depth(parse("params.x > 1 or not (params.x < 0 and params.y = 1)")) == 3
+
+
+@pytest.mark.parametrize("text, field", [
+    ("params.a[b", Field("param", "a[b")),  # no closing bracket: part of the name
+    ("metrics.`m`[k=a[b]", Field("metric", "m", '{"k":"a[b"}')),  # the context starts after the quoted name
+    ("params.`ab", Field("param", "`ab")),  # an opening backquote alone quotes nothing
+    ("params.a.b", Field("param", "a.b")),
+])
+def test_field_names(text, field):
+    assert parse_field(text) == field
+
+
+def test_unknown_fields_and_contexts_are_refused_word_for_word():
+    assert refusal(parse_field, "foo.bar") == (
+        "search: unknown field 'foo.bar'; use metrics.<name>, params.<key>, tags.<key> or one of id, name, status, "
+        "user, source, description, parent_id, start_time, end_time, duration, project, experiment, campaign")
+    # an unquoted name holding brackets: the context starts at the first bracket
+    assert refusal(parse_field, "metrics.a[b][subset=val]") == (
+        "metric context key 'b][subset' must be 1-100 letters, digits, '_', '-' or '.'")
+
+
+def test_order_by_names_with_capital_letters_split_as_others():
+    assert parse_order_by("params.MAX desc, tags.X") == [(Field("param", "MAX"), "desc"), (Field("tag", "X"), "asc")]
