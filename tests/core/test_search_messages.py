@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from jupyter_mltrack.core.errors import InvalidInput
-from jupyter_mltrack.core.search import (MAX_INT, MAX_NESTING, MAX_TERMS, Field, parse, parse_field, parse_order_by,
-                                         tree_depth)
+from jupyter_mltrack.core.search import (MAX_INT, MAX_NESTING, MAX_TERMS, MAX_TEXT_LENGTH, Field, parse,
+                                         parse_field, parse_order_by, tree_depth)
 
 TAIL = f"is out of range (at most {MAX_INT} in magnitude); write e.g. 1e30 to compare as a float"
 
@@ -154,3 +154,30 @@ def test_unknown_fields_and_contexts_are_refused_word_for_word():
 
 def test_order_by_names_with_capital_letters_split_as_others():
     assert parse_order_by("params.MAX desc, tags.X") == [(Field("param", "MAX"), "desc"), (Field("tag", "X"), "asc")]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("min(params.x) > 1", "search: min() takes a metrics.<name> field at position 5 ('params.x') in "
+                          "'min(params.x) > 1'"),
+    ("min(metrics.x 2", "search: expected ')' at position 15 ('2') in 'min(metrics.x 2'"),
+    ("= 1", "search: expected a field such as metrics.acc, params.lr, tags.team or status at position 1 ('=') in "
+            "'= 1'"),
+    ("foo(metrics.x) > 1", "search: unknown field 'foo'; use metrics.<name>, params.<key>, tags.<key> or one of id, "
+                           "name, status, user, source, description, parent_id, start_time, end_time, duration, "
+                           "project, experiment, campaign"),
+])
+def test_fields_and_summary_functions_are_refused_word_for_word(text, message):
+    assert refusal(parse, text) == message
+
+
+def test_capital_letters_start_no_string_and_quoted_names_keep_their_spaces():
+    assert parse("params.MAX = 1 and tags.X = 'y'") == (
+        "and", ("cmp", Field("param", "MAX"), "=", 1), ("cmp", Field("tag", "X"), "=", "y"))
+    assert parse_order_by("params.`a b` desc") == [(Field("param", "a b"), "desc")]
+
+
+def test_a_filter_of_exactly_the_longest_length_is_read():
+    text = "params.x > 1"
+    assert parse(text + " " * (MAX_TEXT_LENGTH - len(text))) == ("cmp", Field("param", "x"), ">", 1)
+    assert refusal(parse, text + " " * (MAX_TEXT_LENGTH + 1 - len(text))) == (
+        f"search: filter is longer than {MAX_TEXT_LENGTH:,} characters ({MAX_TEXT_LENGTH + 1:,})")
