@@ -67,7 +67,8 @@ def test_a_context_value_is_everything_after_the_first_equals_sign():
 
 
 def test_order_by_splits_at_commas_outside_quotes_and_brackets():
-    assert parse_order_by("params.`a,b` desc, name") == [(Field("param", "a,b"), "desc"), (Field("attr", "name"), "asc")]
+    assert parse_order_by("params.`a,b` desc, name") == [
+        (Field("param", "a,b"), "desc"), (Field("attr", "name"), "asc")]
     assert parse_order_by("metrics.m[subset=val,fold=1] desc,params.lr") == [
         (Field("metric", "m", '{"fold":"1","subset":"val"}'), "desc"), (Field("param", "lr"), "asc")]
     # a bracket inside a context is refused whole, at its own position (the comma after it does not split)
