@@ -29,6 +29,8 @@ def kept(p: Points, max_points: int) -> list[int]:
 
 
 STEPS = {"even": lambda n, rng: None, "repeated": lambda n, rng: np.repeat(np.arange(n // 2), 2),
+         # the first step once, then every step twice: a repeat that is not at the start
+         "repeated later": lambda n, rng: np.concatenate([[0], np.repeat(np.arange(1, n // 2 + 1), 2)])[:n],
          "uneven": lambda n, rng: np.cumsum(rng.integers(1, 200, size=n))}
 
 
