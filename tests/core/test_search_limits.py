@@ -295,3 +295,28 @@ def _accepted(flt: str) -> bool:
         return True
     except InvalidInput:
         return False
+
+
+def test_a_page_ordered_by_a_metric_reads_that_metric_and_that_summary(store):
+    """The first page ordered by a metric walks that metric's (name, context, last) index: another metric's values,
+    or the same metric's minimum in place of its last value, must not order it."""
+    store.write_batch({
+        "runs": [{"id": r} for r in ("a", "b", "c")],
+        "metrics": [
+            {"run_id": "a", "name": "acc", "values": [0.1, 0.9]},  # last 0.9, min 0.1
+            {"run_id": "b", "name": "acc", "values": [0.5, 0.5]},  # last 0.5, min 0.5
+            {"run_id": "c", "name": "acc", "values": [0.3, 0.7]},  # last 0.7, min 0.3
+            {"run_id": "a", "name": "loss", "values": [1.0]},
+            {"run_id": "b", "name": "loss", "values": [3.0]},
+            {"run_id": "c", "name": "loss", "values": [2.0]},
+        ],
+    })
+
+    def page(order_by):
+        return [r["id"] for r in store.search_runs(order_by=order_by, limit=10)[0]]
+
+    assert page("metrics.acc desc") == ["a", "c", "b"]
+    assert page("metrics.acc") == ["b", "c", "a"]
+    assert page("metrics.loss desc") == ["b", "c", "a"] and page("metrics.loss") == ["a", "c", "b"]
+    assert page("min(metrics.acc) desc") == ["b", "c", "a"]
+    assert page("max(metrics.acc)") == ["b", "c", "a"]
