@@ -52,14 +52,21 @@ def _rebuild(table: str, ddl: str, columns: str, rowid: bool) -> None:
     op.execute(f"ALTER TABLE _{table}_new RENAME TO {table}")
 
 
-def _param_indexes(partial: bool) -> None:
+def _params_and_tags(narrow: bool) -> None:
+    """Params and tags clustered by their keys on SQLite (WITHOUT ROWID) and partial param indexes, or as before."""
+    for name, _cols, _where in _PARAM_INDEXES:
+        op.drop_index(name, table_name='params')
+    if op.get_bind().dialect.name == 'sqlite':
+        op.drop_index('ix_tags_key_value_run_id', table_name='tags')
+        _rebuild('params', _PARAMS, 'run_id, "key", value, num, text', rowid=not narrow)
+        _rebuild('tags', _TAGS, 'run_id, "key", value', rowid=not narrow)
+        op.create_index('ix_tags_key_value_run_id', 'tags', ['key', 'value', 'run_id'], unique=False)
     for name, cols, where in _PARAM_INDEXES:
-        kw = {'sqlite_where': sa.text(where), 'postgresql_where': sa.text(where)} if partial else {}
+        kw = {'sqlite_where': sa.text(where), 'postgresql_where': sa.text(where)} if narrow else {}
         op.create_index(name, 'params', cols, unique=False, **kw)
 
 
 def upgrade() -> None:
-    sqlite = op.get_bind().dialect.name == 'sqlite'
     op.create_table('frame_layouts',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
@@ -71,26 +78,11 @@ def upgrade() -> None:
     op.execute("ALTER TABLE runs DROP COLUMN frame_keys")  # a plain DROP COLUMN: see 0003
     op.add_column('runs', sa.Column('frame_layout', sa.Integer(), nullable=True))
     op.drop_table('run_summaries')
-    for name, _cols, _where in _PARAM_INDEXES:
-        op.drop_index(name, table_name='params')
-    if sqlite:
-        op.drop_index('ix_tags_key_value_run_id', table_name='tags')
-        _rebuild('params', _PARAMS, 'run_id, "key", value, num, text', rowid=False)
-        _rebuild('tags', _TAGS, 'run_id, "key", value', rowid=False)
-        op.create_index('ix_tags_key_value_run_id', 'tags', ['key', 'value', 'run_id'], unique=False)
-    _param_indexes(partial=True)
+    _params_and_tags(narrow=True)
 
 
 def downgrade() -> None:
-    sqlite = op.get_bind().dialect.name == 'sqlite'
-    for name, _cols, _where in _PARAM_INDEXES:
-        op.drop_index(name, table_name='params')
-    if sqlite:
-        op.drop_index('ix_tags_key_value_run_id', table_name='tags')
-        _rebuild('params', _PARAMS, 'run_id, "key", value, num, text', rowid=True)
-        _rebuild('tags', _TAGS, 'run_id, "key", value', rowid=True)
-        op.create_index('ix_tags_key_value_run_id', 'tags', ['key', 'value', 'run_id'], unique=False)
-    _param_indexes(partial=False)
+    _params_and_tags(narrow=False)
     op.create_table('run_summaries',
     sa.Column('run_id', sa.String(length=32), nullable=False),
     sa.Column('metrics', sa.Text(), nullable=False),
