@@ -68,12 +68,20 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "search": ("jupyter_mltrack/core/search.py", RULE_TESTS),
     "search_sql": ("jupyter_mltrack/core/search_sql.py", RULE_TESTS),
     "batch": ("jupyter_mltrack/core/batch.py", CORE_TESTS),
-    "run_writes": ("jupyter_mltrack/core/run_writes.py", RULE_TESTS),
+    # the store's write of a batch: every write of every test goes through it, so mutmut runs many tests per mutant;
+    # the store-core tests pin its rules down (the client's tests reach it only through the writer thread)
+    "run_writes": ("jupyter_mltrack/core/run_writes.py", CORE_TESTS),
     "validation": ("jupyter_mltrack/core/validation.py", RULE_TESTS),
     "blobs": ("jupyter_mltrack/core/blobs.py", [
         "tests/core/test_blobs.py", "tests/core/test_blob_layout.py", "tests/core/test_blob_gc.py"]),
     "writer": ("jupyter_mltrack/client/writer.py", RULE_TESTS),
 }
+
+#: pytest's per-test time limit (seconds). Unmutated, no test of RULE_TESTS takes over 2 s (``--durations``). A
+#: mutant of the writer or of the flush's store side that loses a batch makes a client test wait out its flush's
+#: timeout (60 s) and then fail; a limit of 15 s fails it there instead (a flush that hangs is the bug) and keeps such
+#: a module's run from lasting hours.
+TEST_TIMEOUT = {"writer": 15, "run_writes": 15}
 
 #: deselected everywhere: the PostgreSQL runs of the same tests, and one test that takes 40 s by itself
 DESELECT = "not postgresql and not test_one_point_batches_read_back_exactly"
@@ -127,7 +135,7 @@ def write_config(d: Path, name: str, tests: list[str] | None = None) -> None:
     lines = ["[mutmut]", "source_paths = jupyter_mltrack", f"only_mutate = {path}",
              "pytest_add_cli_args_test_selection =", *(f"    {t}" for t in tests),
              "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -k", f"    {DESELECT}",
-             "    --timeout=120",
+             f"    --timeout={TEST_TIMEOUT.get(name, 120)}",
              # mutmut stops a mutant's tests after (their recorded time + timeout_constant) × 15 seconds of wall time
              # and calls it a timeout (counted as killed). With the default constant of 1 s, the forked child's own
              # start (collecting the test files) under some load ran past that for quick tests: 319 of search_sql's

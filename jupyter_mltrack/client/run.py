@@ -29,10 +29,11 @@ from ..core.validation import (
     times_array,
 )
 from .tracking import TrackingClient, get_client
-from .writer import Writer
+from .writer import Writer, step_overflow
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _time = time.time
+_get_ident = threading.get_ident
 
 
 def new_run_id() -> str:
@@ -188,6 +189,7 @@ class Run:
     def log_metric(self, name: str, value: Any, step: int | None = None, context: Mapping[str, Any] | None = None) -> None:
         """Append one point to the series (name, context). ``step`` defaults to the series' previous step + 1.
         NaN and ±inf are stored as they are."""
+        me = _get_ident()
         w = self._writer
         if not self._live or w.unreported or w.passing:
             self._check_live()
@@ -206,11 +208,29 @@ class Run:
             raise
         if buf is None:
             buf = self._series(name, context, k)
-        if value.__class__ is not float:
+        if type(value) is not float:
             value = metric_value(name, value)
-        if step is not None and (step.__class__ is not int or not -(2**63) <= step < 2**63):
+        if step is not None and (type(step) is not int or not -(2**63) <= step < 2**63):
             step = metric_step(name, step)  # raises for a step that is not a 64-bit integer
-        w.add_point(buf, step, value, _time())
+        # The thread that made the series appends to its arrays without the lock: no other thread appends to them
+        # (writer._SeriesBuf). ``last_step`` is read and set with no call in between: one step under the GIL.
+        if buf.owner != me:
+            w.add_point(buf, step, value, _time())
+            return
+        if step is None:
+            step = buf.last_step = buf.last_step + 1
+        elif step > buf.last_step:
+            buf.last_step = step
+        values = buf.values
+        try:
+            buf.steps.append(step)
+        except OverflowError:  # only a step after 2**63 - 1 taken by default gets here (the others were checked)
+            buf.last_step = step - 1
+            raise step_overflow(buf) from None
+        buf.times.append(_time())
+        values.append(value)
+        if len(values) >= buf.check_at:
+            w.note(buf)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None,
                     context: Mapping[str, Any] | None = None) -> None:
@@ -238,7 +258,7 @@ class Run:
             raise InvalidInput(f"metric {name!r}: values must be numbers") from None
         n = len(vals)
         if steps is None:
-            start = buf.next_step
+            start = buf.last_step + 1
             st = np.arange(start, start + n, dtype=np.int64)
         else:
             st = steps_array(name, np.asarray(steps).ravel())

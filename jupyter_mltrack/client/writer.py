@@ -48,16 +48,53 @@ class WriterError(MLTrackError):
     code = "writer"
 
 
-class _SeriesBuf:
-    __slots__ = ("key", "steps", "times", "values", "next_step", "dirty")
+#: Lock-free appends (see ``Run.log_metric``) rely on the GIL running a few bytecodes without a call in between as
+#: one step; where it is disabled (free-threaded builds) every append takes the writer's lock.
+LOCK_FREE = getattr(sys, "_is_gil_enabled", lambda: True)()
 
-    def __init__(self, key: tuple[str, str, str], next_step: int = 0):
+#: how many points the lock-free path appends to a series between two looks by the writer's bookkeeping (``note``)
+NOTE_EVERY = 4096
+
+
+class _SeriesBuf:
+    """One series' points not yet handed to the sink, in three typed arrays appended in the order steps, times,
+    values (so a reader that takes ``len(values)`` points finds as many steps and times before them).
+
+    Only one thread ever appends to one buffer's arrays: the thread that made it (``first``) to these, any other
+    thread logging to the series to its own buffer in ``lanes``. So the owner (``owner``: ``first``, or 0 where
+    every append takes the lock) appends without the writer's lock (``Run.log_metric``). Steps are shared: every
+    thread reads and sets ``last_step`` with no call in between (one step under the GIL), so two points never get
+    one step by default. The writer takes a prefix of the arrays (``Writer._take``), never swaps them, so an append
+    that races with it is not lost.
+    """
+
+    __slots__ = ("key", "steps", "times", "values", "last_step", "dirty", "owner", "first", "lanes", "check_at",
+                 "counted")
+
+    def __init__(self, key: tuple[str, str, str], next_step: int = 0, thread: int = 0):
         self.key = key
+        self.last_step = next_step - 1  # the step a point logged without one follows
+        self.first = thread
+        self.lanes: dict[int, _SeriesBuf] = {}
+        self.clear(thread)
+
+    def clear(self, thread: int) -> None:
+        """Empty, owned by ``thread`` (a forked child's buffers: the parent's points belong to the parent)."""
         self.steps = array("q")
         self.times = array("d")
         self.values = array("d")
-        self.next_step = next_step
+        self.first = thread
+        self.owner = thread if LOCK_FREE else 0
+        self.lanes.clear()
         self.dirty = False
+        self.check_at = 0  # the lock-free path calls Writer.note when len(values) reaches it
+        self.counted = 0  # how many of the points are in the writer's pending count
+
+
+def step_overflow(buf: _SeriesBuf) -> InvalidInput:
+    """The error for a point logged without a step after the series reached the last 64-bit step."""
+    return InvalidInput(f"metric {buf.key[1]!r}: the step after {buf.last_step} would pass the 64-bit range; "
+                        "give steps explicitly")
 
 
 class Writer:
@@ -139,28 +176,62 @@ class Writer:
         return fut.result(timeout)
 
     def series(self, run_id: str, name: str, context: str, next_step: int = 0) -> _SeriesBuf:
+        """The buffer of a series; a new one is owned by the calling thread."""
         key = (run_id, name, context)
         with self._lock:
             buf = self._bufs.get(key)
             if buf is None:
-                buf = self._bufs[key] = _SeriesBuf(key, next_step)
+                buf = self._bufs[key] = _SeriesBuf(key, next_step, threading.get_ident())
         return buf
 
+    def _lane(self, buf: _SeriesBuf) -> _SeriesBuf:
+        """The arrays the calling thread appends to (under the lock): its own buffer's, or its lane of another
+        thread's buffer."""
+        me = threading.get_ident()
+        if me == buf.first:
+            return buf
+        lane = buf.lanes.get(me)
+        if lane is None:
+            lane = buf.lanes[me] = _SeriesBuf(buf.key, 0, me)
+            lane.owner = 0
+        return lane
+
+    def _mark(self, buf: _SeriesBuf, n: int) -> int:
+        """``n`` more points in ``buf`` (under the lock): queue it for the next flush; the pending count."""
+        if not buf.dirty:
+            buf.dirty = True
+            self._dirty.append(buf)
+        self._pending_points += n
+        self._generation += 1
+        return self._pending_points
+
     def add_point(self, buf: _SeriesBuf, step: int | None, value: float, t: float) -> None:
+        """Append one point, under the lock (any thread). ``step`` None: the series' next step."""
         with self._lock:
+            lane = self._lane(buf)
             if step is None:
-                step = buf.next_step
-            if step >= buf.next_step:
-                buf.next_step = step + 1
-            buf.steps.append(step)
-            buf.times.append(t)
-            buf.values.append(value)
-            if not buf.dirty:
-                buf.dirty = True
-                self._dirty.append(buf)
-            self._pending_points += 1
-            self._generation += 1
-            n = self._pending_points
+                if buf.last_step >= 2**63 - 1:
+                    raise step_overflow(buf)
+                step = buf.last_step = buf.last_step + 1
+            elif step > buf.last_step:
+                buf.last_step = step
+            lane.steps.append(step)
+            lane.times.append(t)
+            lane.values.append(value)
+            lane.counted += 1
+            n = self._mark(lane, 1)
+        if n >= self.flush_points:
+            self._backpressure(n)
+
+    def note(self, buf: _SeriesBuf) -> None:
+        """Bookkeeping for points the owner appended without the lock (``Run.log_metric``), called when
+        ``len(buf.values)`` reaches ``buf.check_at``: queue the buffer, count its points, nudge or hold back the
+        producer as ``add_point`` does, and say when to look again."""
+        with self._lock:
+            have = len(buf.values)
+            n = self._mark(buf, have - buf.counted)
+            buf.counted = have
+            buf.check_at = have + max(1, min(NOTE_EVERY, self.flush_points - n))
         if n >= self.flush_points:
             self._backpressure(n)
 
@@ -172,17 +243,14 @@ class Writer:
         values = np.asarray(values, dtype=np.float64)
         times = np.asarray(times, dtype=np.float64)
         with self._lock:
-            buf.steps.frombytes(steps.tobytes())
-            buf.times.frombytes(times.tobytes())
-            buf.values.frombytes(values.tobytes())
+            lane = self._lane(buf)
+            lane.steps.frombytes(steps.tobytes())
+            lane.times.frombytes(times.tobytes())
+            lane.values.frombytes(values.tobytes())
             if len(steps):
-                buf.next_step = max(buf.next_step, int(steps.max()) + 1)
-            if not buf.dirty:
-                buf.dirty = True
-                self._dirty.append(buf)
-            self._pending_points += len(values)
-            self._generation += 1
-            n = self._pending_points
+                buf.last_step = max(buf.last_step, int(steps.max()))
+            lane.counted += len(values)
+            n = self._mark(lane, len(values))
         if n >= self.flush_points:
             self._backpressure(n)
 
@@ -200,6 +268,7 @@ class Writer:
         self._ensure_thread()
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
+            self._generation += 1  # points appended without the lock did not bump it: they are taken by any pass after
             target = self._generation
             self._flush_requested = True
             self._wake.notify()
@@ -254,7 +323,7 @@ class Writer:
     # -- writer thread --------------------------------------------------------------------------------------------
 
     def _has_data(self) -> bool:
-        return bool(self._nitems or self._pending_points or self._deferred or self._calls)
+        return bool(self._nitems or self._dirty or self._deferred or self._calls)
 
     def _take(self) -> tuple[dict, int, list, list]:
         with self._lock:
@@ -264,16 +333,28 @@ class Writer:
             self._nitems = 0
             deferred, self._deferred = self._deferred, []
             metrics = []
+            npts = 0
+            still: list[_SeriesBuf] = []
             for buf in self._dirty:
-                if len(buf.values):
+                # not dirty, and noted at its next point: an owner appending without the lock from now on queues
+                # the buffer again. Then a prefix of as many points as it has values (an append in progress has
+                # its step and time in, not yet its value: it stays for the next pass).
+                buf.dirty = False
+                buf.check_at = 0
+                n = len(buf.values)
+                if n:
+                    steps, times, values = buf.steps[:n], buf.times[:n], buf.values[:n]
+                    del buf.steps[:n], buf.times[:n], buf.values[:n]
                     metrics.append({
                         "run_id": buf.key[0], "name": buf.key[1], "context": buf.key[2],
-                        "steps": buf.steps, "timestamps": buf.times, "values": buf.values,
+                        "steps": steps, "timestamps": times, "values": values,
                     })
-                    buf.steps, buf.times, buf.values = array("q"), array("d"), array("d")
-                buf.dirty = False
-            self._dirty = []
-            npts = self._pending_points
+                    npts += n
+                buf.counted = 0
+                if len(buf.values) and not buf.dirty:  # appended while it was taken
+                    buf.dirty = True
+                    still.append(buf)
+            self._dirty = still
             self._pending_points = 0
             self._done.notify_all()
         batch = dict(items)
@@ -474,8 +555,13 @@ def _after_fork_in_child() -> None:
     own logging then starts its own writer."""
     global _start_lock
     _start_lock = threading.Lock()
+    me = threading.get_ident()
     for w in _writers:
+        bufs = w._bufs
         w.__init__(w.sink, w.interval, w.max_points, w.flush_points)
+        for buf in bufs.values():  # the child's runs keep their series, empty and owned by the one thread left
+            buf.clear(me)
+        w._bufs = bufs
 
 
 if hasattr(os, "register_at_fork"):

@@ -12,7 +12,7 @@ from collections import defaultdict, namedtuple
 from typing import Any, Mapping, TypedDict
 
 import numpy as np
-from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, null, select, update
 from sqlalchemy.engine import Connection
 
 from . import access as A
@@ -61,6 +61,19 @@ _UPDATE_SERIES = Statement(lambda n: update(S.metric_series).where(S.metric_seri
     last_time=bindparam("b_last_time"), min=bindparam("b_min"), max=bindparam("b_max"),
     chunks=bindparam("b_chunks")))
 
+
+# the statements of get_series: one series row; its chunks (count, None, data) in order, or (count, overview count,
+# overview) for each chunk that has an overview
+_SERIES_ROW = Statement(lambda n: select(S.metric_series.c.id, S.metric_series.c.count).where(
+    S.metric_series.c.run_id == bindparam("b_run"), S.metric_series.c.name == bindparam("b_name"),
+    S.metric_series.c.context == bindparam("b_ctx")))
+_CHUNKS = Statement(lambda n: select(S.metric_chunks.c.count, null(), S.metric_chunks.c.data)
+                    .where(S.metric_chunks.c.series_id == bindparam("b_sid")).order_by(S.metric_chunks.c.seq))
+_HAS_OVERVIEW = S.metric_chunks.c.overview.isnot(None)
+_CHUNKS_OR_OVERVIEWS = Statement(lambda n: select(
+    S.metric_chunks.c.count, case((_HAS_OVERVIEW, S.metric_chunks.c.overview_count), else_=None),
+    case((_HAS_OVERVIEW, S.metric_chunks.c.overview), else_=S.metric_chunks.c.data),
+).where(S.metric_chunks.c.series_id == bindparam("b_sid")).order_by(S.metric_chunks.c.seq))
 
 
 def write_points(conn: Connection, metrics: list[NormalMetric], new_runs: set[str]) -> int:
@@ -151,31 +164,19 @@ def get_series(db: Database, run_id: str, name: str, context: Mapping[str, Any] 
                max_points: int | None = None, actor: Actor | None = None) -> SeriesRead:
     """One metric series, sorted by step, optionally downsampled: dict with ``points`` (:class:`Points`)."""
     ctx = context_json(context)
-    ms, mc = S.metric_series, S.metric_chunks
     if max_points is not None and (not isinstance(max_points, int) or max_points < 3):
         raise InvalidInput(f"max_points must be an integer ≥ 3, not {max_points!r}")
     with db.read() as conn:
         A.require_runs(conn, actor, [run_id], A.VIEWER, "reading metrics")
-        row = conn.execute(
-            select(ms.c.id, ms.c.count).where(ms.c.run_id == run_id, ms.c.name == name, ms.c.context == ctx)
-        ).first()
-        if row is None:
+        rows = _SERIES_ROW.run(conn, {"b_run": run_id, "b_name": name, "b_ctx": ctx})
+        if not rows:
             if conn.execute(select(S.runs.c.id).where(S.runs.c.id == run_id)).first() is None:
                 raise NotFound(f"no run {run_id!r}")
             raise NotFound(f"run {run_id} has no metric {series_key(name, ctx)!r}")
-        if SER.use_overviews(row.count, max_points):
-            # a chart of a long series: a chunk's overview instead of its points where it has one (the data
-            # blob of such a chunk is not even read)
-            has_ov = mc.c.overview.isnot(None)
-            chunks = conn.execute(
-                select(mc.c.count, case((has_ov, mc.c.overview_count), else_=None),
-                       case((has_ov, mc.c.overview), else_=mc.c.data))
-                .where(mc.c.series_id == row.id).order_by(mc.c.seq)
-            ).all()
-        else:
-            chunks = [(c.count, None, c.data) for c in conn.execute(
-                select(mc.c.count, mc.c.data).where(mc.c.series_id == row.id).order_by(mc.c.seq)
-            )]
+        sid, count = rows[0]
+        # a chart of a long series: a chunk's overview instead of its points where it has one (the data blob of
+        # such a chunk is not even read)
+        chunks = (_CHUNKS_OR_OVERVIEWS if SER.use_overviews(count, max_points) else _CHUNKS).run(conn, {"b_sid": sid})
     pts, stands_for, from_overviews = SER.decode_chunks(chunks)
     pts = pts.sorted_by_step()
     total = len(pts) - from_overviews + stands_for

@@ -121,7 +121,16 @@ class RunHandler(BaseHandler):
         self.send(await self.call(self.store.edit_run, run_id, body, self.actor, write=True))
 
 
-class SeriesHandler(BaseHandler):
+class _SeriesAnswer(BaseHandler):
+    """A route answering series: no ETag. Tornado hashes every answer for one (0.16 ms of a 2 ms read for a
+    10k-point series, 240 KB) and, for a request that matches it, still builds the whole answer before sending a
+    304: it saves bytes on the wire, not work."""
+
+    def compute_etag(self) -> None:
+        return None
+
+
+class SeriesHandler(_SeriesAnswer):
     @tornado.web.authenticated
     @authorized
     async def get(self, run_id: str):
@@ -150,7 +159,7 @@ def send_series(handler: BaseHandler, body: bytes, binary: bool) -> None:
     handler.finish(body, set_content_type=MSGPACK)  # APIHandler.finish sets the Content-Type
 
 
-class SeriesManyHandler(BaseHandler):
+class SeriesManyHandler(_SeriesAnswer):
     """One metric of many runs, for overlay charts."""
 
     @tornado.web.authenticated
