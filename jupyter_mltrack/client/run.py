@@ -202,11 +202,13 @@ class Run:
                 context_json(context)  # raises the clear error
                 raise
         try:
-            buf = self._bufs.get(k)
+            buf = self._bufs[k]
+        except KeyError:
+            buf = None
         except TypeError:  # an unhashable context value: let the validation say what is wrong
             context_json(context)
             raise
-        if buf is None:
+        if buf is None:  # made outside the handler: an error about the name is not chained to a KeyError
             buf = self._series(name, context, k)
         if type(value) is not float:
             value = metric_value(name, value)

@@ -231,7 +231,9 @@ class Writer:
             have = len(buf.values)
             n = self._mark(buf, have - buf.counted)
             buf.counted = have
-            buf.check_at = have + max(1, min(NOTE_EVERY, self.flush_points - n))
+            # the next look: at the flush threshold (the writer is woken there), then at the cap (the producer waits)
+            room = self.flush_points - n if n < self.flush_points else self.max_points - n
+            buf.check_at = have + max(1, min(NOTE_EVERY, room))
         if n >= self.flush_points:
             self._backpressure(n)
 
