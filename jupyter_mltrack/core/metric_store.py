@@ -8,6 +8,7 @@ the ``metric_series`` and ``metric_chunks`` tables.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict, namedtuple
 from typing import Any, Mapping, TypedDict
 
@@ -64,7 +65,9 @@ _UPDATE_SERIES = Statement(lambda n: update(S.metric_series).where(S.metric_seri
 
 # the statements of get_series: one series row; its chunks (count, None, data) in order, or (count, overview count,
 # overview) for each chunk that has an overview
-_SERIES_ROW = Statement(lambda n: select(S.metric_series.c.id, S.metric_series.c.count).where(
+_SERIES_ROW = Statement(lambda n: select(
+    S.metric_series.c.id, S.metric_series.c.count, S.metric_series.c.chunks, S.metric_series.c.last,
+    S.metric_series.c.last_step, S.metric_series.c.last_time).where(
     S.metric_series.c.run_id == bindparam("b_run"), S.metric_series.c.name == bindparam("b_name"),
     S.metric_series.c.context == bindparam("b_ctx")))
 _CHUNKS = Statement(lambda n: select(S.metric_chunks.c.count, null(), S.metric_chunks.c.data)
@@ -74,6 +77,28 @@ _CHUNKS_OR_OVERVIEWS = Statement(lambda n: select(
     S.metric_chunks.c.count, case((_HAS_OVERVIEW, S.metric_chunks.c.overview_count), else_=None),
     case((_HAS_OVERVIEW, S.metric_chunks.c.overview), else_=S.metric_chunks.c.data),
 ).where(S.metric_chunks.c.series_id == bindparam("b_sid")).order_by(S.metric_chunks.c.seq))
+
+
+# A series of one point keeps it in its own row (``count`` 1, ``chunks`` 0: the step, time and value are its
+# ``last_step``, ``last_time`` and ``last``) instead of a chunk row: runs that log final metrics once — a sweep's
+# usual shape — store no chunks at all. The second point moves both into a chunk. A value the row cannot hold
+# exactly goes to a chunk from the start: NaN (stored as NULL, so its sign and payload would be lost) and −0.0
+# (SQLite stores an integral REAL as an integer, losing the sign of zero).
+
+
+def _fits_in_row(value: float) -> bool:
+    return value == value and (value != 0.0 or math.copysign(1.0, value) > 0)
+
+
+def _row_point(count: int, last: float | None, last_step: int, last_time: float) -> SER.Points:
+    """The one point of a series kept in its row, as a chunk would give it back (its time to the microsecond)."""
+    micros = np.round(np.array([last_time], dtype=np.float64) * 1e6).astype(np.int64)
+    return SER.Points(np.array([last_step], dtype=np.int64), micros / 1e6,
+                      np.array([stored_float(last, count)], dtype=np.float64))
+
+
+def _in_row(count: int, chunks: int) -> bool:
+    return count == 1 and chunks == 0
 
 
 def write_points(conn: Connection, metrics: list[NormalMetric], new_runs: set[str]) -> int:
@@ -129,11 +154,18 @@ def write_points(conn: Connection, metrics: list[NormalMetric], new_runs: set[st
         sid, nchunks = row.id, row.chunks
         summ = SER.Summary(row.count, stored_float(row.last, row.count), row.last_step, row.last_time,
                            row.min, row.max).merged(pts)
+        if row.count == 0 and n == 1 and _fits_in_row(float(pts.values[0])):  # kept in the row, no chunk
+            series_updates.append({"b_id": sid, "b_count": 1, "b_last": summ.last, "b_last_step": summ.last_step,
+                                   "b_last_time": summ.last_time, "b_min": summ.min, "b_max": summ.max,
+                                   "b_chunks": 0})
+            continue
         seq = nchunks
         last = partial.get(sid)
         if last is not None:
             pts = SER.Points.concat([SER.decode_chunk(last[2], last[1]), pts])
             seq = nchunks - 1
+        elif _in_row(row.count, nchunks):  # the point kept in the row goes first into the chunk
+            pts = SER.Points.concat([_row_point(row.count, row.last, row.last_step, row.last_time), pts])
         for i, piece in enumerate(SER.split_chunks(pts)):
             # only full chunks get an overview: a partial one is rewritten by the next flush
             ov = SER.overview(piece) if len(piece) == SER.CHUNK_POINTS else None
@@ -173,11 +205,15 @@ def get_series(db: Database, run_id: str, name: str, context: Mapping[str, Any] 
             if conn.execute(select(S.runs.c.id).where(S.runs.c.id == run_id)).first() is None:
                 raise NotFound(f"no run {run_id!r}")
             raise NotFound(f"run {run_id} has no metric {series_key(name, ctx)!r}")
-        sid, count = rows[0]
-        # a chart of a long series: a chunk's overview instead of its points where it has one (the data blob of
-        # such a chunk is not even read)
-        chunks = (_CHUNKS_OR_OVERVIEWS if SER.use_overviews(count, max_points) else _CHUNKS).run(conn, {"b_sid": sid})
-    pts, stands_for, from_overviews = SER.decode_chunks(chunks)
+        sid, count, nchunks, *point = rows[0]
+        if _in_row(count, nchunks):
+            chunks = None
+        else:  # a chart of a long series: a chunk's overview instead of its points where it has one (the data
+            # blob of such a chunk is not even read)
+            chunks = (_CHUNKS_OR_OVERVIEWS if SER.use_overviews(count, max_points) else _CHUNKS).run(
+                conn, {"b_sid": sid})
+    pts, stands_for, from_overviews = (_row_point(count, *point), 0, 0) if chunks is None else \
+        SER.decode_chunks(chunks)
     pts = pts.sorted_by_step()
     total = len(pts) - from_overviews + stands_for
     pts, down = SER.downsample(pts, max_points)
@@ -203,6 +239,7 @@ def get_series_many(db: Database, run_ids: list[str], name: str, context: Mappin
     ids: dict[int, str] = {}
     big: set[int] = set()  # series read from chunk overviews (see series.use_overviews)
     chunks: dict[int, list] = defaultdict(list)
+    in_row: dict[int, SER.Points] = {}  # series whose one point is kept in their row
     in_range = [] if step_range is None else [mc.c.step_max >= int(step_range[0]),
                                               mc.c.step_min <= int(step_range[1])]
     n_read = None  # per series: the number of points in the chunks to read
@@ -213,17 +250,20 @@ def get_series_many(db: Database, run_ids: list[str], name: str, context: Mappin
         A.require_runs(conn, actor, run_ids, A.VIEWER, "reading metrics")
         for part in chunked(list(dict.fromkeys(run_ids))):
             for r in conn.execute(
-                select(ms.c.id, ms.c.run_id, *(() if n_read is None else (n_read,)))
+                select(ms.c.id, ms.c.run_id, ms.c.count, ms.c.chunks, ms.c.last, ms.c.last_step, ms.c.last_time,
+                       *(() if n_read is None else (n_read,)))
                 .where(ms.c.run_id.in_(part), ms.c.name == name, ms.c.context == ctx)
             ):
                 ids[r[0]] = r[1]
-                if n_read is not None and SER.use_overviews(int(r[2]), max_points):
+                if _in_row(r[2], r[3]):
+                    in_row[r[0]] = _row_point(r[2], r[4], r[5], r[6])
+                elif n_read is not None and SER.use_overviews(int(r[7]), max_points):
                     big.add(r[0])
         # in a series in ``big``, an overview replaces a chunk lying wholly inside the range (its data blob is not
         # read); chunks on the range's edges are read in full, so the edge points and the count stay exact
         has_ov = and_(mc.c.overview.isnot(None), *(() if step_range is None else (
             mc.c.step_min >= int(step_range[0]), mc.c.step_max <= int(step_range[1]))))
-        for part in chunked(sorted(ids)):
+        for part in chunked(sorted(sid for sid in ids if sid not in in_row)):
             big_part = [sid for sid in part if sid in big]
             if big_part:
                 use = has_ov if len(big_part) == len(part) else and_(has_ov, mc.c.series_id.in_(big_part))
@@ -238,7 +278,7 @@ def get_series_many(db: Database, run_ids: list[str], name: str, context: Mappin
     ctx_obj = json.loads(ctx)
     key = series_key(name, ctx)
     for sid, rid in ids.items():
-        pts, stands_for, from_overviews = SER.decode_chunks(chunks[sid])
+        pts, stands_for, from_overviews = (in_row[sid], 0, 0) if sid in in_row else SER.decode_chunks(chunks[sid])
         pts = pts.sorted_by_step()
         if step_range is not None:  # overview points all lie inside it: this cuts only chunks read in full
             lo, hi = np.searchsorted(pts.steps, [int(step_range[0]), int(step_range[1])], side="left")[0], \
