@@ -100,8 +100,8 @@ def layouts(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
 
 def _series_rows(conn: Connection, part: list[str]):
     ms = S.metric_series
-    q = (select(ms.c.run_id, ms.c.name, ms.c.context, ms.c.last, ms.c.last_step, ms.c.last_time, ms.c.min,
-                ms.c.max, ms.c.count)
+    q = (select(ms.c.run_id, ms.c.name, ms.c.context, ms.c.last, ms.c.last_step, ms.c.last_time,
+                S.series_summary("min"), S.series_summary("max"), ms.c.count)
          .where(ms.c.run_id.in_(part)).order_by(ms.c.run_id, ms.c.name, ms.c.context))
     return fetch_raw(conn, q)
 

@@ -80,8 +80,9 @@ _CHUNKS_OR_OVERVIEWS = Statement(lambda n: select(
 
 
 # A series of one point keeps it in its own row (``count`` 1, ``chunks`` 0: the step, time and value are its
-# ``last_step``, ``last_time`` and ``last``) instead of a chunk row: runs that log final metrics once — a sweep's
-# usual shape — store no chunks at all. The second point moves both into a chunk. A value the row cannot hold
+# ``last_step``, ``last_time`` and ``last``; ``min`` and ``max`` are NULL, read as ``last`` by
+# schema.series_summary) instead of a chunk row: runs that log final metrics once — a sweep's usual shape — store
+# no chunks at all. The second point moves both into a chunk. A value the row cannot hold
 # exactly goes to a chunk from the start: NaN (stored as NULL, so its sign and payload would be lost) and −0.0
 # (SQLite stores an integral REAL as an integer, losing the sign of zero).
 
@@ -152,12 +153,12 @@ def write_points(conn: Connection, metrics: list[NormalMetric], new_runs: set[st
         total += n
         row = existing[key]
         sid, nchunks = row.id, row.chunks
+        lo, hi = (row.last, row.last) if nchunks == 0 else (row.min, row.max)  # see schema.series_summary
         summ = SER.Summary(row.count, stored_float(row.last, row.count), row.last_step, row.last_time,
-                           row.min, row.max).merged(pts)
+                           lo, hi).merged(pts)
         if row.count == 0 and n == 1 and _fits_in_row(float(pts.values[0])):  # kept in the row, no chunk
             series_updates.append({"b_id": sid, "b_count": 1, "b_last": summ.last, "b_last_step": summ.last_step,
-                                   "b_last_time": summ.last_time, "b_min": summ.min, "b_max": summ.max,
-                                   "b_chunks": 0})
+                                   "b_last_time": summ.last_time, "b_min": None, "b_max": None, "b_chunks": 0})
             continue
         seq = nchunks
         last = partial.get(sid)

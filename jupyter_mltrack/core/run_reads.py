@@ -63,8 +63,8 @@ def _details(conn: Connection, run_id: str) -> dict[str, Any]:
     params = {key: json.loads(value) for key, value in conn.execute(
         select(p.c.key, p.c.value).where(p.c.run_id == run_id))}
     tags = dict(conn.execute(select(t.c.key, t.c.value).where(t.c.run_id == run_id)).all())
-    q = select(ms.c.name, ms.c.context, ms.c.last, ms.c.last_step, ms.c.last_time, ms.c.min, ms.c.max, ms.c.count) \
-        .where(ms.c.run_id == run_id).order_by(ms.c.name, ms.c.context)
+    q = select(ms.c.name, ms.c.context, ms.c.last, ms.c.last_step, ms.c.last_time, S.series_summary("min"),
+               S.series_summary("max"), ms.c.count).where(ms.c.run_id == run_id).order_by(ms.c.name, ms.c.context)
     metrics = [{
         "name": row.name, "context": json.loads(row.context), "key": series_key(row.name, row.context),
         "last": stored_float(row.last, row.count), "last_step": row.last_step, "last_time": row.last_time,

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     false,
     text,
 )
@@ -189,6 +190,15 @@ metric_series = Table(
     # the filters on a metric read run ids from it alone; an order led by a metric walks it for a page
     Index(None, "name", "context", "last", "run_id"),
 )
+
+
+def series_summary(name: str):
+    """A summary column of ``metric_series`` as SQL. A series without chunks keeps its one point in its row
+    (core/metric_store.py) and stores no ``min`` and ``max``: they are its ``last``."""
+    col = metric_series.c[name]
+    if name in ("min", "max"):
+        return case((metric_series.c.chunks == 0, metric_series.c.last), else_=col).label(name)
+    return col
 
 # Points live in compressed chunks (see core/series.py), never a row per point.
 metric_chunks = Table(

@@ -65,7 +65,7 @@ def _attr_column(f: Field, runs):
 
 def _metric_sql(f: Field, runs, pred_builder):
     ms = S.metric_series
-    col = ms.c[f.summary]
+    col = S.series_summary(f.summary)
     return runs.c.id.in_(
         select(ms.c.run_id).where(ms.c.name == f.name, ms.c.context == f.context, pred_builder(col))
     )
@@ -286,7 +286,7 @@ def _order_column(f: Field, runs):
     if f.kind == "metric":
         ms = S.metric_series
         return (
-            select(ms.c[f.summary])
+            select(S.series_summary(f.summary))
             .where(ms.c.run_id == runs.c.id, ms.c.name == f.name, ms.c.context == f.context)
             .scalar_subquery()
         )

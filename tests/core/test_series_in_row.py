@@ -109,3 +109,33 @@ def test_infinities_are_kept_in_the_row(run):
     _log(store, "down", [-math.inf], [0])
     assert _chunks(store) == []
     assert _point(store, "up")[2] == [math.inf] and _point(store, "down")[2] == [-math.inf]
+
+
+def test_the_summaries_of_a_point_kept_in_the_row(run):
+    """Its row stores no min and max: every read gives its value for them, and the filters and orders use it."""
+    store = run
+    _log(store, "m", [2.5], [0], run_id="r")
+    _log(store, "m", [1.0, 4.0], [0, 1], run_id="q")
+    assert sql(store, "SELECT min, max FROM metric_series WHERE run_id = 'r'") == [(None, None)]
+    (m,) = store.get_run("r")["metrics"]
+    assert (m["last"], m["min"], m["max"], m["count"]) == (2.5, 2.5, 2.5, 1)
+    full = {r["id"]: r["metrics"][0] for r in store.search_runs()[0]}
+    assert (full["r"]["min"], full["r"]["max"]) == (2.5, 2.5) and (full["q"]["min"], full["q"]["max"]) == (1.0, 4.0)
+    found = lambda f: {r["id"] for r in store.search_runs(filter=f)[0]}  # noqa: E731
+    assert found("min(metrics.m) > 2") == {"r"}
+    assert found("max(metrics.m) < 3") == {"r"}
+    assert found("max(metrics.m) > 3") == {"q"}
+    assert [r["id"] for r in store.search_runs(order_by="min(metrics.m) DESC")[0]] == ["r", "q"]
+    assert [r["id"] for r in store.search_runs(order_by="max(metrics.m) DESC")[0]] == ["q", "r"]
+
+
+def test_the_point_kept_in_the_row_counts_in_the_summaries_after_more_points(run):
+    store = run
+    _log(store, "m", [10.0], [0])
+    _log(store, "m", [5.0, 7.0], [1, 2])
+    (m,) = store.get_run("r")["metrics"]
+    assert (m["last"], m["min"], m["max"], m["count"]) == (7.0, 5.0, 10.0, 3)
+    _log(store, "n", [-3.0], [0])
+    _log(store, "n", [1.0], [1])
+    (_, n), = [(k, v) for k, v in {x["key"]: x for x in store.get_run("r")["metrics"]}.items() if k == "n"]
+    assert (n["min"], n["max"]) == (-3.0, 1.0)
