@@ -327,23 +327,30 @@ class Writer:
     def _has_data(self) -> bool:
         return bool(self._nitems or self._dirty or self._deferred or self._calls)
 
-    def _take(self) -> tuple[dict, int, list, list]:
+    def _take(self) -> tuple[dict, int | None, list, list]:
+        """What the next pass writes: the items, the deferred jobs and at most ``flush_points`` points (a faster
+        producer makes more passes, not bigger batches: the memory of a write stays bounded). The generation it
+        completes, or None when points logged before it are left for the next pass — then the calls that followed
+        them wait too, and the next pass starts at once."""
         with self._lock:
             gen = self._generation
-            calls, self._calls = self._calls, []
             items, self._items = self._items, {k: [] for k in self._items}
             self._nitems = 0
             deferred, self._deferred = self._deferred, []
             metrics = []
             npts = 0
+            budget = self.flush_points
             still: list[_SeriesBuf] = []
             for buf in self._dirty:
+                if budget <= 0:
+                    still.append(buf)  # still queued, not taken
+                    continue
                 # not dirty, and noted at its next point: an owner appending without the lock from now on queues
                 # the buffer again. Then a prefix of as many points as it has values (an append in progress has
                 # its step and time in, not yet its value: it stays for the next pass).
                 buf.dirty = False
                 buf.check_at = 0
-                n = len(buf.values)
+                n = min(len(buf.values), budget)
                 if n:
                     steps, times, values = buf.steps[:n], buf.times[:n], buf.values[:n]
                     del buf.steps[:n], buf.times[:n], buf.values[:n]
@@ -352,17 +359,29 @@ class Writer:
                         "steps": steps, "timestamps": times, "values": values,
                     })
                     npts += n
+                    budget -= n
                 buf.counted = 0
-                if len(buf.values) and not buf.dirty:  # appended while it was taken
+                if len(buf.values):  # left over, or appended while it was taken
                     buf.dirty = True
                     still.append(buf)
             self._dirty = still
-            self._pending_points = 0
+            partial = budget <= 0 and bool(still)
+            # what is left counts towards the cap (the producer waits past it)
+            left = 0
+            for buf in still:
+                buf.counted = len(buf.values)
+                left += buf.counted
+            self._pending_points = left
+            if partial:
+                calls = []
+                self._flush_requested = True
+            else:
+                calls, self._calls = self._calls, []
             self._done.notify_all()
         batch = dict(items)
         batch["metrics"] = metrics
         batch["_points"] = npts
-        return batch, gen, deferred, calls
+        return batch, None if partial else gen, deferred, calls
 
     def _loop(self) -> None:
         while True:
@@ -412,7 +431,8 @@ class Writer:
             except BaseException as e:  # raised in the caller
                 fut.set_exception(e)
         with self._lock:  # only now: a split batch is flushed when every part of it is
-            self._flushed_generation = max(self._flushed_generation, gen)
+            if gen is not None:
+                self._flushed_generation = max(self._flushed_generation, gen)
             self._done.notify_all()
         if heartbeat:
             self._last_heartbeat = now

@@ -487,3 +487,39 @@ def test_write_now_runs_on_the_writer_thread_after_the_buffer(store, writers):
     w.add("tags", {"run_id": "buffered", "key": "t", "value": "v"})
     w.flush()
     assert store.get_run("buffered")["tags"] == {"t": "v"}
+
+
+def test_a_pass_writes_at_most_flush_points_points(store, writers):
+    """A producer faster than the sink makes more passes, not bigger batches (the memory of one write stays
+    bounded); flush() returns once every pass is written, and a write_now waits for the points logged before it."""
+    store.write_batch({"runs": [{"id": "r"}]})
+    sink = SlowSink(LocalBackend(store), delay=0.0)
+    order = []
+    real = sink.write
+
+    def write(batch):
+        order.append("points" if batch.get("metrics") else "call")
+        return real(batch)
+
+    sink.write = write
+    w = writers(sink, interval=60, max_points=100_000, flush_points=100)
+    buf = w.series("r", "m", "{}")
+    w.add_points(buf, np.arange(1050), np.arange(1050) * 0.5, np.full(1050, 5.0))
+    w.write_now({"tags": [{"run_id": "r", "key": "after", "value": "points"}]})
+    assert sink.batch_points[:11] == [100] * 10 + [50]
+    assert order == ["points"] * 11 + ["call"]
+    for i in range(3):
+        w.add_point(buf, None, float(i), 6.0)
+    w.flush(timeout=60)
+    assert store.get_series("r", "m")["points"].values.tolist() == [i * 0.5 for i in range(1050)] + [0.0, 1.0, 2.0]
+
+
+def test_flush_waits_for_every_pass_of_a_large_buffer(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    sink = SlowSink(LocalBackend(store), delay=0.02)
+    w = writers(sink, interval=60, max_points=100_000, flush_points=100)
+    buf = w.series("r", "m", "{}")
+    w.add_points(buf, np.arange(1000), np.arange(1000) * 0.5, np.full(1000, 5.0))
+    w.flush(timeout=60)
+    assert store.get_series("r", "m")["total_count"] == 1000  # not just the first pass's 100
+    assert sink.batch_points == [100] * 10
