@@ -1,0 +1,131 @@
+"""core/run_writes.finish_runs: what a batch does to the runs it writes besides its items — the stored run-table
+fragment (cleared when the run changes, rebuilt when it ends), ``updated_at`` and the heartbeat."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ._helpers import execute, sql
+
+
+def _fragment(store, run_id):
+    return sql(store, "SELECT table_row FROM runs WHERE id = :r", r=run_id)[0][0]
+
+
+def _row(store, run_id):
+    table = store.run_table()
+    i = [b[0] for b in table["base"]].index(run_id)
+    return table["params"][i], table["tags"][i]
+
+
+@pytest.mark.parametrize("section", ["params", "tags"])
+def test_a_later_param_or_tag_reaches_the_stored_fragment(store, section):
+    """A finished run's fragment is stored; a param or a tag written to it afterwards (nothing else in the batch)
+    must clear it, or the run table goes on showing the old one."""
+    store.write_batch({"runs": [{"id": "r", "project": "P", "status": "finished"}],
+                       "params": [{"run_id": "r", "key": "p", "value": 1}]})
+    assert '"p":1' in _fragment(store, "r")
+    item = {"run_id": "r", "key": "late", "value": "yes" if section == "tags" else 2}
+    store.write_batch({section: [item]})
+    params, tags = _row(store, "r")
+    assert (params, tags) == (({"p": 1, "late": 2}, {}) if section == "params" else ({"p": 1}, {"late": "yes"}))
+
+
+def test_a_later_metric_reaches_the_stored_fragment(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P", "status": "finished"}],
+                       "metrics": [{"run_id": "r", "name": "m", "values": [1.0]}]})
+    store.write_batch({"metrics": [{"run_id": "r", "name": "m", "values": [2.0], "steps": [1]}]})
+    table = store.run_table()
+    assert table["metrics"][0] == {"m": 2.0}
+
+
+def test_every_run_a_batch_writes_is_marked_updated(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P", "status": "finished"}, {"id": "q", "project": "P"}]})
+    execute(store, "UPDATE runs SET updated_at = 1")
+    for batch in ({"tags": [{"run_id": "r", "key": "t", "value": "v"}]},
+                  {"params": [{"run_id": "r", "key": "p", "value": 1}]},
+                  {"metrics": [{"run_id": "r", "name": "m", "values": [1.0]}]},
+                  {"artifacts": [{"run_id": "r", "name": "a", "files": []}]},
+                  {"updates": [{"run_id": "r", "status": "failed"}]}):
+        execute(store, "UPDATE runs SET updated_at = 1 WHERE id = 'r'")
+        before = time.time()
+        store.write_batch(batch)
+        (updated,), = sql(store, "SELECT updated_at FROM runs WHERE id = 'r'")
+        assert updated >= before - 1, batch
+    assert sql(store, "SELECT updated_at FROM runs WHERE id = 'q'") == [(1,)]  # not written: left alone
+
+
+def test_only_the_heartbeat_section_sets_a_heartbeat(store):
+    """A batch that logs to a running run without a heartbeat (another process, a late flush) does not make it
+    look alive: only the runs named in ``heartbeat`` get one."""
+    store.write_batch({"runs": [{"id": "r", "project": "P"}, {"id": "q", "project": "P"}]})
+    execute(store, "UPDATE runs SET heartbeat_at = 5")
+    store.write_batch({"tags": [{"run_id": "r", "key": "t", "value": "v"}],
+                       "metrics": [{"run_id": "q", "name": "m", "values": [1.0]}]})
+    assert sql(store, "SELECT id, heartbeat_at FROM runs ORDER BY id") == [("q", 5), ("r", 5)]
+    before = time.time()
+    store.write_batch({"heartbeat": ["r"], "metrics": [{"run_id": "q", "name": "m", "values": [2.0], "steps": [1]}]})
+    (q_beat,), (r_beat,) = sql(store, "SELECT heartbeat_at FROM runs ORDER BY id")
+    assert q_beat == 5 and r_beat >= before - 1
+    store.write_batch({"artifacts": [{"run_id": "q", "name": "a", "files": []}]})
+    store.write_batch({"updates": [{"run_id": "q", "status": "finished"}]})  # the end of a run is not a heartbeat
+    assert sql(store, "SELECT heartbeat_at FROM runs WHERE id = 'q'") == [(5,)]
+
+
+def test_a_family_listed_children_first_is_written_parents_first(store):
+    store.write_batch({"runs": [{"id": "grandkid", "parent_id": "kid"}, {"id": "kid", "parent_id": "dad"},
+                                {"id": "dad"}, {"id": "sibling", "parent_id": "dad"}]})
+    assert sorted(store.get_run("dad")["children"]) == ["kid", "sibling"]
+    assert store.get_run("kid")["children"] == ["grandkid"]
+    assert store.get_run("grandkid")["parent_id"] == "kid"
+
+
+def test_a_batch_sent_again_is_answered_with_the_first_counts(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}]})
+    batch = {"id": "once", "params": [{"run_id": "r", "key": "p", "value": 1}],
+             "metrics": [{"run_id": "r", "name": "m", "values": [1.0, 2.0]}]}
+    first = store.write_batch(batch)
+    again = store.write_batch(batch)
+    assert again == {**first, "duplicate": True}
+    assert again["params"] == 1 and again["points"] == 2
+    assert store.get_series("r", "m")["total_count"] == 2
+
+
+def test_a_conflict_lists_every_conflicting_param(store):
+    from jupyter_mltrack.core.errors import Conflict
+
+    store.write_batch({"runs": [{"id": "r", "project": "P"}, {"id": "q", "project": "P"}],
+                       "params": [{"run_id": "r", "key": "a", "value": 1}, {"run_id": "q", "key": "b", "value": "x"}]})
+    with pytest.raises(Conflict) as e:
+        store.write_batch({"params": [{"run_id": "r", "key": "a", "value": 2}, {"run_id": "q", "key": "b", "value": "y"},
+                                      {"run_id": "q", "key": "c", "value": 3}]})
+    assert str(e.value) == ("param 'a' of run r is already 1; params are immutable, cannot set it to 2 "
+                            "(and 1 more conflicts)")
+    assert e.value.items == [{"run_id": "r", "key": "a", "stored": "1", "value": "2"},
+                             {"run_id": "q", "key": "b", "stored": '"x"', "value": '"y"'}]
+    assert "c" not in store.get_run("q")["params"]  # the batch was refused whole
+
+
+def test_the_same_param_value_written_differently_is_no_conflict(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}],
+                       "params": [{"run_id": "r", "key": "cfg", "value": {"a": 1, "b": [1.5, "x"]}}]})
+    store.write_batch({"params": [{"run_id": "r", "key": "cfg", "value": {"b": [1.5, "x"], "a": 1}}]})
+    assert store.get_run("r")["params"]["cfg"] == {"a": 1, "b": [1.5, "x"]}
+
+
+def test_a_number_written_as_an_integer_or_a_float_is_the_same_param(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}], "params": [{"run_id": "r", "key": "lr", "value": 1}]})
+    store.write_batch({"params": [{"run_id": "r", "key": "lr", "value": 1.0}]})  # the same number: no conflict
+    assert store.get_run("r")["params"]["lr"] == 1
+
+
+def test_two_values_of_one_param_in_one_batch_are_a_conflict_naming_the_run(store):
+    from jupyter_mltrack.core.errors import Conflict
+
+    store.write_batch({"runs": [{"id": "run-a", "project": "P"}]})
+    with pytest.raises(Conflict) as e:
+        store.write_batch({"params": [{"run_id": "run-a", "key": "k", "value": 1},
+                                      {"run_id": "run-a", "key": "k", "value": 2}]})
+    assert e.value.items == [{"run_id": "run-a", "key": "k", "stored": "1", "value": "2"}]
