@@ -129,3 +129,10 @@ def test_two_values_of_one_param_in_one_batch_are_a_conflict_naming_the_run(stor
         store.write_batch({"params": [{"run_id": "run-a", "key": "k", "value": 1},
                                       {"run_id": "run-a", "key": "k", "value": 2}]})
     assert e.value.items == [{"run_id": "run-a", "key": "k", "stored": "1", "value": "2"}]
+
+
+def test_deleting_a_tag_deletes_it_from_its_run_only(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}, {"id": "q", "project": "P"}],
+                       "tags": [{"run_id": "r", "key": "t", "value": "1"}, {"run_id": "q", "key": "t", "value": "2"}]})
+    store.write_batch({"tags": [{"run_id": "r", "key": "t", "value": None}]})
+    assert (store.get_run("r")["tags"], store.get_run("q")["tags"]) == ({}, {"t": "2"})
