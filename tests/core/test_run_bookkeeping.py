@@ -136,3 +136,43 @@ def test_deleting_a_tag_deletes_it_from_its_run_only(store):
                        "tags": [{"run_id": "r", "key": "t", "value": "1"}, {"run_id": "q", "key": "t", "value": "2"}]})
     store.write_batch({"tags": [{"run_id": "r", "key": "t", "value": None}]})
     assert (store.get_run("r")["tags"], store.get_run("q")["tags"]) == ({}, {"t": "2"})
+
+
+def _blob(store, data: bytes, path: str = "f.bin") -> dict:
+    sha, size = store.blobs.put_bytes(data)
+    return {"path": path, "sha256": sha, "size": size}
+
+
+def test_artifact_versions_count_per_run_and_name(store):
+    store.write_batch({"runs": [{"id": r, "project": "P"} for r in ("a", "b", "c")]})
+    f = _blob(store, b"weights")
+    store.write_batch({"artifacts": [{"run_id": "a", "name": "model", "files": [f]},
+                                     {"run_id": "b", "name": "model", "files": [f]},
+                                     {"run_id": "b", "name": "model", "files": [f]},
+                                     {"run_id": "a", "name": "data", "files": [f]}]})
+    store.write_batch({"artifacts": [{"run_id": "a", "name": "model", "type": "model", "files": [f]},
+                                     {"run_id": "a", "name": "data", "files": [f]},
+                                     {"run_id": "c", "name": "model", "files": [f]},
+                                     {"run_id": "b", "name": "other", "files": [f]}]})
+    store.write_batch({"artifacts": [{"run_id": "a", "name": "data", "files": [f]}]})
+    versions = {(r, a["name"], a["version"], a["type"]) for r in ("a", "b", "c") for a in store.get_run(r)["artifacts"]}
+    assert versions == {("a", "model", 1, ""), ("a", "model", 2, "model"), ("a", "data", 1, ""), ("a", "data", 2, ""),
+                        ("a", "data", 3, ""),
+                        ("b", "model", 1, ""), ("b", "model", 2, ""), ("b", "other", 1, ""), ("c", "model", 1, "")}
+
+
+def test_a_file_refused_at_write_is_named_with_its_sha256(store):
+    from jupyter_mltrack.core.errors import InvalidInput, NotFound
+
+    store.write_batch({"runs": [{"id": "r", "project": "P"}]})
+    f = _blob(store, b"12345", "w.bin")
+    with pytest.raises(InvalidInput) as e:
+        store.write_batch({"artifacts": [{"run_id": "r", "name": "model", "files": [{**f, "size": 4}]}]})
+    assert str(e.value) == (f"batch: artifact 'model': file 'w.bin' has size 4 but its uploaded bytes "
+                            f"(sha256 {f['sha256'][:12]}…) are 5 bytes")
+    missing = "ab" * 32
+    with pytest.raises(NotFound) as e:
+        store.write_batch({"artifacts": [{"run_id": "r", "name": "model",
+                                          "files": [{"path": "x.bin", "sha256": missing, "size": 1}]}]})
+    assert str(e.value) == "artifact 'model': file 'x.bin' (sha256 abababababab…) has not been uploaded"
+    assert store.get_run("r")["artifacts"] == []
