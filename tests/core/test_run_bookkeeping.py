@@ -176,3 +176,30 @@ def test_a_file_refused_at_write_is_named_with_its_sha256(store):
                                           "files": [{"path": "x.bin", "sha256": missing, "size": 1}]}]})
     assert str(e.value) == "artifact 'model': file 'x.bin' (sha256 abababababab…) has not been uploaded"
     assert store.get_run("r")["artifacts"] == []
+
+
+def test_batch_ids_are_forgotten_after_the_retention_only(store):
+    from jupyter_mltrack.core.run_writes import APPLIED_RETENTION, prune_applied
+
+    store.write_batch({"id": "old", "runs": [{"id": "r", "project": "P"}]})
+    store.write_batch({"id": "edge", "tags": [{"run_id": "r", "key": "t", "value": "1"}]})
+    store.write_batch({"id": "new", "tags": [{"run_id": "r", "key": "t", "value": "2"}]})
+    now = 10 * APPLIED_RETENTION
+    execute(store, "UPDATE applied_batches SET applied_at = :t WHERE id = 'old'", t=now - APPLIED_RETENTION - 1)
+    execute(store, "UPDATE applied_batches SET applied_at = :t WHERE id = 'edge'", t=now - APPLIED_RETENTION)
+    execute(store, "UPDATE applied_batches SET applied_at = :t WHERE id = 'new'", t=now - 1)
+    assert store.db.write(lambda conn: prune_applied(conn, now)) == 1
+    assert sorted(x[0] for x in sql(store, "SELECT id FROM applied_batches")) == ["edge", "new"]
+    assert store.db.write(lambda conn: prune_applied(conn, now)) == 0
+
+
+def test_unknown_runs_are_named_ten_at_most(store):
+    from jupyter_mltrack.core.errors import NotFound
+
+    ids = [f"ghost{i:02d}" for i in range(12)]
+    with pytest.raises(NotFound) as e:
+        store.write_batch({"tags": [{"run_id": r, "key": "t", "value": "v"} for r in ids]})
+    assert str(e.value) == "unknown runs: " + ", ".join(ids[:10])
+    with pytest.raises(NotFound) as e:
+        store.write_batch({"tags": [{"run_id": "ghost", "key": "t", "value": "v"}]})
+    assert str(e.value) == "unknown run: ghost"
