@@ -203,3 +203,25 @@ def test_unknown_runs_are_named_ten_at_most(store):
     with pytest.raises(NotFound) as e:
         store.write_batch({"tags": [{"run_id": "ghost", "key": "t", "value": "v"}]})
     assert str(e.value) == "unknown run: ghost"
+
+
+def test_a_child_of_a_run_written_earlier(store):
+    store.write_batch({"runs": [{"id": "dad", "project": "P"}]})
+    store.write_batch({"runs": [{"id": "kid", "project": "P", "parent_id": "dad"}]})
+    assert store.get_run("dad")["children"] == ["kid"]
+
+
+def test_unknown_parents_are_named(store):
+    from jupyter_mltrack.core.errors import NotFound
+
+    with pytest.raises(NotFound) as e:
+        store.write_batch({"runs": [{"id": "kid", "project": "P", "parent_id": "ghost"}]})
+    assert str(e.value) == "unknown parent run: ghost"
+    parents = [f"p{i:02d}" for i in range(12)]
+    with pytest.raises(NotFound) as e:
+        store.write_batch({"runs": [{"id": f"k{i:02d}", "project": "P", "parent_id": p} for i, p in enumerate(parents)]})
+    assert str(e.value) == "unknown parent runs: " + ", ".join(parents[:10])
+    with pytest.raises(NotFound) as e:
+        store.write_batch({"runs": [{"id": "k1", "project": "P", "parent_id": "g1"},
+                                    {"id": "k2", "project": "P", "parent_id": "g2"}]})
+    assert str(e.value) == "unknown parent runs: g1, g2"
