@@ -225,3 +225,9 @@ def test_unknown_parents_are_named(store):
         store.write_batch({"runs": [{"id": "k1", "project": "P", "parent_id": "g1"},
                                     {"id": "k2", "project": "P", "parent_id": "g2"}]})
     assert str(e.value) == "unknown parent runs: g1, g2"
+
+
+def test_a_run_written_with_its_id_only_has_empty_texts(store):
+    store.write_batch({"runs": [{"id": "bare"}]})
+    run = store.get_run("bare")
+    assert (run["name"], run["user"], run["source"], run["description"], run["status"]) == ("", "", "", "", "running")
