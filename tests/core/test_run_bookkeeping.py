@@ -231,3 +231,35 @@ def test_a_run_written_with_its_id_only_has_empty_texts(store):
     store.write_batch({"runs": [{"id": "bare"}]})
     run = store.get_run("bare")
     assert (run["name"], run["user"], run["source"], run["description"], run["status"]) == ("", "", "", "", "running")
+
+
+def test_a_batch_with_a_heartbeat_and_writes_for_a_running_run(store):
+    """Its heartbeat is set and its stored fragment cleared: both, in one statement."""
+    store.write_batch({"runs": [{"id": f"r{i:03d}", "project": "P"} for i in range(100)]})  # a bulk import: stored
+    assert all(row[0] for row in sql(store, "SELECT table_row FROM runs"))
+    execute(store, "UPDATE runs SET heartbeat_at = 5")
+    store.write_batch({"heartbeat": ["r000"], "tags": [{"run_id": "r000", "key": "t", "value": "v"}]})
+    (beat,), = sql(store, "SELECT heartbeat_at FROM runs WHERE id = 'r000'")
+    assert beat > 5
+    i = [b[0] for b in store.run_table()["base"]].index("r000")
+    assert store.run_table()["tags"][i] == {"t": "v"}
+
+
+def test_a_bulk_import_of_exactly_the_threshold_stores_its_fragments(store):
+    from jupyter_mltrack.core.fragments import PERSIST_STALE
+
+    store.write_batch({"runs": [{"id": f"r{i:03d}", "project": "P"} for i in range(PERSIST_STALE - 1)]})
+    assert sql(store, "SELECT count(*) FROM runs WHERE table_row != ''") == [(0,)]  # below it: left to readers
+    store.write_batch({"runs": [{"id": f"s{i:03d}", "project": "P"} for i in range(PERSIST_STALE)],
+                       "updates": [{"run_id": "r000", "status": "finished"}]})
+    stored = {x[0] for x in sql(store, "SELECT id FROM runs WHERE table_row != ''")}
+    assert stored == {f"s{i:03d}" for i in range(PERSIST_STALE)} | {"r000"}
+
+
+def test_one_param_conflict_is_named_alone(store):
+    from jupyter_mltrack.core.errors import Conflict
+
+    store.write_batch({"runs": [{"id": "r", "project": "P"}], "params": [{"run_id": "r", "key": "a", "value": 1}]})
+    with pytest.raises(Conflict) as e:
+        store.write_batch({"params": [{"run_id": "r", "key": "a", "value": 2}]})
+    assert str(e.value) == "param 'a' of run r is already 1; params are immutable, cannot set it to 2"
