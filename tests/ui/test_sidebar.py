@@ -83,11 +83,19 @@ def test_run_from_a_real_kernel_in_the_sidebar(lab, page):
 
     # the snapshot opens as a new notebook, never overwriting one
     detail.locator(".jp-mltrack-open-snapshot").first.click()
-    opened = wait_until(lambda: list((lab.root / "mltrack-snapshots").glob("*.ipynb")) if (lab.root / "mltrack-snapshots").exists() else None,
-                   30, "the snapshot file")
-    nb = nbformat.read(opened[0], as_version=4)
+
+    def written():  # the file appears before its bytes do: wait until it reads as a notebook
+        folder = lab.root / "mltrack-snapshots"
+        for path in (folder.glob("*.ipynb") if folder.exists() else ()):
+            try:
+                return path, nbformat.read(path, as_version=4)
+            except (nbformat.reader.NotJSONError, ValueError):
+                return None
+        return None
+
+    opened, nb = wait_until(written, 30, "the snapshot file, written")
     assert any("%%track_run --name ui-run" in c.source for c in nb.cells)
-    name = opened[0].name
+    name = opened.name
     page.wait_for_selector(f'.lm-TabBar-tab[title*="{name}"], .lm-TabBar-tab:has-text("{name}")', timeout=30_000)
 
 
