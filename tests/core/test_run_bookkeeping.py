@@ -263,3 +263,18 @@ def test_one_param_conflict_is_named_alone(store):
     with pytest.raises(Conflict) as e:
         store.write_batch({"params": [{"run_id": "r", "key": "a", "value": 2}]})
     assert str(e.value) == "param 'a' of run r is already 1; params are immutable, cannot set it to 2"
+
+
+def test_a_large_batch_declaring_runs_that_exist_still_checks_their_params(store):
+    """More runs than one IN list holds (500): every one that exists is known as existing, so a param that
+    conflicts with its stored value is refused whatever list it fell in."""
+    ids = [f"r{i:04d}" for i in range(600)]
+    store.write_batch({"runs": [{"id": r, "project": "P"} for r in ids],
+                       "params": [{"run_id": r, "key": "seed", "value": 1} for r in ids]})
+    from jupyter_mltrack.core.errors import Conflict
+
+    with pytest.raises(Conflict) as e:
+        store.write_batch({"runs": [{"id": r, "project": "P"} for r in ids],
+                           "params": [{"run_id": "r0000", "key": "seed", "value": 2}]})
+    assert e.value.items == [{"run_id": "r0000", "key": "seed", "stored": "1", "value": "2"}]
+    assert store.get_run("r0000")["params"] == {"seed": 1}
