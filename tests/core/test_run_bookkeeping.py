@@ -278,3 +278,11 @@ def test_a_large_batch_declaring_runs_that_exist_still_checks_their_params(store
                            "params": [{"run_id": "r0000", "key": "seed", "value": 2}]})
     assert e.value.items == [{"run_id": "r0000", "key": "seed", "stored": "1", "value": "2"}]
     assert store.get_run("r0000")["params"] == {"seed": 1}
+
+
+def test_a_cycle_of_parents_in_one_batch_is_refused(store):
+    from jupyter_mltrack.core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        store.write_batch({"runs": [{"id": "a", "parent_id": "b"}, {"id": "b", "parent_id": "a"}]})
+    assert store.search_runs()[1] == 0
