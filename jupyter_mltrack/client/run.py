@@ -29,7 +29,8 @@ from ..core.validation import (
     times_array,
 )
 from .tracking import TrackingClient, get_client
-from .writer import Writer, step_overflow
+from .series_buffer import step_overflow
+from .writer import Writer
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _time = time.time
@@ -212,26 +213,36 @@ class Run:
             buf = self._series(name, context, k)
         if type(value) is not float:
             value = metric_value(name, value)
-        if step is not None and (type(step) is not int or not -(2**63) <= step < 2**63):
-            step = metric_step(name, step)  # raises for a step that is not a 64-bit integer
-        # The thread that made the series appends to its arrays without the lock: no other thread appends to them
-        # (writer._SeriesBuf). ``last_step`` is read and set with no call in between: one step under the GIL.
+        if step is not None and type(step) is not int:
+            step = metric_step(name, step)  # an integral number as an int, or the error
+        # The thread that made the series writes to its blocks without the lock: no other thread writes to them
+        # (series_buffer.py). ``last_step`` is read and set with no call in between: one step under the GIL.
         if buf.owner != me:
+            if step is not None and not -(2**63) <= step < 2**63:
+                metric_step(name, step)  # raises: outside the 64-bit range
             w.add_point(buf, step, value, _time())
             return
+        n = buf.n
         if step is None:
             step = buf.last_step = buf.last_step + 1
-        elif step > buf.last_step:
-            buf.last_step = step
-        values = buf.values
-        try:
-            buf.steps.append(step)
-        except OverflowError:  # only a step after 2**63 - 1 taken by default gets here (the others were checked)
-            buf.last_step = step - 1
-            raise step_overflow(buf) from None
-        buf.times.append(_time())
-        values.append(value)
-        if len(values) >= buf.check_at:
+            try:
+                buf.steps[n] = step
+            except ValueError:  # past 2**63 - 1: nothing is written
+                buf.last_step = step - 1
+                raise step_overflow(buf) from None
+        else:
+            try:
+                buf.steps[n] = step
+            except ValueError:
+                metric_step(name, step)  # raises: outside the 64-bit range
+                raise
+            if step > buf.last_step:
+                buf.last_step = step
+        buf.times[n] = _time()
+        buf.values[n] = value
+        n += 1
+        buf.n = n  # the point counts from here on: the writer takes points below ``n``
+        if n >= buf.check_at:
             w.note(buf)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None,
@@ -468,6 +479,7 @@ class Run:
         self._writer.add("updates", upd)
         self._writer.open_runs.discard(self.id)
         self._live = False
+        self._writer.retire(self._bufs.values())
         self._status = status
         ACTIVE.remove(self)
         self._ended_event.set()

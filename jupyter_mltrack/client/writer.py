@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.sections import RUN_SECTIONS, SECTIONS
 from ..core.errors import Conflict, Forbidden, InvalidInput, MLTrackError, NotFound
+from .series_buffer import SeriesBuffer, step_overflow
 
 if TYPE_CHECKING:  # concurrent.futures costs ~5 ms of import: taken when write_now is first called
     from concurrent.futures import Future
@@ -48,55 +49,6 @@ class WriterError(MLTrackError):
     code = "writer"
 
 
-#: Lock-free appends (see ``Run.log_metric``) rely on the GIL running a few bytecodes without a call in between as
-#: one step; where it is disabled (free-threaded builds) every append takes the writer's lock.
-LOCK_FREE = getattr(sys, "_is_gil_enabled", lambda: True)()
-
-#: how many points the lock-free path appends to a series between two looks by the writer's bookkeeping (``note``)
-NOTE_EVERY = 4096
-
-
-class _SeriesBuf:
-    """One series' points not yet handed to the sink, in three typed arrays appended in the order steps, times,
-    values (so a reader that takes ``len(values)`` points finds as many steps and times before them).
-
-    Only one thread ever appends to one buffer's arrays: the thread that made it (``first``) to these, any other
-    thread logging to the series to its own buffer in ``lanes``. So the owner (``owner``: ``first``, or 0 where
-    every append takes the lock) appends without the writer's lock (``Run.log_metric``). Steps are shared: every
-    thread reads and sets ``last_step`` with no call in between (one step under the GIL), so two points never get
-    one step by default. The writer takes a prefix of the arrays (``Writer._take``), never swaps them, so an append
-    that races with it is not lost.
-    """
-
-    __slots__ = ("key", "steps", "times", "values", "last_step", "dirty", "owner", "first", "lanes", "check_at",
-                 "counted")
-
-    def __init__(self, key: tuple[str, str, str], next_step: int = 0, thread: int = 0):
-        self.key = key
-        self.last_step = next_step - 1  # the step a point logged without one follows
-        self.first = thread
-        self.lanes: dict[int, _SeriesBuf] = {}
-        self.clear(thread)
-
-    def clear(self, thread: int) -> None:
-        """Empty, owned by ``thread`` (a forked child's buffers: the parent's points belong to the parent)."""
-        self.steps = array("q")
-        self.times = array("d")
-        self.values = array("d")
-        self.first = thread
-        self.owner = thread if LOCK_FREE else 0
-        self.lanes.clear()
-        self.dirty = False
-        self.check_at = 0  # the lock-free path calls Writer.note when len(values) reaches it
-        self.counted = 0  # how many of the points are in the writer's pending count
-
-
-def step_overflow(buf: _SeriesBuf) -> InvalidInput:
-    """The error for a point logged without a step after the series reached the last 64-bit step."""
-    return InvalidInput(f"metric {buf.key[1]!r}: the step after {buf.last_step} would pass the 64-bit range; "
-                        "give steps explicitly")
-
-
 class Writer:
     def __init__(self, sink, interval: float = 1.0, max_points: int = 2_000_000, flush_points: int = 500_000):
         self.sink = sink
@@ -110,8 +62,8 @@ class Writer:
         self._calls: list[tuple[dict, Future]] = []  # batches written at once, after the buffer (write_now)
         self._deferred: list[Callable[[], dict]] = []
         self._nitems = 0
-        self._bufs: dict[tuple[str, str, str], _SeriesBuf] = {}
-        self._dirty: list[_SeriesBuf] = []
+        self._bufs: dict[tuple[str, str, str], SeriesBuffer] = {}
+        self._dirty: list[SeriesBuffer] = []
         self._pending_points = 0
         self._generation = 0  # bumped on every enqueue
         self._flushed_generation = 0
@@ -175,28 +127,37 @@ class Writer:
         self._ensure_thread()
         return fut.result(timeout)
 
-    def series(self, run_id: str, name: str, context: str, next_step: int = 0) -> _SeriesBuf:
-        """The buffer of a series; a new one is owned by the calling thread."""
+    def series(self, run_id: str, name: str, context: str, next_step: int = 0) -> SeriesBuffer:
+        """The buffer of a series; a new one is written lock-free by the calling thread."""
         key = (run_id, name, context)
         with self._lock:
             buf = self._bufs.get(key)
             if buf is None:
-                buf = self._bufs[key] = _SeriesBuf(key, next_step, threading.get_ident())
+                buf = self._bufs[key] = SeriesBuffer(key, next_step, threading.get_ident())
         return buf
 
-    def _lane(self, buf: _SeriesBuf) -> _SeriesBuf:
-        """The arrays the calling thread appends to (under the lock): its own buffer's, or its lane of another
-        thread's buffer."""
+    def retire(self, bufs) -> None:
+        """The calling thread's run has ended: the buffers it wrote lock-free take the lock from now on, so the
+        writer may drop their blocks once it has taken them (``SeriesBuffer.release``)."""
+        me = threading.get_ident()
+        with self._lock:
+            for buf in bufs:
+                if buf.owner == me:
+                    buf.owner = 0
+
+    def _lane(self, buf: SeriesBuffer) -> SeriesBuffer:
+        """The buffer the calling thread writes to (under the lock): the series' own, or its lane of a series
+        another thread made."""
         me = threading.get_ident()
         if me == buf.first:
             return buf
         lane = buf.lanes.get(me)
         if lane is None:
-            lane = buf.lanes[me] = _SeriesBuf(buf.key, 0, me)
+            lane = buf.lanes[me] = SeriesBuffer(buf.key, 0, me)
             lane.owner = 0
         return lane
 
-    def _mark(self, buf: _SeriesBuf, n: int) -> int:
+    def _mark(self, buf: SeriesBuffer, n: int) -> int:
         """``n`` more points in ``buf`` (under the lock): queue it for the next flush; the pending count."""
         if not buf.dirty:
             buf.dirty = True
@@ -205,8 +166,8 @@ class Writer:
         self._generation += 1
         return self._pending_points
 
-    def add_point(self, buf: _SeriesBuf, step: int | None, value: float, t: float) -> None:
-        """Append one point, under the lock (any thread). ``step`` None: the series' next step."""
+    def add_point(self, buf: SeriesBuffer, step: int | None, value: float, t: float) -> None:
+        """Write one point, under the lock (any thread). ``step`` None: the series' next step."""
         with self._lock:
             lane = self._lane(buf)
             if step is None:
@@ -215,40 +176,39 @@ class Writer:
                 step = buf.last_step = buf.last_step + 1
             elif step > buf.last_step:
                 buf.last_step = step
-            lane.steps.append(step)
-            lane.times.append(t)
-            lane.values.append(value)
+            lane.append(step, value, t)
             lane.counted += 1
             n = self._mark(lane, 1)
         if n >= self.flush_points:
             self._backpressure(n)
 
-    def note(self, buf: _SeriesBuf) -> None:
-        """Bookkeeping for points the owner appended without the lock (``Run.log_metric``), called when
-        ``len(buf.values)`` reaches ``buf.check_at``: queue the buffer, count its points, nudge or hold back the
-        producer as ``add_point`` does, and say when to look again."""
+    def note(self, buf: SeriesBuffer) -> None:
+        """Bookkeeping for points the owner wrote without the lock (``Run.log_metric``), called when ``buf.n``
+        reaches ``buf.check_at``: start a new block when this one is full, queue the buffer, count its points,
+        nudge or hold back the producer as ``add_point`` does, and say when to look again."""
         with self._lock:
-            have = len(buf.values)
+            if buf.n >= buf.cap:
+                buf.grow()
+            have = buf.pending()
             n = self._mark(buf, have - buf.counted)
             buf.counted = have
-            # the next look: at the flush threshold (the writer is woken there), then at the cap (the producer waits)
+            # the next look: at the end of the block, at the flush threshold (the writer is woken there), then at
+            # the cap (the producer waits)
             room = self.flush_points - n if n < self.flush_points else self.max_points - n
-            buf.check_at = have + max(1, min(NOTE_EVERY, room))
+            buf.check_at = buf.n + max(1, min(buf.cap - buf.n, room))
         if n >= self.flush_points:
             self._backpressure(n)
 
-    def add_points(self, buf: _SeriesBuf, steps, values, times) -> None:
-        """Bulk append (numpy arrays or sequences of equal length)."""
+    def add_points(self, buf: SeriesBuffer, steps, values, times) -> None:
+        """Bulk write (numpy arrays or sequences of equal length)."""
         import numpy as np
 
-        steps = np.asarray(steps, dtype=np.int64)
-        values = np.asarray(values, dtype=np.float64)
-        times = np.asarray(times, dtype=np.float64)
+        steps = np.ascontiguousarray(steps, dtype=np.int64)
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        times = np.ascontiguousarray(times, dtype=np.float64)
         with self._lock:
             lane = self._lane(buf)
-            lane.steps.frombytes(steps.tobytes())
-            lane.times.frombytes(times.tobytes())
-            lane.values.frombytes(values.tobytes())
+            lane.extend(steps, values, times)
             if len(steps):
                 buf.last_step = max(buf.last_step, int(steps.max()))
             lane.counted += len(values)
@@ -340,20 +300,19 @@ class Writer:
             metrics = []
             npts = 0
             budget = self.flush_points
-            still: list[_SeriesBuf] = []
+            still: list[SeriesBuffer] = []
             for buf in self._dirty:
                 if budget <= 0:
                     still.append(buf)  # still queued, not taken
                     continue
-                # not dirty, and noted at its next point: an owner appending without the lock from now on queues
-                # the buffer again. Then a prefix of as many points as it has values (an append in progress has
-                # its step and time in, not yet its value: it stays for the next pass).
+                # not dirty, and noted at its next point: an owner writing without the lock from now on queues the
+                # buffer again. Then the points written so far (a point being written is not yet counted in ``n``:
+                # it stays for the next pass).
                 buf.dirty = False
                 buf.check_at = 0
-                n = min(len(buf.values), budget)
+                steps, times, values = buf.take(budget)
+                n = len(values)
                 if n:
-                    steps, times, values = buf.steps[:n], buf.times[:n], buf.values[:n]
-                    del buf.steps[:n], buf.times[:n], buf.values[:n]
                     metrics.append({
                         "run_id": buf.key[0], "name": buf.key[1], "context": buf.key[2],
                         "steps": steps, "timestamps": times, "values": values,
@@ -361,15 +320,17 @@ class Writer:
                     npts += n
                     budget -= n
                 buf.counted = 0
-                if len(buf.values):  # left over, or appended while it was taken
+                if buf.pending():  # left over, or written while it was taken
                     buf.dirty = True
                     still.append(buf)
+                else:
+                    buf.release()
             self._dirty = still
             partial = budget <= 0 and bool(still)
             # what is left counts towards the cap (the producer waits past it)
             left = 0
             for buf in still:
-                buf.counted = len(buf.values)
+                buf.counted = buf.pending()
                 left += buf.counted
             self._pending_points = left
             if partial:

@@ -1,6 +1,7 @@
-"""``Run.log_metric``'s lock-free path (client/writer.py's ``_SeriesBuf``): the thread that made a series appends
-without the writer's lock; another thread logging to the same series appends to arrays of its own; the writer takes
-a prefix of the arrays while they grow. Every point logged is stored once, with the step it was given."""
+"""``Run.log_metric``'s lock-free path (client/series_buffer.py): the thread that made a series writes its points
+into blocks without the writer's lock; another thread logging to the same series writes to a buffer of its own; the
+writer copies out the points written so far while more are written. Every point logged is stored once, with the
+step it was given."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from jupyter_mltrack.client import writer as W
+from jupyter_mltrack.client import series_buffer as SB
 from jupyter_mltrack.client.tracking import get_client
 from jupyter_mltrack.core.errors import InvalidInput
 
@@ -62,7 +63,11 @@ def test_threads_sharing_a_series_get_every_step_once(tracking, store, switch_of
         steps = [by_value[t * 1e6 + i] for i in range(counts[t])]
         assert steps == sorted(steps)
     buf = get_client().writer._bufs[(run.id, "m", "{}")]
-    assert buf.owner == threading.get_ident() and len(buf.lanes) == nthreads  # each other thread: arrays of its own
+    assert buf.first == threading.get_ident() and len(buf.lanes) == nthreads  # each other thread: a buffer of its own
+    # ended by the thread that wrote it lock-free: every write takes the lock now, and once all is stored no block
+    # is kept, for the series or for the other threads' buffers
+    assert buf.owner == 0 and buf.cap == 0 and not buf.full
+    assert [(lane.cap, lane.full) for lane in buf.lanes.values()] == [(0, [])] * nthreads
 
 
 def test_points_logged_while_the_writer_takes_them_are_kept(tracking, store, switch_often):
@@ -105,7 +110,7 @@ def test_lock_free_logging_is_held_back_at_the_cap(tracking, store):
         for i in range(5000):
             run.log_metric("m", float(i))
             buf = buf or w._bufs[(run.id, "m", "{}")]
-            assert len(buf.values) <= w.max_points  # the producer waited instead of growing the buffer
+            assert buf.pending() <= w.max_points  # the producer waited instead of growing the buffer
         tracking.flush()
     finally:
         w.sink = real
@@ -141,7 +146,7 @@ def test_a_step_past_the_64_bit_range_is_refused_on_both_paths(tracking, store):
 
 
 def test_without_the_gil_every_append_takes_the_lock(tracking, store, monkeypatch):
-    monkeypatch.setattr(W, "LOCK_FREE", False)
+    monkeypatch.setattr(SB, "LOCK_FREE", False)
     run = tracking.start_run("locked", capture_environment=False)
     for i in range(100):
         run.log_metric("m", float(i))
