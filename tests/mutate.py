@@ -44,7 +44,8 @@ RULE_TESTS = [
         "search_messages",
         "series", "series_edges", "downsampling", "overviews", "registry", "jobs", "figures", "datasets_lineage",
         "access", "describe")),
-    *(f"tests/client/test_{n}.py" for n in ("run", "writer", "figures", "limits", "streams")),
+    *(f"tests/client/test_{n}.py" for n in (
+        "run", "writer", "figures", "limits", "streams", "lock_free", "series_buffer")),
     "tests/test_registry.py",
 ]
 #: the store-core tests of that list: for the batch checks, which the client's writer thread calls through the store.
@@ -75,13 +76,16 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "blobs": ("jupyter_mltrack/core/blobs.py", [
         "tests/core/test_blobs.py", "tests/core/test_blob_layout.py", "tests/core/test_blob_gc.py"]),
     "writer": ("jupyter_mltrack/client/writer.py", RULE_TESTS),
+    # a series' points not yet stored: the client's tests (the store's own tests never reach it)
+    "series_buffer": ("jupyter_mltrack/client/series_buffer.py",
+                      [t for t in RULE_TESTS if t.startswith("tests/client/")]),
 }
 
 #: pytest's per-test time limit (seconds). Unmutated, no test of RULE_TESTS takes over 2 s (``--durations``). A
 #: mutant of the writer or of the flush's store side that loses a batch makes a client test wait out its flush's
 #: timeout (60 s) and then fail; a limit of 15 s fails it there instead (a flush that hangs is the bug) and keeps such
 #: a module's run from lasting hours.
-TEST_TIMEOUT = {"writer": 15, "run_writes": 15}
+TEST_TIMEOUT = {"writer": 15, "run_writes": 15, "series_buffer": 15}
 
 #: deselected everywhere: the PostgreSQL runs of the same tests, and one test that takes 40 s by itself
 DESELECT = "not postgresql and not test_one_point_batches_read_back_exactly"
