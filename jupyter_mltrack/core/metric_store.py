@@ -161,13 +161,14 @@ def write_points(conn: Connection, metrics: list[NormalMetric], new_runs: set[st
                                    "b_last_time": summ.last_time, "b_min": None, "b_max": None, "b_chunks": 0})
             continue
         seq = nchunks
+        head = None  # the points the first chunk written starts with
         last = partial.get(sid)
         if last is not None:
-            pts = SER.Points.concat([SER.decode_chunk(last[2], last[1]), pts])
+            head = SER.decode_chunk(last[2], last[1])
             seq = nchunks - 1
         elif _in_row(row.count, nchunks):  # the point kept in the row goes first into the chunk
-            pts = SER.Points.concat([_row_point(row.count, row.last, row.last_step, row.last_time), pts])
-        for i, piece in enumerate(SER.split_chunks(pts)):
+            head = _row_point(row.count, row.last, row.last_step, row.last_time)
+        for i, piece in enumerate(SER.split_chunks(pts, head=head)):
             # only full chunks get an overview: a partial one is rewritten by the next flush
             ov = SER.overview(piece) if len(piece) == SER.CHUNK_POINTS else None
             vals = {"b_sid": sid, "b_seq": seq + i, "b_count": len(piece), "b_smin": int(piece.steps.min()),

@@ -163,8 +163,13 @@ class Summary:
         return out
 
 
-def split_chunks(p: Points, size: int = CHUNK_POINTS) -> list[Points]:
-    return [p.slice(i, i + size) for i in range(0, len(p), size)] or []
+def split_chunks(p: Points, size: int = CHUNK_POINTS, head: Points | None = None) -> list[Points]:
+    """The chunks of ``head`` followed by ``p``: views of ``p``, but for the first chunk when ``head`` has points
+    (the last, partial chunk a write goes on from), so a long write is not copied to put a few points before it."""
+    if head is None or not len(head):
+        return [p.slice(i, i + size) for i in range(0, len(p), size)]
+    first = size - len(head)
+    return [Points.concat([head, p.slice(0, first)]), *split_chunks(p.slice(first, len(p)), size)]
 
 
 def overview_indices(p: Points) -> np.ndarray | None:

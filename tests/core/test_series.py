@@ -140,6 +140,13 @@ def test_points_helpers():
     assert both.steps.tolist() == [0, 1, 2] and both.values.tolist() == [1.0, 2.0, 3.0]
     assert [len(c) for c in SER.split_chunks(pts(range(10), range(10)), 4)] == [4, 4, 2]
     assert SER.split_chunks(Points.empty()) == []
+    # after the few points of a partial chunk: the first chunk tops it up, the others are views of the new points
+    new = pts(range(10, 20), range(10, 20))
+    chunks = SER.split_chunks(new, 4, head=pts([7, 8, 9], [7, 8, 9]))
+    assert [c.steps.tolist() for c in chunks] == [[7, 8, 9, 10], [11, 12, 13, 14], [15, 16, 17, 18], [19]]
+    assert all(np.shares_memory(c.values, new.values) for c in chunks[1:])
+    assert [c.steps.tolist() for c in SER.split_chunks(pts([10], [1.0]), 4, head=pts([7, 8], [7, 8]))] == [[7, 8, 10]]
+    assert [len(c) for c in SER.split_chunks(new, 4, head=Points.empty())] == [4, 4, 2]
 
 
 # ------------------------------------------------------------------------------------------------------------------
