@@ -18,9 +18,12 @@ two points never get one step by default.
 from __future__ import annotations
 
 import sys
-from array import array
+from typing import TYPE_CHECKING
 
 from ..core.errors import InvalidInput
+
+if TYPE_CHECKING:  # numpy is imported by the writer thread's first take, not by ``import jupyter_mltrack``
+    import numpy as np
 
 #: Lock-free writes (``Run.log_metric``) rely on the GIL running a few bytecodes without a call in between as one
 #: step; where it is disabled (free-threaded builds) every write takes the writer's lock.
@@ -53,7 +56,7 @@ class SeriesBuffer:
     __slots__ = ("key", "last_step", "first", "owner", "lanes", "dirty", "check_at", "counted",
                  "raw", "cap", "steps", "times", "values", "n", "taken", "full", "held")
 
-    def __init__(self, key: tuple[str, str, str], next_step: int = 0, thread: int = 0):
+    def __init__(self, key: tuple[str, str, str], next_step: int, thread: int):
         self.key = key
         self.last_step = next_step - 1  # the step a point logged without one follows
         self.lanes: dict[int, SeriesBuffer] = {}
@@ -119,9 +122,13 @@ class SeriesBuffer:
         self.held += k
         self.check_at = 0  # the lock-free writer looks again at its next point
 
-    def take(self, budget: int) -> tuple[array, array, array]:
-        """Copy out at most ``budget`` points, oldest first (the writer, under the lock)."""
-        out = array("q"), array("d"), array("d")
+    def take(self, budget: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copy out at most ``budget`` points, oldest first (the writer, under the lock): steps (int64), times and
+        values (float64), three rows of one array sized once (growing arrays would copy the points again and
+        again)."""
+        import numpy as np
+
+        spans = []
         keep: list[_Sealed] = []
         for part in [*self.full, None]:  # None: the block being written
             if part is None:
@@ -130,8 +137,7 @@ class SeriesBuffer:
                 raw, cap, a, b = part.raw, part.cap, part.taken, part.n
             b = min(b, a + budget)
             if b > a:
-                for i, arr in enumerate(out):
-                    arr.frombytes(raw[8 * (i * cap + a): 8 * (i * cap + b)])
+                spans.append((raw, cap, a, b))
                 budget -= b - a
             if part is None:
                 self.taken = b
@@ -141,7 +147,12 @@ class SeriesBuffer:
                 if b < part.n:
                     keep.append(part)
         self.full = keep
-        return out
+        out = np.empty((3, sum(b - a for _, _, a, b in spans)), np.int64)
+        at = 0
+        for raw, cap, a, b in spans:
+            out[:, at: at + b - a] = np.frombuffer(raw, np.int64).reshape(3, cap)[:, a:b]
+            at += b - a
+        return out[0], out[1].view(np.float64), out[2].view(np.float64)
 
     def release(self) -> None:
         """Drop the block of a buffer every write to which takes the lock, once all of it is taken (the writer,

@@ -37,6 +37,9 @@ def test_blocks_grow_from_small_to_the_largest_and_points_come_out_in_order():
     assert steps == list(range(n))
     assert times == [1000.0 + s for s in range(n)] and values == [s * 0.5 for s in range(n)]
     assert buf.pending() == 0 and buf.full == [] and buf.held == 0
+    # each block is three views of cap points: steps int64, times and values float64
+    assert (len(buf.steps), len(buf.times), len(buf.values), buf.raw.nbytes) == (buf.cap,) * 3 + (24 * buf.cap,)
+    assert (buf.steps.format, buf.times.format, buf.values.format) == ("q", "d", "d")
 
 
 def test_a_budget_splits_sealed_and_current_blocks_and_the_rest_comes_next():
@@ -73,9 +76,12 @@ def test_a_bulk_write_goes_after_the_points_written_before_it():
     buf.extend(bulk, bulk * 0.5, bulk + 1000.0)
     _append(buf, range(150, 153))
     assert buf.pending() == 3 + 50 + 3
+    assert [(s.taken, s.n) for s in buf.full] == [(2, 5), (0, 50)]
     steps, times, values = _taken(buf.take(1000))
     assert steps == [2, 3, 4, *range(100, 153)]
     assert values == [s * 0.5 for s in steps] and times == [1000.0 + s for s in steps]
+    buf.extend(bulk[:1], bulk[:1] * 0.5, bulk[:1] + 1000.0)  # after a block all taken: no empty block before it
+    assert [(s.taken, s.n) for s in buf.full] == [(0, 1)]
 
 
 def test_a_step_past_64_bits_writes_nothing():
