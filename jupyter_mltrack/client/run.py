@@ -97,6 +97,7 @@ class Run:
         self._client = client
         self._writer: Writer | None = client.writer if client is not None else None
         self._live = active
+        self._hold = not active  # log_metric's one check: not live, or the writer has something to warn about
         self._status = "running" if active else None
         self._params: dict[str, str] = dict(param_texts or {})
         self._bufs: dict = {}
@@ -105,6 +106,8 @@ class Run:
         self._on_end: list = []
         if not active:
             self._ended_event.set()
+        elif self._writer is not None:
+            self._writer.watch(self)
 
     # -- identity ---------------------------------------------------------------------------------------------------
 
@@ -127,6 +130,10 @@ class Run:
     @property
     def is_active(self) -> bool:
         return self._live
+
+    def writer_alert(self, on: bool) -> None:
+        """Called by the writer (``Writer.watch``): it has problems to warn about in the next call, or no more."""
+        self._hold = on or not self._live
 
     def _check_live(self) -> Writer:
         if not self._live:
@@ -191,8 +198,7 @@ class Run:
         """Append one point to the series (name, context). ``step`` defaults to the series' previous step + 1.
         NaN and ±inf are stored as they are."""
         me = _get_ident()
-        w = self._writer
-        if not self._live or w.unreported or w.passing:
+        if self._hold:  # not live, or the writer has something to warn about (writer_alert)
             self._check_live()
         if context is None:
             k = name
@@ -220,7 +226,7 @@ class Run:
         if buf.owner != me:
             if step is not None and not -(2**63) <= step < 2**63:
                 metric_step(name, step)  # raises: outside the 64-bit range
-            w.add_point(buf, step, value, _time())
+            self._writer.add_point(buf, step, value, _time())
             return
         n = buf.n
         if step is None:
@@ -243,7 +249,7 @@ class Run:
         n += 1
         buf.n = n  # the point counts from here on: the writer takes points below ``n``
         if n >= buf.check_at:
-            w.note(buf)
+            self._writer.note(buf)
 
     def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None,
                     context: Mapping[str, Any] | None = None) -> None:
@@ -479,6 +485,7 @@ class Run:
         self._writer.add("updates", upd)
         self._writer.open_runs.discard(self.id)
         self._live = False
+        self._hold = True
         self._writer.retire(self._bufs.values())
         self._status = status
         ACTIVE.remove(self)

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from array import array
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -76,6 +77,7 @@ class Writer:
         self.errors: list[str] = []  # reported errors, newest last
         self.unreported: list[str] = []  # errors not yet warned about in a cell (flush() raises them)
         self.passing: list[str] = []  # passing problems: warned about, never raised
+        self._watchers: weakref.WeakSet = weakref.WeakSet()  # told when there is something to warn about (watch)
         self._last_failure: BaseException | None = None
         self.stats = {"batches": 0, "points": 0, "retries": 0, "duplicates": 0, "busy_seconds": 0.0}
         self.passes = 0  # flushes begun: deferred jobs of one pass run together (they may share what they gather)
@@ -249,9 +251,26 @@ class Writer:
                     + "; it keeps retrying in the background"
                 )
 
+    def watch(self, obj: Any) -> None:
+        """Call ``obj.writer_alert(on)`` whenever the writer gets problems to warn about (``on``) or has warned
+        about them all: a live run's ``log_metric`` then checks one flag of its own instead of the writer's lists."""
+        self._watchers.add(obj)
+        obj.writer_alert(bool(self.unreported or self.passing))
+
+    def _alerted(self) -> None:
+        """Tell the watchers whether there is something to warn about, after either list changed (any thread: a
+        report that comes in while the watchers are told it is all warned about is told again)."""
+        on = bool(self.unreported or self.passing)
+        for obj in list(self._watchers):
+            obj.writer_alert(on)
+        if not on and (self.unreported or self.passing):
+            for obj in list(self._watchers):
+                obj.writer_alert(True)
+
     def raise_errors(self) -> None:
         if self.unreported:
             msgs, self.unreported = self.unreported, []
+            self._alerted()
             raise WriterError("\n".join(msgs))
 
     def warn_errors(self) -> None:
@@ -261,6 +280,7 @@ class Writer:
 
             msgs, self.unreported = self.unreported, []
             passing, self.passing = self.passing, []
+            self._alerted()
             for m in passing + msgs:
                 warnings.warn(m, RuntimeWarning, stacklevel=3)
 
@@ -281,6 +301,7 @@ class Writer:
             for m in self.unreported:
                 print(m, file=sys.stderr)
             self.unreported = []
+            self._alerted()
 
     # -- writer thread --------------------------------------------------------------------------------------------
 
@@ -471,6 +492,7 @@ class Writer:
             self.unreported.append(msg)
         else:
             self.passing.append(msg)
+        self._alerted()
         try:
             print(msg, file=sys.stderr, flush=True)
         except Exception:
@@ -540,11 +562,12 @@ def _after_fork_in_child() -> None:
     _start_lock = threading.Lock()
     me = threading.get_ident()
     for w in _writers:
-        bufs = w._bufs
+        bufs, watchers = w._bufs, w._watchers
         w.__init__(w.sink, w.interval, w.max_points, w.flush_points)
         for buf in bufs.values():  # the child's runs keep their series, empty and owned by the one thread left
             buf.clear(me)
-        w._bufs = bufs
+        w._bufs, w._watchers = bufs, watchers
+        w._alerted()  # the parent's problems are the parent's
 
 
 if hasattr(os, "register_at_fork"):

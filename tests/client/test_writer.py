@@ -18,7 +18,7 @@ import pytest
 from jupyter_mltrack.client import writer as W
 from jupyter_mltrack.client.backend import LocalBackend
 from jupyter_mltrack.client.writer import Writer, WriterError
-from jupyter_mltrack.core.errors import NotFound
+from jupyter_mltrack.core.errors import InvalidInput, NotFound
 from jupyter_mltrack.client.tracking import get_client
 
 
@@ -191,9 +191,48 @@ def test_a_sink_failure_is_warned_about_on_the_next_api_call(tracking, store):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # reported once only
         run.log_metric("m", 3.0)
+    assert run._hold is False  # warned: the next points take the lock-free path again
     run.end()
     tracking.flush()
     assert store.get_run(run.id)["metrics"][0]["count"] == 3
+
+
+def test_a_report_that_comes_in_while_the_runs_are_told_all_is_warned_is_not_lost(tracking):
+    """``Writer._alerted`` on the user's thread tells every run there is nothing left to warn about while the writer
+    thread reports a new problem: the runs must end up told to warn (the report's own telling may have come first)."""
+    w = get_client().writer
+    runs = [tracking.start_run(f"r{i}", capture_environment=False) for i in range(3)]
+
+    class Racer:  # a report lands while the watchers are told there is nothing to warn about
+        armed = False
+
+        def writer_alert(self, on):
+            if self.armed and not on:
+                w.unreported.append("jupyter_mltrack: a problem reported meanwhile")
+
+    racer = Racer()
+    w.watch(racer)
+    racer.armed = True
+    w._alerted()
+    assert [r._hold for r in runs] == [True] * 3
+    w._watchers.discard(racer)
+    with pytest.warns(RuntimeWarning, match="reported meanwhile"):
+        runs[0].log_metric("m", 1.0)
+    assert [r._hold for r in runs] == [False] * 3
+    for r in runs:
+        r.end()
+
+
+def test_a_run_ended_by_another_thread_refuses_points_from_its_own(tracking, store):
+    run = tracking.start_run("ended elsewhere", capture_environment=False)
+    run.log_metric("m", 1.0)
+    th = threading.Thread(target=run.end)
+    th.start()
+    th.join()
+    with pytest.raises(InvalidInput, match="has ended"):
+        run.log_metric("m", 2.0)
+    tracking.flush()
+    assert store.get_series(run.id, "m")["points"].values.tolist() == [1.0]
 
 
 def test_flush_does_not_raise_once_a_transient_failure_is_resolved(store, writers):
