@@ -93,6 +93,42 @@ def test_the_public_tsdownsample_call_picks_the_same_points(monkeypatch):
         assert s.steps.tolist() == f.steps.tolist() and s.values.tolist() == f.values.tolist()
 
 
+def test_the_installed_tsdownsample_is_called_through_the_shortcut_looked_up_once(monkeypatch):
+    """With the tsdownsample this package installs, downsampling never goes through the public call (its per-call
+    dtype checks cost a third of an overlay of 1,000 short series), and the compiled function is looked up once per
+    form (over steps, over positions), not on every read."""
+    from tsdownsample import MinMaxLTTBDownsampler
+
+    def public_call(*a, **k):
+        raise AssertionError("the public call was used")
+
+    lookups = []
+
+    def counted(name):
+        original = getattr(MinMaxLTTBDownsampler, name)
+
+        def lookup(*a, **k):
+            lookups.append(name)
+            return original(*a, **k)
+        return lookup
+
+    monkeypatch.setattr(MinMaxLTTBDownsampler, "downsample", public_call)
+    for name in ("_switch_mod_with_y", "_switch_mod_with_x_and_y"):
+        monkeypatch.setattr(MinMaxLTTBDownsampler, name, counted(name))
+    monkeypatch.setattr(SER, "_MINMAX_LTTB", {})
+    rng = np.random.default_rng(7)
+    increasing = pts(np.cumsum(rng.integers(1, 50, size=3000)), rng.normal(size=3000))
+    repeated = pts(np.repeat(np.arange(1500), 2), rng.normal(size=3000))
+    first_round = None
+    for _ in range(3):
+        for p in (increasing, repeated):
+            out, thinned = downsample(p, 100)
+            assert thinned and 50 < len(out) <= 100
+        first_round = first_round or list(lookups)
+    assert set(first_round) == {"_switch_mod_with_x_and_y", "_switch_mod_with_y"}
+    assert lookups == first_round  # none after the first read of each form
+
+
 def test_a_chunk_whose_frame_does_not_say_its_size_decodes():
     """A zstd frame written without its content size (a streaming writer's) decodes within the size the point
     count allows."""
