@@ -286,3 +286,22 @@ def test_a_cycle_of_parents_in_one_batch_is_refused(store):
     with pytest.raises(InvalidInput):
         store.write_batch({"runs": [{"id": "a", "parent_id": "b"}, {"id": "b", "parent_id": "a"}]})
     assert store.search_runs()[1] == 0
+
+
+def test_a_batch_setting_model_and_dataset_aliases_counts_both(store):
+    sha, size = store.blobs.put_bytes(b"weights")
+    store.write_batch({"runs": [{"id": "m", "project": "P"}],
+                       "artifacts": [{"run_id": "m", "name": "model", "type": "model", "metadata": {"flavor": "joblib"},
+                                      "files": [{"path": "model.joblib", "sha256": sha, "size": size}]}]})
+    store.register_model("P", "house", store.get_run("m")["artifacts"][0]["id"])
+    store.write_batch({"runs": [{"id": "d", "project": "P"}],
+                       "datasets": [{"project": "P", "name": "data", "run_id": "d", "kind": "file",
+                                     "files": [{"path": "data.csv", "sha256": sha, "size": size}]}]})
+    out = store.write_batch({"aliases": [
+        {"project": "P", "model": "house", "alias": "champion", "version": 1},
+        {"project": "P", "dataset": "data", "alias": "prod", "version": 1},
+        {"project": "P", "dataset": "data", "alias": "latest", "version": 1},
+    ]})
+    assert out["aliases"] == 3
+    assert store.list_models("P", name="house")[0]["aliases"] == ["champion"]
+    assert sorted(store.list_datasets("P", "data")[0]["aliases"]) == ["latest", "prod"]
