@@ -1,7 +1,7 @@
 """Buffer + background flush: logging calls never wait for the store.
 
-Calls append to a bounded in-memory buffer (metric points go into per-series typed arrays, everything else into an
-ordered list of items). One background thread per process flushes at least every ``interval`` seconds, when the
+Calls append to a bounded in-memory buffer (metric points go into per-series blocks, ``series_buffer.py``;
+everything else into an ordered list of items). One background thread per process flushes at least every ``interval`` seconds, when the
 buffer passes ``flush_points``, when asked (``flush()``), at run end and at interpreter exit. Each flush is one
 batch written in one transaction by a *sink*: the local store (embedded mode) or the server's batch endpoint
 (remote mode).
@@ -26,7 +26,6 @@ import threading
 import time
 import traceback
 import weakref
-from array import array
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..core.sections import RUN_SECTIONS, SECTIONS
@@ -500,8 +499,6 @@ class Writer:
 
 
 def _json_default(o: Any):
-    if isinstance(o, array):
-        return list(o)
     if hasattr(o, "tolist"):
         return o.tolist()
     return str(o)

@@ -1,0 +1,181 @@
+"""The writer's thresholds, refused items and problem reports, exactly: when it is woken, what a refused batch's
+file holds and is named, what a split batch keeps, what is said on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jupyter_mltrack.client import writer as W
+from jupyter_mltrack.client.backend import LocalBackend
+from jupyter_mltrack.client.tracking import get_client
+from jupyter_mltrack.client.writer import Writer, WriterError
+
+
+@pytest.fixture
+def writers():
+    made: list[Writer] = []
+
+    def make(sink, **kw) -> Writer:
+        w = Writer(sink, **kw)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close(timeout=10)
+
+
+def _passes_after(w: Writer, before: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if w.passes > before:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("path", ["lock-free", "another thread", "bulk"])
+def test_the_writer_is_woken_when_exactly_flush_points_are_pending(tracking, path):
+    """Not one point sooner (it waits for its interval, a minute here), and at once at the threshold, whichever
+    path the points took: the owner's lock-free writes, another thread's locked ones, a bulk write."""
+    w = get_client().writer
+    run = tracking.start_run("threshold", capture_environment=False)
+    run.flush()
+    w.interval, w.flush_points = 60.0, 100
+
+    def log(k: int) -> None:
+        if path == "bulk":
+            run.log_metric_series("m", np.arange(k, dtype=float))
+            return
+        if path == "lock-free":
+            for i in range(k):
+                run.log_metric("m", float(i))
+            return
+        th = threading.Thread(target=lambda: [run.log_metric("m", float(i)) for i in range(k)])
+        th.start()
+        th.join()
+
+    if path == "another thread":
+        run.log_metric("m", 0.0)  # the series is this thread's: the other thread's points take the lock
+        run.flush()
+    before = w.passes
+    log(99)
+    assert not _passes_after(w, before, 0.3)
+    log(1)
+    assert _passes_after(w, before, 10)
+    run.end()
+
+
+def test_the_step_before_the_last_64_bit_one_is_taken_by_default_on_the_locked_path(tracking, store):
+    run = tracking.start_run("edge", capture_environment=False)
+    run.log_metric("m", 1.0, step=2**63 - 3)
+    th = threading.Thread(target=lambda: [run.log_metric("m", v) for v in (2.0, 3.0)])  # another thread: the lock
+    th.start()
+    th.join()
+    run.end()
+    tracking.flush()
+    assert store.get_series(run.id, "m")["points"].steps.tolist() == [2**63 - 3, 2**63 - 2, 2**63 - 1]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# refused batches: the file and the message
+
+
+def _refuse_one_batch(store, w: Writer) -> None:
+    """A batch of one run the store refuses whole: a metric point, a tag and an update with an unknown status."""
+    buf = w.series("r", "m", "{}")
+    w.add_point(buf, 5, 0.25, 1000.5)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    w.add("updates", {"run_id": "r", "status": "exploded"})
+    with pytest.raises(WriterError):
+        w.flush(timeout=30)
+
+
+def test_a_refused_batch_is_saved_as_indented_json_named_by_time_and_process(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=0.05)
+    _refuse_one_batch(store, w)
+    home = Path(os.environ["MLTRACK_HOME"])
+    (f,) = sorted((home / "rejected").glob("*"))
+    assert re.fullmatch(r"\d{8}-\d{6}-%d-\d{1,6}\.json" % os.getpid(), f.name)
+    expected = {  # no batch id, no empty section; the metric's arrays as lists
+        "tags": [{"run_id": "r", "key": "t", "value": "v"}],
+        "updates": [{"run_id": "r", "status": "exploded"}],
+        "metrics": [{"run_id": "r", "name": "m", "context": "{}", "steps": [5], "timestamps": [1000.5],
+                     "values": [0.25]}],
+    }
+    assert json.loads(f.read_text()) == expected
+    assert f.read_text() == json.dumps(expected, indent=1)
+    (msg,) = w.errors
+    assert msg == ("jupyter_mltrack: the store refused data: batch: updates.status 'exploded' is not one of running, "
+                   f"finished, failed, killed, crashed — the refused items were saved to {f}")
+
+
+def test_refused_items_are_saved_under_a_home_that_does_not_exist_yet_and_again(store, writers, tmp_path,
+                                                                               monkeypatch):
+    home = tmp_path / "not" / "yet"
+    monkeypatch.setenv("MLTRACK_HOME", str(home))
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=0.05)
+    _refuse_one_batch(store, w)
+    time.sleep(0.002)  # file names go down to the microsecond
+    _refuse_one_batch(store, w)
+    assert len(list((home / "rejected").glob("*.json"))) == 2
+    assert all("the refused items were saved to " + str(home / "rejected") in m for m in w.errors)
+
+
+def test_when_refused_items_cannot_be_saved_the_message_says_no_more(store, writers, tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("MLTRACK_HOME", str(blocked / "home"))
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=0.05)
+    _refuse_one_batch(store, w)
+    (msg,) = w.errors
+    assert msg.endswith("status 'exploded' is not one of running, finished, failed, killed, crashed")
+
+
+def test_a_problem_is_said_on_stderr_at_once(store, writers, capsys):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=0.05)
+    _refuse_one_batch(store, w)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == w.errors[0] + "\n"
+
+
+def test_rejected_values_that_json_cannot_hold_are_written_as_text():
+    class Odd:
+        def __str__(self):
+            return "odd"
+
+    assert json.loads(json.dumps({"a": Odd(), "b": np.arange(2)}, default=W._json_default)) == {"a": "odd",
+                                                                                              "b": [0, 1]}
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# a batch split to isolate what the store refuses
+
+
+def test_a_refused_artifact_costs_only_itself_and_every_run_keeps_its_heartbeat(store, writers):
+    store.write_batch({"runs": [{"id": "good"}, {"id": "bad"}]})
+    before = {r: store.get_run(r)["heartbeat_at"] for r in ("good", "bad")}
+    w = writers(LocalBackend(store), interval=60)
+    w.open_runs.update({"good", "bad"})
+    w.add("params", {"run_id": "bad", "key": "p", "value": "1"})
+    w.add("artifacts", {"run_id": "bad", "name": "weights", "type": "model", "metadata": {},
+                        "files": [{"path": "w.bin", "sha256": "0" * 64, "size": 3}]})  # no such blob
+    w.add("tags", {"run_id": "good", "key": "t", "value": "v"})
+    with pytest.raises(WriterError, match="0000"):
+        w.flush(timeout=30)
+    assert store.get_run("bad")["params"] == {"p": "1"} and store.get_run("bad")["artifacts"] == []
+    assert store.get_run("good")["tags"] == {"t": "v"}
+    for r in ("good", "bad"):  # the heartbeat each run's part carried
+        assert (store.get_run(r)["heartbeat_at"] or 0) > (before[r] or 0)
