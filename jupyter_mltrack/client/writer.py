@@ -39,6 +39,9 @@ if TYPE_CHECKING:  # concurrent.futures costs ~5 ms of import: taken when write_
 #: STALE_AFTER: a run whose heartbeat is older reads as crashed; 45 s, so a crash shows within a minute).
 HEARTBEAT_EVERY = 10.0
 
+#: the package's folder: a warning for the user is raised at the first frame outside it
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
 
 _start_lock = threading.Lock()
 
@@ -273,15 +276,19 @@ class Writer:
             raise WriterError("\n".join(msgs))
 
     def warn_errors(self) -> None:
-        """Called by API functions: surface writer problems in the user's cell, once each."""
+        """Called by API functions: surface writer problems in the user's cell, once each, as warnings raised at
+        the user's line (the first frame outside this package, however deep the API call that noticed them)."""
         if self.unreported or self.passing:
             import warnings
 
             msgs, self.unreported = self.unreported, []
             passing, self.passing = self.passing, []
             self._alerted()
+            level, frame = 1, sys._getframe(0)
+            while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+                level, frame = level + 1, frame.f_back
             for m in passing + msgs:
-                warnings.warn(m, RuntimeWarning, stacklevel=3)
+                warnings.warn(m, RuntimeWarning, stacklevel=level)
 
     def close(self, timeout: float = 30.0) -> None:
         if self._thread is None or not self._thread.is_alive():

@@ -179,3 +179,44 @@ def test_a_refused_artifact_costs_only_itself_and_every_run_keeps_its_heartbeat(
     assert store.get_run("good")["tags"] == {"t": "v"}
     for r in ("good", "bad"):  # the heartbeat each run's part carried
         assert (store.get_run(r)["heartbeat_at"] or 0) > (before[r] or 0)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# problems warned about in the user's next call
+
+
+def _problem(w: Writer) -> None:
+    w.report("jupyter_mltrack: something went wrong", raise_later=False)
+
+
+def test_a_run_started_while_a_problem_waits_warns_about_it_at_its_first_point(tracking):
+    w = get_client().writer
+    _problem(w)
+    from jupyter_mltrack.client.run import Run
+
+    run = Run("r-started-later", client=get_client(), active=True)  # made without start_run's own warning
+    with pytest.warns(RuntimeWarning, match="something went wrong"):
+        run.log_metric("m", 1.0)
+    run.end()
+
+
+@pytest.mark.parametrize("call", ["run.log_metric", "run.log_param", "mlt.log_metric", "mlt.start_run"])
+def test_a_problem_is_warned_about_at_the_users_line(tracking, call):
+    import jupyter_mltrack as mlt
+
+    run = tracking.start_run("warned", capture_environment=False)
+    _problem(get_client().writer)
+    calls = {
+        "run.log_metric": lambda: run.log_metric("m", 1.0),
+        "run.log_param": lambda: run.log_param("p", 1),
+        "mlt.log_metric": lambda: mlt.log_metric("m", 1.0),
+        "mlt.start_run": lambda: mlt.start_run("child", capture_environment=False).end(),
+    }
+    with pytest.warns(RuntimeWarning, match="something went wrong") as caught:
+        calls[call]()
+    assert [(Path(c.filename).name, c.lineno) for c in caught] == [(Path(__file__).name, _line_of(calls[call]))]
+    run.end()
+
+
+def _line_of(fn) -> int:
+    return fn.__code__.co_firstlineno
