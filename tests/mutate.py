@@ -45,7 +45,7 @@ RULE_TESTS = [
         "series", "series_edges", "downsampling", "overviews", "registry", "jobs", "figures", "datasets_lineage",
         "access", "describe")),
     *(f"tests/client/test_{n}.py" for n in (
-        "run", "writer", "figures", "limits", "streams", "lock_free", "series_buffer")),
+        "run", "writer", "writer_edges", "figures", "limits", "streams", "lock_free", "series_buffer")),
     "tests/test_registry.py",
 ]
 #: the store-core tests of that list: for the batch checks, which the client's writer thread calls through the store.
