@@ -47,9 +47,9 @@ def test_the_writer_is_woken_when_exactly_flush_points_are_pending(tracking, pat
     """Not one point sooner (it waits for its interval, a minute here), and at once at the threshold, whichever
     path the points took: the owner's lock-free writes, another thread's locked ones, a bulk write."""
     w = get_client().writer
-    run = tracking.start_run("threshold", capture_environment=False)
-    run.flush()
     w.interval, w.flush_points = 60.0, 100
+    run = tracking.start_run("threshold", capture_environment=False)
+    run.flush()  # the writer's next wait is the minute-long one
 
     def log(k: int) -> None:
         if path == "bulk":
