@@ -220,3 +220,92 @@ def test_a_problem_is_warned_about_at_the_users_line(tracking, call):
 
 def _line_of(fn) -> int:
     return fn.__code__.co_firstlineno
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the writer's own bookkeeping
+
+
+class LostResponse:
+    """The real backend, whose first answer to each of the first ``lose`` batches is lost on the way back: the batch
+    is stored, the writer sees an error and sends it again."""
+
+    def __init__(self, target, lose: int):
+        self.target = target
+        self.lose = lose
+        self.seen: set[str] = set()
+
+    def write(self, batch):
+        done = self.target.write(batch)
+        if len(self.seen) < self.lose and batch["id"] not in self.seen:
+            self.seen.add(batch["id"])
+            raise ConnectionError("connection reset")
+        return done
+
+    def __getattr__(self, name):
+        return getattr(self.target, name)
+
+
+def test_a_batch_resent_after_a_lost_answer_is_counted_as_a_duplicate_once(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LostResponse(LocalBackend(store), lose=2), interval=60)
+    m, n = w.series("r", "m", "{}"), w.series("r", "n", "{}")
+    for i in range(3):
+        w.add_point(m, None, float(i), 1000.0 + i)
+    for i in range(2):
+        w.add_point(n, None, float(i), 1000.0 + i)
+    w.flush(timeout=30, raise_errors=False)
+    assert (w.stats["duplicates"], w.stats["retries"], w.stats["points"]) == (1, 1, 5)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    w.flush(timeout=30, raise_errors=False)
+    assert (w.stats["duplicates"], w.stats["retries"]) == (2, 2)
+    w.add("tags", {"run_id": "r", "key": "u", "value": "w"})  # answered at once: not a duplicate
+    w.flush(timeout=30)
+    assert (w.stats["duplicates"], w.stats["retries"], w.stats["points"]) == (2, 2, 5)
+    assert store.get_series("r", "m")["points"].values.tolist() == [0.0, 1.0, 2.0]
+    assert store.get_run("r")["tags"] == {"t": "v", "u": "w"}
+
+
+def test_an_item_added_without_a_flush_is_stored_by_the_writer_on_its_own(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=0.05)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})  # starts the writer thread
+    deadline = time.monotonic() + 10
+    while store.get_run("r")["tags"] != {"t": "v"} and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.get_run("r")["tags"] == {"t": "v"}
+
+
+def test_several_problems_are_raised_together_one_a_line(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=60)
+    w.report("jupyter_mltrack: first")
+    w.report("jupyter_mltrack: second")
+    with pytest.raises(WriterError) as e:
+        w.raise_errors()
+    assert str(e.value) == "jupyter_mltrack: first\njupyter_mltrack: second"
+
+
+def test_a_conflict_that_does_not_say_which_params_refuses_the_params_and_keeps_the_rest(store, writers):
+    from jupyter_mltrack.core.errors import Conflict
+
+    store.write_batch({"runs": [{"id": "r"}]})
+    real = LocalBackend(store)
+
+    class Vague:
+        def write(self, batch):
+            if batch.get("params"):
+                raise Conflict("a param conflicts")  # no items: which one is not said
+            return real.write(batch)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    w = writers(Vague(), interval=60)
+    w.add("params", {"run_id": "r", "key": "p", "value": "1"})
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    with pytest.raises(WriterError, match="a param conflicts"):
+        w.flush(timeout=30)
+    assert store.get_run("r")["tags"] == {"t": "v"} and store.get_run("r")["params"] == {}
+    (f,) = sorted((Path(os.environ["MLTRACK_HOME"]) / "rejected").glob("*.json"))
+    assert json.loads(f.read_text()) == [{"run_id": "r", "key": "p", "value": "1"}]
