@@ -319,6 +319,8 @@ class Writer:
         producer makes more passes, not bigger batches: the memory of a write stays bounded). The generation it
         completes, or None when points logged before it are left for the next pass — then the calls that followed
         them wait too, and the next pass starts at once."""
+        if self._dirty:  # the takes copy points with numpy: its first import is not made under the lock
+            import numpy  # noqa: F401
         with self._lock:
             gen = self._generation
             items, self._items = self._items, {k: [] for k in self._items}
