@@ -80,6 +80,7 @@ class Writer:
         self.unreported: list[str] = []  # errors not yet warned about in a cell (flush() raises them)
         self.passing: list[str] = []  # passing problems: warned about, never raised
         self._watchers: weakref.WeakSet = weakref.WeakSet()  # told when there is something to warn about (watch)
+        self._watch_lock = threading.Lock()  # a run may start on one thread while another tells the watchers
         self._last_failure: BaseException | None = None
         self.stats = {"batches": 0, "points": 0, "retries": 0, "duplicates": 0, "busy_seconds": 0.0}
         self.passes = 0  # flushes begun: deferred jobs of one pass run together (they may share what they gather)
@@ -256,17 +257,20 @@ class Writer:
     def watch(self, obj: Any) -> None:
         """Call ``obj.writer_alert(on)`` whenever the writer gets problems to warn about (``on``) or has warned
         about them all: a live run's ``log_metric`` then checks one flag of its own instead of the writer's lists."""
-        self._watchers.add(obj)
+        with self._watch_lock:
+            self._watchers.add(obj)
         obj.writer_alert(bool(self.unreported or self.passing))
 
     def _alerted(self) -> None:
         """Tell the watchers whether there is something to warn about, after either list changed (any thread: a
         report that comes in while the watchers are told it is all warned about is told again)."""
         on = bool(self.unreported or self.passing)
-        for obj in list(self._watchers):
+        with self._watch_lock:
+            watchers = list(self._watchers)
+        for obj in watchers:
             obj.writer_alert(on)
         if not on and (self.unreported or self.passing):
-            for obj in list(self._watchers):
+            for obj in watchers:
                 obj.writer_alert(True)
 
     def raise_errors(self) -> None:

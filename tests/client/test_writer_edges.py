@@ -309,3 +309,55 @@ def test_a_conflict_that_does_not_say_which_params_refuses_the_params_and_keeps_
     assert store.get_run("r")["tags"] == {"t": "v"} and store.get_run("r")["params"] == {}
     (f,) = sorted((Path(os.environ["MLTRACK_HOME"]) / "rejected").glob("*.json"))
     assert json.loads(f.read_text()) == [{"run_id": "r", "key": "p", "value": "1"}]
+
+
+def test_runs_started_on_one_thread_while_another_tells_the_runs_lose_nothing(tracking):
+    """``Writer.watch`` on a thread starting runs and ``_alerted`` on another (reports and their warnings), with a
+    thread switch every microsecond: no error from a set changed while it is read, and every run ends up told."""
+    import sys
+    import warnings
+
+    from jupyter_mltrack.client.run import Run
+
+    w = get_client().writer
+    runs: list = []
+    errors: list = []
+    stop = threading.Event()
+
+    def start_runs():
+        try:
+            for i in range(2000):
+                runs.append(Run(f"r{i}", client=get_client(), active=True))
+        except BaseException as e:  # pragma: no cover - what the test is for
+            errors.append(e)
+        finally:
+            stop.set()
+
+    def report_and_clear():
+        try:
+            while not stop.is_set():
+                w.report("jupyter_mltrack: flapping", raise_later=False)
+                w.warn_errors()
+        except BaseException as e:  # pragma: no cover
+            errors.append(e)
+
+    old = sys.getswitchinterval()
+    threads = [threading.Thread(target=start_runs), threading.Thread(target=report_and_clear)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sys.setswitchinterval(1e-6)
+        try:
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+        finally:
+            sys.setswitchinterval(old)
+    assert errors == [] and len(runs) == 2000
+    _problem(w)
+    assert all(r._hold for r in runs)
+    with pytest.warns(RuntimeWarning):
+        w.warn_errors()
+    assert not any(r._hold for r in runs)
+    for r in runs:
+        r.end()
