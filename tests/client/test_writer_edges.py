@@ -361,3 +361,23 @@ def test_runs_started_on_one_thread_while_another_tells_the_runs_lose_nothing(tr
     assert not any(r._hold for r in runs)
     for r in runs:
         r.end()
+
+
+def test_at_exit_a_store_that_keeps_failing_is_given_up_on_and_the_batch_saved(store, writers):
+    """Closing with a sink that always fails: the writer retries with growing delays (0.2 s doubling to 5 s), and
+    once closing and past 4 s between tries it saves the batch as refused, saying why, rather than hang the exit."""
+
+    class Down:
+        def write(self, batch):
+            raise ConnectionError("store unreachable")
+
+    w = writers(Down(), interval=0.05)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    t0 = time.monotonic()
+    w.close(timeout=0.5)
+    w._thread.join(timeout=20)
+    assert not w._thread.is_alive() and time.monotonic() - t0 < 15
+    (f,) = sorted((Path(os.environ["MLTRACK_HOME"]) / "rejected").glob("*.json"))
+    assert json.loads(f.read_text()) == {"tags": [{"run_id": "r", "key": "t", "value": "v"}]}
+    assert any(e.startswith("jupyter_mltrack: the store refused data: gave up at exit: store unreachable")
+               for e in w.errors)
