@@ -22,3 +22,18 @@ def gatherers(monkeypatch):
     return E
 
 
+@pytest.fixture
+def writers():
+    """Writers made by a test; closed (flushed) at teardown."""
+    from jupyter_mltrack.client.writer import Writer
+
+    made: list[Writer] = []
+
+    def make(sink, **kw) -> Writer:
+        w = Writer(sink, **kw)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.close(timeout=10)

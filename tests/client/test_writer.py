@@ -55,21 +55,6 @@ class SlowSink:
         return self.target.write(batch)
 
 
-@pytest.fixture
-def writers():
-    """Writers made by a test; closed (flushed) at teardown."""
-    made: list[Writer] = []
-
-    def make(sink, **kw) -> Writer:
-        w = Writer(sink, **kw)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close(timeout=10)
-
-
 def rejected_files() -> list[Path]:
     return sorted((Path(os.environ["MLTRACK_HOME"]) / "rejected").glob("*.json"))
 

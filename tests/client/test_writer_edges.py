@@ -19,20 +19,6 @@ from jupyter_mltrack.client.tracking import get_client
 from jupyter_mltrack.client.writer import Writer, WriterError
 
 
-@pytest.fixture
-def writers():
-    made: list[Writer] = []
-
-    def make(sink, **kw) -> Writer:
-        w = Writer(sink, **kw)
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.close(timeout=10)
-
-
 def _passes_after(w: Writer, before: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
