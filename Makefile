@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make lab   — JupyterLab on the demo notebook, tracking into the embedded default store (~/.mltrack)
 #   make test  — install everything and run every test (core, client, magics, server, browser)
-# and, not part of those: make mutate — mutation testing of the rule modules (docs/mutation.md; 10-40 min a module on 2 cores)
+# and, not part of those: make mutate — mutation testing of the rule modules (docs/mutation.md; from 5 min to about 2 hours a module on 2 cores)
 
 SHELL := /bin/bash
 VENV ?= .venv
