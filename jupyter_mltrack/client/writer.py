@@ -1,10 +1,10 @@
 """Buffer + background flush: logging calls never wait for the store.
 
 Calls append to a bounded in-memory buffer (metric points go into per-series blocks, ``series_buffer.py``;
-everything else into an ordered list of items). One background thread per process flushes at least every ``interval`` seconds, when the
-buffer passes ``flush_points``, when asked (``flush()``), at run end and at interpreter exit. Each flush is one
-batch written in one transaction by a *sink*: the local store (embedded mode) or the server's batch endpoint
-(remote mode).
+everything else into an ordered list of items). One background thread per process flushes at least every
+``interval`` seconds, when the buffer passes ``flush_points``, when asked (``flush()``), at run end and at
+interpreter exit. Each flush is one batch written in one transaction by a *sink*: the local store (embedded mode)
+or the server's batch endpoint (remote mode).
 
 Each batch carries an id unique to the writer (``<session>-<n>``); the store applies a batch id once, so a batch
 resent after a timeout whose first copy was in fact committed (a busy store, a restarted server) is not doubled.

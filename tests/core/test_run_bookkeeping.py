@@ -219,7 +219,8 @@ def test_unknown_parents_are_named(store):
     assert str(e.value) == "unknown parent run: ghost"
     parents = [f"p{i:02d}" for i in range(12)]
     with pytest.raises(NotFound) as e:
-        store.write_batch({"runs": [{"id": f"k{i:02d}", "project": "P", "parent_id": p} for i, p in enumerate(parents)]})
+        store.write_batch({"runs": [{"id": f"k{i:02d}", "project": "P", "parent_id": p}
+                                    for i, p in enumerate(parents)]})
     assert str(e.value) == "unknown parent runs: " + ", ".join(parents[:10])
     with pytest.raises(NotFound) as e:
         store.write_batch({"runs": [{"id": "k1", "project": "P", "parent_id": "g1"},
