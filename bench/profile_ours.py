@@ -148,8 +148,49 @@ def case_one_point_batch(work, top):
     profile("Store.write_batch of one point (the 3b POST's store work)", one, top, n=200)
 
 
+def case_write_beside_loop(work, top, n=500_000):
+    """A store write of ``n`` points (one series, going on from a partial chunk) on its own, then in a thread beside
+    a pure-Python loop (a user's code going on while the writer thread stores what it logged): what the write's
+    releases of the interpreter lock cost it (each one waits out the loop's switch interval)."""
+    import threading
+
+    store = O._store(work / "beside")
+    rid = "beside"
+    store.write_batch({"runs": [{"id": rid, "name": "beside", "project": "bench"}]})
+    off = [0]
+
+    def batch():
+        steps = np.arange(off[0], off[0] + n, dtype=np.int64)
+        off[0] += n + 7  # the next write starts inside a partial chunk
+        return {"metrics": [{"run_id": rid, "name": "loss", "steps": steps, "timestamps": np.full(n, time.time()),
+                             "values": np.sin(steps / 1000.0)}]}
+
+    store.write_batch(batch())
+    for label in ("alone", "beside a Python loop"):
+        times = []
+        for _ in range(3):
+            b, done, out = batch(), threading.Event(), {}
+
+            def write(b=b, done=done, out=out):
+                t = time.perf_counter()
+                store.write_batch(b)
+                out["s"] = time.perf_counter() - t
+                done.set()
+
+            th = threading.Thread(target=write)
+            th.start()
+            x = 0
+            while label != "alone" and not done.is_set():
+                for i in range(1000):
+                    x += i
+            th.join()
+            times.append(out["s"])
+        print(f"Store.write_batch of {n:,} points, {label}: median {statistics.median(times) * 1e3:.1f} ms "
+              f"({', '.join(f'{t * 1e3:.1f}' for t in times)})")
+
+
 CASES = {"run_table": case_run_table, "rest_series": case_rest_series, "overlay": case_overlay,
-         "one_point_batch": case_one_point_batch}
+         "one_point_batch": case_one_point_batch, "write_beside_loop": case_write_beside_loop}
 
 
 def main():

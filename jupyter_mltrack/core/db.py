@@ -26,7 +26,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
-from sqlalchemy import bindparam, create_engine, event, select, update
+from sqlalchemy import bindparam, create_engine, event, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -183,6 +183,30 @@ class Statement:
             raise DBAPIError.instance(sql, params, e, dbapi.Error, dialect=conn.dialect) from None
         finally:
             cur.close()
+
+
+class RowsInsert:
+    """An INSERT of many rows into ``table``, as statements of many rows each (``VALUES (…), (…)``): a power of two
+    of rows, at most :attr:`MOST`, so a few statements are compiled and cached. ``executemany`` steps once per row,
+    and SQLite's driver releases the interpreter lock at every step, which a busy thread beside it (the user's loop,
+    logging) turns into a wait of its switch interval (5 ms) per row."""
+
+    MOST = 64
+
+    def __init__(self, table, columns: Sequence[str]):
+        self._columns = tuple(columns)
+        self._statements = {k: Statement(lambda n, k=k: insert(table).values(
+            [{c: bindparam(f"{c}_{r}") for c in self._columns} for r in range(k)]))
+            for k in (1 << e for e in range(self.MOST.bit_length()))}
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` (mappings of column name to value)."""
+        i = 0
+        while i < len(rows):
+            k = min(self.MOST, 1 << ((len(rows) - i).bit_length() - 1))
+            self._statements[k].run(conn, {f"{c}_{r}": row[c] for r, row in enumerate(rows[i:i + k])
+                                           for c in self._columns})
+            i += k
 
 
 def _no_params(_params) -> tuple:

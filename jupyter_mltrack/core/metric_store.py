@@ -20,7 +20,7 @@ from . import access as A
 from . import schema as S
 from . import series as SER
 from .batch import NormalMetric
-from .db import Database, Statement, chunked, dialect_insert, fetch_raw, in_list
+from .db import Database, RowsInsert, Statement, chunked, dialect_insert, fetch_raw, in_list
 from .errors import InvalidInput, NotFound
 from .users import Actor
 from .validation import INT64_MAX, context_json, series_key
@@ -55,8 +55,8 @@ _CHUNK_VALUES = dict(count=bindparam("b_count"), step_min=bindparam("b_smin"), s
 _UPDATE_CHUNK = Statement(lambda n: update(S.metric_chunks).where(
     S.metric_chunks.c.series_id == bindparam("b_sid"), S.metric_chunks.c.seq == bindparam("b_seq"),
 ).values(**_CHUNK_VALUES))
-_INSERT_CHUNK = Statement(lambda n: S.metric_chunks.insert().values(
-    series_id=bindparam("b_sid"), seq=bindparam("b_seq"), **_CHUNK_VALUES))
+_INSERT_CHUNKS = RowsInsert(S.metric_chunks, ("series_id", "seq", "count", "step_min", "step_max", "data",
+                                             "overview", "overview_count"))
 _UPDATE_SERIES = Statement(lambda n: update(S.metric_series).where(S.metric_series.c.id == bindparam("b_id")).values(
     count=bindparam("b_count"), last=bindparam("b_last"), last_step=bindparam("b_last_step"),
     last_time=bindparam("b_last_time"), min=bindparam("b_min"), max=bindparam("b_max"),
@@ -130,7 +130,9 @@ def write_points(conn: Connection, metrics: list[NormalMetric], new_runs: set[st
     for part in chunked(ids):
         for r in _PARTIAL_CHUNKS.run(conn, ids=part):
             partial[r[0]] = r
-    chunk_updates, chunk_inserts, series_updates = [], [], []
+    series_updates = []
+    pieces: list[SER.Points] = []  # the chunks to write, of every series: packed together below
+    places: list[tuple[int, int, int]] = []  # (series id, seq, the series' chunks before) of each
     total = 0
     for key, parts in groups.items():
         if any(auto[key]):  # items without steps continue after the series' (and this batch's) last step
@@ -168,25 +170,31 @@ def write_points(conn: Connection, metrics: list[NormalMetric], new_runs: set[st
             seq = nchunks - 1
         elif _in_row(row.count, nchunks):  # the point kept in the row goes first into the chunk
             head = _row_point(row.count, row.last, row.last_step, row.last_time)
-        for i, piece in enumerate(SER.split_chunks(pts, head=head)):
-            # only full chunks get an overview: a partial one is rewritten by the next flush
-            ov = SER.overview(piece) if len(piece) == SER.CHUNK_POINTS else None
-            vals = {"b_sid": sid, "b_seq": seq + i, "b_count": len(piece), "b_smin": int(piece.steps.min()),
-                    "b_smax": int(piece.steps.max()), "b_data": SER.encode_chunk(piece),
-                    "b_ov": None if ov is None else SER.encode_chunk(ov), "b_ovn": None if ov is None else len(ov)}
-            (chunk_updates if seq + i < nchunks else chunk_inserts).append(vals)
-            last_seq = seq + i
+        split = SER.split_chunks(pts, head=head)
+        pieces.extend(split)
+        places.extend((sid, seq + i, nchunks) for i in range(len(split)))
         series_updates.append({
             # a NaN last value is stored as NULL on every database (SQLite does so itself; PostgreSQL would keep
             # NaN and sort and compare it above every number), so filters and orders treat it alike on both
             "b_id": sid, "b_count": summ.count, "b_last": None if summ.last != summ.last else summ.last,
             "b_last_step": summ.last_step,
-            "b_last_time": summ.last_time, "b_min": summ.min, "b_max": summ.max, "b_chunks": last_seq + 1,
+            "b_last_time": summ.last_time, "b_min": summ.min, "b_max": summ.max, "b_chunks": seq + len(split),
         })
+    # only full chunks get an overview: a partial one is rewritten by the next flush
+    chunk_updates, chunk_inserts = [], []
+    for (sid, seq, before), c in zip(places, SER.pack_chunks(pieces, overview_len=SER.CHUNK_POINTS)):
+        if seq < before:  # the partial last chunk, rewritten
+            chunk_updates.append({"b_sid": sid, "b_seq": seq, "b_count": c.count, "b_smin": c.step_min,
+                                  "b_smax": c.step_max, "b_data": c.data, "b_ov": c.overview,
+                                  "b_ovn": c.overview_count})
+        else:
+            chunk_inserts.append({"series_id": sid, "seq": seq, "count": c.count, "step_min": c.step_min,
+                                  "step_max": c.step_max, "data": c.data, "overview": c.overview,
+                                  "overview_count": c.overview_count})
     if chunk_updates:
         _UPDATE_CHUNK.run(conn, many=chunk_updates)
     if chunk_inserts:
-        _INSERT_CHUNK.run(conn, many=chunk_inserts)
+        _INSERT_CHUNKS.run(conn, chunk_inserts)
     if series_updates:
         _UPDATE_SERIES.run(conn, many=series_updates)
     return total
