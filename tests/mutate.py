@@ -42,7 +42,7 @@ RULE_TESTS = [
     *(f"tests/core/test_{n}.py" for n in (
         "rules", "validation", "validation_edges", "batch_edges", "store", "write_path", "search", "search_limits",
         "search_messages",
-        "series", "series_edges", "downsampling", "overviews", "registry", "jobs", "figures", "datasets_lineage",
+        "series", "series_edges", "chunk_packing", "downsampling", "overviews", "registry", "jobs", "figures", "datasets_lineage",
         "access", "describe")),
     *(f"tests/client/test_{n}.py" for n in (
         "run", "writer", "writer_edges", "figures", "limits", "streams", "lock_free", "series_buffer")),
@@ -60,7 +60,8 @@ QUICK_TESTS = {
     "validation": ("tests/core/test_validation_edges.py", "tests/core/test_validation.py"),
     "search_sql": ("tests/core/test_search.py", "tests/core/test_search_limits.py"),
     "search": ("tests/core/test_search_messages.py", "tests/core/test_search.py", "tests/core/test_search_limits.py"),
-    "series": ("tests/core/test_downsampling.py", "tests/core/test_series_edges.py", "tests/core/test_series.py"),
+    "series": ("tests/core/test_downsampling.py", "tests/core/test_series_edges.py", "tests/core/test_series.py",
+               "tests/core/test_chunk_packing.py"),
 }
 
 #: module → (its file, the test files that may reach it)
