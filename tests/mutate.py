@@ -41,9 +41,8 @@ WORK = ROOT / "build" / "mutate"
 RULE_TESTS = [
     *(f"tests/core/test_{n}.py" for n in (
         "rules", "validation", "validation_edges", "batch_edges", "store", "write_path", "search", "search_limits",
-        "search_messages",
-        "series", "series_edges", "chunk_packing", "downsampling", "overviews", "registry", "jobs", "figures", "datasets_lineage",
-        "access", "describe")),
+        "search_messages", "series", "series_edges", "chunk_packing", "downsampling", "overviews", "registry", "jobs",
+        "figures", "datasets_lineage", "access", "describe")),
     *(f"tests/client/test_{n}.py" for n in (
         "run", "writer", "writer_edges", "figures", "limits", "streams", "lock_free", "series_buffer")),
     "tests/test_registry.py",
@@ -316,7 +315,8 @@ def report(results: dict[str, dict]) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("modules", nargs="*", metavar="module", help="modules to mutate (default: all): " + ", ".join(MODULES))
+    ap.add_argument("modules", nargs="*", metavar="module",
+                    help="modules to mutate (default: all): " + ", ".join(MODULES))
     ap.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--report", action="store_true", help="only summarise the last runs")
     ap.add_argument("--worktree", action="store_true", help="the working tree as it is (default: HEAD)")

@@ -232,7 +232,8 @@ def overview_indices(p: Points) -> np.ndarray | None:
     values (NaN and ±inf take no part, as in :func:`downsample`), or the bucket's first point when it has no finite
     value. Also the first and last point, and every non-finite point when there are at most
     :data:`OVERVIEW_MAX_SPECIAL` of them."""
-    return _overview_positions(np.asarray(p.steps, dtype=np.int64)[None], np.asarray(p.values, dtype=np.float64)[None])[0]
+    steps, values = np.asarray(p.steps, dtype=np.int64), np.asarray(p.values, dtype=np.float64)
+    return _overview_positions(steps[None], values[None])[0]
 
 
 def _overview_positions(steps: np.ndarray, values: np.ndarray) -> list[np.ndarray | None]:
