@@ -148,7 +148,10 @@ def case_one_point_batch(work, top):
     profile("Store.write_batch of one point (the 3b POST's store work)", one, top, n=200)
 
 
-def case_write_beside_loop(work, top, n=500_000):
+_BUSY_CELL = compile("x = 0\nwhile not done.is_set():\n    for i in range(1000):\n        x += i\n", "<cell>", "exec")
+
+
+def case_write_beside_loop(work, top, n=500_000, reps=7):
     """A store write of ``n`` points (one series, going on from a partial chunk) on its own, then in a thread beside
     a pure-Python loop (a user's code going on while the writer thread stores what it logged): what the write's
     releases of the interpreter lock cost it (each one waits out the loop's switch interval)."""
@@ -168,7 +171,7 @@ def case_write_beside_loop(work, top, n=500_000):
     store.write_batch(batch())
     for label in ("alone", "beside a Python loop"):
         times = []
-        for _ in range(3):
+        for _ in range(reps):
             b, done, out = batch(), threading.Event(), {}
 
             def write(b=b, done=done, out=out):
@@ -179,10 +182,8 @@ def case_write_beside_loop(work, top, n=500_000):
 
             th = threading.Thread(target=write)
             th.start()
-            x = 0
-            while label != "alone" and not done.is_set():
-                for i in range(1000):
-                    x += i
+            if label != "alone":  # a notebook cell's loop: module-level code, its names globals
+                exec(_BUSY_CELL, {"done": done})
             th.join()
             times.append(out["s"])
         print(f"Store.write_batch of {n:,} points, {label}: median {statistics.median(times) * 1e3:.1f} ms "

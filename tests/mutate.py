@@ -44,7 +44,8 @@ RULE_TESTS = [
         "search_messages", "series", "series_edges", "chunk_packing", "downsampling", "overviews", "registry", "jobs",
         "figures", "datasets_lineage", "access", "describe")),
     *(f"tests/client/test_{n}.py" for n in (
-        "run", "writer", "writer_edges", "figures", "limits", "streams", "lock_free", "series_buffer")),
+        "run", "writer", "writer_edges", "writer_wakeups", "figures", "limits", "streams", "lock_free",
+        "series_buffer")),
     "tests/test_registry.py",
 ]
 #: the store-core tests of that list: for the batch checks, which the client's writer thread calls through the store.

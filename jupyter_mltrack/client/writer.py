@@ -524,26 +524,31 @@ def _jsonable_batch(batch: dict) -> dict:
 def _split_by_run(batch: dict) -> list[dict]:
     """The batch as one sub-batch per run (parents before children), to isolate a refused item."""
     sections = ("runs",) + RUN_SECTIONS
-    by_run: dict[str, dict] = {}
-    order: list[str] = []
+    by_run: dict[str | None, dict] = {}
+    order: list[str | None] = []
 
-    def part(rid: str) -> dict:
+    def part(rid: str | None) -> dict:
         if rid not in by_run:
             by_run[rid] = {k: [] for k in sections}
             by_run[rid]["heartbeat"] = []
             order.append(rid)
         return by_run[rid]
 
-    singles: dict[str, list[dict]] = {}
+    def run_of(item: Any, key: str) -> Any:  # an item without a run id goes with the others that have none
+        rid = item.get(key) if isinstance(item, dict) else None
+        return rid if isinstance(rid, str) else None
+
+    singles: dict[str | None, list[dict]] = {}
     for r in batch.get("runs", []):
-        part(r["id"])["runs"].append(r)
+        part(run_of(r, "id"))["runs"].append(r)
     for k in sections[1:]:
         for item in batch.get(k, []):
-            part(item["run_id"])
+            rid = run_of(item, "run_id")
             if k in ("artifacts", "figures", "inputs"):  # each on its own: a bad one must not take its run down
-                singles.setdefault(item["run_id"], []).append({k: [item]})
+                part(rid)
+                singles.setdefault(rid, []).append({k: [item]})
             else:
-                by_run[item["run_id"]][k].append(item)
+                part(rid)[k].append(item)
     for rid in batch.get("heartbeat", []):
         part(rid)["heartbeat"].append(rid)
     out = []
