@@ -14,6 +14,18 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parents[2]
+WIDGET = "application/vnd.jupyter.widget-view+json"
+#: VS Code's order of the mime types of one output (``NOTEBOOK_DISPLAY_ORDER`` in its notebookCommon.ts); its Jupyter
+#: renderer, finding no widget model (no kernel, or a kernel that never made it), asks for the next mime type
+#: (``vscode.fallbackToNextRenderer``).
+VSCODE_ORDER = ["application/json", "application/javascript", "text/html", "image/svg+xml", "text/latex",
+                "text/markdown", "image/png", "image/jpeg", "text/plain"]
+
+
+def _vscode_choice(data: dict) -> str | None:
+    """The mime type VS Code shows for an output's data when no widget model is there."""
+    known = [m for m in VSCODE_ORDER if m in data]
+    return known[0] if known else None
 
 
 @pytest.mark.parametrize("saved_state", [False, True], ids=["no widget state", "widget state saved"])
@@ -42,6 +54,15 @@ def test_nbconvert_export_shows_fallbacks(tmp_path, store_dir, monkeypatch, save
     assert body.count('class="mltrack-fallback"') == 3
     assert body.count("mltrack-static-table") == 2 and "fb0" in body and "fb2" in body  # run table and comparison
     assert "<polyline" in body  # the chart's SVG
+    # VS Code: each widget's static rendering is an output of its own holding only HTML, right before the widget's
+    # output, so VS Code shows it whatever it does with the widget; the widget's output itself falls back to its
+    # one-line text
+    for cell, kind in zip(nb.cells[1:], ("RunTable", "MetricChart", "Compare")):
+        static, live = [o for o in cell.outputs if o.output_type == "display_data"]
+        assert set(static.data) == {"text/html"} and _vscode_choice(static.data) == "text/html"
+        assert static.data["text/html"].startswith('<div class="mltrack-fallback"')
+        assert WIDGET in live.data and _vscode_choice(live.data) == "text/plain"
+        assert live.data["text/plain"].startswith(f"{kind}(3 runs")
     # saved outputs stay small: no plotly.js anywhere in the notebook
     text = nbformat.writes(nb)
     assert len(text) < 400_000, len(text)
