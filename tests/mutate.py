@@ -73,6 +73,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     # the store's write of a batch: every write of every test goes through it, so mutmut runs many tests per mutant;
     # the store-core tests pin its rules down (the client's tests reach it only through the writer thread)
     "run_writes": ("jupyter_mltrack/core/run_writes.py", CORE_TESTS),
+    # the points' part of that write: series rows, chunks packed and topped up, one-point series kept in their row
+    "metric_store": ("jupyter_mltrack/core/metric_store.py", CORE_TESTS),
     "validation": ("jupyter_mltrack/core/validation.py", RULE_TESTS),
     "blobs": ("jupyter_mltrack/core/blobs.py", [
         "tests/core/test_blobs.py", "tests/core/test_blob_layout.py", "tests/core/test_blob_gc.py"]),
@@ -86,7 +88,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 #: mutant of the writer or of the flush's store side that loses a batch makes a client test wait out its flush's
 #: timeout (60 s) and then fail; a limit of 15 s fails it there instead (a flush that hangs is the bug) and keeps such
 #: a module's run from lasting hours.
-TEST_TIMEOUT = {"writer": 15, "run_writes": 15, "series_buffer": 15}
+TEST_TIMEOUT = {"writer": 15, "run_writes": 15, "metric_store": 15, "series_buffer": 15}
 
 #: deselected everywhere: the PostgreSQL runs of the same tests, one test that takes 40 s by itself, and the test
 #: that a warning names the user's line: mutmut calls every function through its own trampoline module, a frame

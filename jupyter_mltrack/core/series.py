@@ -48,8 +48,8 @@ def _zstd():
 
 
 def _unshuffle(buf: bytes, n: int, dtype: str, arrays: int = 1) -> np.ndarray:
-    """Undo :func:`_shuffle` for ``arrays`` shuffled arrays of ``n`` numbers stored one after the other in ``buf``:
-    shape ``(n,)`` for one array, ``(arrays, n)`` for more."""
+    """Undo the byte shuffling (:func:`_shuffled`) of ``arrays`` arrays of ``n`` numbers stored one after the other
+    in ``buf``: shape ``(n,)`` for one array, ``(arrays, n)`` for more."""
     planes = np.frombuffer(buf, dtype=np.uint8).reshape(arrays, 8, n)
     out = np.empty((arrays, n, 8), np.uint8)
     for k in range(8):  # one strided column write per byte plane: about twice as fast as a transposed copy
@@ -131,7 +131,7 @@ def _blocks(pieces: Sequence[Points]):
         step = max(1, BLOCK_POINTS // max(n, 1))
         for lo in range(0, len(at), step):
             part = at[lo:lo + step]
-            yield n, tuple(np.stack([np.asarray(getattr(pieces[i], f), dtype=t) for i in part]).reshape(len(part), n)
+            yield n, tuple(np.stack([np.asarray(getattr(pieces[i], f), dtype=t) for i in part])
                            for f, t in (("steps", np.int64), ("timestamps", np.float64), ("values", np.float64))), part
 
 
