@@ -33,6 +33,16 @@ class Flaky:
         return getattr(self.real, name)
 
 
+def _stored(store, run_id: str, name: str) -> int:
+    """How many points of the series are stored (0 before its first)."""
+    from jupyter_mltrack.core.errors import NotFound
+
+    try:
+        return store.get_series(run_id, name)["total_count"]
+    except NotFound:
+        return 0
+
+
 def _until(cond, seconds: float = 20.0, poke=None) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -186,4 +196,165 @@ def test_points_past_the_flush_threshold_while_the_writer_is_busy_start_the_next
     passes = w.passes
     sink.gate.set()
     assert _until(lambda: w.passes > passes, seconds=5)
-    assert _until(lambda: store.get_series("r", "m")["total_count"] == 10, seconds=5)
+    assert _until(lambda: _stored(store, "r", "m") == 10, seconds=5)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# deferred work, calls and flushes
+
+
+def test_deferred_work_is_done_by_the_writer_on_its_own(store, writers):
+    """``defer`` starts the writer thread like ``add``: the work is done at the next pass, flushed or not."""
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=0.05)
+    w.defer(lambda: {"tags": [{"run_id": "r", "key": "t", "value": "deferred"}]})
+    assert _until(lambda: store.get_run("r")["tags"] == {"t": "deferred"}, seconds=10)
+
+
+class TwoGates(Gated):
+    """Blocks its first write until ``gate`` is set and its second until ``gate2`` is."""
+
+    def __init__(self, store):
+        super().__init__(store)
+        self.gate2 = threading.Event()
+
+    def write(self, batch):
+        if self.calls == 1:  # the second write
+            self.calls += 1
+            assert self.gate2.wait(30)
+            return self.real.write(batch)
+        return super().write(batch)
+
+
+@pytest.mark.parametrize("between", ["defer", "write_now"])
+def test_a_flush_waits_for_what_came_before_it_across_deferred_work_and_calls(store, writers, between):
+    """Items added while a pass is being written, then deferred work or a call, then ``flush()``: the flush returns
+    only once the pass that takes those items has been written, not when the pass already under way ends."""
+    store.write_batch({"runs": [{"id": "r"}]})
+    sink = TwoGates(store)
+    w = writers(sink, interval=60)
+    w.add("tags", {"run_id": "r", "key": "a", "value": "1"})
+    threading.Thread(target=lambda: w.flush(timeout=30, raise_errors=False), daemon=True).start()
+    assert sink.entered.wait(10)  # the first pass is being written
+    w.add("tags", {"run_id": "r", "key": "b", "value": "2"})
+    if between == "defer":
+        w.defer(lambda: {"tags": [{"run_id": "r", "key": "c", "value": "3"}]})
+    else:
+        threading.Thread(target=lambda: w.write_now({"tags": [{"run_id": "r", "key": "c", "value": "3"}]}),
+                         daemon=True).start()
+        time.sleep(0.1)
+    flushed = threading.Event()
+    threading.Thread(target=lambda: (w.flush(timeout=30), flushed.set()), daemon=True).start()
+    sink.gate.set()  # the first pass ends; the second is held at its write
+    assert not flushed.wait(0.5)
+    sink.gate2.set()
+    assert flushed.wait(10)
+    assert store.get_run("r")["tags"] == {"a": "1", "b": "2", "c": "3"}
+
+
+def test_write_now_gives_up_waiting_at_its_timeout(store, writers):
+    import concurrent.futures
+
+    w, sink = _busy_writer(store, writers)
+    t0 = time.monotonic()
+    with pytest.raises(concurrent.futures.TimeoutError):
+        w.write_now({"tags": [{"run_id": "r", "key": "u", "value": "w"}]}, timeout=0.2)
+    assert time.monotonic() - t0 < 5
+    sink.gate.set()
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# the lock-free path's counts: thresholds, block ends, the cap
+
+
+def _passes_after(w, before: int, seconds: float) -> bool:
+    return _until(lambda: w.passes > before, seconds=seconds)
+
+
+@pytest.mark.parametrize("flush_points", list(range(1, 40)))
+def test_a_threshold_anywhere_in_the_first_blocks_never_writes_past_a_block(tracking, store, flush_points):
+    """The owner's next look at its buffer is at the block's end, the flush threshold or the cap, whichever comes
+    first: a threshold one point before a block's end must still stop it at the end (16 points, then 32)."""
+    from jupyter_mltrack.client.tracking import get_client
+
+    w = get_client().writer
+    w.flush_points = flush_points
+    run = tracking.start_run("blocks", capture_environment=False)
+    for i in range(100):
+        run.log_metric("m", float(i))
+    run.end()
+    tracking.flush()
+    assert store.get_series(run.id, "m")["points"].values.tolist() == [float(i) for i in range(100)]
+
+
+def test_points_written_in_bulk_by_the_owner_count_once_towards_the_threshold(tracking):
+    """Lock-free points, then a bulk write by the same thread, then lock-free points again: the writer is woken
+    when exactly ``flush_points`` are pending, not sooner (a bulk write that reset the owner's count made the next
+    look count points twice)."""
+    import numpy as np
+
+    from jupyter_mltrack.client.tracking import get_client
+
+    w = get_client().writer
+    w.interval, w.flush_points = 60.0, 200
+    run = tracking.start_run("mixed", capture_environment=False)
+    run.flush()
+    before = w.passes
+    for i in range(16):  # noted at the block's end
+        run.log_metric("m", float(i))
+    run.log_metric_series("m", np.arange(100, dtype=float))
+    for i in range(83):
+        run.log_metric("m", float(i))
+    assert not _passes_after(w, before, 0.3)  # 199 pending
+    run.log_metric("m", 0.0)
+    assert _passes_after(w, before, 10)
+    run.end()
+
+
+def test_after_a_pass_the_threshold_counts_from_zero_again(tracking):
+    from jupyter_mltrack.client.tracking import get_client
+
+    w = get_client().writer
+    w.interval, w.flush_points = 60.0, 100
+    run = tracking.start_run("again", capture_environment=False)
+    for i in range(5):
+        run.log_metric("m", float(i))
+    run.flush()  # a pass takes the five points
+    before = w.passes
+    for i in range(99):
+        run.log_metric("m", float(i))
+    assert not _passes_after(w, before, 0.3)
+    run.log_metric("m", 0.0)
+    assert _passes_after(w, before, 10)
+    run.end()
+
+
+@pytest.mark.parametrize("logged, held", [(49, False), (50, True)])
+def test_the_producer_waits_once_exactly_max_points_are_pending(store, writers, logged, held):
+    w, sink = _busy_writer(store, writers)
+    w.flush_points, w.max_points = 10, 50
+    buf = w.series("r", "m", "{}")
+    done = threading.Event()
+
+    def produce():
+        for i in range(logged):
+            w.add_point(buf, None, float(i), 1000.0 + i)
+        done.set()
+
+    threading.Thread(target=produce, daemon=True).start()
+    assert done.wait(0.5) is not held
+    sink.gate.set()
+    assert done.wait(10)
+    w.flush(timeout=30)
+    assert store.get_series("r", "m")["points"].values.tolist() == [float(i) for i in range(logged)]
+
+
+def test_a_refused_figure_costs_only_itself(store, writers):
+    """Figures, like artifacts and inputs, are written one by one when a batch is split."""
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=60)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    w.add("figures", {"run_id": "r", "name": "fig", "kind": "image", "files": []})  # no rendering: refused
+    with pytest.raises(WriterError, match="fig"):
+        w.flush(timeout=30)
+    assert store.get_run("r")["tags"] == {"t": "v"}
