@@ -181,11 +181,10 @@ class Writer:
                 step = buf.last_step = buf.last_step + 1
             elif step > buf.last_step:
                 buf.last_step = step
-            lane.append(step, value, t)
-            lane.counted += 1
+            lane.append(step, value, t)  # (``counted`` is the owner's, for ``note``: no owner writes here)
             n = self._mark(lane, 1)
         if n >= self.flush_points:
-            self._backpressure(n)
+            self._backpressure()
 
     def note(self, buf: SeriesBuffer) -> None:
         """Bookkeeping for points the owner wrote without the lock (``Run.log_metric``), called when ``buf.n``
@@ -202,7 +201,7 @@ class Writer:
             room = self.flush_points - n if n < self.flush_points else self.max_points - n
             buf.check_at = buf.n + max(1, min(buf.cap - buf.n, room))
         if n >= self.flush_points:
-            self._backpressure(n)
+            self._backpressure()
 
     def add_points(self, buf: SeriesBuffer, steps, values, times) -> None:
         """Bulk write (numpy arrays or sequences of equal length)."""
@@ -219,9 +218,9 @@ class Writer:
             lane.counted += len(values)
             n = self._mark(lane, len(values))
         if n >= self.flush_points:
-            self._backpressure(n)
+            self._backpressure()
 
-    def _backpressure(self, n: int) -> None:
+    def _backpressure(self) -> None:
         self._ensure_thread()
         with self._lock:
             self._flush_requested = True
