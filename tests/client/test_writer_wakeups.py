@@ -358,3 +358,24 @@ def test_a_refused_figure_costs_only_itself(store, writers):
     with pytest.raises(WriterError, match="fig"):
         w.flush(timeout=30)
     assert store.get_run("r")["tags"] == {"t": "v"}
+
+
+def test_after_a_partial_pass_every_series_left_counts_towards_the_cap(store, writers):
+    """A pass takes at most ``flush_points`` points; what it leaves, in every series, is what the cap counts."""
+    store.write_batch({"runs": [{"id": "r"}]})
+    sink = TwoGates(store)
+    w = writers(sink, interval=60)
+    w.flush_points = 100
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    threading.Thread(target=lambda: w.flush(timeout=30, raise_errors=False), daemon=True).start()
+    assert sink.entered.wait(10)
+    for name, k in (("a", 120), ("b", 20), ("c", 10)):
+        buf = w.series("r", name, "{}")
+        for i in range(k):
+            w.add_point(buf, None, float(i), 1000.0 + i)
+    sink.gate.set()  # the next pass takes 100 of a's points, leaves 20 of a, b's 20 and c's 10, and is held
+    assert _until(lambda: sink.calls >= 2, seconds=10)
+    assert w._pending_points == 50
+    sink.gate2.set()
+    w.flush(timeout=30)
+    assert [_stored(store, "r", n) for n in "abc"] == [120, 20, 10]
