@@ -54,7 +54,7 @@ def _until(cond, seconds: float = 20.0, poke=None) -> bool:
     return cond()
 
 
-@pytest.mark.parametrize("fails, said", [(1, 1), (9, 1), (10, 2), (12, 2)])
+@pytest.mark.parametrize("fails, said", [(1, 1), (9, 1), (10, 2), (12, 2), (100, 3), (1000, 4)])
 def test_a_store_that_keeps_failing_is_reported_at_the_first_and_the_tenth_retry(store, writers, fails, said):
     """Said on the 1st, 10th, 100th and every 1,000th retry, never raised by flush() (nothing was lost). Each flush
     wakes the retry loop out of its growing delay, so the test need not wait it out."""
@@ -379,3 +379,76 @@ def test_after_a_partial_pass_every_series_left_counts_towards_the_cap(store, wr
     sink.gate2.set()
     w.flush(timeout=30)
     assert [_stored(store, "r", n) for n in "abc"] == [120, 20, 10]
+
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# a new writer, flush and close
+
+
+def test_a_new_writer_is_woken_at_exactly_flush_points(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=60, flush_points=10)
+    buf = w.series("r", "m", "{}")
+    for i in range(9):
+        w.add_point(buf, None, float(i), 1000.0 + i)
+    assert not _passes_after(w, 0, 0.3)
+    w.add_point(buf, None, 9.0, 1009.0)
+    assert _passes_after(w, 0, 10)
+
+
+def test_two_writers_batches_never_share_an_id(store, writers):
+    """Each writer numbers its batches after a random session id: the store's exactly-once check must not take one
+    writer's first batch for another's."""
+    store.write_batch({"runs": [{"id": "r"}]})
+    ids = []
+    real = LocalBackend(store)
+
+    class Recording:
+        def write(self, batch):
+            ids.append(batch["id"])
+            return real.write(batch)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    for k in range(3):
+        w = writers(Recording(), interval=60)
+        w.add("tags", {"run_id": "r", "key": f"t{k}", "value": "v"})
+        w.flush(timeout=30)
+        assert w.stats["batches"] == 1 and w.stats["duplicates"] == 0
+    assert len(set(ids)) == 3
+    assert store.get_run("r")["tags"] == {"t0": "v", "t1": "v", "t2": "v"}
+
+
+def test_a_flush_without_a_time_limit_waits_until_stored(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=60)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    w.flush(timeout=None)
+    assert store.get_run("r")["tags"] == {"t": "v"}
+
+
+def test_a_flush_asked_for_while_the_writer_is_busy_runs_right_after_its_pass(store, writers):
+    w, sink = _busy_writer(store, writers)
+    w.add("tags", {"run_id": "r", "key": "u", "value": "w"})  # after the pass under way took its items
+    flushed = threading.Event()
+    threading.Thread(target=lambda: (w.flush(timeout=30), flushed.set()), daemon=True).start()
+    time.sleep(0.1)  # asked while the pass still writes
+    sink.gate.set()
+    assert flushed.wait(5)
+    assert store.get_run("r")["tags"] == {"t": "v", "u": "w"}
+
+
+def test_close_gives_up_on_a_sink_that_hangs_and_says_what_was_not_stored(store, writers, capsys):
+    """Closing (at exit) waits at most its timeout for the flush and five seconds for the thread, then prints the
+    problems nobody was told about on stderr."""
+    w, sink = _busy_writer(store, writers)
+    w.report("jupyter_mltrack: something nobody was told")
+    capsys.readouterr()
+    t0 = time.monotonic()
+    w.close(timeout=0.3)
+    assert time.monotonic() - t0 < 8
+    assert "jupyter_mltrack: something nobody was told\n" in capsys.readouterr().err
+    assert w.unreported == []
+    sink.gate.set()
