@@ -106,8 +106,8 @@ def encode_chunks(pieces: Sequence[Points]) -> list[bytes]:
     """:func:`encode_chunk` of each piece, for many at once: pieces of one length are encoded together, a block of
     up to :data:`BLOCK_POINTS` points at a time, with a few numpy calls and one compression call a block. Each such
     call on large data releases the interpreter lock, and a thread that released it gets it back only once the thread
-    that took it over has run for its switch interval (5 ms): chunk by chunk, a write of 500k points took 40 ms
-    alone and 1–3.6 s beside a busy Python loop (the user's code, logging)."""
+    that took it over has run for its switch interval (5 ms): chunk by chunk, a write of 500k points took 30 ms
+    alone and 3.6 s beside a busy Python loop (the user's code, logging); 1.6 s in blocks."""
     out: list = [None] * len(pieces)
     for _, block, at in _blocks(pieces):
         for i, frame in zip(at, _frames(block)):
@@ -117,7 +117,8 @@ def encode_chunks(pieces: Sequence[Points]) -> list[bytes]:
 
 _CODEC = bytes([CODEC_ZSTD_SHUFFLE])
 #: the most points :func:`encode_chunks` and :func:`pack_chunks` encode in one block: eight full chunks. Larger
-#: blocks gain nothing beside a busy thread and lose the cache (a 500k-point block: 20 % slower alone, +70 MB).
+#: blocks wait less beside a busy thread (500k points in one block: 0.74 s against 1.5 s) but leave the cache and
+#: hold more memory (alone 10–20 % slower, +70 MB); one chunk a block waited 2.8 s (docs/benchmarks.md).
 BLOCK_POINTS = 8 * CHUNK_POINTS
 
 
