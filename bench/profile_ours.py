@@ -190,8 +190,36 @@ def case_write_beside_loop(work, top, n=500_000, reps=7):
               f"({', '.join(f'{t * 1e3:.1f}' for t in times)})")
 
 
+_LOGGING_CELL = compile("for i, v in enumerate(vals):\n    run.log_metric('loss', v, step=i)\n", "<cell>", "exec")
+
+
+def case_log_metric_in_a_cell(work, top, n=1_000_000, reps=5):
+    """Row 1's loop as a notebook cell writes it (module-level code: its names are globals), capture on: the loop,
+    the final flush and the rate, medians of ``reps``."""
+    import jupyter_mltrack as mlt
+
+    vals = C.series_values(n).tolist()
+    got = []
+    for k in range(reps):
+        mlt.set_tracking_uri(str(work / f"cell-{k}"))
+        run = mlt.start_run("cell", project="bench")
+        mlt.flush()
+        t0 = time.perf_counter()
+        exec(_LOGGING_CELL, {"vals": vals, "run": run})
+        t_loop = time.perf_counter() - t0
+        mlt.flush()
+        t = time.perf_counter() - t0
+        run.end()
+        mlt.flush()
+        got.append((t_loop, t - t_loop, n / t))
+    loop, flush, rate = (statistics.median(g[i] for g in got) for i in range(3))
+    print(f"log_metric × {n:,} in a cell: loop {loop:.3f} s, flush {flush:.3f} s, {rate / 1e6:.2f}M/s "
+          f"(flushes {', '.join(f'{g[1]:.3f}' for g in got)})")
+
+
 CASES = {"run_table": case_run_table, "rest_series": case_rest_series, "overlay": case_overlay,
-         "one_point_batch": case_one_point_batch, "write_beside_loop": case_write_beside_loop}
+         "one_point_batch": case_one_point_batch, "write_beside_loop": case_write_beside_loop,
+         "log_metric_in_a_cell": case_log_metric_in_a_cell}
 
 
 def main():
