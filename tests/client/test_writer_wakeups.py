@@ -452,3 +452,40 @@ def test_close_gives_up_on_a_sink_that_hangs_and_says_what_was_not_stored(store,
     assert "jupyter_mltrack: something nobody was told\n" in capsys.readouterr().err
     assert w.unreported == []
     sink.gate.set()
+
+
+def test_a_closed_writer_starts_again_when_given_more(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=60)
+    w.add("tags", {"run_id": "r", "key": "a", "value": "1"})
+    w.close(timeout=10)
+    assert not w._thread.is_alive()
+    w._closing = False  # a writer used again after close (a kernel's client reused after its exit hook ran)
+    w.add("tags", {"run_id": "r", "key": "b", "value": "2"})
+    w.flush(timeout=10)
+    assert store.get_run("r")["tags"] == {"a": "1", "b": "2"}
+
+
+def test_a_flush_that_runs_out_of_time_says_so_exactly(store, writers):
+    w, sink = _busy_writer(store, writers)
+    w.add("tags", {"run_id": "r", "key": "u", "value": "w"})
+    with pytest.raises(WriterError) as e:
+        w.flush(timeout=0.2)
+    assert str(e.value) == ("jupyter_mltrack: the writer has not stored everything yet; it keeps retrying in the "
+                            "background")
+    sink.gate.set()
+
+
+def test_deferred_work_that_fails_is_reported_by_its_name(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=60)
+
+    def gather_things():
+        raise ValueError("no such thing")
+
+    w.defer(gather_things)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    with pytest.raises(WriterError) as e:
+        w.flush(timeout=10)
+    assert str(e.value) == "jupyter_mltrack: could not capture gather_things: ValueError('no such thing')"
+    assert store.get_run("r")["tags"] == {"t": "v"}
