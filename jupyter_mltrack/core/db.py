@@ -8,7 +8,8 @@
   write thread (:class:`WriteThread`, an executor the server uses as its write executor). ``write(fn)`` from any
   other thread hands ``fn`` to it and waits; ``write_soon(fn)`` hands it over without waiting (readers use it for
   the run-table fragments they rebuilt). Reads run on the caller's thread and never write. A write is retried
-  while the database is busy ("database is locked" never reaches a user) until a generous deadline.
+  while the database is busy ("database is locked" never reaches a user) until a generous deadline. On SQLite the
+  write thread also checkpoints the WAL once writes pause (its *idle job*), so commits rarely do it themselves.
 - **Compiled statements** (:class:`Statement`): the write path's frequent statements compiled once per dialect
   and run on the DBAPI cursor.
 """
@@ -37,6 +38,12 @@ from .location import DEFAULT_HOME, Location, default_home, resolve_uri  # noqa:
 T = TypeVar("T")
 
 WRITE_DEADLINE = 300.0  # seconds a write keeps retrying while the database is busy
+#: SQLite's WAL is checkpointed by a commit only past this many pages; before that by the write thread once idle
+WAL_AUTOCHECKPOINT_PAGES = 4096
+#: the write thread runs its idle job (the WAL checkpoint) after at least this much write work ...
+IDLE_WORK = 0.02
+#: ... once no write has come for this long
+IDLE_AFTER = 0.05
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -88,6 +95,9 @@ def make_engine(loc: Location) -> Engine:
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA case_sensitive_like = ON")  # 'like' is case-sensitive, as on PostgreSQL
             cur.execute("PRAGMA cache_size = -32000")
+            # the write thread checkpoints once it is idle (Database._checkpoint); a commit checkpoints itself only
+            # past this many pages (16 MB), when writes never pause
+            cur.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -263,8 +273,10 @@ class WriteThread(Executor):
     so the server hands its writes to it with ``loop.run_in_executor``. A plain thread, not a pool: it starts even
     while the interpreter runs its exit handlers (the kernel's last flush), and a forked child gets a fresh one."""
 
-    def __init__(self, name: str = "mltrack-store-write"):
+    def __init__(self, name: str = "mltrack-store-write", idle: Callable[[], Any] | None = None):
         self._name = name
+        self._idle = idle  # run once the thread has done IDLE_WORK seconds of work and then waited IDLE_AFTER
+        self.idle_runs = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._ident: int | None = None
@@ -291,17 +303,32 @@ class WriteThread(Executor):
 
     def _run(self) -> None:
         self._ident = threading.get_ident()
+        work = 0.0  # seconds of work since the idle job last ran
         while True:
-            item = self._queue.get()
+            if self._idle is None or work < IDLE_WORK:
+                item = self._queue.get()
+            else:
+                try:
+                    item = self._queue.get(timeout=IDLE_AFTER)
+                except queue.Empty:
+                    work = 0.0
+                    self.idle_runs += 1
+                    try:
+                        self._idle()
+                    except Exception:  # housekeeping: the next idle moment tries again
+                        pass
+                    continue
             if item is None:
                 return
             fut, fn, args, kwargs = item
             if not fut.set_running_or_notify_cancel():
                 continue
+            t = time.perf_counter()
             try:
                 fut.set_result(fn(*args, **kwargs))
             except BaseException as e:  # handed to whoever waits on the future
                 fut.set_exception(e)
+            work += time.perf_counter() - t
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._closed = True
@@ -344,8 +371,18 @@ class Database:
         self.location = loc
         self.engine = make_engine(loc)
         self.dialect = "sqlite" if loc.kind == "sqlite" else self.engine.dialect.name
-        self.writer = WriteThread()
+        self.writer = WriteThread(idle=self._checkpoint if self.dialect == "sqlite" else None)
         _databases.add(self)
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL's pages into the database file (SQLite), on the write thread once it is idle: a commit
+        then rarely does it, and a large write is stored (``flush`` returns) without waiting for it — a 500k-point
+        write's commit took 40 ms with it, 24 ms without. PASSIVE: readers are not waited for."""
+        raw = self.engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            raw.close()
 
     def close(self) -> None:
         self.writer.shutdown(wait=True)

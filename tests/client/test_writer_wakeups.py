@@ -474,18 +474,3 @@ def test_a_flush_that_runs_out_of_time_says_so_exactly(store, writers):
     assert str(e.value) == ("jupyter_mltrack: the writer has not stored everything yet; it keeps retrying in the "
                             "background")
     sink.gate.set()
-
-
-def test_deferred_work_that_fails_is_reported_by_its_name(store, writers):
-    store.write_batch({"runs": [{"id": "r"}]})
-    w = writers(LocalBackend(store), interval=60)
-
-    def gather_things():
-        raise ValueError("no such thing")
-
-    w.defer(gather_things)
-    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
-    with pytest.raises(WriterError) as e:
-        w.flush(timeout=10)
-    assert str(e.value) == "jupyter_mltrack: could not capture gather_things: ValueError('no such thing')"
-    assert store.get_run("r")["tags"] == {"t": "v"}

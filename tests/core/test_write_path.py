@@ -118,3 +118,95 @@ def test_a_forked_child_writes_with_its_own_write_thread(store_dir, run_py):
         print(sorted(r["id"] for r in s.search_runs()[0]))
     """, store_dir, timeout=60).stdout
     assert out.strip() == "['child', 'parent', 'parent2']"
+
+
+def _wait_for(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_the_write_thread_runs_its_idle_job_once_writes_pause():
+    events: list[str] = []
+    w = D.WriteThread(name="t-idle", idle=lambda: events.append("idle"))
+    try:
+        gate = threading.Event()
+
+        def job(name, seconds=0.0):
+            def run():
+                gate.wait(10) if name == "first" else None
+                time.sleep(seconds)
+                events.append(name)
+            return run
+
+        # jobs queued behind each other: the idle job waits for the queue to stay empty
+        futs = [w.submit(job("first", D.IDLE_WORK)), w.submit(job("second")), w.submit(job("third"))]
+        gate.set()
+        for f in futs:
+            f.result(10)
+        _wait_for(lambda: w.idle_runs == 1)
+        assert events == ["first", "second", "third", "idle"]
+        time.sleep(10 * D.IDLE_AFTER)
+        assert w.idle_runs == 1  # once per pause, not again and again
+        # little work since: no idle job
+        w.submit(job("small")).result(10)
+        time.sleep(10 * D.IDLE_AFTER)
+        assert events == ["first", "second", "third", "idle", "small"]
+        # enough work again, spread over several writes: one idle job after them
+        for i in range(4):
+            w.submit(job(f"part{i}", D.IDLE_WORK / 3)).result(10)
+        _wait_for(lambda: w.idle_runs == 2)
+        assert events[-2:] == ["part3", "idle"]
+    finally:
+        w.shutdown()
+
+
+def test_an_idle_job_that_fails_leaves_the_write_thread_going():
+    def boom():
+        raise OSError("disk gone")
+
+    w = D.WriteThread(name="t-idle-fails", idle=boom)
+    try:
+        w.submit(time.sleep, D.IDLE_WORK).result(10)
+        _wait_for(lambda: w.idle_runs == 1)
+        assert w.submit(lambda: 42).result(10) == 42
+    finally:
+        w.shutdown()
+
+
+def test_a_large_write_commits_without_checkpointing_the_wal_and_the_idle_write_thread_checkpoints_it(tmp_path):
+    """SQLite: a commit copies the WAL into the database file only past WAL_AUTOCHECKPOINT_PAGES; the write thread
+    does it once writes pause, so a large write is stored without waiting for it."""
+    import numpy as np
+
+    s = Store(str(tmp_path / "s"))
+    try:
+        assert s.db.writer._idle is not None
+        s.write_batch({"runs": [{"id": "r", "project": "P"}]})
+        db_file = tmp_path / "s" / "mltrack.db"
+        n = 700_000  # random values: about 6 MB compressed, more than SQLite's default autocheckpoint (1,000 pages)
+        values = np.random.default_rng(1).random(n)
+        busy = threading.Event()
+        stored = s.write_executor.submit(s.write_batch, {"metrics": [{"run_id": "r", "name": "m", "values": values}]})
+        held = s.write_executor.submit(busy.wait, 30)  # the write thread stays busy: no idle moment yet
+        stored.result(60)
+        before = db_file.stat().st_size
+        assert before < 1_000_000, before  # the points are in the WAL only
+        busy.set()
+        held.result(10)
+        _wait_for(lambda: db_file.stat().st_size > 5_000_000)
+        assert s.db.writer.idle_runs >= 1
+        got = s.get_series("r", "m")
+        assert got["total_count"] == n and np.array_equal(got["points"].values, values)
+    finally:
+        s.close()
+
+
+def test_every_sqlite_connection_checkpoints_its_commits_only_past_the_limit(store_dir):
+    s = Store(store_dir)
+    try:
+        with s.db.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == D.WAL_AUTOCHECKPOINT_PAGES == 4096
+    finally:
+        s.close()
