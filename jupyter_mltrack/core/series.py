@@ -18,6 +18,7 @@ its own (:func:`overview`). Downsampled reads of long series decode overviews in
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -320,15 +321,55 @@ def pack_chunks(pieces: Sequence[Points], overview_len: int = CHUNK_POINTS) -> l
     frames: list = [None] * len(pieces)
     ranges: list = [None] * len(pieces)
     ovs: list[Points | None] = [None] * len(pieces)
-    for n, block, at in _blocks(pieces):
-        lo, hi = block[0].min(axis=1).tolist(), block[0].max(axis=1).tolist()
-        got = _overviews(*block) if n == overview_len else [None] * len(at)
-        for j, (i, frame) in enumerate(zip(at, _frames(block))):
-            frames[i], ranges[i], ovs[i] = frame, (lo[j], hi[j]), got[j]
+    blocks = _blocks(pieces)
+    lock = threading.Lock()
+
+    def pack() -> None:
+        while True:
+            with lock:  # the blocks are stacked one at a time, whichever thread asks
+                got_block = next(blocks, None)
+            if got_block is None:
+                return
+            n, block, at = got_block
+            lo, hi = block[0].min(axis=1).tolist(), block[0].max(axis=1).tolist()
+            got = _overviews(*block) if n == overview_len else [None] * len(at)
+            for j, (i, frame) in enumerate(zip(at, _frames(block))):
+                frames[i], ranges[i], ovs[i] = frame, (lo[j], hi[j]), got[j]
+
+    _on_two_threads(pack, sum(len(p) for p in pieces) >= 2 * BLOCK_POINTS)
     with_ov = [i for i, o in enumerate(ovs) if o is not None]
     ov_data = dict(zip(with_ov, encode_chunks([ovs[i] for i in with_ov])))
     return [Packed(len(p), ranges[i][0], ranges[i][1], frames[i], ov_data.get(i),
                    None if ovs[i] is None else len(ovs[i])) for i, p in enumerate(pieces)]
+
+
+#: whether a write of at least two blocks packs them on two threads (one more beside the caller's)
+PACK_THREADS = min(2, os.cpu_count() or 1)
+
+
+def _on_two_threads(work, worth_it: bool) -> None:
+    """Run ``work()`` on this thread and, when ``worth_it`` and there are cores for it, on a helper thread at once
+    (both take blocks until none is left). Compression, shuffling and most numpy calls release the interpreter lock,
+    so two threads pack a large write in about half the time; the helper's error, if any, is raised here."""
+    if not worth_it or PACK_THREADS < 2:
+        work()
+        return
+    failed: list[BaseException] = []
+
+    def helper() -> None:
+        try:
+            work()
+        except BaseException as e:  # raised on the caller's thread below
+            failed.append(e)
+
+    t = threading.Thread(target=helper, name="mltrack-pack", daemon=True)  # a thread per write: safe across fork
+    t.start()
+    try:
+        work()
+    finally:
+        t.join()
+    if failed:
+        raise failed[0]
 
 
 def use_overviews(n_points: int, max_points: int | None) -> bool:

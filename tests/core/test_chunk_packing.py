@@ -3,6 +3,9 @@ overviews and rows as chunk by chunk, for pieces of mixed lengths, whatever the 
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 import zstandard
@@ -113,6 +116,76 @@ def test_without_one_call_for_all_the_compression_is_chunk_by_chunk(monkeypatch)
     pieces = _pieces()
     assert SER.encode_chunks(pieces) == [_chunk_by_hand(p) for p in pieces]
     assert one.calls == len(pieces)
+
+
+def _many_blocks() -> list[Points]:
+    """Full chunks for several blocks, and a partial piece now and then: a write packed on two threads."""
+    rng = np.random.default_rng(11)
+    out = []
+    for k in range(4 * SER.BLOCK_POINTS // CHUNK_POINTS + 3):
+        n = CHUNK_POINTS if k % 7 else 1000 + k
+        steps = np.arange(n, dtype=np.int64) + k * CHUNK_POINTS
+        out.append(Points(steps, 1.7e9 + rng.random(n), rng.normal(size=n)))
+    return out
+
+
+def _both_threads_pack(monkeypatch, on_helper=None):
+    """Spy on each block's compression: the names of the threads that did it. The caller's first block waits until
+    the helper has taken one, so both threads surely take part; ``on_helper`` runs on the helper's blocks."""
+    names: list[str] = []
+    helper_started = threading.Event()
+    real = SER._frames
+
+    def spy(block):
+        me = threading.current_thread().name
+        names.append(me)
+        if me == "mltrack-pack":
+            helper_started.set()
+            if on_helper:
+                on_helper()
+        elif names.count(me) == 1:
+            assert helper_started.wait(10)
+        return real(block)
+
+    monkeypatch.setattr(SER, "_frames", spy)
+    monkeypatch.setattr(SER, "PACK_THREADS", 2)
+    return names
+
+
+def test_a_large_write_is_packed_on_two_threads_into_the_same_chunks(monkeypatch):
+    pieces = _many_blocks()
+    names = _both_threads_pack(monkeypatch, on_helper=lambda: time.sleep(0.05))  # the caller runs out first
+    packed = SER.pack_chunks(pieces)
+    assert set(names) == {threading.current_thread().name, "mltrack-pack"}
+    for p, c in zip(pieces, packed, strict=True):
+        assert (c.count, c.step_min, c.step_max) == (len(p), int(p.steps.min()), int(p.steps.max()))
+        assert c.data == _chunk_by_hand(p)
+        ov = SER.overview(p) if len(p) == CHUNK_POINTS else None
+        assert c.overview == (None if ov is None else _chunk_by_hand(ov))
+        assert c.overview_count == (None if ov is None else len(ov))
+    # one core: all on the caller's thread, the same chunks
+    names.clear()
+    monkeypatch.setattr(SER, "PACK_THREADS", 1)
+    assert SER.pack_chunks(pieces) == packed
+    assert set(names) == {threading.current_thread().name}
+    # a write of less than two blocks: on the caller's thread too; of two blocks exactly, on both
+    full = [(p, c) for p, c in zip(pieces, packed) if len(p) == CHUNK_POINTS]
+    two = 2 * SER.BLOCK_POINTS // CHUNK_POINTS
+    monkeypatch.setattr(SER, "PACK_THREADS", 2)
+    for k, threads in ((two - 1, 1), (two, 2)):
+        names.clear()
+        assert SER.pack_chunks([p for p, _ in full[:k]]) == [c for _, c in full[:k]]
+        assert len(set(names)) == threads
+
+
+def test_an_error_packing_on_the_helper_thread_is_raised_on_the_callers(monkeypatch):
+    def fail():
+        raise MemoryError("no room for the block")
+
+    _both_threads_pack(monkeypatch, on_helper=fail)
+    with pytest.raises(MemoryError, match="no room for the block"):
+        SER.pack_chunks(_many_blocks())
+    assert not [t for t in threading.enumerate() if t.name == "mltrack-pack"]
 
 
 def test_an_empty_piece_is_refused():
