@@ -87,8 +87,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 #: pytest's per-test time limit (seconds). Unmutated, no test of RULE_TESTS takes over 2 s (``--durations``). A
 #: mutant of the writer or of the flush's store side that loses a batch makes a client test wait out its flush's
 #: timeout (60 s) and then fail; a limit of 15 s fails it there instead (a flush that hangs is the bug) and keeps such
-#: a module's run from lasting hours.
-TEST_TIMEOUT = {"writer": 15, "run_writes": 15, "metric_store": 15, "series_buffer": 15}
+#: a module's run from lasting hours. ``series``: a mutant that breaks every write leaves a producer waiting at the
+#: writer's cap for good (tests/client/test_lock_free.py); at 120 s a test, its run went at 2 mutants a minute.
+TEST_TIMEOUT = {"writer": 15, "run_writes": 15, "metric_store": 15, "series_buffer": 15, "series": 20}
 
 #: deselected everywhere: the PostgreSQL runs of the same tests, one test that takes 40 s by itself, and the test
 #: that a warning names the user's line: mutmut calls every function through its own trampoline module, a frame
