@@ -189,8 +189,9 @@ def test_an_error_packing_on_the_helper_thread_is_raised_on_the_callers(monkeypa
 
 
 def test_an_empty_piece_is_refused():
-    with pytest.raises(ValueError, match="at least one point"):
+    with pytest.raises(ValueError) as e:
         SER.pack_chunks([Points.empty()])
+    assert str(e.value) == "a chunk holds at least one point"
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 63, 64, 65, 127, 130])
