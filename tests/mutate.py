@@ -42,7 +42,7 @@ RULE_TESTS = [
     *(f"tests/core/test_{n}.py" for n in (
         "rules", "validation", "validation_edges", "batch_edges", "store", "write_path", "search", "search_limits",
         "search_messages", "series", "series_edges", "chunk_packing", "downsampling", "overviews", "registry", "jobs",
-        "figures", "datasets_lineage", "access", "describe")),
+        "figures", "datasets_lineage", "access", "describe", "metric_store_edges")),
     *(f"tests/client/test_{n}.py" for n in (
         "run", "writer", "writer_edges", "writer_wakeups", "figures", "limits", "streams", "lock_free",
         "series_buffer")),

@@ -1,0 +1,131 @@
+"""core/metric_store.py at its edges: which first point a series keeps in its row, that point moved into a chunk by
+the next write, steps continued after the series' last one up to the 64-bit limit, parts with and without steps in
+one batch, the points a batch reports, and what a read of a one-point series says about itself."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from jupyter_mltrack.core.errors import InvalidInput, NotFound
+
+from ._helpers import sql
+
+INT64_MAX = 2**63 - 1
+
+
+def _chunks(store, run_id: str, name: str = "m") -> int:
+    return sql(store, "select chunks from metric_series where run_id = :r and name = :n", r=run_id, n=name)[0][0]
+
+
+@pytest.mark.parametrize("value, in_row", [
+    (1.5, True), (-1.5, True), (0.0, True), (math.inf, True), (-math.inf, True),
+    (-0.0, False),  # SQLite stores an integral REAL as an integer: the sign of zero would be lost
+    (math.nan, False),  # stored as NULL: its sign and payload would be lost
+])
+def test_a_first_point_is_kept_in_the_row_only_when_the_row_holds_it_exactly(store, value, in_row):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}],
+                       "metrics": [{"run_id": "r", "name": "m", "steps": [7], "values": [value],
+                                    "timestamps": [1_700_000_000.25]}]})
+    assert _chunks(store, "r") == (0 if in_row else 1)
+    s = store.get_series("r", "m")
+    assert (s["total_count"], s["downsampled"]) == (1, False)
+    got = float(s["points"].values[0])
+    assert (math.isnan(got) and math.isnan(value)) or (got == value and math.copysign(1, got) == math.copysign(1, value))
+    assert s["points"].steps.tolist() == [7]
+    assert s["points"].timestamps.tolist() == [1_700_000_000.25]
+
+
+def test_the_point_kept_in_the_row_moves_into_the_chunk_as_a_chunk_would_have_kept_it(store):
+    t0 = 1_700_000_000.1234567  # below the microsecond: a chunk keeps microseconds
+    store.write_batch({"runs": [{"id": "r", "project": "P"}],
+                       "metrics": [{"run_id": "r", "name": "m", "steps": [3], "values": [-2.5], "timestamps": [t0]}]})
+    assert _chunks(store, "r") == 0
+    store.write_batch({"metrics": [{"run_id": "r", "name": "m", "steps": [4, 5], "values": [1.0, 2.0],
+                                    "timestamps": [t0 + 1, t0 + 2]}]})
+    assert _chunks(store, "r") == 1
+    s = store.get_series("r", "m")
+    assert s["total_count"] == 3
+    assert s["points"].steps.tolist() == [3, 4, 5]
+    assert s["points"].values.tolist() == [-2.5, 1.0, 2.0]
+    assert s["points"].timestamps.tolist() == [round(t * 1e6) / 1e6 for t in (t0, t0 + 1, t0 + 2)]
+    assert s["points"].timestamps[0] == 1_700_000_000.123457
+
+
+def test_steps_continued_after_the_last_one_may_reach_the_64_bit_limit_but_not_pass_it(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}],
+                       "metrics": [{"run_id": "r", "name": "m", "steps": [INT64_MAX - 4], "values": [0.0]}]})
+    with pytest.raises(InvalidInput) as e:
+        store.write_batch({"metrics": [{"run_id": "r", "name": "m", "values": [1.0, 2.0, 3.0, 4.0, 5.0]}]})
+    assert str(e.value) == (f"metric 'm': the steps after the series' last step {INT64_MAX - 4} would pass the "
+                            "64-bit range; give steps explicitly")
+    assert store.get_series("r", "m")["total_count"] == 1  # nothing of the refused batch
+    store.write_batch({"metrics": [{"run_id": "r", "name": "m", "values": [1.0, 2.0, 3.0, 4.0]}]})
+    s = store.get_series("r", "m")
+    assert s["points"].steps.tolist() == [INT64_MAX - 4, INT64_MAX - 3, INT64_MAX - 2, INT64_MAX - 1, INT64_MAX]
+
+
+def test_parts_without_steps_go_on_after_the_parts_before_them_in_the_batch_and_explicit_steps_stay(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}]})
+    out = store.write_batch({"metrics": [
+        {"run_id": "r", "name": "m", "values": [1.0, 2.0, 3.0]},  # 0, 1, 2
+        {"run_id": "r", "name": "m", "steps": [10, 11], "values": [4.0, 5.0]},
+        {"run_id": "r", "name": "m", "values": [6.0, 7.0]},  # 12, 13: after the batch's last step
+        {"run_id": "r", "name": "m", "steps": [5], "values": [8.0]},  # an explicit step below: kept as it is
+        {"run_id": "r", "name": "m", "values": [9.0]},  # 14
+    ]})
+    assert out["points"] == 9
+    s = store.get_series("r", "m")
+    assert list(zip(s["points"].steps.tolist(), s["points"].values.tolist())) == [
+        (0, 1.0), (1, 2.0), (2, 3.0), (5, 8.0), (10, 4.0), (11, 5.0), (12, 6.0), (13, 7.0), (14, 9.0)]
+
+
+def test_a_batch_counts_the_points_of_every_series_and_an_empty_item_stops_nothing(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}]})
+    out = store.write_batch({"metrics": [
+        {"run_id": "r", "name": "a", "steps": [1, 2], "values": [1.0, 2.0]},
+        {"run_id": "r", "name": "empty", "steps": [], "values": []},
+        {"run_id": "r", "name": "b", "steps": [1, 2, 3], "values": [1.0, 2.0, 3.0]},
+        {"run_id": "r", "name": "c", "values": np.arange(20_000, dtype=np.float64)},
+    ]})
+    assert out["points"] == 2 + 3 + 20_000
+    assert [store.get_series("r", n)["total_count"] for n in ("a", "b", "c")] == [2, 3, 20_000]
+
+
+@pytest.mark.parametrize("max_points, ok", [(2, False), (3, True), (4, True), (2.5, False), (None, True)])
+def test_max_points_is_an_integer_of_at_least_three_on_both_reads(store, max_points, ok):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}],
+                       "metrics": [{"run_id": "r", "name": "m", "values": np.arange(10, dtype=np.float64)}]})
+    reads = (lambda: store.get_series("r", "m", max_points=max_points),
+             lambda: store.get_series_many(["r"], "m", max_points=max_points)[0])
+    for read in reads:
+        if ok:
+            s = read()
+            assert (s["total_count"], s["downsampled"]) == (10, max_points is not None)
+            assert 3 <= len(s["points"]) <= (10 if max_points is None else max_points)
+        else:
+            with pytest.raises(InvalidInput) as e:
+                read()
+            assert str(e.value) == f"max_points must be an integer ≥ 3, not {max_points!r}"
+
+
+def test_a_read_says_which_series_it_is(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}],
+                       "metrics": [{"run_id": "r", "name": "loss", "context": {"subset": "val"}, "values": [0.5]}]})
+    for s in (store.get_series("r", "loss", {"subset": "val"}),
+              store.get_series_many(["r"], "loss", {"subset": "val"})[0]):
+        assert {k: v for k, v in s.items() if k != "points"} == {
+            "run_id": "r", "name": "loss", "context": {"subset": "val"}, "key": "loss[subset=val]",
+            "total_count": 1, "downsampled": False}
+
+
+def test_a_missing_series_and_a_missing_run_are_told_apart(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}]})
+    with pytest.raises(NotFound) as e:
+        store.get_series("r", "m")
+    assert str(e.value) == "run r has no metric 'm'"
+    with pytest.raises(NotFound) as e:
+        store.get_series("nope", "m")
+    assert str(e.value) == "no run 'nope'"
