@@ -129,3 +129,40 @@ def test_a_missing_series_and_a_missing_run_are_told_apart(store):
     with pytest.raises(NotFound) as e:
         store.get_series("nope", "m")
     assert str(e.value) == "no run 'nope'"
+
+
+def test_many_series_read_together_take_only_the_context_asked_for_and_their_points_in_the_row(store):
+    t = [1_700_000_000.1234567, 1_700_000_001.5, 1_700_000_002.75]
+    store.write_batch({"runs": [{"id": f"r{i}", "project": "P"} for i in range(3)], "metrics": [
+        *({"run_id": f"r{i}", "name": "acc", "context": {"subset": "val"}, "steps": [10 + i], "values": [0.5 + i],
+           "timestamps": [t[i]]} for i in range(3)),
+        {"run_id": "r1", "name": "acc", "context": {"subset": "train"}, "values": [9.0, 9.5]},
+    ]})
+    got = store.get_series_many(["r2", "r0", "r1", "nope"], "acc", {"subset": "val"})
+    assert [s["run_id"] for s in got] == ["r2", "r0", "r1"]
+    for s, i in zip(got, (2, 0, 1)):
+        assert (s["total_count"], s["downsampled"], s["key"]) == (1, False, "acc[subset=val]")
+        assert s["points"].steps.tolist() == [10 + i] and s["points"].values.tolist() == [0.5 + i]
+        assert s["points"].timestamps.tolist() == [round(t[i] * 1e6) / 1e6]
+    (train,) = store.get_series_many(["r0", "r1", "r2"], "acc", {"subset": "train"})
+    assert (train["run_id"], train["key"], train["points"].values.tolist()) == ("r1", "acc[subset=train]", [9.0, 9.5])
+
+
+@pytest.mark.parametrize("run_ids", ["r", ("r", 1), None])
+def test_many_series_need_a_list_of_run_ids(store, run_ids):
+    with pytest.raises(InvalidInput) as e:
+        store.get_series_many(run_ids, "m")
+    assert str(e.value) == "run_ids must be a list of run ids"
+
+
+def test_a_step_range_takes_the_chunks_that_touch_its_ends(store):
+    from jupyter_mltrack.core.series import CHUNK_POINTS as C
+
+    steps = np.arange(3 * C, dtype=np.int64)
+    store.write_batch({"runs": [{"id": "r", "project": "P"}],
+                       "metrics": [{"run_id": "r", "name": "m", "steps": steps, "values": steps * 0.5}]})
+    for lo, hi in ((C - 1, C), (C, 2 * C - 1), (C - 1, 2 * C), (0, 0), (3 * C - 1, 3 * C + 5)):
+        s = store.get_series_many(["r"], "m", step_range=(lo, hi))[0]
+        want = [k for k in steps.tolist() if lo <= k <= hi]
+        assert s["points"].steps.tolist() == want
+        assert s["points"].values.tolist() == [k * 0.5 for k in want]
