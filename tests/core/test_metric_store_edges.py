@@ -166,3 +166,70 @@ def test_a_step_range_takes_the_chunks_that_touch_its_ends(store):
         want = [k for k in steps.tolist() if lo <= k <= hi]
         assert s["points"].steps.tolist() == want
         assert s["points"].values.tolist() == [k * 0.5 for k in want]
+
+
+def test_a_series_summary_goes_on_from_what_the_series_held(store):
+    store.write_batch({"runs": [{"id": "r", "project": "P"}],
+                       "metrics": [{"run_id": "r", "name": "m", "steps": [10], "values": [0.5], "timestamps": [100.0]}]})
+    # points logged later but at lower steps: the last value stays the one at the greatest step; min and max grow
+    store.write_batch({"metrics": [{"run_id": "r", "name": "m", "steps": [5, 6], "values": [3.0, 2.0],
+                                    "timestamps": [200.0, 201.0]}]})
+    store.write_batch({"metrics": [{"run_id": "r", "name": "m", "steps": [7], "values": [1.0], "timestamps": [300.0]}]})
+    (m,) = [x for x in store.get_run("r")["metrics"] if x["name"] == "m"]
+    assert {k: m[k] for k in ("count", "last", "last_step", "min", "max")} == {
+        "count": 4, "last": 0.5, "last_step": 10, "min": 0.5, "max": 3.0}
+    row = sql(store, "select last_time from metric_series where run_id = 'r' and name = 'm'")[0]
+    assert row[0] == 100.0
+
+
+def test_a_step_range_counts_the_points_inside_it(store):
+    from jupyter_mltrack.core.series import CHUNK_POINTS as C
+
+    steps = np.arange(3 * C, dtype=np.int64)
+    store.write_batch({"runs": [{"id": "r", "project": "P"}, {"id": "q", "project": "P"}],
+                       "metrics": [{"run_id": "r", "name": "m", "steps": steps, "values": steps * 0.5},
+                                   {"run_id": "q", "name": "m", "steps": steps, "values": steps * 2.0}]})
+    for lo, hi in ((C - 1, C), (C, 2 * C - 1), (0, 3 * C), (3 * C + 10, 3 * C + 20), (-5, -1)):
+        got = store.get_series_many(["r", "q"], "m", step_range=(lo, hi))
+        inside = len([k for k in steps.tolist() if lo <= k <= hi])
+        assert [(s["run_id"], s["total_count"], len(s["points"])) for s in got] == [("r", inside, inside),
+                                                                                    ("q", inside, inside)]
+        down = store.get_series_many(["r", "q"], "m", step_range=(lo, hi), max_points=3)
+        assert [(s["run_id"], s["total_count"]) for s in down] == [("r", inside), ("q", inside)]
+
+
+def test_an_overlay_reads_overviews_only_for_the_series_long_enough(store):
+    from jupyter_mltrack.core.series import CHUNK_POINTS as C
+
+    rng = np.random.default_rng(3)
+    long_, short = rng.normal(size=8 * C), rng.normal(size=C)  # one full chunk: it has an overview too
+    store.write_batch({"runs": [{"id": "long", "project": "P"}, {"id": "short", "project": "P"}],
+                       "metrics": [{"run_id": "long", "name": "m", "values": long_},
+                                   {"run_id": "short", "name": "m", "values": short}]})
+    from jupyter_mltrack.core.series import use_overviews
+
+    max_points = 8 * C // 64
+    assert use_overviews(8 * C, max_points) and not use_overviews(C, max_points)
+    together = {s["run_id"]: s for s in store.get_series_many(["long", "short"], "m", max_points=max_points)}
+    for rid in ("long", "short"):
+        alone = store.get_series(rid, "m", max_points=max_points)
+        assert together[rid]["total_count"] == alone["total_count"] == (8 * C if rid == "long" else C)
+        assert together[rid]["points"].steps.tolist() == alone["points"].steps.tolist()
+        assert together[rid]["points"].values.tolist() == alone["points"].values.tolist()
+    # the short series is read in full: its selection is the one of all its points
+    full = store.get_series("short", "m")["points"]
+    from jupyter_mltrack.core.series import downsample
+
+    assert together["short"]["points"].steps.tolist() == downsample(full, max_points)[0].steps.tolist()
+
+
+def test_reading_a_series_of_another_project_is_refused_with_the_role_it_needs(store):
+    from jupyter_mltrack.core.errors import Forbidden
+
+    alice, bob = store.actor("alice"), store.actor("bob")
+    store.write_batch({"runs": [{"id": "a1", "project": "A"}],
+                       "metrics": [{"run_id": "a1", "name": "loss", "values": [1.0]}]}, alice)
+    assert store.get_series("a1", "loss", actor=alice)["total_count"] == 1
+    with pytest.raises(Forbidden) as e:
+        store.get_series("a1", "loss", actor=bob)
+    assert str(e.value) == "reading metrics in project 'A' needs the role viewer; bob is not a member"
