@@ -350,7 +350,8 @@ PACK_THREADS = min(2, os.cpu_count() or 1)
 def _on_two_threads(work, worth_it: bool) -> None:
     """Run ``work()`` on this thread and, when ``worth_it`` and there are cores for it, on a helper thread at once
     (both take blocks until none is left). Compression, shuffling and most numpy calls release the interpreter lock,
-    so two threads pack a large write in about half the time; the helper's error, if any, is raised here."""
+    so the two overlap: a 500k-point write 10 % faster alone, 14 % beside a busy loop. The helper's error, if any,
+    is raised here."""
     if not worth_it or PACK_THREADS < 2:
         work()
         return

@@ -9,7 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from jupyter_mltrack.core.errors import InvalidInput, NotFound
+from jupyter_mltrack.core.errors import Forbidden, InvalidInput, NotFound
+from jupyter_mltrack.core.series import CHUNK_POINTS as C
+from jupyter_mltrack.core.series import downsample, use_overviews
 
 from ._helpers import sql
 
@@ -156,8 +158,6 @@ def test_many_series_need_a_list_of_run_ids(store, run_ids):
 
 
 def test_a_step_range_takes_the_chunks_that_touch_its_ends(store):
-    from jupyter_mltrack.core.series import CHUNK_POINTS as C
-
     steps = np.arange(3 * C, dtype=np.int64)
     store.write_batch({"runs": [{"id": "r", "project": "P"}],
                        "metrics": [{"run_id": "r", "name": "m", "steps": steps, "values": steps * 0.5}]})
@@ -183,8 +183,6 @@ def test_a_series_summary_goes_on_from_what_the_series_held(store):
 
 
 def test_a_step_range_counts_the_points_inside_it(store):
-    from jupyter_mltrack.core.series import CHUNK_POINTS as C
-
     steps = np.arange(3 * C, dtype=np.int64)
     store.write_batch({"runs": [{"id": "r", "project": "P"}, {"id": "q", "project": "P"}],
                        "metrics": [{"run_id": "r", "name": "m", "steps": steps, "values": steps * 0.5},
@@ -199,15 +197,11 @@ def test_a_step_range_counts_the_points_inside_it(store):
 
 
 def test_an_overlay_reads_overviews_only_for_the_series_long_enough(store):
-    from jupyter_mltrack.core.series import CHUNK_POINTS as C
-
     rng = np.random.default_rng(3)
     long_, short = rng.normal(size=8 * C), rng.normal(size=C)  # one full chunk: it has an overview too
     store.write_batch({"runs": [{"id": "long", "project": "P"}, {"id": "short", "project": "P"}],
                        "metrics": [{"run_id": "long", "name": "m", "values": long_},
                                    {"run_id": "short", "name": "m", "values": short}]})
-    from jupyter_mltrack.core.series import use_overviews
-
     max_points = 8 * C // 64
     assert use_overviews(8 * C, max_points) and not use_overviews(C, max_points)
     together = {s["run_id"]: s for s in store.get_series_many(["long", "short"], "m", max_points=max_points)}
@@ -218,14 +212,10 @@ def test_an_overlay_reads_overviews_only_for_the_series_long_enough(store):
         assert together[rid]["points"].values.tolist() == alone["points"].values.tolist()
     # the short series is read in full: its selection is the one of all its points
     full = store.get_series("short", "m")["points"]
-    from jupyter_mltrack.core.series import downsample
-
     assert together["short"]["points"].steps.tolist() == downsample(full, max_points)[0].steps.tolist()
 
 
 def test_reading_a_series_of_another_project_is_refused_with_the_role_it_needs(store):
-    from jupyter_mltrack.core.errors import Forbidden
-
     alice, bob = store.actor("alice"), store.actor("bob")
     store.write_batch({"runs": [{"id": "a1", "project": "A"}],
                        "metrics": [{"run_id": "a1", "name": "loss", "values": [1.0]}]}, alice)
