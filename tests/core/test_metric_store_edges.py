@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 
+from jupyter_mltrack.core import series as SER
 from jupyter_mltrack.core.errors import Forbidden, InvalidInput, NotFound
 from jupyter_mltrack.core.series import CHUNK_POINTS as C
 from jupyter_mltrack.core.series import downsample, use_overviews
@@ -223,3 +224,66 @@ def test_reading_a_series_of_another_project_is_refused_with_the_role_it_needs(s
     with pytest.raises(Forbidden) as e:
         store.get_series("a1", "loss", actor=bob)
     assert str(e.value) == "reading metrics in project 'A' needs the role viewer; bob is not a member"
+
+
+def _decoded_rows(monkeypatch) -> list[list[tuple]]:
+    """Spy on the decoding of each series' chunk rows: per series read, ``(count, overview_count)`` of each row
+    (``overview_count`` None: the chunk's data was read, else its overview)."""
+    calls: list[list[tuple]] = []
+    real = SER.decode_chunks
+
+    def spy(rows):
+        rows = list(rows)
+        calls.append([(r[0], r[1]) for r in rows])
+        return real(rows)
+
+    monkeypatch.setattr(SER, "decode_chunks", spy)
+    return calls
+
+
+def _two_long_series(store) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    steps = np.arange(4 * C, dtype=np.int64)
+    store.write_batch({"runs": [{"id": "r", "project": "P"}, {"id": "q", "project": "P"}],
+                       "metrics": [{"run_id": "r", "name": "m", "steps": steps, "values": rng.normal(size=4 * C)},
+                                   {"run_id": "q", "name": "m", "steps": steps, "values": rng.normal(size=4 * C)}]})
+    return steps
+
+
+def test_a_step_range_decides_the_overview_read_by_the_count_inside_it_for_this_series_alone(store, monkeypatch):
+    _two_long_series(store)
+    lo, hi = C, 3 * C - 1  # two whole chunks: 2C points inside, 4C in the series, 4C inside for both series
+    max_points = 2 * C // SER.OVERVIEW_READ_FACTOR + 1
+    assert not use_overviews(2 * C, max_points) and use_overviews(4 * C, max_points)
+    full = store.get_series("r", "m")["points"]
+    want, _ = downsample(full.slice(lo, hi + 1), max_points)
+    calls = _decoded_rows(monkeypatch)
+    (s,) = store.get_series_many(["r"], "m", max_points=max_points, step_range=(lo, hi))
+    assert calls == [[(C, None), (C, None)]]  # the data of both chunks, no overview
+    assert (s["total_count"], s["downsampled"]) == (2 * C, True)
+    assert s["points"].steps.tolist() == want.steps.tolist()
+    assert s["points"].values.tolist() == want.values.tolist()
+
+
+def test_chunks_lying_exactly_on_a_step_range_s_ends_are_read_from_their_overviews(store, monkeypatch):
+    _two_long_series(store)
+    calls = _decoded_rows(monkeypatch)
+    (s,) = store.get_series_many(["r"], "m", max_points=3, step_range=(C, 3 * C - 1))
+    assert len(calls) == 1 and [ov is not None for _, ov in calls[0]] == [True, True]
+    assert [count for count, _ in calls[0]] == [C, C]
+    assert (s["total_count"], s["downsampled"], len(s["points"])) == (2 * C, True, 3)
+    assert C <= s["points"].steps.min() and s["points"].steps.max() <= 3 * C - 1
+    # one step further on either side: that end's chunk is only partly inside and is read in full
+    for lo, hi, full_at in ((C - 1, 3 * C - 1, (0,)), (C, 3 * C, (2,)), (C + 1, 3 * C - 2, (0, 1))):
+        calls.clear()
+        (s,) = store.get_series_many(["r"], "m", max_points=3, step_range=(lo, hi))
+        assert [i for i, (_, ov) in enumerate(calls[0]) if ov is None] == list(full_at), (lo, hi)
+        assert s["total_count"] == hi - lo + 1
+
+
+def test_an_overlay_decodes_only_the_series_of_the_runs_asked_for(store, monkeypatch):
+    _two_long_series(store)
+    calls = _decoded_rows(monkeypatch)
+    (s,) = store.get_series_many(["q"], "m")
+    assert len(calls) == 1 and sum(count for count, _ in calls[0]) == 4 * C
+    assert (s["run_id"], s["total_count"]) == ("q", 4 * C)
