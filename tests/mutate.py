@@ -44,7 +44,7 @@ RULE_TESTS = [
         "search_messages", "series", "series_edges", "chunk_packing", "downsampling", "overviews", "registry", "jobs",
         "figures", "datasets_lineage", "access", "describe", "metric_store_edges")),
     *(f"tests/client/test_{n}.py" for n in (
-        "run", "writer", "writer_edges", "writer_wakeups", "figures", "limits", "streams", "lock_free",
+        "run", "writer", "writer_edges", "writer_wakeups", "writer_fork", "figures", "limits", "streams", "lock_free",
         "series_buffer")),
     "tests/test_registry.py",
 ]
