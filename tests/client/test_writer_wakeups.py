@@ -474,3 +474,52 @@ def test_a_flush_that_runs_out_of_time_says_so_exactly(store, writers):
     assert str(e.value) == ("jupyter_mltrack: the writer has not stored everything yet; it keeps retrying in the "
                             "background")
     sink.gate.set()
+
+
+class RecordedWaits(threading.Condition):
+    """The writer's wake-up condition, recording how long each wait other than the interval's was asked to last and
+    waiting a hundredth of it (the retries' delays, without waiting them out)."""
+
+    def __init__(self, lock, interval: float):
+        super().__init__(lock)
+        self.interval = interval
+        self.asked: list[float] = []
+
+    def wait(self, timeout=None):
+        if timeout == self.interval:
+            return super().wait(timeout)
+        self.asked.append(timeout)
+        return super().wait(timeout / 100)
+
+
+class Failing:
+    def __init__(self, fails: float):
+        self.fails, self.calls = fails, 0
+
+    def write(self, batch):
+        self.calls += 1
+        if self.calls <= self.fails:
+            raise OSError("disk busy")
+        return {}
+
+
+def test_a_failing_write_is_retried_after_delays_doubling_from_a_fifth_of_a_second_up_to_five(writers):
+    sink = Failing(8)
+    w = writers(sink, interval=60)
+    w._wake = waits = RecordedWaits(w._lock, 60)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    w.flush(timeout=30)
+    assert (sink.calls, w.stats["retries"]) == (9, 8)
+    assert waits.asked == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0])
+
+
+def test_at_exit_a_failing_write_is_given_up_once_a_delay_reaches_four_seconds(writers, capsys):
+    sink = Failing(float("inf"))
+    w = writers(sink, interval=60)
+    w._wake = waits = RecordedWaits(w._lock, 60)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    w.close(timeout=0)
+    assert not w._thread.is_alive()
+    assert waits.asked == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2, 5.0])
+    err = capsys.readouterr().err
+    assert "jupyter_mltrack: the store refused data: gave up at exit: disk busy — the refused items were saved to" in err
