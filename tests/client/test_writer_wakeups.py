@@ -523,3 +523,32 @@ def test_at_exit_a_failing_write_is_given_up_once_a_delay_reaches_four_seconds(w
     assert waits.asked == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2, 5.0])
     err = capsys.readouterr().err
     assert "jupyter_mltrack: the store refused data: gave up at exit: disk busy — the refused items were saved to" in err
+
+
+def test_open_runs_are_sent_a_heartbeat_once_ten_seconds_have_passed_since_the_last(writers, monkeypatch):
+    from jupyter_mltrack.client import writer as W
+
+    clock = [1_000.0]
+    shim = type("Clock", (), {"__getattr__": lambda self, name: getattr(time, name), "time": lambda self: clock[0]})
+    monkeypatch.setattr(W, "time", shim())
+    sent: list[tuple[float, list[str]]] = []
+
+    class Recording:
+        def write(self, batch):
+            sent.append((clock[0], batch["heartbeat"]))
+            return {}
+
+    w = writers(Recording(), interval=60)
+    w.open_runs.update({"b", "a"})
+    for t in (1_000.0, 1_009.999, 1_010.0, 1_015.0, 1_019.999, 1_020.0, 1_020.0):
+        clock[0] = t
+        w.flush(timeout=30)
+    assert sent == [(1_000.0, ["a", "b"]), (1_010.0, ["a", "b"]), (1_020.0, ["a", "b"])]
+    w.open_runs.discard("a")
+    clock[0] = 1_030.0
+    w.add("tags", {"run_id": "b", "key": "t", "value": "v"})
+    w.flush(timeout=30)
+    clock[0] = 1_031.0
+    w.add("tags", {"run_id": "b", "key": "t", "value": "w"})
+    w.flush(timeout=30)
+    assert sent[3:] == [(1_030.0, ["b"]), (1_031.0, [])]  # a batch written anyway carries the heartbeat only when it is due
