@@ -552,3 +552,56 @@ def test_open_runs_are_sent_a_heartbeat_once_ten_seconds_have_passed_since_the_l
     w.add("tags", {"run_id": "b", "key": "t", "value": "w"})
     w.flush(timeout=30)
     assert sent[3:] == [(1_030.0, ["b"]), (1_031.0, [])]  # a batch written anyway carries the heartbeat only when it is due
+
+
+@pytest.mark.parametrize("max_points, logged, looks", [
+    (1_000, 120, [1, 16, 20, 48, 112]),  # past the threshold: at each block's end only (16, then 32, 64…)
+    (100, 150, [1, 16, 20, 48, 100]),  # then at the cap, where the producer is held
+])
+def test_the_owner_looks_at_its_series_at_the_block_s_end_the_threshold_then_the_cap(tracking, store, max_points,
+                                                                                     logged, looks):
+    """``note`` is called for the owner's lock-free points only when its buffer needs the writer: its first point,
+    a full block, the flush threshold (20 here) and the cap; not at every point once past the threshold."""
+    from jupyter_mltrack.client.tracking import get_client
+
+    w = get_client().writer
+    w.interval = 60.0
+    run = tracking.start_run("looks", capture_environment=False)
+    run.flush()
+    real_sink, entered, gate = w.sink, threading.Event(), threading.Event()
+
+    class Gated:
+        def write(self, batch):
+            entered.set()
+            assert gate.wait(30)
+            return real_sink.write(batch)
+
+        def __getattr__(self, name):
+            return getattr(real_sink, name)
+
+    w.sink = Gated()
+    run.set_tag("t", "v")
+    threading.Thread(target=lambda: w.flush(timeout=30, raise_errors=False), daemon=True).start()
+    assert entered.wait(10)  # the writer is inside a pass: it takes nothing until the gate opens
+    w.flush_points, w.max_points = 20, max_points
+    seen: list[int] = []
+    real_note = w.note
+    w.note = lambda buf: (seen.append(count[0]), real_note(buf))
+    count, done = [0], threading.Event()
+
+    def produce():
+        for i in range(logged):
+            count[0] = i + 1
+            run.log_metric("m", float(i))
+        done.set()
+
+    threading.Thread(target=produce, daemon=True).start()
+    try:
+        assert done.wait(0.5) is (logged < max_points)
+        assert seen == looks
+    finally:
+        gate.set()
+    assert done.wait(10)
+    run.end()
+    tracking.flush()
+    assert store.get_series(run.id, "m")["points"].values.tolist() == [float(i) for i in range(logged)]
