@@ -242,7 +242,7 @@ def test_a_flush_waits_for_what_came_before_it_across_deferred_work_and_calls(st
     else:
         threading.Thread(target=lambda: w.write_now({"tags": [{"run_id": "r", "key": "c", "value": "3"}]}),
                          daemon=True).start()
-        time.sleep(0.1)
+        assert _until(lambda: w._calls, 10)  # the call is queued before the flush is asked for
     flushed = threading.Event()
     threading.Thread(target=lambda: (w.flush(timeout=30), flushed.set()), daemon=True).start()
     sink.gate.set()  # the first pass ends; the second is held at its write
@@ -250,6 +250,25 @@ def test_a_flush_waits_for_what_came_before_it_across_deferred_work_and_calls(st
     sink.gate2.set()
     assert flushed.wait(10)
     assert store.get_run("r")["tags"] == {"a": "1", "b": "2", "c": "3"}
+
+
+def test_a_flush_asked_for_before_a_call_is_done_by_the_pass_that_makes_the_call(store, writers):
+    """A flush waiting while the writer is busy, then a call: the next pass takes both the flush's items and the
+    call, and the flush returns with it (a call that lowered the generation left the flush waiting for a pass that
+    nothing asks for: until its timeout)."""
+    w, sink = _busy_writer(store, writers)
+    w.add("tags", {"run_id": "r", "key": "b", "value": "2"})
+    flushed, answered = threading.Event(), []
+    threading.Thread(target=lambda: (w.flush(timeout=30), flushed.set()), daemon=True).start()
+    assert _until(lambda: w._flush_requested, 10)
+    threading.Thread(target=lambda: answered.append(
+        w.write_now({"tags": [{"run_id": "r", "key": "c", "value": "3"}]}, timeout=30)), daemon=True).start()
+    assert _until(lambda: w._calls, 10)
+    passes = w.passes
+    sink.gate.set()
+    assert flushed.wait(10) and _until(lambda: answered, 10)
+    assert w.passes == passes + 1
+    assert store.get_run("r")["tags"] == {"t": "v", "b": "2", "c": "3"}
 
 
 def test_write_now_gives_up_waiting_at_its_timeout(store, writers):
