@@ -147,11 +147,19 @@ def write_config(d: Path, name: str, tests: list[str] | None = None) -> None:
              "pytest_add_cli_args_test_selection =", *(f"    {t}" for t in tests),
              "pytest_add_cli_args =", "    -p", "    no:cacheprovider", "    -k", f"    {DESELECT}",
              f"    --timeout={TEST_TIMEOUT.get(name, 120)}",
+             # a timed-out test ends its process (mutmut counts the mutant killed): with the default method, a
+             # SIGALRM raised in the test body, a mutant that then hangs in a fixture's teardown (a writer's close
+             # spinning in a flush) kept its process busy until mutmut's CPU-time limit, many minutes
+             "    --timeout-method=thread",
              # mutmut stops a mutant's tests after (their recorded time + timeout_constant) × 15 seconds of wall time
              # and calls it a timeout (counted as killed). With the default constant of 1 s, the forked child's own
              # start (collecting the test files) under some load ran past that for quick tests: 319 of search_sql's
              # 694 mutants were "timeouts". A hanging test is still stopped by pytest's --timeout above.
              "timeout_constant = 30",
+             # the CPU-time limit is ((recorded time of the function's tests) + 30 s) × multiplier × 2: a backstop
+             # only (pytest's limit above stops a hanging test); mutmut's default multiplier, 15, let one mutant of
+             # the writer's flush (45 s of tests) run for 37 minutes
+             "timeout_multiplier = 3",
              # each mutant's tests run in a process forked from a clean server, not from the process that ran
              # the whole selection (whose leftover threads — store write threads — deadlock forked children)
              "process_isolation = forkserver", ""]
