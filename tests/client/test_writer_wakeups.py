@@ -624,3 +624,12 @@ def test_the_owner_looks_at_its_series_at_the_block_s_end_the_threshold_then_the
     run.end()
     tracking.flush()
     assert store.get_series(run.id, "m")["points"].values.tolist() == [float(i) for i in range(logged)]
+
+
+def test_the_writer_s_defaults_are_the_ones_architecture_md_gives():
+    """A pass every second, woken at 500k pending points, the producer held at 2M, a heartbeat every 10 s."""
+    from jupyter_mltrack.client import writer as W
+
+    w = W.Writer(sink=None)
+    assert (w.interval, w.flush_points, w.max_points, W.HEARTBEAT_EVERY) == (1.0, 500_000, 2_000_000, 10.0)
+    assert w._thread is None  # made, not started
