@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
 import time
 from pathlib import Path
@@ -206,6 +207,63 @@ def test_a_problem_is_warned_about_at_the_users_line(tracking, call):
 
 def _line_of(fn) -> int:
     return fn.__code__.co_firstlineno
+
+
+@pytest.mark.parametrize("call", ["run.log_param", "writer.warn_errors"])
+def test_the_warning_s_frame_is_the_first_outside_the_package(tracking, monkeypatch, call):
+    """The frame a warning names, as ``warnings.warn`` is asked for it (its ``stacklevel``), is the first frame
+    outside the package walking out from ``warn_errors`` — however many of the package's frames the API call went
+    through (``run.log_param``) or none (``warn_errors`` called directly). Checked against the frames themselves, so
+    it holds whatever else calls in between (the test above checks the user's line exactly)."""
+    import warnings
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(W.__file__))) + os.sep
+    asked = []
+
+    def warn(message, category=None, stacklevel=1, **kw):
+        frame = sys._getframe(1)  # warn_errors
+        assert frame.f_code.co_filename == W.__file__ and "warn_errors" in frame.f_code.co_name
+        while frame.f_code.co_filename.startswith(package):
+            frame = frame.f_back
+        asked.append((sys._getframe(stacklevel), frame, message, category))
+
+    run = tracking.start_run("warned", capture_environment=False)
+    w = get_client().writer
+    _problem(w)
+    monkeypatch.setattr(warnings, "warn", warn)
+    run.log_param("p", 1) if call == "run.log_param" else w.warn_errors()
+    monkeypatch.undo()
+    assert len(asked) == 1
+    named, first_outside, message, category = asked[0]
+    assert named is first_outside
+    assert (message, category) == ("jupyter_mltrack: something went wrong", RuntimeWarning)
+    run.end()
+
+
+def test_a_registered_writer_is_closed_at_exit_and_what_it_held_is_stored(store, monkeypatch):
+    monkeypatch.setattr(W, "_writers", [])
+    store.write_batch({"runs": [{"id": "r", "project": "P"}]})
+    w = Writer(LocalBackend(store), interval=60)
+    assert W.register(w) is w and W._writers == [w]
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    W._close_all()  # what atexit runs
+    assert store.get_run("r")["tags"] == {"t": "v"} and not w._thread.is_alive()
+
+
+def test_points_in_bulk_may_be_plain_sequences(store, writers):
+    """``add_points`` takes numpy arrays of any integer or float type, or lists: each is stored as int64 steps and
+    float64 values and times (their bytes are copied into the buffer as they are)."""
+    store.write_batch({"runs": [{"id": "r", "project": "P"}]})
+    w = writers(LocalBackend(store), interval=60)
+    buf = w.series("r", "m", "{}")
+    w.add_points(buf, np.array([1, 2, 3], dtype=np.int32), [1, 2, 3], [100, 101, 102])
+    w.add_points(buf, [4.0, 5.0], np.array([0.5, 1.5], dtype=np.float32), np.array([103, 104], dtype=np.int64))
+    w.flush(timeout=30)
+    got = store.get_series("r", "m")["points"]
+    assert got.steps.tolist() == [1, 2, 3, 4, 5]
+    assert got.values.tolist() == [1.0, 2.0, 3.0, 0.5, 1.5]
+    assert got.timestamps.tolist() == [100.0, 101.0, 102.0, 103.0, 104.0]
+    assert buf.last_step == 5
 
 
 # ------------------------------------------------------------------------------------------------------------------
