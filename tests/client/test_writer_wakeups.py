@@ -119,8 +119,9 @@ def test_the_parts_of_a_split_batch_carry_the_batch_id_and_their_number(store, w
     assert {r: store.get_run(r)["tags"] for r in "ac"} == {"a": {"t": "a"}, "c": {"t": "c"}}
 
 
-@pytest.mark.parametrize("bad", [{"key": "t", "value": "no run"}, {"run_id": 7, "key": "t", "value": "x"}, "text"],
-                         ids=["no run id", "a run id that is no text", "not a mapping"])
+@pytest.mark.parametrize("bad", [{"key": "t", "value": "no run"}, {"run_id": 7, "key": "t", "value": "x"},
+                                 {"run_id": ["a"], "key": "t", "value": "x"}, "text"],
+                         ids=["no run id", "a run id that is no text", "a run id that is a list", "not a mapping"])
 def test_an_item_without_a_run_is_refused_alone_and_the_batch_split_around_it(store, writers, bad):
     """The split groups items by their run; one without a usable run id forms a part of its own, which the store
     refuses, instead of failing the split and losing every item of the batch."""
@@ -138,6 +139,49 @@ def test_an_item_without_a_run_is_refused_alone_and_the_batch_split_around_it(st
     assert {r: store.get_run(r)["tags"] for r in "ab"} == {"a": {"t": "a"}, "b": {"t": "b"}}
     (f,) = sorted((Path(os.environ["MLTRACK_HOME"]) / "rejected").glob("*.json"))
     assert json.loads(f.read_text())["tags"] == [bad]
+
+
+def test_items_without_a_usable_run_id_are_refused_together(store, writers):
+    import json
+    import os
+    from pathlib import Path
+
+    store.write_batch({"runs": [{"id": "a"}]})
+    w = writers(LocalBackend(store), interval=60)
+    w.add("tags", {"run_id": "a", "key": "t", "value": "a"})
+    w.add("tags", {"run_id": 7, "key": "t", "value": "x"})
+    w.add("tags", {"key": "t", "value": "no run"})
+    with pytest.raises(WriterError, match="the store refused data"):
+        w.flush(timeout=30)
+    assert store.get_run("a")["tags"] == {"t": "a"}
+    (f,) = sorted((Path(os.environ["MLTRACK_HOME"]) / "rejected").glob("*.json"))  # one part, one file
+    assert [t["value"] for t in json.loads(f.read_text())["tags"]] == ["x", "no run"]
+
+
+def test_a_split_keeps_each_run_s_declaration_lone_artifact_and_heartbeat_with_that_run(store, writers):
+    """Split around a refused run declaration and an item without a run: the other run's declaration and items, a
+    run whose only item is an artifact (d), and an open run's heartbeat (c) are each written with their own run."""
+    from jupyter_mltrack.core.errors import NotFound
+
+    from ..core._helpers import execute, sql
+
+    store.write_batch({"runs": [{"id": "c", "project": "P"}, {"id": "d", "project": "P"}]})
+    execute(store, "UPDATE runs SET heartbeat_at = 1 WHERE id = 'c'")
+    w = writers(LocalBackend(store), interval=60)
+    w.open_runs.add("c")
+    w.add("runs", {"id": "a", "project": "P"})
+    w.add("runs", {"id": "b", "project": "P", "status": "nonsense"})
+    for r in "ab":
+        w.add("tags", {"run_id": r, "key": "t", "value": r})
+    w.add("artifacts", {"run_id": "d", "name": "model", "files": []})
+    w.add("tags", {"key": "t", "value": "no run"})
+    with pytest.raises(WriterError, match="the store refused data"):
+        w.flush(timeout=30)
+    assert store.get_run("a")["tags"] == {"t": "a"}
+    with pytest.raises(NotFound):
+        store.get_run("b")
+    assert [a["name"] for a in store.get_run("d")["artifacts"]] == ["model"]
+    assert sql(store, "select heartbeat_at from runs where id = 'c'")[0][0] > 1
 
 
 class Gated:
