@@ -240,6 +240,22 @@ def test_the_warning_s_frame_is_the_first_outside_the_package(tracking, monkeypa
     run.end()
 
 
+def test_a_watcher_is_told_of_each_problem_and_never_told_there_is_none_while_one_waits(store):
+    told: list[bool] = []
+    watcher = type("Watcher", (), {"writer_alert": lambda self, on: told.append(on)})()
+    w = Writer(LocalBackend(store), interval=60)
+    w.watch(watcher)
+    w.report("jupyter_mltrack: passing", raise_later=False)
+    w.report("jupyter_mltrack: an error")
+    assert told == [False, True, True]
+    with pytest.raises(WriterError, match="an error"):
+        w.raise_errors()  # the error said; the passing problem still waits
+    assert told == [False, True, True, True]
+    with pytest.warns(RuntimeWarning, match="passing"):
+        w.warn_errors()
+    assert told == [False, True, True, True, False]
+
+
 def test_a_registered_writer_is_closed_at_exit_and_what_it_held_is_stored(store, monkeypatch):
     monkeypatch.setattr(W, "_writers", [])
     store.write_batch({"runs": [{"id": "r", "project": "P"}]})
