@@ -105,4 +105,3 @@ def test_a_writer_first_used_in_a_child_without_the_hook_starts_afresh(store, mo
     got = store.get_series("r", "m")["points"]
     assert (got.steps.tolist(), got.values.tolist()) == ([7], [4.0])
     assert store.get_run("r")["params"] == {} and [m["name"] for m in store.get_run("r")["metrics"]] == ["m"]
-
