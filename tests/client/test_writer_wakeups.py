@@ -676,4 +676,5 @@ def test_the_writer_s_defaults_are_the_ones_architecture_md_gives():
 
     w = W.Writer(sink=None)
     assert (w.interval, w.flush_points, w.max_points, W.HEARTBEAT_EVERY) == (1.0, 500_000, 2_000_000, 10.0)
+    assert w.stats == {"batches": 0, "points": 0, "retries": 0, "duplicates": 0, "busy_seconds": 0.0}
     assert w._thread is None  # made, not started
