@@ -678,3 +678,14 @@ def test_the_writer_s_defaults_are_the_ones_architecture_md_gives():
     assert (w.interval, w.flush_points, w.max_points, W.HEARTBEAT_EVERY) == (1.0, 500_000, 2_000_000, 10.0)
     assert w.stats == {"batches": 0, "points": 0, "retries": 0, "duplicates": 0, "busy_seconds": 0.0}
     assert w._thread is None  # made, not started
+
+
+def test_a_flush_with_nothing_to_write_makes_no_pass(store, writers):
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=60)
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    w.flush(timeout=30)
+    assert (w.passes, w.stats["batches"]) == (1, 1)
+    w.flush(timeout=30)
+    w.flush(timeout=30)
+    assert (w.passes, w.stats["batches"]) == (1, 1)
