@@ -380,6 +380,23 @@ def test_a_failing_deferred_job_is_reported(store, writers):
     assert store.get_run("r")["tags"] == {"deferred": "yes"}
 
 
+def test_a_failing_deferred_job_without_a_name_is_reported_as_data(store, writers):
+    import functools
+
+    store.write_batch({"runs": [{"id": "r"}]})
+    w = writers(LocalBackend(store), interval=60)
+
+    def capture(what):
+        raise OSError(f"no {what}")
+
+    w.defer(functools.partial(capture, "device"))  # a partial has no __name__
+    w.add("tags", {"run_id": "r", "key": "t", "value": "v"})
+    with pytest.raises(WriterError) as e:
+        w.flush(timeout=30)
+    assert str(e.value) == "jupyter_mltrack: could not capture data: OSError('no device')"
+    assert store.get_run("r")["tags"] == {"t": "v"}
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # bounded memory
 
